@@ -1,0 +1,323 @@
+//! Queries and assertions evaluated against what a step observed. Pure and
+//! synchronous: the probe gathers an [`Observation`], this decides.
+//!
+//! Results are JSON values so captures can keep their type; a duration is a
+//! number of milliseconds (as on the wire), its static type says to read it
+//! as a duration.
+
+use std::cmp::Ordering;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use super::ast::{Assertion, Filter, Predicate, Query, Subject, Value};
+use super::display::{format_ms, quote};
+use super::types::Type;
+
+/// Longest `actual` text, in characters, "…" included.
+const MAX_ACTUAL_CHARS: usize = 200;
+
+/// What one step saw; `None` where the step kind has no such thing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observation<'a> {
+    pub status: Option<u16>,
+    pub duration: Duration,
+    pub body: Option<&'a [u8]>,
+    /// The body parsed once by the caller; `None` if it is not JSON.
+    pub json: Option<&'a Json>,
+    pub headers: &'a [(String, String)],
+    pub cookies: &'a [(String, String)],
+    /// Negative once the certificate has expired.
+    pub cert_expiry: Option<chrono::TimeDelta>,
+    pub redirects: Option<u32>,
+    pub tls_version: Option<&'a str>,
+    pub rcode: Option<&'a str>,
+    pub answers: Option<&'a [String]>,
+}
+
+/// Why a query could not be evaluated; its text is the `actual` of a
+/// failed assertion.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    #[error("body is not JSON")]
+    NotJson,
+    #[error("no body")]
+    NoBody,
+    #[error("`{filter}` needs {needs}, got {got}")]
+    FilterInput {
+        filter: &'static str,
+        needs: &'static str,
+        got: &'static str,
+    },
+}
+
+/// The result of one assertion, as reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertOutcome {
+    pub passed: bool,
+    /// `200`, `< 800ms`, `contains "Welcome"`.
+    pub expected: String,
+    /// What was seen, at most 200 characters.
+    pub actual: String,
+}
+
+/// A query's result, or why there is none.
+enum Found {
+    Value(Json),
+    /// Says what is missing: "no `X-Token` header".
+    Absent(String),
+}
+
+impl Query {
+    /// The query's value, `None` when the subject is absent (a missing
+    /// header, a JSONPath that selects nothing, a regex that does not match).
+    ///
+    /// # Errors
+    /// When the body is needed as JSON and is not, or a filter gets a value
+    /// it cannot take.
+    pub fn evaluate(&self, obs: &Observation) -> Result<Option<Json>, EvalError> {
+        Ok(match self.find(obs)? {
+            Found::Value(v) => Some(v),
+            Found::Absent(_) => None,
+        })
+    }
+
+    fn find(&self, obs: &Observation) -> Result<Found, EvalError> {
+        let mut found = subject(&self.subject, obs)?;
+        for filter in &self.filters {
+            found = apply(filter, found)?;
+        }
+        Ok(found)
+    }
+}
+
+impl Assertion {
+    /// Whether the step passes this assertion, with texts for the report.
+    pub fn check(&self, obs: &Observation) -> AssertOutcome {
+        let expected = self.predicate.expected_text();
+        let (passed, actual) = match self.query.find(obs) {
+            Err(e) => (false, e.to_string()),
+            Ok(Found::Absent(why)) => (self.predicate == Predicate::NotExists, why),
+            Ok(Found::Value(v)) => (test(&self.predicate, &v), actual_text(&self.query, &v)),
+        };
+        AssertOutcome {
+            passed,
+            expected,
+            actual: truncate(actual),
+        }
+    }
+}
+
+fn subject(subject: &Subject, obs: &Observation) -> Result<Found, EvalError> {
+    let absent = |why: &str| Ok(Found::Absent(why.to_owned()));
+    let found = |v: Option<Json>, why: &str| match v {
+        Some(v) => Ok(Found::Value(v)),
+        None => absent(why),
+    };
+    match subject {
+        Subject::Status => found(obs.status.map(Json::from), "no HTTP status"),
+        Subject::Duration => Ok(Found::Value(ms(duration_ms(obs.duration)))),
+        Subject::Body => found(obs.body.map(|b| text(b).into()), "no body"),
+        Subject::Header(name) => {
+            let value = obs.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+            found(value.map(|(_, v)| v.as_str().into()), &format!("no `{name}` header"))
+        }
+        Subject::Cookie(name) => {
+            let value = obs.cookies.iter().find(|(n, _)| n == name);
+            found(value.map(|(_, v)| v.as_str().into()), &format!("no cookie `{name}`"))
+        }
+        Subject::JsonPath(path) => {
+            let json = match (obs.json, obs.body) {
+                (Some(json), _) => json,
+                (None, Some(b)) if !b.iter().all(u8::is_ascii_whitespace) => {
+                    return Err(EvalError::NotJson);
+                }
+                (None, _) => return Err(EvalError::NoBody),
+            };
+            let nodes = path.path().query(json).all();
+            // One node stands for itself, several for the list of them, so
+            // `count` counts an array's elements or else the nodes.
+            Ok(match nodes.as_slice() {
+                [] => Found::Absent(format!("`{}` selected nothing", path.as_str())),
+                [one] => Found::Value((*one).clone()),
+                many => Found::Value(Json::Array(many.iter().map(|&v| v.clone()).collect())),
+            })
+        }
+        Subject::Regex(pattern) => {
+            let Some(body) = obs.body else {
+                return absent("no body");
+            };
+            let group = pattern.regex().captures(&text(body)).and_then(|c| c.get(1).map(|m| m.as_str().to_owned()));
+            found(group.map(Json::from), &format!("no match for regex {}", quote(pattern.as_str())))
+        }
+        Subject::CertExpiry => found(obs.cert_expiry.map(delta_ms), "no certificate"),
+        Subject::Redirects => found(obs.redirects.map(Json::from), "no redirect count"),
+        Subject::TlsVersion => found(obs.tls_version.map(Json::from), "no TLS"),
+        Subject::Rcode => found(obs.rcode.map(Json::from), "no DNS response"),
+        Subject::Answers => found(obs.answers.map(|a| a.iter().map(|s| Json::from(s.as_str())).collect()), "no DNS answers"),
+    }
+}
+
+fn apply(filter: &Filter, found: Found) -> Result<Found, EvalError> {
+    let value = match (filter, found) {
+        // Nothing selected counts as zero; other filters keep the reason.
+        (Filter::Count, Found::Absent(_)) => return Ok(Found::Value(0.into())),
+        (_, absent @ Found::Absent(_)) => return Ok(absent),
+        (_, Found::Value(v)) => v,
+    };
+    Ok(match (filter, value) {
+        (Filter::Count, Json::Array(items)) => Found::Value(items.len().into()),
+        (Filter::Count, _) => Found::Value(1.into()),
+        (Filter::Length, Json::String(s)) => Found::Value(s.chars().count().into()),
+        (Filter::Length, Json::Array(items)) => Found::Value(items.len().into()),
+        (Filter::Length, other) => {
+            return Err(EvalError::FilterInput {
+                filter: "length",
+                needs: "a string or a list",
+                got: kind(&other),
+            });
+        }
+        (Filter::Regex(pattern), value) => {
+            let Some(s) = as_text(&value) else {
+                return Err(EvalError::FilterInput {
+                    filter: "regex",
+                    needs: "a string",
+                    got: kind(&value),
+                });
+            };
+            let regex = pattern.regex();
+            // Group 1 when the regex has groups, else the whole match.
+            let group = usize::from(regex.captures_len() > 1);
+            match regex.captures(&s).and_then(|c| c.get(group)) {
+                Some(m) => Found::Value(m.as_str().into()),
+                None => Found::Absent(format!("no match for regex {}", quote(pattern.as_str()))),
+            }
+        }
+    })
+}
+
+fn test(predicate: &Predicate, actual: &Json) -> bool {
+    let ordered = |want: &Value, ok: fn(Ordering) -> bool| order(actual, want).is_some_and(ok);
+    match predicate {
+        Predicate::Eq(v) => equal(actual, v),
+        Predicate::Ne(v) => !equal(actual, v),
+        Predicate::Lt(v) => ordered(v, Ordering::is_lt),
+        Predicate::Le(v) => ordered(v, Ordering::is_le),
+        Predicate::Gt(v) => ordered(v, Ordering::is_gt),
+        Predicate::Ge(v) => ordered(v, Ordering::is_ge),
+        Predicate::Contains(v) => contains(actual, v),
+        Predicate::NotContains(v) => !contains(actual, v),
+        Predicate::Matches(p) => as_text(actual).is_some_and(|s| p.regex().is_match(&s)),
+        Predicate::Exists => true,
+        Predicate::NotExists => false,
+        Predicate::In(values) => values.iter().any(|v| equal(actual, v)),
+    }
+}
+
+/// Numbers compare numerically (`200 == 200.0`); a duration compares with
+/// the milliseconds that stand for it.
+fn equal(actual: &Json, want: &Value) -> bool {
+    match (actual, want) {
+        (Json::Number(_), Value::Number(_) | Value::Duration(_)) => {
+            order(actual, want) == Some(Ordering::Equal)
+        }
+        (Json::String(a), Value::String(b)) => a == b,
+        (Json::Bool(a), Value::Bool(b)) => a == b,
+        (Json::Null, Value::Null) => true,
+        (Json::Array(a), Value::List(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| equal(x, y))
+        }
+        _ => false,
+    }
+}
+
+fn order(actual: &Json, want: &Value) -> Option<Ordering> {
+    let a = actual.as_f64()?;
+    let b = match want {
+        Value::Number(n) => *n,
+        Value::Duration(d) => duration_ms(*d),
+        _ => return None,
+    };
+    a.partial_cmp(&b)
+}
+
+fn contains(actual: &Json, want: &Value) -> bool {
+    match (actual, want) {
+        (Json::String(s), Value::String(part)) => s.contains(part.as_str()),
+        (Json::Array(items), _) => items.iter().any(|item| equal(item, want)),
+        _ => false,
+    }
+}
+
+/// The `actual` text: the body as is, durations as `13.2ms`, other values
+/// as the language writes them.
+fn actual_text(query: &Query, value: &Json) -> String {
+    match (query.ty(), value) {
+        (Type::Duration, Json::Number(n)) => format_ms(n.as_f64().unwrap_or(f64::NAN)),
+        (_, Json::String(s)) if query.subject == Subject::Body && query.filters.is_empty() => {
+            s.clone()
+        }
+        _ => render(value),
+    }
+}
+
+fn render(value: &Json) -> String {
+    match value {
+        Json::String(s) => quote(s),
+        Json::Array(items) => {
+            let items: Vec<String> = items.iter().map(render).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn truncate(text: String) -> String {
+    if text.chars().count() <= MAX_ACTUAL_CHARS {
+        return text;
+    }
+    let cut = text
+        .char_indices()
+        .nth(MAX_ACTUAL_CHARS - 1)
+        .map_or(text.len(), |(i, _)| i);
+    format!("{}…", &text[..cut])
+}
+
+fn text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
+}
+
+/// Strings as they are, numbers as written, so a regex applies to both.
+fn as_text(value: &Json) -> Option<String> {
+    match value {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+fn ms(millis: f64) -> Json {
+    serde_json::Number::from_f64(millis).map_or(Json::Null, Json::Number)
+}
+
+fn delta_ms(delta: chrono::TimeDelta) -> Json {
+    match delta.num_microseconds() {
+        Some(us) => ms(us as f64 / 1000.0),
+        None => ms(delta.num_milliseconds() as f64),
+    }
+}
+
+fn duration_ms(d: Duration) -> f64 {
+    d.as_nanos() as f64 / 1e6
+}

@@ -1,0 +1,334 @@
+//! Entry points and the query part of the grammar:
+//! `SUBJECT [FILTER]…`. Predicates and values are in `predicate.rs`.
+
+use std::ops::Range;
+
+use super::ast::{Assertion, Filter, JsonPathExpr, Pattern, Query, Subject};
+use super::error::{ExprError, did_you_mean, one_of};
+use super::lexer::{Lexer, Tok, Token};
+use super::types::{self, Blame, TypeError};
+
+pub(super) const SUBJECTS: [&str; 12] = [
+    "status",
+    "duration",
+    "body",
+    "header",
+    "cookie",
+    "jsonpath",
+    "regex",
+    "cert_expiry",
+    "redirects",
+    "tls_version",
+    "rcode",
+    "answers",
+];
+pub(super) const FILTERS: [&str; 3] = ["count", "regex", "length"];
+/// Deeper JSONPaths are refused before parsing, whose recursion could
+/// otherwise exhaust the stack.
+const MAX_JSONPATH_DEPTH: usize = 64;
+
+/// Parses an `expect` entry: a query and a predicate.
+///
+/// # Errors
+/// When the text is not an expression, a regex or JSONPath does not
+/// compile, the predicate is missing, or value and query types clash
+/// (`duration < 800`).
+pub fn parse_assertion(text: &str) -> Result<Assertion, ExprError> {
+    let mut p = Parser::new(text);
+    let query = p.query()?;
+    let Some(predicate) = p.predicate(&query)? else {
+        return Err(p.missing_predicate(&query));
+    };
+    p.end(&predicate)?;
+    Ok(Assertion {
+        source: text.to_owned(),
+        query,
+        predicate,
+    })
+}
+
+/// Parses a `capture` entry: a query without a predicate.
+///
+/// # Errors
+/// As [`parse_assertion`], and when a predicate follows the query.
+pub fn parse_capture(text: &str) -> Result<Query, ExprError> {
+    let mut p = Parser::new(text);
+    let query = p.query()?;
+    match p.bump()? {
+        None => Ok(query),
+        Some(tok) => Err(p.after_capture(tok)),
+    }
+}
+
+/// The byte range of the subject keyword of an expression (its first word),
+/// for errors about the subject as a whole, such as one the step kind does
+/// not have.
+pub fn subject_range(text: &str) -> Range<usize> {
+    let start = text.len() - text.trim_start().len();
+    let len = text[start..]
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(text.len() - start);
+    start..start + len
+}
+
+#[derive(Debug)]
+pub(super) struct Parser<'t> {
+    pub(super) text: &'t str,
+    lexer: Lexer<'t>,
+    peeked: Option<Option<Token>>,
+}
+
+impl<'t> Parser<'t> {
+    fn new(text: &'t str) -> Self {
+        Self {
+            text,
+            lexer: Lexer::new(text),
+            peeked: None,
+        }
+    }
+
+    pub(super) fn peek(&mut self) -> Result<Option<&Token>, ExprError> {
+        if self.peeked.is_none() {
+            self.peeked = Some(self.lexer.next_token()?);
+        }
+        Ok(self.peeked.as_ref().and_then(Option::as_ref))
+    }
+
+    pub(super) fn bump(&mut self) -> Result<Option<Token>, ExprError> {
+        match self.peeked.take() {
+            Some(tok) => Ok(tok),
+            None => self.lexer.next_token(),
+        }
+    }
+
+    /// An empty range just after the last token.
+    pub(super) fn end_span(&self) -> Range<usize> {
+        let end = self.text.trim_end().len();
+        end..end
+    }
+
+    fn query(&mut self) -> Result<Query, ExprError> {
+        let subject = self.subject()?;
+        let mut ty = types::subject_type(&subject);
+        let mut query = Query {
+            subject,
+            filters: Vec::new(),
+        };
+        while let Some((filter, span)) = self.filter()? {
+            ty = types::apply_filter(&query, ty, &filter).map_err(|e| located(e, span))?;
+            query.filters.push(filter);
+        }
+        Ok(query)
+    }
+
+    fn subject(&mut self) -> Result<Subject, ExprError> {
+        let Some(tok) = self.bump()? else {
+            return Err(
+                ExprError::new("empty expression", self.end_span(), one_of(&SUBJECTS))
+                    .help("an expression starts with a subject, e.g. `status == 200`"),
+            );
+        };
+        let Tok::Ident(word) = tok.tok else {
+            return Err(
+                ExprError::new("expected a subject", tok.span, one_of(&SUBJECTS))
+                    .help("an expression starts with a subject, e.g. `status == 200`"),
+            );
+        };
+        Ok(match word.as_str() {
+            "status" => Subject::Status,
+            "duration" => Subject::Duration,
+            "body" => Subject::Body,
+            "cert_expiry" => Subject::CertExpiry,
+            "redirects" => Subject::Redirects,
+            "tls_version" => Subject::TlsVersion,
+            "rcode" => Subject::Rcode,
+            "answers" => Subject::Answers,
+            "header" => Subject::Header(self.name_arg("header", r#"header "Content-Type""#)?),
+            "cookie" => Subject::Cookie(self.name_arg("cookie", r#"cookie "session""#)?),
+            "jsonpath" => {
+                let (source, span) = self.string_arg("jsonpath", r#"jsonpath "$.token""#)?;
+                Subject::JsonPath(jsonpath(&source, span)?)
+            }
+            "regex" => {
+                let (source, span) = self.string_arg("regex", r#"regex "id=(\d+)""#)?;
+                Subject::Regex(subject_pattern(&source, span)?)
+            }
+            _ => return Err(unknown_subject(&word, tok.span)),
+        })
+    }
+
+    /// The next filter and its span, if a filter comes next.
+    fn filter(&mut self) -> Result<Option<(Filter, Range<usize>)>, ExprError> {
+        let Some(Token {
+            tok: Tok::Ident(word),
+            span,
+        }) = self.peek()?
+        else {
+            return Ok(None);
+        };
+        let span = span.clone();
+        let filter = match word.as_str() {
+            "count" => Filter::Count,
+            "length" => Filter::Length,
+            "regex" => {
+                self.bump()?;
+                let (source, arg) = self.string_arg("regex", r#"body regex "v(\d+)""#)?;
+                let pattern = pattern(&source, arg.clone())?;
+                return Ok(Some((Filter::Regex(pattern), span.start..arg.end)));
+            }
+            _ => return Ok(None),
+        };
+        self.bump()?;
+        Ok(Some((filter, span)))
+    }
+
+    /// The quoted argument of `keyword`, and its span with the quotes.
+    pub(super) fn string_arg(
+        &mut self,
+        keyword: &str,
+        example: &str,
+    ) -> Result<(String, Range<usize>), ExprError> {
+        match self.bump()? {
+            Some(Token {
+                tok: Tok::Str(s),
+                span,
+            }) => Ok((s, span)),
+            other => {
+                let (span, help) = match other {
+                    Some(Token {
+                        tok: Tok::Ident(w),
+                        span,
+                    }) => (span, format!("quote it: `{keyword} \"{w}\"`")),
+                    Some(t) => (t.span, format!("e.g. `{example}`")),
+                    None => (self.end_span(), format!("e.g. `{example}`")),
+                };
+                Err(ExprError::new(
+                    format!("`{keyword}` needs a string in double quotes"),
+                    span,
+                    "expected a quoted string",
+                )
+                .help(help))
+            }
+        }
+    }
+
+    /// A header or cookie name, which cannot be empty.
+    fn name_arg(&mut self, keyword: &str, example: &str) -> Result<String, ExprError> {
+        let (name, span) = self.string_arg(keyword, example)?;
+        if name.trim().is_empty() {
+            return Err(
+                ExprError::new(format!("empty {keyword} name"), span, "expected a name")
+                    .help(format!("e.g. `{example}`")),
+            );
+        }
+        Ok(name)
+    }
+
+    /// The error for a token after a capture's query.
+    fn after_capture(&self, tok: Token) -> ExprError {
+        if super::predicate::starts_predicate(&tok.tok) {
+            return ExprError::new(
+                "a capture takes no predicate",
+                tok.span.start..self.end_span().end,
+                "remove this check",
+            )
+            .help("a capture names a value for later steps; checks go in `expect`");
+        }
+        let help = match &tok.tok {
+            Tok::Ident(w) => did_you_mean(w, &FILTERS),
+            _ => None,
+        };
+        ExprError::new("expected a filter", tok.span, one_of(&FILTERS)).help_opt(help)
+    }
+}
+
+/// A type error, pointed at `span`.
+pub(super) fn located(err: TypeError, span: Range<usize>) -> ExprError {
+    ExprError {
+        message: err.message,
+        range: span,
+        label: err.label,
+        help: err.help,
+    }
+}
+
+/// Which span a type error points at, given the spans of the parts.
+pub(super) fn blame_span(
+    err: &TypeError,
+    predicate: &Range<usize>,
+    value: &Range<usize>,
+) -> Range<usize> {
+    match err.blame {
+        Blame::Value => value.clone(),
+        Blame::Predicate | Blame::Filter => predicate.clone(),
+    }
+}
+
+fn unknown_subject(word: &str, span: Range<usize>) -> ExprError {
+    let help = did_you_mean(word, &SUBJECTS).or_else(|| {
+        let starts_late = FILTERS.contains(&word) || super::predicate::is_keyword(word);
+        starts_late.then(|| {
+            format!("an expression starts with a subject, e.g. `jsonpath \"$.items\" {word} …`")
+        })
+    });
+    ExprError::new(format!("unknown subject `{word}`"), span, one_of(&SUBJECTS)).help_opt(help)
+}
+
+pub(super) fn pattern(source: &str, span: Range<usize>) -> Result<Pattern, ExprError> {
+    Pattern::try_new(source).map_err(|e| {
+        let text = e.to_string();
+        let reason = text
+            .lines()
+            .find_map(|l| l.strip_prefix("error: "))
+            .unwrap_or_else(|| text.lines().next().unwrap_or("does not compile"));
+        ExprError::new("invalid regex", span, reason.to_owned())
+    })
+}
+
+/// The pattern of a `regex` subject, which must have a group to take.
+fn subject_pattern(source: &str, span: Range<usize>) -> Result<Pattern, ExprError> {
+    let p = pattern(source, span.clone())?;
+    if p.regex().captures_len() < 2 {
+        return Err(ExprError::new(
+            "`regex` needs a capture group",
+            span,
+            "this regex has no group",
+        )
+        .help(r#"wrap the part to take in parentheses, e.g. `regex "id=(\d+)"`"#));
+    }
+    Ok(p)
+}
+
+fn jsonpath(source: &str, span: Range<usize>) -> Result<JsonPathExpr, ExprError> {
+    if nesting(source) > MAX_JSONPATH_DEPTH {
+        return Err(ExprError::new(
+            "JSONPath nested too deeply",
+            span,
+            format!("at most {MAX_JSONPATH_DEPTH} levels of brackets"),
+        ));
+    }
+    JsonPathExpr::try_new(source).map_err(|e| {
+        let err = ExprError::new("invalid JSONPath", span, e.to_string());
+        if source.trim_start().starts_with('$') {
+            err
+        } else {
+            err.help("a JSONPath starts at the root `$`, e.g. `$.items[0].id`")
+        }
+    })
+}
+
+fn nesting(source: &str) -> usize {
+    let mut depth = 0usize;
+    let mut max = 0;
+    for c in source.chars() {
+        match c {
+            '(' | '[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}

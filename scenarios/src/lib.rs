@@ -1,0 +1,31 @@
+//! Sonde's scenario language and the wire types that probes and the
+//! scheduler exchange. No async runtime and no HTTP stack live here, so the
+//! language can be checked anywhere (editor, CI, `probe validate`).
+//!
+//! Module map:
+//! - [`load`]: read a scenario file (limits, TOML, serde raw layer) and
+//!   validate it into a [`Scenario`] or a list of [`Diagnostic`]s.
+//! - `raw`: serde structs that mirror the TOML, unknown fields denied.
+//! - `validate`: raw → model, collecting every error in one pass.
+//! - [`model`]: the validated scenario: steps, assertions, schedule, alerts.
+//! - [`expr`]: the `expect` / `capture` expression language and its evaluation.
+//! - [`template`]: `{{name}}` templates and their rendering.
+//! - [`duration`]: the language's durations (`800ms`, `1.5s`, `30d`).
+//! - [`diagnostic`]: one error shape, rendered rustc-style.
+//! - [`wire`]: `RunResult` and `Plan`, the JSON exchanged on the wire.
+
+pub mod diagnostic;
+pub mod duration;
+pub mod expr;
+pub mod load;
+pub mod model;
+mod raw;
+mod source_map;
+mod suggest;
+pub mod template;
+mod validate;
+pub mod wire;
+
+pub use diagnostic::Diagnostic;
+pub use load::{load_dir, load_file, parse_scenario, Invalid, LoadError, ScenarioFile};
+pub use model::Scenario;

@@ -1,0 +1,229 @@
+//! Reading scenario files: size limits, UTF-8, TOML, the raw serde layer and
+//! validation, producing a [`Scenario`] or every diagnostic found.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{self, Diagnostic, Style};
+use crate::model::Scenario;
+use crate::validate;
+
+/// Files above this size are refused before parsing.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+/// Files a scenario names (`tls.ca_file`) above this size are refused.
+pub const MAX_ATTACHED_FILE_BYTES: usize = 64 * 1024;
+/// More steps than this is a mistake, not a journey.
+pub const MAX_STEPS: usize = 100;
+
+/// Where the files a scenario names come from: the disk beside the scenario
+/// (`probe run`, the scheduler's catalog) or the plan (the probe agent).
+pub trait FileSource {
+    /// The contents of `name` as written in the scenario.
+    ///
+    /// # Errors
+    /// A message saying why the file cannot be read.
+    fn read(&self, name: &str) -> Result<Vec<u8>, String>;
+}
+
+/// Files relative to a directory (the scenario file's own).
+#[derive(Debug, Clone)]
+pub struct DirFiles(pub PathBuf);
+
+impl FileSource for DirFiles {
+    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
+        let path = self.0.join(name);
+        let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        if meta.len() > MAX_ATTACHED_FILE_BYTES as u64 {
+            return Err(format!(
+                "`{}` is {} bytes; files named in a scenario may have at most {MAX_ATTACHED_FILE_BYTES}",
+                path.display(),
+                meta.len()
+            ));
+        }
+        std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+    }
+}
+
+/// Files carried by a plan, by the name written in the scenario.
+#[derive(Debug, Clone, Default)]
+pub struct MapFiles(pub BTreeMap<String, Vec<u8>>);
+
+impl FileSource for MapFiles {
+    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("`{name}` is not among the files the plan carries"))
+    }
+}
+
+/// A scenario file that did not validate, with what is needed to print it.
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    /// The path as the user gave it.
+    pub path: String,
+    /// The text the diagnostics point into (lossy when not UTF-8).
+    pub source: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Invalid {
+    /// Every diagnostic rendered rustc-style.
+    pub fn render(&self, style: Style) -> String {
+        diagnostic::render_all(&self.diagnostics, &self.path, &self.source, style)
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` does not validate ({} errors)", .0.path, .0.diagnostics.len())]
+    Invalid(Box<Invalid>),
+}
+
+impl LoadError {
+    /// The text a user sees: the I/O error, or every diagnostic.
+    pub fn render(&self, style: Style) -> String {
+        match self {
+            LoadError::Io { .. } => format!("error: {self}\n"),
+            LoadError::Invalid(inv) => inv.render(style),
+        }
+    }
+}
+
+/// A loaded scenario file: its validated scenario and the text it came from.
+#[derive(Debug, Clone)]
+pub struct ScenarioFile {
+    pub path: String,
+    pub source: String,
+    pub scenario: Scenario,
+}
+
+/// Validates scenario text. `path` is used for the default name (its stem)
+/// and in diagnostics; `files` supplies the files the scenario names.
+///
+/// # Errors
+/// Every diagnostic found, when the scenario does not validate.
+pub fn parse_scenario(path: &str, bytes: &[u8], files: &dyn FileSource) -> Result<Scenario, Box<Invalid>> {
+    let invalid = |source: String, diagnostics| Box::new(Invalid { path: path.to_string(), source, diagnostics });
+    if bytes.len() > MAX_FILE_BYTES {
+        let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned();
+        let end = shown.find('\n').unwrap_or(shown.len());
+        let diag = Diagnostic::new(
+            format!("file is too large ({} bytes)", bytes.len()),
+            0..end,
+            format!("a scenario file may have at most {MAX_FILE_BYTES} bytes"),
+        )
+        .with_help("split the journey into several scenarios");
+        return Err(invalid(shown, vec![diag]));
+    }
+    let source = match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let at = e.valid_up_to();
+            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            // In the lossy text the bad byte became U+FFFD at the same offset.
+            let diag = Diagnostic::new(
+                "file is not valid UTF-8",
+                at..at + '\u{FFFD}'.len_utf8(),
+                "this byte is not UTF-8",
+            )
+            .with_help("save the scenario as UTF-8");
+            return Err(invalid(lossy, vec![diag]));
+        }
+    };
+    let stem = Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    validate::scenario(source, &stem, files).map_err(|diagnostics| invalid(source.to_string(), diagnostics))
+}
+
+/// Reads and validates one scenario file.
+///
+/// # Errors
+/// When it cannot be read or does not validate.
+pub fn load_file(path: &Path) -> Result<ScenarioFile, LoadError> {
+    let shown = path.display().to_string();
+    let bytes = read_capped(path).map_err(|source| LoadError::Io { path: shown.clone(), source })?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let scenario = parse_scenario(&shown, &bytes, &DirFiles(dir)).map_err(LoadError::Invalid)?;
+    Ok(ScenarioFile { path: shown, source: String::from_utf8_lossy(&bytes).into_owned(), scenario })
+}
+
+/// Reads at most one byte past the limit, so a huge file is refused without
+/// being read whole.
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Every `*.toml` below `dir`, hidden entries skipped, sorted by path.
+///
+/// # Errors
+/// When a directory cannot be listed.
+pub fn scenario_paths(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Loads every scenario below `dir`. Each file stands on its own; a name
+/// used by two files is an error on the second, naming the first.
+///
+/// # Errors
+/// When the directory cannot be listed.
+pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Result<ScenarioFile, LoadError>>> {
+    let results: Vec<_> = scenario_paths(dir)?.iter().map(|p| load_file(p)).collect();
+    Ok(check_unique_names(results))
+}
+
+/// Turns the second and later files with one scenario name into errors.
+pub fn check_unique_names(results: Vec<Result<ScenarioFile, LoadError>>) -> Vec<Result<ScenarioFile, LoadError>> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    results
+        .into_iter()
+        .map(|r| match r {
+            Ok(file) => match seen.get(&file.scenario.name) {
+                Some(first) => Err(duplicate_name(&file, first)),
+                None => {
+                    seen.insert(file.scenario.name.clone(), file.path.clone());
+                    Ok(file)
+                }
+            },
+            other => other,
+        })
+        .collect()
+}
+
+fn duplicate_name(file: &ScenarioFile, first: &str) -> LoadError {
+    let span = validate::name_span(&file.source).unwrap_or(0..0);
+    let diag = Diagnostic::new(
+        format!("duplicate scenario name `{}`", file.scenario.name),
+        span,
+        format!("`{first}` already uses this name"),
+    )
+    .with_help("scenario names are unique in a catalog; set `name` to tell them apart");
+    LoadError::Invalid(Box::new(Invalid { path: file.path.clone(), source: file.source.clone(), diagnostics: vec![diag] }))
+}

@@ -1,0 +1,341 @@
+//! The validated scenario: every value has its real type, every template and
+//! expression is parsed, every cross-field rule has been checked. Built only
+//! by `validate`; the probe runs it and the scheduler schedules it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::expr::{Assertion, Query};
+use crate::template::{JsonTemplate, Template};
+
+/// A user journey: a named, scheduled list of steps.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// `[a-z0-9][a-z0-9_.-]{0,62}`; defaults to the file stem.
+    pub name: String,
+    pub description: Option<String>,
+    pub schedule: Schedule,
+    /// Budget for the whole run.
+    pub timeout: Duration,
+    /// `None`: every region of the fleet.
+    pub regions: Option<Vec<String>>,
+    pub labels: BTreeMap<String, String>,
+    /// `[vars]`, in file order; each may use built-ins and secrets.
+    pub vars: Vec<(String, Template)>,
+    pub steps: Vec<Step>,
+    pub alert: AlertPolicy,
+    /// Files the scenario names (`tls.ca_file`), by the name written in the
+    /// scenario, with their contents; they count in the version.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// `sha256:` over the source and the files it names.
+    pub version: String,
+}
+
+/// When a scenario runs.
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    Interval(Duration),
+    Cron {
+        /// The expression as written, for display.
+        expr: String,
+        cron: croner::Cron,
+        timezone: chrono_tz::Tz,
+        /// The shortest gap between two firings, which bounds the timeout.
+        min_gap: Duration,
+    },
+}
+
+/// What a step does; `http` unless `kind` says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StepKind {
+    Http,
+    Dns,
+    Tcp,
+    Tls,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Http => "http",
+            StepKind::Dns => "dns",
+            StepKind::Tcp => "tcp",
+            StepKind::Tls => "tls",
+        }
+    }
+}
+
+/// One step of a journey.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Unique within the scenario, at most 64 characters.
+    pub name: String,
+    pub timeout: Duration,
+    pub action: Action,
+    pub expect: Vec<Assertion>,
+    /// Values taken from the response for later steps, in file order.
+    pub capture: Vec<Capture>,
+}
+
+impl Step {
+    pub fn kind(&self) -> StepKind {
+        match self.action {
+            Action::Http(_) => StepKind::Http,
+            Action::Dns(_) => StepKind::Dns,
+            Action::Tcp(_) => StepKind::Tcp,
+            Action::Tls(_) => StepKind::Tls,
+        }
+    }
+}
+
+/// The request or check a step performs.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Http(HttpRequest),
+    Dns(DnsQuery),
+    Tcp(TcpConnect),
+    Tls(TlsHandshake),
+}
+
+/// A named value taken from a step's response.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub name: String,
+    pub query: Query,
+}
+
+/// The HTTP methods a step may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Head,
+    Options,
+}
+
+impl Method {
+    pub const ALL: [Method; 7] = [
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Head,
+        Method::Options,
+    ];
+
+    /// The lower-case key that names it in a step (`get = "/"`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Post => "post",
+            Method::Put => "put",
+            Method::Patch => "patch",
+            Method::Delete => "delete",
+            Method::Head => "head",
+            Method::Options => "options",
+        }
+    }
+
+    /// The upper-case token sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+        }
+    }
+
+    pub fn from_token(s: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// HTTP protocol version a step asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpVersion {
+    Http1,
+    Http2,
+}
+
+/// An HTTP request step.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: Method,
+    /// The full URL template (`base_url` already joined to a relative path).
+    pub url: Template,
+    /// Request headers, defaults first, in file order.
+    pub headers: Vec<(String, Template)>,
+    pub body: Option<Body>,
+    pub follow_redirects: bool,
+    /// Hops followed before the step fails with a redirect error.
+    pub max_redirects: u32,
+    pub tls: TlsOptions,
+    /// `None`: HTTP/2 when ALPN offers it on TLS, else HTTP/1.1.
+    pub version: Option<HttpVersion>,
+    /// Response bodies above this many bytes (after decompression) fail the step.
+    pub max_body_bytes: u64,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// Sent as `application/json`; a string that is exactly one template
+    /// keeps the JSON type of the value it takes.
+    Json(JsonTemplate),
+    /// Sent as `application/x-www-form-urlencoded`.
+    Form(Vec<(String, Template)>),
+    /// Sent as is.
+    Raw(Template),
+}
+
+/// TLS settings of a step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Skip certificate verification (the result still reports why it would fail).
+    pub insecure: bool,
+    /// Name of a PEM file in [`Scenario::files`] whose certificates are trusted.
+    pub ca_file: Option<String>,
+    /// Name sent in SNI and verified, instead of the URL's host.
+    pub server_name: Option<String>,
+}
+
+/// DNS record types a `dns` step may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordType {
+    A,
+    Aaaa,
+    Cname,
+    Mx,
+    Ns,
+    Txt,
+    Srv,
+    Caa,
+}
+
+impl RecordType {
+    pub const ALL: [RecordType; 8] = [
+        RecordType::A,
+        RecordType::Aaaa,
+        RecordType::Cname,
+        RecordType::Mx,
+        RecordType::Ns,
+        RecordType::Txt,
+        RecordType::Srv,
+        RecordType::Caa,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+            RecordType::Cname => "CNAME",
+            RecordType::Mx => "MX",
+            RecordType::Ns => "NS",
+            RecordType::Txt => "TXT",
+            RecordType::Srv => "SRV",
+            RecordType::Caa => "CAA",
+        }
+    }
+}
+
+/// A `dns` step: one query, answers asserted.
+#[derive(Debug, Clone)]
+pub struct DnsQuery {
+    pub query: Template,
+    pub record_type: RecordType,
+    /// `None`: the probe's resolver.
+    pub server: Option<std::net::SocketAddr>,
+}
+
+/// A `tcp` step: passes when it connects.
+#[derive(Debug, Clone)]
+pub struct TcpConnect {
+    /// `host:port`.
+    pub address: Template,
+}
+
+/// A `tls` step: a handshake whose certificate is inspected.
+#[derive(Debug, Clone)]
+pub struct TlsHandshake {
+    /// `host:port`.
+    pub address: Template,
+    pub tls: TlsOptions,
+}
+
+/// Alert severities, from most to least urgent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// `[alert]`: when failures become alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPolicy {
+    /// Consecutive failed runs in a region before it counts as down.
+    pub after: u32,
+    /// Consecutive good runs before it counts as up again.
+    pub recover_after: u32,
+    /// Regions down at once that make it a global incident.
+    pub global_regions: u32,
+    pub severity: Severity,
+    pub runbook: Option<String>,
+    /// On a regional failure, re-run at once from another region.
+    pub confirm: bool,
+    pub latency: Option<LatencyObjective>,
+    pub slo: Option<SloObjective>,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        Self {
+            after: 2,
+            recover_after: 1,
+            global_regions: 2,
+            severity: Severity::Critical,
+            runbook: None,
+            confirm: true,
+            latency: None,
+            slo: None,
+        }
+    }
+}
+
+/// `latency = "p95 < 1500ms over 10m"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyObjective {
+    /// 50 to 99.9.
+    pub percentile: f64,
+    pub threshold: Duration,
+    pub window: Duration,
+}
+
+/// `slo = { availability = 99.9, window = "30d" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloObjective {
+    /// Percentage below 100.
+    pub availability: f64,
+    /// At least one day.
+    pub window: Duration,
+}

@@ -1,0 +1,41 @@
+//! Sonde's test kit, used as a dev-dependency by every crate's tests, and
+//! the demo shop behind the `demo-shop` binary. It depends on neither
+//! `probe` nor `scheduler`: end-to-end suites run their built binaries.
+//!
+//! Module map:
+//!
+//! - [`target`] — [`TestTarget`], a fake HTTP(S) server on `127.0.0.1:0`
+//!   with normal routes and hostile ones (hang, trickle, huge body,
+//!   redirect loop), recording the requests it sees; [`hang_after_accept`]
+//!   and [`free_port_refused`] for failures below HTTP.
+//! - [`certs`] — rcgen certificates: a process-wide test CA ([`test_ca`],
+//!   [`ca_pem`]) and leaves of every [`TlsKind`].
+//! - [`dns`] — [`DnsResponder`], an authoritative DNS server on loopback.
+//! - [`client`] — [`TestClient`], a small HTTP(S) client for assertions and
+//!   readiness checks, and [`tls_handshake`].
+//! - [`harness`] — find built binaries, start them with captured output
+//!   ([`Spawn`], [`ChildGuard`]), free ports, wait for readiness.
+//! - [`shop`] — the demo shop (JSON API, per-region fault injection, HTTPS
+//!   with its own CA, DNS for `shop.sonde.test`).
+//!
+//! Everything listens on loopback only. Tests assert order, lower bounds
+//! and that deadlines cut hangs; never a speed.
+
+pub mod certs;
+pub mod client;
+pub mod dns;
+pub mod harness;
+mod serve;
+pub mod shop;
+pub mod target;
+
+pub use certs::{CertError, LeafCert, TestCa, TlsKind, ca_pem, test_ca, write_ca_pem};
+pub use client::{ClientError, TestClient, TestResponse, tls_handshake};
+pub use dns::{DnsError, DnsResponder, RunningDns};
+pub use harness::{
+    ChildGuard, HarnessError, Spawn, binary_path, free_addr, free_port, wait_for_http, wait_for_tcp,
+};
+pub use target::{
+    HangingListener, Reply, RunningTarget, SeenRequest, TargetError, TestTarget, free_port_refused,
+    hang_after_accept,
+};
