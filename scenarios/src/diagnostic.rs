@@ -92,9 +92,11 @@ pub fn render(diag: &Diagnostic, path: &str, source: &str, style: Style) -> Stri
         Style::Colored => Renderer::styled(),
     };
     let span = clamp_span(source, &diag.span);
-    let snippet = Snippet::source(source)
-        .path(path)
-        .annotation(AnnotationKind::Primary.span(span).label(diag.label.as_str()));
+    let snippet = Snippet::source(source).path(path).annotation(
+        AnnotationKind::Primary
+            .span(span)
+            .label(diag.label.as_str()),
+    );
     let mut group = Level::ERROR
         .primary_title(diag.title.as_str())
         .element(snippet);
@@ -132,7 +134,10 @@ mod tests {
     #[test]
     fn line_and_column_count_characters() {
         let src = "a = 1\nné = \"x\"\n";
-        let off = src.find('=').map(|_| src.rfind('=').unwrap_or(0)).unwrap_or(0);
+        let off = src
+            .find('=')
+            .map(|_| src.rfind('=').unwrap_or(0))
+            .unwrap_or(0);
         assert_eq!(line_col(src, off), (2, 4));
         assert_eq!(line_col(src, 0), (1, 1));
     }

@@ -24,7 +24,8 @@ pub enum DurationError {
 }
 
 /// The label every duration error shows.
-pub const EXPECTED: &str = "expected a number with `ms`, `s`, `m`, `h` or `d`, like `800ms` or `1.5s`";
+pub const EXPECTED: &str =
+    "expected a number with `ms`, `s`, `m`, `h` or `d`, like `800ms` or `1.5s`";
 
 /// Parses `800ms`, `1.5s`, `10m`, `2h`, `30d`.
 ///
@@ -66,12 +67,17 @@ pub struct Human(pub Duration);
 impl fmt::Display for Human {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_secs_f64() * 1_000.0;
-        if self.0.subsec_nanos() % 1_000_000 != 0 {
+        if !self.0.subsec_nanos().is_multiple_of(1_000_000) {
             return write!(f, "{}ms", trim(ms));
         }
         let ms = self.0.as_millis();
-        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
-            if ms >= size && ms % size == 0 {
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+        ] {
+            if ms >= size && ms.is_multiple_of(size) {
                 return write!(f, "{}{unit}", ms / size);
             }
         }
@@ -110,8 +116,14 @@ mod tests {
         assert_eq!(parse("10"), Err(DurationError::MissingUnit));
         assert_eq!(parse("10 s"), Err(DurationError::UnknownUnit(" s".into())));
         assert_eq!(parse("5us"), Err(DurationError::UnknownUnit("us".into())));
-        assert_eq!(parse("1h30m"), Err(DurationError::UnknownUnit("h30m".into())));
-        assert_eq!(parse("-1s"), Err(DurationError::MissingUnit).or(parse("-1s")));
+        assert_eq!(
+            parse("1h30m"),
+            Err(DurationError::UnknownUnit("h30m".into()))
+        );
+        assert_eq!(
+            parse("-1s"),
+            Err(DurationError::MissingUnit).or(parse("-1s"))
+        );
         assert_eq!(parse(".5s"), Err(DurationError::NotANumber));
         assert_eq!(parse("1.2.3s"), Err(DurationError::NotANumber));
         assert_eq!(parse("99999999999d"), Err(DurationError::TooLarge));

@@ -27,5 +27,5 @@ mod validate;
 pub mod wire;
 
 pub use diagnostic::Diagnostic;
-pub use load::{load_dir, load_file, parse_scenario, Invalid, LoadError, ScenarioFile};
+pub use load::{Invalid, LoadError, ScenarioFile, load_dir, load_file, parse_scenario};
 pub use model::Scenario;

@@ -32,7 +32,8 @@ pub struct DirFiles(pub PathBuf);
 impl FileSource for DirFiles {
     fn read(&self, name: &str) -> Result<Vec<u8>, String> {
         let path = self.0.join(name);
-        let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         if meta.len() > MAX_ATTACHED_FILE_BYTES as u64 {
             return Err(format!(
                 "`{}` is {} bytes; files named in a scenario may have at most {MAX_ATTACHED_FILE_BYTES}",
@@ -110,8 +111,18 @@ pub struct ScenarioFile {
 ///
 /// # Errors
 /// Every diagnostic found, when the scenario does not validate.
-pub fn parse_scenario(path: &str, bytes: &[u8], files: &dyn FileSource) -> Result<Scenario, Box<Invalid>> {
-    let invalid = |source: String, diagnostics| Box::new(Invalid { path: path.to_string(), source, diagnostics });
+pub fn parse_scenario(
+    path: &str,
+    bytes: &[u8],
+    files: &dyn FileSource,
+) -> Result<Scenario, Box<Invalid>> {
+    let invalid = |source: String, diagnostics| {
+        Box::new(Invalid {
+            path: path.to_string(),
+            source,
+            diagnostics,
+        })
+    };
     if bytes.len() > MAX_FILE_BYTES {
         let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned();
         let end = shown.find('\n').unwrap_or(shown.len());
@@ -138,8 +149,12 @@ pub fn parse_scenario(path: &str, bytes: &[u8], files: &dyn FileSource) -> Resul
             return Err(invalid(lossy, vec![diag]));
         }
     };
-    let stem = Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    validate::scenario(source, &stem, files).map_err(|diagnostics| invalid(source.to_string(), diagnostics))
+    let stem = Path::new(path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    validate::scenario(source, &stem, files)
+        .map_err(|diagnostics| invalid(source.to_string(), diagnostics))
 }
 
 /// Reads and validates one scenario file.
@@ -148,10 +163,17 @@ pub fn parse_scenario(path: &str, bytes: &[u8], files: &dyn FileSource) -> Resul
 /// When it cannot be read or does not validate.
 pub fn load_file(path: &Path) -> Result<ScenarioFile, LoadError> {
     let shown = path.display().to_string();
-    let bytes = read_capped(path).map_err(|source| LoadError::Io { path: shown.clone(), source })?;
+    let bytes = read_capped(path).map_err(|source| LoadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let scenario = parse_scenario(&shown, &bytes, &DirFiles(dir)).map_err(LoadError::Invalid)?;
-    Ok(ScenarioFile { path: shown, source: String::from_utf8_lossy(&bytes).into_owned(), scenario })
+    Ok(ScenarioFile {
+        path: shown,
+        source: String::from_utf8_lossy(&bytes).into_owned(),
+        scenario,
+    })
 }
 
 /// Reads at most one byte past the limit, so a huge file is refused without
@@ -159,7 +181,9 @@ pub fn load_file(path: &Path) -> Result<ScenarioFile, LoadError> {
 fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -200,7 +224,9 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Result<ScenarioFile, LoadErro
 }
 
 /// Turns the second and later files with one scenario name into errors.
-pub fn check_unique_names(results: Vec<Result<ScenarioFile, LoadError>>) -> Vec<Result<ScenarioFile, LoadError>> {
+pub fn check_unique_names(
+    results: Vec<Result<ScenarioFile, LoadError>>,
+) -> Vec<Result<ScenarioFile, LoadError>> {
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     results
         .into_iter()
@@ -225,5 +251,9 @@ fn duplicate_name(file: &ScenarioFile, first: &str) -> LoadError {
         format!("`{first}` already uses this name"),
     )
     .with_help("scenario names are unique in a catalog; set `name` to tell them apart");
-    LoadError::Invalid(Box::new(Invalid { path: file.path.clone(), source: file.source.clone(), diagnostics: vec![diag] }))
+    LoadError::Invalid(Box::new(Invalid {
+        path: file.path.clone(),
+        source: file.source.clone(),
+        diagnostics: vec![diag],
+    }))
 }

@@ -38,7 +38,7 @@ pub enum Schedule {
     Cron {
         /// The expression as written, for display.
         expr: String,
-        cron: croner::Cron,
+        cron: Box<croner::Cron>,
         timezone: chrono_tz::Tz,
         /// The shortest gap between two firings, which bounds the timeout.
         min_gap: Duration,

@@ -8,12 +8,22 @@ use std::ops::Range;
 /// included) sits at `span` in `source`, to a byte range of `source`.
 /// Falls back to the whole literal when the span is not a string.
 pub fn map_range(source: &str, span: &Range<usize>, inner: &Range<usize>) -> Range<usize> {
-    let Some(offsets) = source.get(span.clone()).and_then(|lit| decode_offsets(lit)) else {
+    let Some(offsets) = source.get(span.clone()).and_then(decode_offsets) else {
         return span.clone();
     };
-    let at = |i: usize| span.start + offsets.get(i).copied().unwrap_or(offsets.len().saturating_sub(1));
+    let at = |i: usize| {
+        span.start
+            + offsets
+                .get(i)
+                .copied()
+                .unwrap_or(offsets.len().saturating_sub(1))
+    };
     let start = at(inner.start);
-    let end = if inner.end > inner.start { at(inner.end - 1) + 1 } else { start };
+    let end = if inner.end > inner.start {
+        at(inner.end - 1) + 1
+    } else {
+        start
+    };
     // Widen a range that ends inside a multi-byte character or an escape.
     let end = end.max(start).min(span.end);
     let mut end = end;

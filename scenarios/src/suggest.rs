@@ -6,14 +6,22 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let word_lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (c, strsim::damerau_levenshtein(&word_lower, &c.to_ascii_lowercase())))
+        .map(|c| {
+            (
+                c,
+                strsim::damerau_levenshtein(&word_lower, &c.to_ascii_lowercase()),
+            )
+        })
         .filter(|(c, d)| *d <= 2.max(c.chars().count() / 4) && *d < c.chars().count())
         .min_by_key(|(_, d)| *d)
         .map(|(c, _)| c)
 }
 
 /// `did you mean `x`?` when a close candidate exists.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 

@@ -65,11 +65,14 @@ pub fn parse(text: &str) -> Result<(Template, Vec<Placeholder>), TemplateError> 
         if open > rest {
             segments.push(Segment::Literal(text[rest..open].to_string()));
         }
-        let close = text[open + 2..].find("}}").map(|i| i + open + 2).ok_or_else(|| TemplateError {
-            message: "unclosed `{{` in template".into(),
-            range: open..open + 2,
-            label: "expected `}}` after the name".into(),
-        })?;
+        let close = text[open + 2..]
+            .find("}}")
+            .map(|i| i + open + 2)
+            .ok_or_else(|| TemplateError {
+                message: "unclosed `{{` in template".into(),
+                range: open..open + 2,
+                label: "expected `}}` after the name".into(),
+            })?;
         let inner = &text[open + 2..close];
         let lead = inner.len() - inner.trim_start().len();
         let written = inner.trim();
@@ -80,11 +83,19 @@ pub fn parse(text: &str) -> Result<(Template, Vec<Placeholder>), TemplateError> 
             } else {
                 format!("invalid template name `{written}`")
             },
-            range: if written.is_empty() { open..close + 2 } else { range.clone() },
+            range: if written.is_empty() {
+                open..close + 2
+            } else {
+                range.clone()
+            },
             label,
         })?;
         segments.push(Segment::Ref(reference.clone()));
-        placeholders.push(Placeholder { reference, written: written.to_string(), range });
+        placeholders.push(Placeholder {
+            reference,
+            written: written.to_string(),
+            range,
+        });
         rest = close + 2;
     }
     if rest < text.len() {
@@ -94,7 +105,8 @@ pub fn parse(text: &str) -> Result<(Template, Vec<Placeholder>), TemplateError> 
 }
 
 fn parse_ref(written: &str) -> Result<Ref, String> {
-    const EXPECTED: &str = "expected a var, a capture, `secret.NAME`, `region`, `probe`, `uuid` or `now`";
+    const EXPECTED: &str =
+        "expected a var, a capture, `secret.NAME`, `region`, `probe`, `uuid` or `now`";
     if let Some(secret) = written.strip_prefix("secret.") {
         return if is_identifier(secret) {
             Ok(Ref::Secret(secret.to_string()))
@@ -136,17 +148,22 @@ pub struct RenderError(pub String);
 impl Template {
     /// A template that is only this text.
     pub fn literal(text: impl Into<String>) -> Self {
-        Template { segments: vec![Segment::Literal(text.into())] }
+        Template {
+            segments: vec![Segment::Literal(text.into())],
+        }
     }
 
     /// True when rendering needs no scope.
     pub fn is_literal(&self) -> bool {
-        self.segments.iter().all(|s| matches!(s, Segment::Literal(_)))
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Literal(_)))
     }
 
     /// The text when the template has no references.
     pub fn as_literal(&self) -> Option<String> {
-        self.is_literal().then(|| self.render_with(&|_| None).unwrap_or_default())
+        self.is_literal()
+            .then(|| self.render_with(&|_| None).unwrap_or_default())
     }
 
     /// Joins two templates (a base URL and a path).
@@ -230,9 +247,12 @@ impl JsonTemplate {
                 Some(r) => scope.lookup(r).ok_or_else(|| RenderError(ref_name(r)))?,
                 None => Value::String(t.render(scope)?),
             },
-            JsonTemplate::Array(items) => {
-                Value::Array(items.iter().map(|i| i.render(scope)).collect::<Result<_, _>>()?)
-            }
+            JsonTemplate::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| i.render(scope))
+                    .collect::<Result<_, _>>()?,
+            ),
             JsonTemplate::Object(fields) => Value::Object(
                 fields
                     .iter()
@@ -267,7 +287,10 @@ mod tests {
         assert_eq!(refs[0].reference, Ref::Name("token".into()));
         assert_eq!(refs[0].range, 10..15);
         assert_eq!(refs[1].reference, Ref::Region);
-        assert_eq!(parse("{{secret.SHOP_PASSWORD}}").expect("valid").1[0].reference, Ref::Secret("SHOP_PASSWORD".into()));
+        assert_eq!(
+            parse("{{secret.SHOP_PASSWORD}}").expect("valid").1[0].reference,
+            Ref::Secret("SHOP_PASSWORD".into())
+        );
     }
 
     #[test]
@@ -283,10 +306,19 @@ mod tests {
         let (t, _) = parse("user-{{user}}@{{region}}").expect("valid");
         assert_eq!(t.render(&Fixed).expect("rendered"), "user-ann@eu-west-1");
         let body = JsonTemplate::Object(vec![
-            ("id".into(), JsonTemplate::String(parse("{{product}}").expect("valid").0)),
-            ("label".into(), JsonTemplate::String(parse("p{{product}}").expect("valid").0)),
+            (
+                "id".into(),
+                JsonTemplate::String(parse("{{product}}").expect("valid").0),
+            ),
+            (
+                "label".into(),
+                JsonTemplate::String(parse("p{{product}}").expect("valid").0),
+            ),
         ]);
-        assert_eq!(body.render(&Fixed).expect("rendered"), json!({"id": 42, "label": "p42"}));
+        assert_eq!(
+            body.render(&Fixed).expect("rendered"),
+            json!({"id": 42, "label": "p42"})
+        );
         let (missing, _) = parse("{{secret.X}}").expect("valid");
         assert_eq!(missing.render(&Fixed), Err(RenderError("secret.X".into())));
     }

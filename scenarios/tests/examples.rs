@@ -7,7 +7,11 @@ use std::path::Path;
 fn every_example_validates() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let loaded = scenarios::load_dir(&dir).expect("examples directory is readable");
-    assert!(loaded.len() >= 5, "expected at least five examples, found {}", loaded.len());
+    assert!(
+        loaded.len() >= 5,
+        "expected at least five examples, found {}",
+        loaded.len()
+    );
     for result in loaded {
         if let Err(e) = result {
             panic!("{}", e.render(scenarios::diagnostic::Style::Plain));

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use scenarios::diagnostic::Style;
 use scenarios::LoadError;
+use scenarios::diagnostic::Style;
 
 fn cases() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid");
@@ -22,7 +22,10 @@ fn cases() -> Vec<PathBuf> {
 /// The path as a user would type it from the crate directory, so the
 /// golden text does not depend on where the repository is checked out.
 fn shown(path: &Path) -> String {
-    format!("tests/invalid/{}", path.file_name().expect("a file").to_string_lossy())
+    format!(
+        "tests/invalid/{}",
+        path.file_name().expect("a file").to_string_lossy()
+    )
 }
 
 fn render(path: &Path) -> String {
@@ -39,11 +42,20 @@ fn render(path: &Path) -> String {
 fn every_invalid_case_renders_its_golden_diagnostics() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let cases = cases();
-    assert!(cases.len() >= 30, "expected at least 30 golden cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 30,
+        "expected at least 30 golden cases, found {}",
+        cases.len()
+    );
     let mut mismatches = Vec::new();
     for case in &cases {
         let got = render(case);
-        assert_ne!(got, "(valid)\n", "{} validated but is meant to be invalid", case.display());
+        assert_ne!(
+            got,
+            "(valid)\n",
+            "{} validated but is meant to be invalid",
+            case.display()
+        );
         let golden = case.with_extension("err");
         if update {
             std::fs::write(&golden, &got).expect("writable golden file");
@@ -54,5 +66,9 @@ fn every_invalid_case_renders_its_golden_diagnostics() {
             mismatches.push(format!("--- {}\n{got}", golden.display()));
         }
     }
-    assert!(mismatches.is_empty(), "diagnostics differ from the golden files:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "diagnostics differ from the golden files:\n{}",
+        mismatches.join("\n")
+    );
 }

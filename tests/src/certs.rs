@@ -85,8 +85,12 @@ pub struct LeafCert {
 fn ca_params() -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, "Sonde Test CA");
-    params.distinguished_name.push(DnType::OrganizationName, "Sonde");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Sonde Test CA");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "Sonde");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -101,7 +105,9 @@ fn leaf_params(names: &[&str], kind: TlsKind) -> Result<CertificateParams, CertE
     let mut params = CertificateParams::new(names.clone())?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     if let Some(first) = names.first() {
-        params.distinguished_name.push(DnType::CommonName, first.as_str());
+        params
+            .distinguished_name
+            .push(DnType::CommonName, first.as_str());
     }
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -224,7 +230,10 @@ impl TestCa {
         let (cert, chain_tail) = if kind == TlsKind::SelfSigned {
             (params.self_signed(&key)?, vec![])
         } else {
-            (params.signed_by(&key, &self.issuer)?, vec![self.cert_der.clone()])
+            (
+                params.signed_by(&key, &self.issuer)?,
+                vec![self.cert_der.clone()],
+            )
         };
         let mut chain = vec![cert.der().clone()];
         chain.extend(chain_tail);

@@ -10,13 +10,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method, Request, StatusCode, Uri, Version, header};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::certs::{CertError, TestCa, test_ca};
+use crate::certs::{CertError, TestCa, crypto_provider, test_ca};
 
 /// Error of a test request.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +125,34 @@ impl TestClient {
         })
     }
 
+    /// A client trusting the CA certificates in `pem` only (e.g. the demo
+    /// shop's `demo-ca.pem`).
+    ///
+    /// # Errors
+    /// When the PEM holds no valid certificate.
+    pub fn trusting_pem(pem: &str) -> Result<Self, ClientError> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots
+                .add(cert.map_err(CertError::from)?)
+                .map_err(CertError::from)?;
+        }
+        if roots.is_empty() {
+            return Err(CertError::from(rustls::pki_types::pem::Error::NoItemsFound).into());
+        }
+        let mut config = ClientConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(CertError::from)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self {
+            tls: Arc::new(config),
+            timeout: Duration::from_secs(5),
+            http2: false,
+        })
+    }
+
     /// A client with this rustls config (its ALPN list is replaced per protocol).
     #[must_use]
     pub fn with_tls_config(mut self, config: Arc<ClientConfig>) -> Self {
@@ -165,7 +194,8 @@ impl TestClient {
     ) -> Result<TestResponse, ClientError> {
         let mut all = vec![("content-type", "application/json")];
         all.extend_from_slice(headers);
-        self.request(Method::POST, url, &all, Some(Bytes::from(body.to_string()))).await
+        self.request(Method::POST, url, &all, Some(Bytes::from(body.to_string())))
+            .await
     }
 
     /// Any request; the whole exchange is bounded by the client's timeout.
@@ -192,8 +222,11 @@ impl TestClient {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> Result<TestResponse, ClientError> {
-        let uri: Uri = url.parse().map_err(|_| ClientError::InvalidUrl(url.to_owned()))?;
-        let (https, host, port) = target_of(&uri).ok_or_else(|| ClientError::InvalidUrl(url.to_owned()))?;
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| ClientError::InvalidUrl(url.to_owned()))?;
+        let (https, host, port) =
+            target_of(&uri).ok_or_else(|| ClientError::InvalidUrl(url.to_owned()))?;
         let mut builder = Request::builder().method(method).uri(path_of(&uri));
         if !self.http2 {
             builder = builder.header(header::HOST, authority_of(&uri));
@@ -215,11 +248,19 @@ impl TestClient {
 
     fn alpn_config(&self) -> Arc<ClientConfig> {
         let mut config = (*self.tls).clone();
-        config.alpn_protocols = vec![if self.http2 { b"h2".to_vec() } else { b"http/1.1".to_vec() }];
+        config.alpn_protocols = vec![if self.http2 {
+            b"h2".to_vec()
+        } else {
+            b"http/1.1".to_vec()
+        }];
         Arc::new(config)
     }
 
-    async fn send<I>(&self, io: I, request: Request<Full<Bytes>>) -> Result<TestResponse, ClientError>
+    async fn send<I>(
+        &self,
+        io: I,
+        request: Request<Full<Bytes>>,
+    ) -> Result<TestResponse, ClientError>
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -236,7 +277,12 @@ impl TestClient {
         };
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
-        Ok(TestResponse { status: parts.status, version: parts.version, headers: parts.headers, body })
+        Ok(TestResponse {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            body,
+        })
     }
 }
 
@@ -252,13 +298,18 @@ fn target_of(uri: &Uri) -> Option<(bool, String, u16)> {
         "http" => false,
         _ => return None,
     };
-    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let host = uri
+        .host()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     Some((https, host, port))
 }
 
 fn path_of(uri: &Uri) -> String {
-    uri.path_and_query().map_or_else(|| "/".to_owned(), ToString::to_string)
+    uri.path_and_query()
+        .map_or_else(|| "/".to_owned(), ToString::to_string)
 }
 
 fn authority_of(uri: &Uri) -> String {
@@ -266,10 +317,12 @@ fn authority_of(uri: &Uri) -> String {
 }
 
 async fn connect(host: &str, port: u16) -> Result<TcpStream, ClientError> {
-    let stream = TcpStream::connect((host, port)).await.map_err(|source| ClientError::Connect {
-        addr: format!("{host}:{port}"),
-        source,
-    })?;
+    let stream = TcpStream::connect((host, port))
+        .await
+        .map_err(|source| ClientError::Connect {
+            addr: format!("{host}:{port}"),
+            source,
+        })?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }
@@ -281,7 +334,10 @@ async fn tls_handshake_on(
 ) -> Result<TlsStream<TcpStream>, ClientError> {
     let name = ServerName::try_from(server_name.to_owned())
         .map_err(|_| ClientError::InvalidUrl(server_name.to_owned()))?;
-    TlsConnector::from(config).connect(name, tcp).await.map_err(ClientError::Tls)
+    TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(ClientError::Tls)
 }
 
 /// Connects to `addr` and completes a TLS handshake for `server_name`

@@ -25,7 +25,11 @@ pub const DEFAULT_ZONE: &str = "sonde.test.";
 pub enum DnsError {
     /// A record's name or data did not parse.
     #[error("invalid {kind} record for {name:?}: {reason}")]
-    InvalidRecord { kind: &'static str, name: String, reason: String },
+    InvalidRecord {
+        kind: &'static str,
+        name: String,
+        reason: String,
+    },
     /// A record's name is in none of the responder's zones.
     #[error("{name} is in none of the zones {zones:?}")]
     OutOfZone { name: String, zones: Vec<String> },
@@ -137,11 +141,17 @@ impl DnsResponder {
     pub async fn start(self) -> Result<RunningDns, DnsError> {
         let catalog = self.catalog()?;
         let (udp, tcp) = bind_pair(self.bind).await?;
-        let addr = udp.local_addr().map_err(|source| DnsError::Bind { addr: self.bind, source })?;
+        let addr = udp.local_addr().map_err(|source| DnsError::Bind {
+            addr: self.bind,
+            source,
+        })?;
         let mut server = Server::new(catalog);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 32);
-        Ok(RunningDns { addr, _server: server })
+        Ok(RunningDns {
+            addr,
+            _server: server,
+        })
     }
 
     fn catalog(&self) -> Result<Catalog, DnsError> {
@@ -152,7 +162,8 @@ impl DnsResponder {
             .collect::<Result<Vec<_>, _>>()?;
         let mut zones: BTreeMap<Name, InMemoryZoneHandler> = BTreeMap::new();
         for origin in &origins {
-            let mut zone = InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
+            let mut zone =
+                InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
             zone.upsert_mut(soa(origin, self.ttl), 1);
             zones.insert(origin.clone(), zone);
         }
@@ -160,10 +171,13 @@ impl DnsResponder {
             let record = to_record(name, data, self.ttl)?;
             let zone = origins
                 .iter()
-                .filter(|o| o.zone_of(record.name()))
+                .filter(|o| o.zone_of(&record.name))
                 .max_by_key(|o| o.num_labels())
                 .and_then(|o| zones.get_mut(o))
-                .ok_or_else(|| DnsError::OutOfZone { name: name.clone(), zones: self.zones.clone() })?;
+                .ok_or_else(|| DnsError::OutOfZone {
+                    name: name.clone(),
+                    zones: self.zones.clone(),
+                })?;
             zone.upsert_mut(record, 1);
         }
         let mut catalog = Catalog::new();
@@ -196,18 +210,33 @@ fn parse_ip<T: FromStr>(kind: &'static str, owner: &str, text: &str) -> Result<T
 fn to_record(name: &str, data: &Data, ttl: u32) -> Result<Record, DnsError> {
     let (kind, rdata) = match data {
         Data::A(ip) => ("A", RData::A(A(parse_ip::<Ipv4Addr>("A", name, ip)?))),
-        Data::Aaaa(ip) => ("AAAA", RData::AAAA(AAAA(parse_ip::<Ipv6Addr>("AAAA", name, ip)?))),
-        Data::Cname(target) => ("CNAME", RData::CNAME(CNAME(parse_name("CNAME", name, target)?))),
+        Data::Aaaa(ip) => (
+            "AAAA",
+            RData::AAAA(AAAA(parse_ip::<Ipv6Addr>("AAAA", name, ip)?)),
+        ),
+        Data::Cname(target) => (
+            "CNAME",
+            RData::CNAME(CNAME(parse_name("CNAME", name, target)?)),
+        ),
         Data::Txt(text) => ("TXT", RData::TXT(TXT::new(vec![text.clone()]))),
-        Data::Mx(preference, exchange) => {
-            ("MX", RData::MX(MX::new(*preference, parse_name("MX", name, exchange)?)))
-        }
+        Data::Mx(preference, exchange) => (
+            "MX",
+            RData::MX(MX::new(*preference, parse_name("MX", name, exchange)?)),
+        ),
     };
-    Ok(Record::from_rdata(parse_name(kind, name, name)?, ttl, rdata))
+    Ok(Record::from_rdata(
+        parse_name(kind, name, name)?,
+        ttl,
+        rdata,
+    ))
 }
 
 fn soa(origin: &Name, ttl: u32) -> Record {
-    let host = |label: &str| Name::from_str(label).and_then(|l| l.append_domain(origin)).unwrap_or_else(|_| origin.clone());
+    let host = |label: &str| {
+        Name::from_str(label)
+            .and_then(|l| l.append_domain(origin))
+            .unwrap_or_else(|_| origin.clone())
+    };
     let soa = SOA::new(host("ns"), host("hostmaster"), 1, 3600, 600, 86400, ttl);
     Record::from_rdata(origin.clone(), ttl, RData::SOA(soa))
 }
@@ -226,7 +255,9 @@ async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsErro
             Err(e) => return Err(bind_err(e)),
         }
     }
-    Err(bind_err(last.unwrap_or_else(|| std::io::Error::other("no free port pair"))))
+    Err(bind_err(last.unwrap_or_else(|| {
+        std::io::Error::other("no free port pair")
+    })))
 }
 
 /// A started [`DnsResponder`]; it stops when dropped.
@@ -237,7 +268,9 @@ pub struct RunningDns {
 
 impl std::fmt::Debug for RunningDns {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningDns").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("RunningDns")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 

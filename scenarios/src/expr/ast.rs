@@ -206,3 +206,39 @@ impl Filter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_capture;
+    use super::*;
+
+    #[test]
+    fn subjects_by_step_kind() {
+        use StepKind::{Dns, Http, Tcp, Tls};
+        let cases: [(&str, &[StepKind]); 12] = [
+            ("status", &[Http]),
+            ("duration", &[Http, Dns, Tcp, Tls]),
+            ("body", &[Http]),
+            (r#"header "A""#, &[Http]),
+            (r#"cookie "a""#, &[Http]),
+            (r#"jsonpath "$.a""#, &[Http]),
+            (r#"regex "(a)""#, &[Http]),
+            ("cert_expiry", &[Http, Tls]),
+            ("redirects", &[Http]),
+            ("tls_version", &[Http, Tls]),
+            ("rcode", &[Dns]),
+            ("answers", &[Dns]),
+        ];
+        for (text, kinds) in cases {
+            let subject = parse_capture(text).expect(text).subject;
+            for kind in [Http, Dns, Tcp, Tls] {
+                assert_eq!(
+                    subject.available_in(kind),
+                    kinds.contains(&kind),
+                    "{text} {kind:?}"
+                );
+            }
+            assert!(text.starts_with(subject.name()));
+        }
+    }
+}

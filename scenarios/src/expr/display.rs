@@ -110,22 +110,22 @@ impl Display for Assertion {
     }
 }
 
-/// A double-quoted string literal that parses back to `s`. A backslash is
-/// escaped only where the lexer would read it as an escape, so a regex
-/// such as `\d+` stays readable.
+/// A double-quoted string literal that parses back to `s`. Backslashes
+/// are doubled only when one of them would read as an escape, so a regex
+/// such as `\d+` stays as written.
 pub(super) fn quote(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let double_backslashes = chars.iter().enumerate().any(|(i, &c)| {
+        c == '\\' && matches!(chars.get(i + 1), None | Some('"' | '\\' | 'n' | 't'))
+    });
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    for c in chars {
         match c {
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
-            '\\' => match chars.peek() {
-                None | Some('"' | '\\' | 'n' | 't') => out.push_str("\\\\"),
-                Some(_) => out.push('\\'),
-            },
+            '\\' if double_backslashes => out.push_str("\\\\"),
             c => out.push(c),
         }
     }
@@ -133,13 +133,14 @@ pub(super) fn quote(s: &str) -> String {
     out
 }
 
-/// A duration in the largest unit that shows it with at most three
-/// decimals (`800ms`, `1.5s`, `2s`, `30d`); below a second, milliseconds.
+/// A duration in the largest unit that shows it whole, seconds with up to
+/// three decimals (`800ms`, `1.5s`, `90s`, `30d`), as users write them.
 pub(super) fn format_duration(d: Duration) -> String {
     let nanos = d.as_nanos();
     for (unit, size) in UNITS {
-        if nanos >= size && (nanos * 1000) % size == 0 {
-            return format!("{}{unit}", decimal(nanos, size, 3));
+        let decimals = if unit == "s" { 3 } else { 0 };
+        if nanos >= size && (nanos * 10u128.pow(decimals)).is_multiple_of(size) {
+            return format!("{}{unit}", decimal(nanos, size, decimals));
         }
     }
     format!("{}ms", decimal(nanos, NANOS_PER_MS, 6))
@@ -211,7 +212,8 @@ mod tests {
             (Duration::from_secs(2), "2s"),
             (Duration::from_millis(1500), "1.5s"),
             (Duration::from_secs(30 * 86_400), "30d"),
-            (Duration::from_secs(90), "1.5m"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::from_secs(36 * 3600), "36h"),
             (Duration::from_secs(25 * 3600), "25h"),
             (Duration::from_micros(1500), "1.5ms"),
             (Duration::from_nanos(1), "0.000001ms"),
@@ -251,6 +253,7 @@ mod tests {
             (r"a\nb", r#""a\\nb""#),
             ("tab\there", r#""tab\there""#),
             (r"end\", r#""end\\""#),
+            (r"\d\n", r#""\\d\\n""#),
         ];
         for (s, want) in cases {
             assert_eq!(quote(s), want, "{s}");

@@ -1,21 +1,16 @@
-//! Queries and assertions evaluated against what a step observed. Pure and
-//! synchronous: the probe gathers an [`Observation`], this decides.
+//! Queries evaluated against what a step observed. Pure and synchronous:
+//! the probe gathers an [`Observation`], this reads it; `check.rs` judges.
 //!
-//! Results are JSON values so captures can keep their type; a duration is a
-//! number of milliseconds (as on the wire), its static type says to read it
-//! as a duration.
+//! Results are JSON values so captures keep their type; a duration is a
+//! number of milliseconds (as on the wire), which the query's static type
+//! says to read as a duration.
 
-use std::cmp::Ordering;
 use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use super::ast::{Assertion, Filter, Predicate, Query, Subject, Value};
-use super::display::{format_ms, quote};
-use super::types::Type;
-
-/// Longest `actual` text, in characters, "…" included.
-const MAX_ACTUAL_CHARS: usize = 200;
+use super::ast::{Filter, Query, Subject};
+use super::display::quote;
 
 /// What one step saw; `None` where the step kind has no such thing.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,18 +46,8 @@ pub enum EvalError {
     },
 }
 
-/// The result of one assertion, as reported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AssertOutcome {
-    pub passed: bool,
-    /// `200`, `< 800ms`, `contains "Welcome"`.
-    pub expected: String,
-    /// What was seen, at most 200 characters.
-    pub actual: String,
-}
-
 /// A query's result, or why there is none.
-enum Found {
+pub(super) enum Found {
     Value(Json),
     /// Says what is missing: "no `X-Token` header".
     Absent(String),
@@ -82,29 +67,12 @@ impl Query {
         })
     }
 
-    fn find(&self, obs: &Observation) -> Result<Found, EvalError> {
+    pub(super) fn find(&self, obs: &Observation) -> Result<Found, EvalError> {
         let mut found = subject(&self.subject, obs)?;
         for filter in &self.filters {
             found = apply(filter, found)?;
         }
         Ok(found)
-    }
-}
-
-impl Assertion {
-    /// Whether the step passes this assertion, with texts for the report.
-    pub fn check(&self, obs: &Observation) -> AssertOutcome {
-        let expected = self.predicate.expected_text();
-        let (passed, actual) = match self.query.find(obs) {
-            Err(e) => (false, e.to_string()),
-            Ok(Found::Absent(why)) => (self.predicate == Predicate::NotExists, why),
-            Ok(Found::Value(v)) => (test(&self.predicate, &v), actual_text(&self.query, &v)),
-        };
-        AssertOutcome {
-            passed,
-            expected,
-            actual: truncate(actual),
-        }
     }
 }
 
@@ -119,12 +87,21 @@ fn subject(subject: &Subject, obs: &Observation) -> Result<Found, EvalError> {
         Subject::Duration => Ok(Found::Value(ms(duration_ms(obs.duration)))),
         Subject::Body => found(obs.body.map(|b| text(b).into()), "no body"),
         Subject::Header(name) => {
-            let value = obs.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
-            found(value.map(|(_, v)| v.as_str().into()), &format!("no `{name}` header"))
+            let value = obs
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name));
+            found(
+                value.map(|(_, v)| v.as_str().into()),
+                &format!("no `{name}` header"),
+            )
         }
         Subject::Cookie(name) => {
             let value = obs.cookies.iter().find(|(n, _)| n == name);
-            found(value.map(|(_, v)| v.as_str().into()), &format!("no cookie `{name}`"))
+            found(
+                value.map(|(_, v)| v.as_str().into()),
+                &format!("no cookie `{name}`"),
+            )
         }
         Subject::JsonPath(path) => {
             let json = match (obs.json, obs.body) {
@@ -147,14 +124,24 @@ fn subject(subject: &Subject, obs: &Observation) -> Result<Found, EvalError> {
             let Some(body) = obs.body else {
                 return absent("no body");
             };
-            let group = pattern.regex().captures(&text(body)).and_then(|c| c.get(1).map(|m| m.as_str().to_owned()));
-            found(group.map(Json::from), &format!("no match for regex {}", quote(pattern.as_str())))
+            let group = pattern
+                .regex()
+                .captures(&text(body))
+                .and_then(|c| c.get(1).map(|m| m.as_str().to_owned()));
+            found(
+                group.map(Json::from),
+                &format!("no match for regex {}", quote(pattern.as_str())),
+            )
         }
         Subject::CertExpiry => found(obs.cert_expiry.map(delta_ms), "no certificate"),
         Subject::Redirects => found(obs.redirects.map(Json::from), "no redirect count"),
         Subject::TlsVersion => found(obs.tls_version.map(Json::from), "no TLS"),
         Subject::Rcode => found(obs.rcode.map(Json::from), "no DNS response"),
-        Subject::Answers => found(obs.answers.map(|a| a.iter().map(|s| Json::from(s.as_str())).collect()), "no DNS answers"),
+        Subject::Answers => found(
+            obs.answers
+                .map(|a| a.iter().map(|s| Json::from(s.as_str())).collect()),
+            "no DNS answers",
+        ),
     }
 }
 
@@ -196,99 +183,12 @@ fn apply(filter: &Filter, found: Found) -> Result<Found, EvalError> {
     })
 }
 
-fn test(predicate: &Predicate, actual: &Json) -> bool {
-    let ordered = |want: &Value, ok: fn(Ordering) -> bool| order(actual, want).is_some_and(ok);
-    match predicate {
-        Predicate::Eq(v) => equal(actual, v),
-        Predicate::Ne(v) => !equal(actual, v),
-        Predicate::Lt(v) => ordered(v, Ordering::is_lt),
-        Predicate::Le(v) => ordered(v, Ordering::is_le),
-        Predicate::Gt(v) => ordered(v, Ordering::is_gt),
-        Predicate::Ge(v) => ordered(v, Ordering::is_ge),
-        Predicate::Contains(v) => contains(actual, v),
-        Predicate::NotContains(v) => !contains(actual, v),
-        Predicate::Matches(p) => as_text(actual).is_some_and(|s| p.regex().is_match(&s)),
-        Predicate::Exists => true,
-        Predicate::NotExists => false,
-        Predicate::In(values) => values.iter().any(|v| equal(actual, v)),
-    }
-}
-
-/// Numbers compare numerically (`200 == 200.0`); a duration compares with
-/// the milliseconds that stand for it.
-fn equal(actual: &Json, want: &Value) -> bool {
-    match (actual, want) {
-        (Json::Number(_), Value::Number(_) | Value::Duration(_)) => {
-            order(actual, want) == Some(Ordering::Equal)
-        }
-        (Json::String(a), Value::String(b)) => a == b,
-        (Json::Bool(a), Value::Bool(b)) => a == b,
-        (Json::Null, Value::Null) => true,
-        (Json::Array(a), Value::List(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| equal(x, y))
-        }
-        _ => false,
-    }
-}
-
-fn order(actual: &Json, want: &Value) -> Option<Ordering> {
-    let a = actual.as_f64()?;
-    let b = match want {
-        Value::Number(n) => *n,
-        Value::Duration(d) => duration_ms(*d),
-        _ => return None,
-    };
-    a.partial_cmp(&b)
-}
-
-fn contains(actual: &Json, want: &Value) -> bool {
-    match (actual, want) {
-        (Json::String(s), Value::String(part)) => s.contains(part.as_str()),
-        (Json::Array(items), _) => items.iter().any(|item| equal(item, want)),
-        _ => false,
-    }
-}
-
-/// The `actual` text: the body as is, durations as `13.2ms`, other values
-/// as the language writes them.
-fn actual_text(query: &Query, value: &Json) -> String {
-    match (query.ty(), value) {
-        (Type::Duration, Json::Number(n)) => format_ms(n.as_f64().unwrap_or(f64::NAN)),
-        (_, Json::String(s)) if query.subject == Subject::Body && query.filters.is_empty() => {
-            s.clone()
-        }
-        _ => render(value),
-    }
-}
-
-fn render(value: &Json) -> String {
-    match value {
-        Json::String(s) => quote(s),
-        Json::Array(items) => {
-            let items: Vec<String> = items.iter().map(render).collect();
-            format!("[{}]", items.join(", "))
-        }
-        other => other.to_string(),
-    }
-}
-
-fn truncate(text: String) -> String {
-    if text.chars().count() <= MAX_ACTUAL_CHARS {
-        return text;
-    }
-    let cut = text
-        .char_indices()
-        .nth(MAX_ACTUAL_CHARS - 1)
-        .map_or(text.len(), |(i, _)| i);
-    format!("{}…", &text[..cut])
-}
-
 fn text(body: &[u8]) -> String {
     String::from_utf8_lossy(body).into_owned()
 }
 
 /// Strings as they are, numbers as written, so a regex applies to both.
-fn as_text(value: &Json) -> Option<String> {
+pub(super) fn as_text(value: &Json) -> Option<String> {
     match value {
         Json::String(s) => Some(s.clone()),
         Json::Number(n) => Some(n.to_string()),
@@ -318,6 +218,50 @@ fn delta_ms(delta: chrono::TimeDelta) -> Json {
     }
 }
 
-fn duration_ms(d: Duration) -> f64 {
+pub(super) fn duration_ms(d: Duration) -> f64 {
     d.as_nanos() as f64 / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::parse_capture;
+    use super::*;
+
+    #[test]
+    fn captures_evaluate_to_json() {
+        let json = json!({"token": "abc", "items": [{"id": 7}, {"id": 8}]});
+        let headers = [("X-Count".to_owned(), "42".to_owned())];
+        let answers = ["127.0.0.1".to_owned(), "::1".to_owned()];
+        let obs = Observation {
+            status: Some(200),
+            duration: Duration::from_micros(13_200),
+            json: Some(&json),
+            headers: &headers,
+            answers: Some(&answers),
+            ..Observation::default()
+        };
+        let cases = [
+            (r#"jsonpath "$.token""#, Some(json!("abc"))),
+            (r#"jsonpath "$.items[0].id""#, Some(json!(7))),
+            (r#"jsonpath "$.items[*].id""#, Some(json!([7, 8]))),
+            (r#"jsonpath "$.none""#, None),
+            (r#"header "x-count""#, Some(json!("42"))),
+            (r#"header "X-None""#, None),
+            ("duration", Some(json!(13.2))),
+            ("status", Some(json!(200))),
+            ("answers count", Some(json!(2))),
+        ];
+        for (text, want) in cases {
+            let q = parse_capture(text).expect(text);
+            assert_eq!(q.evaluate(&obs), Ok(want), "{text}");
+        }
+        let html = Observation {
+            body: Some(b"<p>"),
+            ..Observation::default()
+        };
+        let q = parse_capture(r#"jsonpath "$.token""#).expect("parses");
+        assert_eq!(q.evaluate(&html), Err(EvalError::NotJson));
+    }
 }

@@ -93,9 +93,10 @@ impl<'t> Lexer<'t> {
             '"' => self.string()?,
             c if c.is_ascii_digit() => self.number()?,
             '-' if self.peek_second().is_some_and(|c| c.is_ascii_digit()) => self.number()?,
-            c if c.is_alphabetic() || c == '_' => {
-                Tok::Ident(self.take_while(|c| c.is_alphanumeric() || c == '_').to_owned())
-            }
+            c if c.is_alphabetic() || c == '_' => Tok::Ident(
+                self.take_while(|c| c.is_alphanumeric() || c == '_')
+                    .to_owned(),
+            ),
             '=' | '!' | '<' | '>' => self.operator(c),
             '[' | ']' | ',' => {
                 self.pos += 1;
@@ -304,22 +305,34 @@ mod tests {
     fn tokens() {
         let ms = |n| Tok::Duration(Duration::from_millis(n));
         let cases = [
-            ("duration < 800ms", vec![Tok::Ident("duration".into()), Tok::Op(CmpOp::Lt), ms(800)]),
-            ("1.5s 0.1s 30d", vec![ms(1500), ms(100), ms(30 * 86_400_000)]),
+            (
+                "duration < 800ms",
+                vec![Tok::Ident("duration".into()), Tok::Op(CmpOp::Lt), ms(800)],
+            ),
+            (
+                "1.5s 0.1s 30d",
+                vec![ms(1500), ms(100), ms(30 * 86_400_000)],
+            ),
             ("-2 3.25", vec![Tok::Number(-2.0), Tok::Number(3.25)]),
-            ("= == != ! <= >=", vec![
-                Tok::Assign,
-                Tok::Op(CmpOp::Eq),
-                Tok::Op(CmpOp::Ne),
-                Tok::Bang,
-                Tok::Op(CmpOp::Le),
-                Tok::Op(CmpOp::Ge),
-            ]),
+            (
+                "= == != ! <= >=",
+                vec![
+                    Tok::Assign,
+                    Tok::Op(CmpOp::Eq),
+                    Tok::Op(CmpOp::Ne),
+                    Tok::Bang,
+                    Tok::Op(CmpOp::Le),
+                    Tok::Op(CmpOp::Ge),
+                ],
+            ),
             (r#""a\"b\\c\n\d""#, vec![Tok::Str("a\"b\\c\n\\d".into())]),
-            ("[1,]", vec![Tok::LBracket, Tok::Number(1.0), Tok::Comma, Tok::RBracket]),
+            (
+                "[1,]",
+                vec![Tok::LBracket, Tok::Number(1.0), Tok::Comma, Tok::RBracket],
+            ),
         ];
         for (text, want) in cases {
-            assert_eq!(lex(text).unwrap(), want, "{text}");
+            assert_eq!(lex(text).expect(text), want, "{text}");
         }
     }
 
@@ -327,15 +340,30 @@ mod tests {
     fn errors() {
         let cases = [
             ("\"abc", "unterminated string", 0..4, None),
-            ("2secs", "unknown duration unit `secs`", 0..5, Some("did you mean `2s`?")),
+            (
+                "2secs",
+                "unknown duration unit `secs`",
+                0..5,
+                Some("did you mean `2s`?"),
+            ),
             ("2x", "unknown duration unit `x`", 0..2, None),
             ("-2s", "a duration cannot be negative", 0..3, None),
             ("1.", "expected digits after `.`", 1..2, None),
-            ("a ≥ 1", "unexpected character `≥`", 2..5, Some("did you mean `>=`?")),
-            ("99999999999999999999999999999999999999999d", "duration out of range", 0..43, None),
+            (
+                "a ≥ 1",
+                "unexpected character `≥`",
+                2..5,
+                Some("did you mean `>=`?"),
+            ),
+            (
+                "99999999999999999999999999999999999999999d",
+                "duration out of range",
+                0..42,
+                None,
+            ),
         ];
         for (text, message, range, help) in cases {
-            let err = lex(text).unwrap_err();
+            let err = lex(text).expect_err(text);
             assert_eq!(err.message, message, "{text}");
             assert_eq!(err.range, range, "{text}");
             if let Some(help) = help {

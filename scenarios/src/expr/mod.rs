@@ -10,10 +10,11 @@
 //! - `parser`: entry points and queries; `predicate`: predicates, values.
 //! - `types`: static types of queries and the rules values must follow.
 //! - `ast`: the parsed form; `display`: the same rendered back.
-//! - `eval`: queries and assertions against an observation.
+//! - `eval`: queries against an observation; `check`: assertions judged.
 //! - `error`: [`ExprError`] and "did you mean" hints.
 
 mod ast;
+mod check;
 mod display;
 mod error;
 mod eval;
@@ -23,22 +24,73 @@ mod predicate;
 mod types;
 
 pub use ast::{Assertion, Filter, JsonPathExpr, Pattern, Predicate, Query, Subject, Value};
+pub use check::AssertOutcome;
 pub use error::ExprError;
-pub use eval::{AssertOutcome, EvalError, Observation};
+pub use eval::{EvalError, Observation};
 pub use parser::{parse_assertion, parse_capture, subject_range};
 
 #[cfg(test)]
 mod tests {
+    use std::ops::Range;
+
     use proptest::prelude::*;
 
     use super::*;
 
+    /// (text, message substring, range, help)
+    pub(super) type ErrorCase = (
+        &'static str,
+        &'static str,
+        Range<usize>,
+        Option<&'static str>,
+    );
+
+    /// Checks each case's error: message contains, exact range, exact help.
+    pub(super) fn assert_errors(cases: &[ErrorCase], parse: fn(&str) -> Result<(), ExprError>) {
+        for (text, message, range, help) in cases {
+            let err = parse(text).expect_err(text);
+            assert!(err.message.contains(message), "{text}: {err:?}");
+            assert_eq!(&err.range, range, "{text}: {err:?}");
+            if let Some(help) = help {
+                assert_eq!(err.help.as_deref(), Some(*help), "{text}: {err:?}");
+            }
+        }
+    }
+
     /// Words and symbols of the language, to build near-valid expressions.
     const PIECES: [&str; 32] = [
-        "status", "duration", "body", "header", "jsonpath", "regex", "answers", "cert_expiry",
-        "count", "length", "==", "!=", "<", ">=", "=", "!", "contains", "not", "exists", "in",
-        "matches", "[", "]", ",", "200", "-1.5", "800ms", "30d", "\"a\"", "\"$.x\"",
-        "\"(\\d+)\"", "\"",
+        "status",
+        "duration",
+        "body",
+        "header",
+        "jsonpath",
+        "regex",
+        "answers",
+        "cert_expiry",
+        "count",
+        "length",
+        "==",
+        "!=",
+        "<",
+        ">=",
+        "=",
+        "!",
+        "contains",
+        "not",
+        "exists",
+        "in",
+        "matches",
+        "[",
+        "]",
+        ",",
+        "200",
+        "-1.5",
+        "800ms",
+        "30d",
+        "\"a\"",
+        "\"$.x\"",
+        "\"(\\d+)\"",
+        "\"",
     ];
 
     fn check_error(text: &str, err: &ExprError) {

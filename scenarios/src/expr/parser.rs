@@ -308,7 +308,14 @@ fn jsonpath(source: &str, span: Range<usize>) -> Result<JsonPathExpr, ExprError>
         ));
     }
     JsonPathExpr::try_new(source).map_err(|e| {
-        let err = ExprError::new("invalid JSONPath", span, e.to_string());
+        // The position is a byte offset into the path, whatever its docs say.
+        let at = source.get(..e.position()).map_or(0, |s| s.chars().count()) + 1;
+        let reason = match e.message() {
+            "parser error" => "not a valid JSONPath",
+            m => m,
+        };
+        let label = format!("{reason} (at character {at} of the path)");
+        let err = ExprError::new("invalid JSONPath", span, label);
         if source.trim_start().starts_with('$') {
             err
         } else {
@@ -331,4 +338,183 @@ fn nesting(source: &str) -> usize {
         }
     }
     max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{ErrorCase, assert_errors};
+    use super::*;
+
+    #[test]
+    fn parses_the_design_examples() {
+        // (expression, subject, expected text); all are written canonically.
+        let cases = [
+            ("status == 200", "status", "200"),
+            ("duration < 800ms", "duration", "< 800ms"),
+            ("duration < 2s", "duration", "< 2s"),
+            (
+                r#"body contains "Welcome""#,
+                "body",
+                r#"contains "Welcome""#,
+            ),
+            (r#"jsonpath "$.token" exists"#, "jsonpath", "exists"),
+            (r#"jsonpath "$.items" count >= 1"#, "jsonpath", ">= 1"),
+            (r#"jsonpath "$.order_id" exists"#, "jsonpath", "exists"),
+            ("status in [200, 201]", "status", "in [200, 201]"),
+            ("cert_expiry > 30d", "cert_expiry", "> 30d"),
+            (r#"tls_version == "1.3""#, "tls_version", r#""1.3""#),
+            (r#"rcode == "NOERROR""#, "rcode", r#""NOERROR""#),
+            ("answers count >= 1", "answers", ">= 1"),
+            (
+                r#"answers contains "127.0.0.1""#,
+                "answers",
+                r#"contains "127.0.0.1""#,
+            ),
+            ("duration < 100ms", "duration", "< 100ms"),
+            (r#"header "X-Id" not exists"#, "header", "not exists"),
+            (r#"cookie "sid" != "a\"b""#, "cookie", r#"!= "a\"b""#),
+            ("redirects <= -1.5", "redirects", "<= -1.5"),
+            (r#"regex "id=(\d+)" == "42""#, "regex", r#""42""#),
+            (
+                r#"body regex "v\d+" matches "^v""#,
+                "body",
+                r#"matches "^v""#,
+            ),
+            ("body length > 0", "body", "> 0"),
+        ];
+        for (text, subject, expected) in cases {
+            let a = parse_assertion(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            assert_eq!(a.source, text);
+            assert_eq!(a.query.subject.name(), subject, "{text}");
+            assert_eq!(a.predicate.expected_text(), expected, "{text}");
+            assert_eq!(a.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn parses_captures() {
+        let cases = [
+            r#"jsonpath "$.token""#,
+            r#"jsonpath "$.items[0].id""#,
+            r#"header "Location" regex "id=(\d+)""#,
+            "answers count",
+            "duration",
+        ];
+        for text in cases {
+            let q = parse_capture(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            assert_eq!(q.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn query_errors() {
+        let cases: &[ErrorCase] = &[
+            (
+                "stauts == 200",
+                "unknown subject `stauts`",
+                0..6,
+                Some("did you mean `status`?"),
+            ),
+            (
+                "stätus == 1",
+                "unknown subject `stätus`",
+                0..7,
+                Some("did you mean `status`?"),
+            ),
+            ("count > 1", "unknown subject `count`", 0..5, None),
+            ("", "empty expression", 0..0, None),
+            ("   ", "empty expression", 0..0, None),
+            ("== 200", "expected a subject", 0..2, None),
+            (
+                "header == 1",
+                "`header` needs a string in double quotes",
+                7..9,
+                None,
+            ),
+            (
+                "cookie",
+                "`cookie` needs a string in double quotes",
+                6..6,
+                None,
+            ),
+            (
+                "header Location == 1",
+                "`header` needs a string",
+                7..15,
+                Some(r#"quote it: `header "Location"`"#),
+            ),
+            (r#"header "" exists"#, "empty header name", 7..9, None),
+            (r#"regex "(" == "a""#, "invalid regex", 6..9, None),
+            (
+                r#"regex "\d+" == "a""#,
+                "`regex` needs a capture group",
+                6..11,
+                None,
+            ),
+            (r#"body regex "*" exists"#, "invalid regex", 11..14, None),
+            (
+                r#"body regex exists"#,
+                "`regex` needs a string",
+                11..17,
+                None,
+            ),
+            (r#"jsonpath "$.[" exists"#, "invalid JSONPath", 9..14, None),
+            (
+                r#"jsonpath "token" exists"#,
+                "invalid JSONPath",
+                9..16,
+                Some("a JSONPath starts at the root `$`, e.g. `$.items[0].id`"),
+            ),
+            (r#"body contains "abc"#, "unterminated string", 14..18, None),
+        ];
+        assert_errors(cases, |t| parse_assertion(t).map(drop));
+    }
+
+    #[test]
+    fn capture_errors() {
+        let cases: &[ErrorCase] = &[
+            (
+                r#"jsonpath "$.token" exists"#,
+                "a capture takes no predicate",
+                19..25,
+                None,
+            ),
+            (
+                r#"jsonpath "$.a" == 1 "#,
+                "a capture takes no predicate",
+                15..19,
+                None,
+            ),
+            (
+                r#"header "X" lenght"#,
+                "expected a filter",
+                11..17,
+                Some("did you mean `length`?"),
+            ),
+            (r#"header "X" "y""#, "expected a filter", 11..14, None),
+            ("", "empty expression", 0..0, None),
+        ];
+        assert_errors(cases, |t| parse_capture(t).map(drop));
+    }
+
+    #[test]
+    fn deep_jsonpaths_are_refused_before_parsing() {
+        let text = format!("jsonpath \"$[?{}\" exists", "(".repeat(10_000));
+        let err = parse_assertion(&text).expect_err("too deep");
+        assert_eq!(err.message, "JSONPath nested too deeply");
+    }
+
+    #[test]
+    fn subject_range_is_the_first_word() {
+        let cases = [
+            ("status == 200", 0..6),
+            ("  header \"X\"", 2..8),
+            ("", 0..0),
+            ("éa b", 0..3),
+            ("€", 0..0),
+        ];
+        for (text, range) in cases {
+            assert_eq!(subject_range(text), range, "{text}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::ast::{Predicate, Query, Value};
+use super::ast::{Predicate, Query, Subject, Value};
 use super::error::{ExprError, did_you_mean, one_of};
 use super::lexer::{CmpOp, Tok, Token};
 use super::parser::{FILTERS, Parser, blame_span, located, pattern};
@@ -177,7 +177,11 @@ impl Parser<'_> {
         let mut values = Vec::new();
         let mut items = Vec::new();
         let unclosed = |p: &Self| {
-            ExprError::new("unclosed list", open.start..p.end_span().end, "expected `]`")
+            ExprError::new(
+                "unclosed list",
+                open.start..p.end_span().end,
+                "expected `]`",
+            )
         };
         loop {
             let tok = match self.bump()? {
@@ -207,7 +211,11 @@ impl Parser<'_> {
                     return Ok(list_literal(values, open.start..t.span.end, items));
                 }
                 Some(t) => {
-                    return Err(ExprError::new("expected `,` or `]`", t.span, "in this list"));
+                    return Err(ExprError::new(
+                        "expected `,` or `]`",
+                        t.span,
+                        "in this list",
+                    ));
                 }
                 None => return Err(unclosed(self)),
             }
@@ -217,13 +225,16 @@ impl Parser<'_> {
     /// The error for an assertion that ends after its query.
     pub(super) fn missing_predicate(&self, query: &Query) -> ExprError {
         let example = match query.ty() {
+            Type::Number if !query.filters.is_empty() => ">= 1",
+            Type::Number if query.subject == Subject::Redirects => "<= 3",
             Type::Number => "== 200",
             Type::Duration => "< 1s",
             Type::String | Type::List => "contains \"…\"",
             Type::Json => "exists",
         };
-        ExprError::new("expected a predicate", self.end_span(), one_of(&PREDICATES))
-            .help(format!("an `expect` entry needs a check, e.g. `{query} {example}`"))
+        ExprError::new("expected a predicate", self.end_span(), one_of(&PREDICATES)).help(format!(
+            "an `expect` entry needs a check, e.g. `{query} {example}`"
+        ))
     }
 
     fn not_a_predicate(&self, tok: &Token) -> ExprError {
@@ -262,9 +273,6 @@ impl Parser<'_> {
             Tok::Ident(w) if ["and", "or"].contains(&w.as_str()) => {
                 Some("write one check per `expect` entry".to_owned())
             }
-            Tok::Ident(w) if ["ms", "s", "m", "h", "d"].contains(&w.as_str()) => {
-                Some("write durations without a space, e.g. `800ms`".to_owned())
-            }
             _ => None,
         };
         Err(ExprError::new(
@@ -294,10 +302,12 @@ fn scalar(tok: Token) -> Result<Value, ExprError> {
         Tok::Ident(w) if w == "false" => Value::Bool(false),
         Tok::Ident(w) if w == "null" => Value::Null,
         Tok::Ident(w) => {
-            return Err(
-                ExprError::new(format!("expected a value, found `{w}`"), tok.span, VALUE_LABEL)
-                    .help(format!("strings are written in double quotes: `\"{w}\"`")),
-            );
+            return Err(ExprError::new(
+                format!("expected a value, found `{w}`"),
+                tok.span,
+                VALUE_LABEL,
+            )
+            .help(format!("strings are written in double quotes: `\"{w}\"`")));
         }
         _ => return Err(ExprError::new("expected a value", tok.span, VALUE_LABEL)),
     })
@@ -321,4 +331,125 @@ fn keyword_help(word: &str) -> Option<String> {
     }
     let words: Vec<&str> = KEYWORDS.iter().chain(&FILTERS).copied().collect();
     did_you_mean(word, &words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_assertion;
+    use super::super::tests::{ErrorCase, assert_errors};
+
+    #[test]
+    fn renders_values_and_lists() {
+        let cases = [
+            (
+                r#"jsonpath "$.a" == [1, "b", true, null,]"#,
+                r#"jsonpath "$.a" == [1, "b", true, null]"#,
+            ),
+            (r#"jsonpath "$.a" in []"#, r#"jsonpath "$.a" in []"#),
+            ("  status==200  ", "status == 200"),
+            ("status == 200.0", "status == 200"),
+            (
+                r#"body contains "tab\there""#,
+                r#"body contains "tab\there""#,
+            ),
+            ("cert_expiry < 1.5m", "cert_expiry < 90s"),
+        ];
+        for (text, rendered) in cases {
+            let a = parse_assertion(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            assert_eq!(a.to_string(), rendered);
+        }
+    }
+
+    #[test]
+    fn predicate_errors() {
+        let cases: &[ErrorCase] = &[
+            (
+                "status = 200",
+                "expected a predicate",
+                7..8,
+                Some("did you mean `==`?"),
+            ),
+            (
+                "status ! 200",
+                "expected a predicate",
+                7..8,
+                Some("did you mean `!=`?"),
+            ),
+            (
+                "status",
+                "expected a predicate",
+                6..6,
+                Some("an `expect` entry needs a check, e.g. `status == 200`"),
+            ),
+            (
+                "status 200",
+                "expected a predicate",
+                7..10,
+                Some("did you mean `== 200`?"),
+            ),
+            (
+                "status is 200",
+                "expected a predicate",
+                7..9,
+                Some("did you mean `==`?"),
+            ),
+            (
+                r#"jsonpath "$.a" cont >= 1"#,
+                "expected a predicate",
+                15..19,
+                Some("did you mean `count`?"),
+            ),
+            ("status ==", "expected a value after `==`", 9..9, None),
+            (
+                "rcode == NOERROR",
+                "expected a value, found `NOERROR`",
+                9..16,
+                Some(r#"strings are written in double quotes: `"NOERROR"`"#),
+            ),
+            (r#"body matches "[a-""#, "invalid regex", 13..18, None),
+            (
+                r#"jsonpath "$.a" exists 1"#,
+                "`exists` takes no value",
+                22..23,
+                None,
+            ),
+            (
+                r#"jsonpath "$.a" not exists 1"#,
+                "`not exists` takes no value",
+                26..27,
+                None,
+            ),
+            (
+                r#"jsonpath "$.a" not 1"#,
+                "expected `contains` or `exists` after `not`",
+                19..20,
+                None,
+            ),
+            (
+                "status == 200 and duration < 1s",
+                "unexpected `and`",
+                14..17,
+                Some("write one check per `expect` entry"),
+            ),
+            ("status in [200, 201", "unclosed list", 10..19, None),
+            ("status in [200 201]", "expected `,` or `]`", 15..18, None),
+            ("status in [[200]]", "lists cannot be nested", 11..12, None),
+            ("status in [,]", "expected a value", 11..12, None),
+            (
+                "status in 200",
+                "`in` needs a list",
+                10..13,
+                Some("write a list: `in [200]`"),
+            ),
+            (
+                "status == 2secs",
+                "unknown duration unit `secs`",
+                10..15,
+                Some("did you mean `2s`?"),
+            ),
+            ("status == 1 €", "unexpected character `€`", 12..15, None),
+            ("status == 'x'", "unexpected character `'`", 10..11, None),
+        ];
+        assert_errors(cases, |t| parse_assertion(t).map(drop));
+    }
 }

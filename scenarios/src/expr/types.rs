@@ -112,7 +112,10 @@ pub(super) fn apply_filter(query: &Query, ty: Type, filter: &Filter) -> Result<T
     let name = filter.name();
     let err = TypeError::new(
         Blame::Filter,
-        format!("`{name}` needs {needs}, but `{query}` is {}", ty.described()),
+        format!(
+            "`{name}` needs {needs}, but `{query}` is {}",
+            ty.described()
+        ),
         format!("cannot apply `{name}` to {}", ty.described()),
     );
     Err(match (filter, ty) {
@@ -173,14 +176,20 @@ pub(super) fn check_contains(query: &Query, value: &Value) -> Result<(), TypeErr
     match (ty, value) {
         (Type::Number | Type::Duration, _) => Err(TypeError::new(
             Blame::Predicate,
-            format!("`contains` needs a string or a list, but `{query}` is {}", ty.described()),
+            format!(
+                "`contains` needs a string or a list, but `{query}` is {}",
+                ty.described()
+            ),
             format!("`{query}` is {}", ty.described()),
         )
         .help("compare it with `==`, `<`, … or `in [..]`")),
         (Type::String, Value::String(_)) => Ok(()),
         (Type::String, _) => Err(TypeError::new(
             Blame::Value,
-            format!("a string can only contain a string, not {}", describe(value)),
+            format!(
+                "a string can only contain a string, not {}",
+                describe(value)
+            ),
             "expected a quoted string",
         )),
         (_, Value::Duration(_)) | (Type::List, Value::List(_)) => Err(TypeError::new(
@@ -200,7 +209,10 @@ pub(super) fn check_matches(query: &Query) -> Result<(), TypeError> {
     }
     Err(TypeError::new(
         Blame::Predicate,
-        format!("`matches` needs a string, but `{query}` is {}", ty.described()),
+        format!(
+            "`matches` needs a string, but `{query}` is {}",
+            ty.described()
+        ),
         format!("`{query}` is {}", ty.described()),
     )
     .help("compare it with `==`, `<`, … or `in [..]`"))
@@ -219,8 +231,14 @@ fn mismatch(query: &Query, ty: Type, value: &Value) -> TypeError {
     let err = TypeError::new(Blame::Value, message, label);
     match (ty, value) {
         (Type::Duration, Value::Number(n)) => {
-            let unit = if query.subject == Subject::CertExpiry { "d" } else { "ms" };
-            err.help(format!("write a duration such as `{n}{unit}` (units: ms, s, m, h, d)"))
+            let unit = if query.subject == Subject::CertExpiry {
+                "d"
+            } else {
+                "ms"
+            };
+            err.help(format!(
+                "write a duration such as `{n}{unit}` (units: ms, s, m, h, d)"
+            ))
         }
         (Type::Number, Value::Duration(_)) => err.help("write the number without a unit"),
         (Type::Json, _) => err.help("compare with a number"),
@@ -249,5 +267,199 @@ pub(super) fn describe(value: &Value) -> &'static str {
         Value::Bool(_) => "a boolean",
         Value::Null => "`null`",
         Value::List(_) => "a list",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_assertion;
+    use super::super::tests::{ErrorCase, assert_errors};
+
+    #[test]
+    fn type_errors_point_at_the_culprit() {
+        // (text, message, range, help)
+        let cases: &[ErrorCase] = &[
+            (
+                "duration < 800",
+                "cannot compare a duration with a bare number",
+                11..14,
+                Some("write a duration such as `800ms` (units: ms, s, m, h, d)"),
+            ),
+            (
+                "cert_expiry > 30",
+                "cannot compare a duration with a bare number",
+                14..16,
+                Some("write a duration such as `30d` (units: ms, s, m, h, d)"),
+            ),
+            (
+                "status < 2s",
+                "cannot compare a number with a duration",
+                9..11,
+                None,
+            ),
+            (
+                "status == 2s",
+                "cannot compare a number with a duration",
+                10..12,
+                None,
+            ),
+            (
+                r#"status < "200""#,
+                "`<` needs a number or a duration",
+                9..14,
+                Some("remove the quotes: `200`"),
+            ),
+            (
+                "status >= true",
+                "`>=` needs a number or a duration",
+                10..14,
+                None,
+            ),
+            (
+                "status > null",
+                "`>` needs a number or a duration",
+                9..13,
+                None,
+            ),
+            (
+                "status > [1]",
+                "`>` needs a number or a duration",
+                9..12,
+                None,
+            ),
+            (r#"body < 3"#, "`<` cannot order a string", 5..6, None),
+            (
+                r#"answers > 3"#,
+                "`>` cannot order a list",
+                8..9,
+                Some("add `count` to compare the number of elements"),
+            ),
+            (
+                r#"tls_version == 1.3"#,
+                "cannot compare a string with a number",
+                15..18,
+                Some(r#"quote it: `"1.3"`"#),
+            ),
+            (
+                r#"jsonpath "$.a" < 1s"#,
+                "JSON has no durations",
+                17..19,
+                None,
+            ),
+            (
+                "status in [200, 2s]",
+                "cannot compare a number with a duration",
+                16..18,
+                None,
+            ),
+            (
+                r#"status in [200, "201"]"#,
+                "cannot compare a number with a string",
+                16..21,
+                Some("remove the quotes: `201`"),
+            ),
+            (
+                r#"status contains "2""#,
+                "`contains` needs a string or a list",
+                7..15,
+                None,
+            ),
+            (
+                r#"duration not contains "2""#,
+                "`contains` needs a string or a list",
+                9..21,
+                None,
+            ),
+            (
+                r#"body contains 2"#,
+                "a string can only contain a string",
+                14..15,
+                None,
+            ),
+            (
+                r#"answers contains 2s"#,
+                "a list cannot contain a duration",
+                17..19,
+                None,
+            ),
+            (
+                r#"status matches "2..""#,
+                "`matches` needs a string",
+                7..14,
+                None,
+            ),
+            (
+                r#"status matches 200"#,
+                "`matches` needs a string",
+                7..14,
+                None,
+            ),
+            (
+                r#"body matches 200"#,
+                "`matches` needs a string in double quotes",
+                13..16,
+                None,
+            ),
+            (
+                "status count > 1",
+                "`count` needs a list, but `status` is a number",
+                7..12,
+                None,
+            ),
+            (
+                "body count > 1",
+                "`count` needs a list",
+                5..10,
+                Some("use `length` for the number of characters"),
+            ),
+            (
+                "duration length > 1",
+                "`length` needs a string or a list",
+                9..15,
+                None,
+            ),
+            (
+                r#"status regex "2" exists"#,
+                "`regex` needs a string",
+                7..16,
+                None,
+            ),
+            (
+                "answers count length > 1",
+                "`length` needs a string or a list, but `answers count` is a number",
+                14..20,
+                None,
+            ),
+            (
+                "answers == \"a\"",
+                "cannot compare a list with a string",
+                11..14,
+                Some("use `contains` to look for an element"),
+            ),
+        ];
+        assert_errors(cases, |t| parse_assertion(t).map(drop));
+    }
+
+    #[test]
+    fn well_typed_expressions_pass() {
+        let cases = [
+            "duration >= 0ms",
+            "status != 404",
+            r#"jsonpath "$.n" > 3"#,
+            r#"jsonpath "$.a" == null"#,
+            r#"jsonpath "$.a" contains [1]"#,
+            r#"jsonpath "$.tags" contains "x""#,
+            r#"jsonpath "$.name" regex "^(\w)" == "b""#,
+            r#"jsonpath "$.s" length < 10"#,
+            r#"answers == ["1.2.3.4"]"#,
+            r#"header "X" matches "^a""#,
+            r#"body regex "v(\d+)" length == 1"#,
+            "cert_expiry in [1d, 2d]",
+        ];
+        for text in cases {
+            if let Err(e) = parse_assertion(text) {
+                panic!("{text}: {e:?}");
+            }
+        }
     }
 }

@@ -10,7 +10,16 @@ use crate::duration;
 use crate::model::{AlertPolicy, LatencyObjective, Severity, SloObjective};
 use crate::raw::RawAlert;
 
-pub const KEYS: [&str; 8] = ["after", "recover_after", "global_regions", "severity", "runbook", "confirm", "latency", "slo"];
+pub const KEYS: [&str; 8] = [
+    "after",
+    "recover_after",
+    "global_regions",
+    "severity",
+    "runbook",
+    "confirm",
+    "latency",
+    "slo",
+];
 
 pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) -> AlertPolicy {
     let mut policy = AlertPolicy::default();
@@ -21,15 +30,22 @@ pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) 
         return policy;
     };
     policy.after = count(ctx, raw.after.as_ref(), "after", 1, 100).unwrap_or(policy.after);
-    policy.recover_after = count(ctx, raw.recover_after.as_ref(), "recover_after", 1, 100).unwrap_or(policy.recover_after);
+    policy.recover_after = count(ctx, raw.recover_after.as_ref(), "recover_after", 1, 100)
+        .unwrap_or(policy.recover_after);
     let max_regions = regions.map_or(1000, |n| n as i64);
     match &raw.global_regions {
         Some(g) if *g.get_ref() > max_regions && regions.is_some() => ctx.error(
-            format!("`global_regions` is {} but the scenario lists {max_regions} regions", g.get_ref()),
+            format!(
+                "`global_regions` is {} but the scenario lists {max_regions} regions",
+                g.get_ref()
+            ),
             g.span(),
             format!("expected at most {max_regions}"),
         ),
-        Some(g) => policy.global_regions = count(ctx, Some(g), "global_regions", 1, 1000).unwrap_or(policy.global_regions),
+        Some(g) => {
+            policy.global_regions =
+                count(ctx, Some(g), "global_regions", 1, 1000).unwrap_or(policy.global_regions)
+        }
         None => policy.global_regions = policy.global_regions.min(max_regions as u32),
     }
     if let Some(s) = &raw.severity {
@@ -37,13 +53,23 @@ pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) 
             "critical" => policy.severity = Severity::Critical,
             "warning" => policy.severity = Severity::Warning,
             "info" => policy.severity = Severity::Info,
-            other => ctx.error(format!("unknown severity `{other}`"), s.span(), "expected `critical`, `warning` or `info`"),
+            other => ctx.error(
+                format!("unknown severity `{other}`"),
+                s.span(),
+                "expected `critical`, `warning` or `info`",
+            ),
         }
     }
     if let Some(r) = &raw.runbook {
         match url::Url::parse(r.get_ref()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => policy.runbook = Some(r.get_ref().clone()),
-            _ => ctx.error("invalid runbook URL", r.span(), "expected an absolute http(s) URL"),
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                policy.runbook = Some(r.get_ref().clone())
+            }
+            _ => ctx.error(
+                "invalid runbook URL",
+                r.span(),
+                "expected an absolute http(s) URL",
+            ),
         }
     }
     policy.confirm = raw.confirm.unwrap_or(policy.confirm);
@@ -52,12 +78,22 @@ pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) 
     policy
 }
 
-fn count(ctx: &mut Ctx<'_>, value: Option<&Spanned<i64>>, what: &str, min: i64, max: i64) -> Option<u32> {
+fn count(
+    ctx: &mut Ctx<'_>,
+    value: Option<&Spanned<i64>>,
+    what: &str,
+    min: i64,
+    max: i64,
+) -> Option<u32> {
     let v = value?;
     if (min..=max).contains(v.get_ref()) {
         u32::try_from(*v.get_ref()).ok()
     } else {
-        ctx.error(format!("`{what}` is out of range"), v.span(), format!("expected a whole number from {min} to {max}"));
+        ctx.error(
+            format!("`{what}` is out of range"),
+            v.span(),
+            format!("expected a whole number from {min} to {max}"),
+        );
         None
     }
 }
@@ -66,35 +102,65 @@ fn count(ctx: &mut Ctx<'_>, value: Option<&Spanned<i64>>, what: &str, min: i64, 
 fn latency(ctx: &mut Ctx<'_>, value: &Spanned<String>) -> Option<LatencyObjective> {
     const SHAPE: &str = "expected `pNN < DURATION over WINDOW`, like `p95 < 1500ms over 10m`";
     let text = value.get_ref();
-    let words: Vec<(usize, &str)> = text.split_whitespace().map(|w| (offset_in(text, w), w)).collect();
+    let words: Vec<(usize, &str)> = text
+        .split_whitespace()
+        .map(|w| (offset_in(text, w), w))
+        .collect();
     let [(p_at, p), (_, "<"), (t_at, t), (_, "over"), (w_at, w)] = words.as_slice() else {
         ctx.error("invalid latency objective", value.span(), SHAPE);
         return None;
     };
-    let at = |ctx: &Ctx<'_>, start: usize, word: &str| ctx.inner_span(value, &(start..start + word.len()));
-    let percentile = p.strip_prefix('p').and_then(|n| n.parse::<f64>().ok()).filter(|n| (50.0..=99.9).contains(n));
+    let at = |ctx: &Ctx<'_>, start: usize, word: &str| {
+        ctx.inner_span(value, &(start..start + word.len()))
+    };
+    let percentile = p
+        .strip_prefix('p')
+        .and_then(|n| n.parse::<f64>().ok())
+        .filter(|n| (50.0..=99.9).contains(n));
     let Some(percentile) = percentile else {
         let span = at(ctx, *p_at, p);
-        ctx.error(format!("invalid percentile `{p}`"), span, "expected `p50` to `p99.9`");
+        ctx.error(
+            format!("invalid percentile `{p}`"),
+            span,
+            "expected `p50` to `p99.9`",
+        );
         return None;
     };
     let threshold = duration::parse(t);
     let window = duration::parse(w);
     match (threshold, window) {
-        (Ok(threshold), Ok(window)) if window >= Duration::from_secs(60) => Some(LatencyObjective { percentile, threshold, window }),
+        (Ok(threshold), Ok(window)) if window >= Duration::from_secs(60) => {
+            Some(LatencyObjective {
+                percentile,
+                threshold,
+                window,
+            })
+        }
         (Ok(_), Ok(_)) => {
             let span = at(ctx, *w_at, w);
-            ctx.error("latency window is shorter than 1m", span, "expected a window of at least `1m`");
+            ctx.error(
+                "latency window is shorter than 1m",
+                span,
+                "expected a window of at least `1m`",
+            );
             None
         }
         (Err(e), _) => {
             let span = at(ctx, *t_at, t);
-            ctx.error(format!("invalid latency threshold: {e}"), span, duration::EXPECTED);
+            ctx.error(
+                format!("invalid latency threshold: {e}"),
+                span,
+                duration::EXPECTED,
+            );
             None
         }
         (_, Err(e)) => {
             let span = at(ctx, *w_at, w);
-            ctx.error(format!("invalid latency window: {e}"), span, duration::EXPECTED);
+            ctx.error(
+                format!("invalid latency window: {e}"),
+                span,
+                duration::EXPECTED,
+            );
             None
         }
     }
@@ -108,13 +174,25 @@ fn slo(ctx: &mut Ctx<'_>, raw: &crate::raw::RawSlo) -> Option<SloObjective> {
     let availability = *raw.availability.get_ref();
     let mut ok = true;
     if !(availability > 0.0 && availability < 100.0) {
-        ctx.error("SLO availability out of range", raw.availability.span(), "expected a percentage above 0 and below 100, like 99.9");
+        ctx.error(
+            "SLO availability out of range",
+            raw.availability.span(),
+            "expected a percentage above 0 and below 100, like 99.9",
+        );
         ok = false;
     }
     let window = ctx.duration(&raw.window, "slo.window");
     if window.is_some_and(|w| w < Duration::from_secs(86_400)) {
-        ctx.error("SLO window is shorter than 1d", raw.window.span(), "expected at least `1d`, like `30d`");
+        ctx.error(
+            "SLO window is shorter than 1d",
+            raw.window.span(),
+            "expected at least `1d`, like `30d`",
+        );
         ok = false;
     }
-    Some(SloObjective { availability, window: window? }).filter(|_| ok)
+    Some(SloObjective {
+        availability,
+        window: window?,
+    })
+    .filter(|_| ok)
 }

@@ -18,14 +18,22 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(src: &'a str) -> Self {
-        Self { src, diags: Vec::new() }
+        Self {
+            src,
+            diags: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, diag: Diagnostic) {
         self.diags.push(diag);
     }
 
-    pub fn error(&mut self, title: impl Into<String>, span: Range<usize>, label: impl Into<String>) {
+    pub fn error(
+        &mut self,
+        title: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+    ) {
         self.push(Diagnostic::new(title, span, label));
     }
 
@@ -39,7 +47,11 @@ impl<'a> Ctx<'a> {
         match duration::parse(value.get_ref()) {
             Ok(d) => Some(d),
             Err(e) => {
-                self.error(format!("invalid duration for `{what}`: {e}"), value.span(), duration::EXPECTED);
+                self.error(
+                    format!("invalid duration for `{what}`: {e}"),
+                    value.span(),
+                    duration::EXPECTED,
+                );
                 None
             }
         }
@@ -51,19 +63,47 @@ impl<'a> Ctx<'a> {
         let message = err.message().trim();
         let span = err.span().unwrap_or(fallback);
         if let Some(field) = between(message, "unknown field `", "`") {
-            let diag = Diagnostic::new(format!("unknown field `{field}`"), span, format!("expected {}", expected_keys(keys)))
-                .with_help_opt(suggest::did_you_mean(field, keys.iter().copied()));
+            let diag = Diagnostic::new(
+                format!("unknown field `{field}`"),
+                span,
+                format!("expected {}", expected_keys(keys)),
+            )
+            .with_help_opt(suggest::did_you_mean(field, keys.iter().copied()));
             self.push(diag);
         } else if let Some(rest) = message.strip_prefix("invalid type: ") {
-            let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another type"));
-            self.error(format!("wrong type: found {found}"), span, format!("expected {expected}"));
+            let (found, expected) = rest
+                .split_once(", expected ")
+                .unwrap_or((rest, "another type"));
+            self.error(
+                format!("wrong type: found {found}"),
+                span,
+                format!("expected {expected}"),
+            );
         } else if let Some(rest) = message.strip_prefix("invalid value: ") {
-            let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another value"));
-            self.error(format!("invalid value: {found}"), span, format!("expected {expected}"));
+            let (found, expected) = rest
+                .split_once(", expected ")
+                .unwrap_or((rest, "another value"));
+            self.error(
+                format!("invalid value: {found}"),
+                span,
+                format!("expected {expected}"),
+            );
         } else if let Some(field) = between(message, "missing field `", "`") {
-            self.error(format!("missing field `{field}`"), span, format!("`{field}` is required here"));
+            self.error(
+                format!("missing field `{field}`"),
+                span,
+                format!("`{field}` is required here"),
+            );
         } else {
-            self.error(message.lines().next().unwrap_or("invalid value").to_string(), span, "here");
+            self.error(
+                message
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid value")
+                    .to_string(),
+                span,
+                "here",
+            );
         }
     }
 }
@@ -80,6 +120,9 @@ pub fn expected_keys(keys: &[&str]) -> String {
         return format!("one of {}", suggest::one_of(keys)).replace(" or ", ", ");
     }
     let head: Vec<String> = keys[..3].iter().map(|k| format!("`{k}`")).collect();
-    let tail: Vec<String> = keys[keys.len() - 2..].iter().map(|k| format!("`{k}`")).collect();
+    let tail: Vec<String> = keys[keys.len() - 2..]
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect();
     format!("one of {}, …, {}", head.join(", "), tail.join(", "))
 }

@@ -11,7 +11,11 @@ use crate::expr::{self, Assertion, ExprError, Query};
 use crate::model::{Capture, StepKind};
 use crate::template::{self, BUILTINS};
 
-pub fn assertions(ctx: &mut Ctx<'_>, raw: Option<&Spanned<Vec<Spanned<String>>>>, kind: StepKind) -> Vec<Assertion> {
+pub fn assertions(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&Spanned<Vec<Spanned<String>>>>,
+    kind: StepKind,
+) -> Vec<Assertion> {
     let mut out = Vec::new();
     for text in raw.map(|r| r.get_ref().as_slice()).unwrap_or_default() {
         match expr::parse_assertion(text.get_ref()) {
@@ -32,7 +36,10 @@ pub fn captures(
     let mut out = Vec::new();
     let Some(raw) = raw else { return out };
     for (name, text) in raw.get_ref() {
-        if !template::is_identifier(name) || BUILTINS.contains(&name.as_str()) || vars.contains(name) {
+        if !template::is_identifier(name)
+            || BUILTINS.contains(&name.as_str())
+            || vars.contains(name)
+        {
             let span = super::names::key_span(ctx.src, raw.span(), name);
             let label = if vars.contains(name) {
                 format!("`{name}` is already a var; pick another name")
@@ -43,7 +50,10 @@ pub fn captures(
             continue;
         }
         match expr::parse_capture(text.get_ref()) {
-            Ok(q) if subject_fits(ctx, text, &q, kind) => out.push(Capture { name: name.clone(), query: q }),
+            Ok(q) if subject_fits(ctx, text, &q, kind) => out.push(Capture {
+                name: name.clone(),
+                query: q,
+            }),
             Ok(_) => {}
             Err(e) => report(ctx, text, e),
         }
@@ -68,7 +78,9 @@ fn subject_fits(ctx: &mut Ctx<'_>, text: &Spanned<String>, query: &Query, kind: 
 
 fn subjects_of(kind: StepKind) -> &'static str {
     match kind {
-        StepKind::Http => "status, duration, body, header, cookie, jsonpath, regex, cert_expiry, redirects, tls_version",
+        StepKind::Http => {
+            "status, duration, body, header, cookie, jsonpath, regex, cert_expiry, redirects, tls_version"
+        }
         StepKind::Dns => "rcode, answers, duration",
         StepKind::Tcp => "duration",
         StepKind::Tls => "cert_expiry, tls_version, duration",
@@ -77,5 +89,10 @@ fn subjects_of(kind: StepKind) -> &'static str {
 
 fn report(ctx: &mut Ctx<'_>, text: &Spanned<String>, e: ExprError) {
     let span = ctx.inner_span(text, &e.range);
-    ctx.push(Diagnostic { title: e.message, span, label: e.label, help: e.help });
+    ctx.push(Diagnostic {
+        title: e.message,
+        span,
+        label: e.label,
+        help: e.help,
+    });
 }

@@ -17,7 +17,16 @@ use crate::raw::RawHeader;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Label names the alert pipeline sets itself.
-const RESERVED_LABELS: [&str; 8] = ["alertname", "scenario", "region", "regions", "scope", "severity", "step", "probe"];
+const RESERVED_LABELS: [&str; 8] = [
+    "alertname",
+    "scenario",
+    "region",
+    "regions",
+    "scope",
+    "severity",
+    "step",
+    "probe",
+];
 
 pub struct Header {
     pub name: String,
@@ -49,14 +58,22 @@ fn name(ctx: &mut Ctx<'_>, raw: &RawHeader, stem: &str) -> Option<String> {
     match &raw.name {
         Some(n) if is_scenario_name(n.get_ref()) => Some(n.get_ref().clone()),
         Some(n) => {
-            ctx.error(format!("invalid scenario name `{}`", n.get_ref()), n.span(), SHAPE);
+            ctx.error(
+                format!("invalid scenario name `{}`", n.get_ref()),
+                n.span(),
+                SHAPE,
+            );
             None
         }
         None if is_scenario_name(stem) => Some(stem.to_string()),
         None => {
             ctx.push(
-                Diagnostic::new(format!("the file name `{stem}` is not a valid scenario name"), 0..0, SHAPE)
-                    .with_help("set `name = \"…\"` at the top of the file"),
+                Diagnostic::new(
+                    format!("the file name `{stem}` is not a valid scenario name"),
+                    0..0,
+                    SHAPE,
+                )
+                .with_help("set `name = \"…\"` at the top of the file"),
             );
             None
         }
@@ -67,25 +84,44 @@ fn schedule(ctx: &mut Ctx<'_>, raw: &RawHeader) -> Option<Schedule> {
     match (&raw.interval, &raw.cron) {
         (Some(i), Some(c)) => {
             ctx.push(
-                Diagnostic::new("both `interval` and `cron` are set", c.span(), "expected exactly one of `interval` or `cron`")
-                    .with_help(format!("remove this line or `interval = \"{}\"`", i.get_ref())),
+                Diagnostic::new(
+                    "both `interval` and `cron` are set",
+                    c.span(),
+                    "expected exactly one of `interval` or `cron`",
+                )
+                .with_help(format!(
+                    "remove this line or `interval = \"{}\"`",
+                    i.get_ref()
+                )),
             );
             None
         }
         (None, None) => {
             ctx.push(
-                Diagnostic::new("scenario has no schedule", 0..0, "expected `interval = \"1m\"` or `cron = \"*/5 * * * *\"`")
-                    .with_help("add `interval` (how often per region) or `cron`"),
+                Diagnostic::new(
+                    "scenario has no schedule",
+                    0..0,
+                    "expected `interval = \"1m\"` or `cron = \"*/5 * * * *\"`",
+                )
+                .with_help("add `interval` (how often per region) or `cron`"),
             );
             None
         }
         (Some(i), None) => {
             if let Some(tz) = &raw.timezone {
-                ctx.error("`timezone` applies to `cron` only", tz.span(), "remove it, or use `cron`");
+                ctx.error(
+                    "`timezone` applies to `cron` only",
+                    tz.span(),
+                    "remove it, or use `cron`",
+                );
             }
             let interval = ctx.duration(i, "interval")?;
             if interval < Duration::from_secs(1) {
-                ctx.error("interval is shorter than 1s", i.span(), "expected at least `1s`");
+                ctx.error(
+                    "interval is shorter than 1s",
+                    i.span(),
+                    "expected at least `1s`",
+                );
                 return None;
             }
             Some(Schedule::Interval(interval))
@@ -94,13 +130,21 @@ fn schedule(ctx: &mut Ctx<'_>, raw: &RawHeader) -> Option<Schedule> {
     }
 }
 
-fn cron(ctx: &mut Ctx<'_>, c: &toml::Spanned<String>, tz: Option<&toml::Spanned<String>>) -> Option<Schedule> {
+fn cron(
+    ctx: &mut Ctx<'_>,
+    c: &toml::Spanned<String>,
+    tz: Option<&toml::Spanned<String>>,
+) -> Option<Schedule> {
     let timezone = match tz {
         None => chrono_tz::UTC,
         Some(tz) => match chrono_tz::Tz::from_str(tz.get_ref()) {
             Ok(t) => t,
             Err(_) => {
-                ctx.error(format!("unknown time zone `{}`", tz.get_ref()), tz.span(), "expected an IANA name like `UTC` or `Europe/Paris`");
+                ctx.error(
+                    format!("unknown time zone `{}`", tz.get_ref()),
+                    tz.span(),
+                    "expected an IANA name like `UTC` or `Europe/Paris`",
+                );
                 return None;
             }
         },
@@ -109,17 +153,30 @@ fn cron(ctx: &mut Ctx<'_>, c: &toml::Spanned<String>, tz: Option<&toml::Spanned<
         Ok(cron) => cron,
         Err(e) => {
             ctx.push(
-                Diagnostic::new(format!("invalid cron expression: {e}"), c.span(), "expected five fields: minute hour day-of-month month day-of-week")
-                    .with_help("for example `*/5 * * * *` runs every five minutes"),
+                Diagnostic::new(
+                    format!("invalid cron expression: {e}"),
+                    c.span(),
+                    "expected five fields: minute hour day-of-month month day-of-week",
+                )
+                .with_help("for example `*/5 * * * *` runs every five minutes"),
             );
             return None;
         }
     };
     let Some(min_gap) = min_gap(&cron, timezone) else {
-        ctx.error("cron expression never fires", c.span(), "expected a schedule with future runs");
+        ctx.error(
+            "cron expression never fires",
+            c.span(),
+            "expected a schedule with future runs",
+        );
         return None;
     };
-    Some(Schedule::Cron { expr: c.get_ref().clone(), cron, timezone, min_gap })
+    Some(Schedule::Cron {
+        expr: c.get_ref().clone(),
+        cron: Box::new(cron),
+        timezone,
+        min_gap,
+    })
 }
 
 /// The shortest gap between firings over the coming year's first few
@@ -127,7 +184,7 @@ fn cron(ctx: &mut Ctx<'_>, c: &toml::Spanned<String>, tz: Option<&toml::Spanned<
 fn min_gap(cron: &croner::Cron, tz: chrono_tz::Tz) -> Option<Duration> {
     let start = tz.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single()?;
     let times: Vec<_> = cron.clone().iter_after(start).take(400).collect();
-    let gaps = times.windows(2).filter_map(|w| (w[1].clone() - w[0].clone()).to_std().ok());
+    let gaps = times.windows(2).filter_map(|w| (w[1] - w[0]).to_std().ok());
     match times.len() {
         0 => None,
         1 => Some(Duration::from_secs(365 * 86_400)),
@@ -149,10 +206,18 @@ fn timeout(ctx: &mut Ctx<'_>, raw: &RawHeader, schedule: Option<&Schedule>) -> O
         return None;
     }
     if let Some(period) = period.filter(|p| timeout > *p) {
-        let what = if raw.cron.is_some() { "the shortest gap between cron firings" } else { "the interval" };
+        let what = if raw.cron.is_some() {
+            "the shortest gap between cron firings"
+        } else {
+            "the interval"
+        };
         ctx.push(
             Diagnostic::new(
-                format!("scenario timeout {} is longer than {what} ({})", Human(timeout), Human(period)),
+                format!(
+                    "scenario timeout {} is longer than {what} ({})",
+                    Human(timeout),
+                    Human(period)
+                ),
                 t.span(),
                 format!("expected at most {}", Human(period)),
             )
@@ -166,7 +231,11 @@ fn timeout(ctx: &mut Ctx<'_>, raw: &RawHeader, schedule: Option<&Schedule>) -> O
 fn regions(ctx: &mut Ctx<'_>, raw: &RawHeader) -> Option<Vec<String>> {
     let list = raw.regions.as_ref()?;
     if list.get_ref().is_empty() {
-        ctx.error("`regions` is empty", list.span(), "expected at least one region, or omit `regions` for every region");
+        ctx.error(
+            "`regions` is empty",
+            list.span(),
+            "expected at least one region, or omit `regions` for every region",
+        );
         return None;
     }
     let mut out: Vec<String> = Vec::new();
@@ -174,12 +243,22 @@ fn regions(ctx: &mut Ctx<'_>, raw: &RawHeader) -> Option<Vec<String>> {
         let name = r.get_ref();
         let valid = !name.is_empty()
             && name.len() <= 63
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !name.starts_with('-');
         if !valid {
-            ctx.error(format!("invalid region `{name}`"), r.span(), "expected lower-case letters, digits and `-`, like `eu-west-1`");
+            ctx.error(
+                format!("invalid region `{name}`"),
+                r.span(),
+                "expected lower-case letters, digits and `-`, like `eu-west-1`",
+            );
         } else if out.contains(name) {
-            ctx.error(format!("region `{name}` is listed twice"), r.span(), "expected each region once");
+            ctx.error(
+                format!("region `{name}` is listed twice"),
+                r.span(),
+                "expected each region once",
+            );
         } else {
             out.push(name.clone());
         }

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use serde::Deserialize;
-use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
 
 use crate::diagnostic::Diagnostic;
 use crate::load::{FileSource, MAX_STEPS};
@@ -25,19 +25,45 @@ use ctx::Ctx;
 pub use names::name_span;
 
 /// Validates a scenario's text. `stem` is the file stem, the default name.
-pub fn scenario(src: &str, stem: &str, files: &dyn FileSource) -> Result<Scenario, Vec<Diagnostic>> {
+pub fn scenario(
+    src: &str,
+    stem: &str,
+    files: &dyn FileSource,
+) -> Result<Scenario, Vec<Diagnostic>> {
     let mut ctx = Ctx::new(src);
     let root = match DeTable::parse(src) {
         Ok(root) => root,
         Err(e) => return Err(vec![syntax_error(&e, src)]),
     };
     let sections = split(&mut ctx, root);
-    let header = sections.header.as_ref().and_then(|h| header::check(&mut ctx, h, stem));
+    let header = sections
+        .header
+        .as_ref()
+        .and_then(|h| header::check(&mut ctx, h, stem));
     let vars = names::vars(&mut ctx, sections.vars.as_ref());
     let mut attached = BTreeMap::new();
-    let defaults = step::defaults(&mut ctx, sections.defaults.as_ref(), &vars, files, &mut attached);
-    let steps = step::all(&mut ctx, &sections.steps, &step::Env { header: header.as_ref(), defaults: &defaults, vars: &vars, files }, &mut attached);
-    let regions = header.as_ref().and_then(|h| h.regions.as_ref()).map(Vec::len);
+    let defaults = step::defaults(
+        &mut ctx,
+        sections.defaults.as_ref(),
+        &vars,
+        files,
+        &mut attached,
+    );
+    let steps = step::all(
+        &mut ctx,
+        &sections.steps,
+        &step::Env {
+            header: header.as_ref(),
+            defaults: &defaults,
+            vars: &vars,
+            files,
+        },
+        &mut attached,
+    );
+    let regions = header
+        .as_ref()
+        .and_then(|h| h.regions.as_ref())
+        .map(Vec::len);
     let alert = alert::check(&mut ctx, sections.alert.as_ref(), regions);
     match (header, ctx.diags.is_empty()) {
         (Some(h), true) => {
@@ -67,9 +93,16 @@ pub fn scenario(src: &str, stem: &str, files: &dyn FileSource) -> Result<Scenari
 fn syntax_error(e: &toml::de::Error, src: &str) -> Diagnostic {
     let message = e.message().trim();
     let span = e.span().unwrap_or(0..0);
-    let span = if span.is_empty() && span.start < src.len() { span.start..span.start + 1 } else { span };
+    let span = if span.is_empty() && span.start < src.len() {
+        span.start..span.start + 1
+    } else {
+        span
+    };
     let title = message.lines().next().unwrap_or("invalid TOML");
-    let label = message.lines().nth(1).map_or_else(|| "invalid TOML here".to_string(), |l| l.trim().to_string());
+    let label = message
+        .lines()
+        .nth(1)
+        .map_or_else(|| "invalid TOML here".to_string(), |l| l.trim().to_string());
     Diagnostic::new(format!("TOML syntax error: {title}"), span, label)
         .with_help("see https://toml.io for the syntax")
 }
@@ -107,10 +140,20 @@ fn split(ctx: &mut Ctx<'_>, root: Spanned<DeTable<'_>>) -> Sections {
     let vars = section(ctx, vars, &[]);
     let alert = section::<RawAlert>(ctx, alert, &alert::KEYS);
     let steps = step_tables(ctx, steps, span.end);
-    Sections { header, defaults, vars, alert, steps }
+    Sections {
+        header,
+        defaults,
+        vars,
+        alert,
+        steps,
+    }
 }
 
-fn section<T: for<'de> Deserialize<'de>>(ctx: &mut Ctx<'_>, value: Option<Spanned<DeValue<'_>>>, keys: &[&str]) -> Option<T> {
+fn section<T: for<'de> Deserialize<'de>>(
+    ctx: &mut Ctx<'_>,
+    value: Option<Spanned<DeValue<'_>>>,
+    keys: &[&str],
+) -> Option<T> {
     let value = value?;
     let span = value.span();
     T::deserialize(ValueDeserializer::from(value))
@@ -118,17 +161,29 @@ fn section<T: for<'de> Deserialize<'de>>(ctx: &mut Ctx<'_>, value: Option<Spanne
         .ok()
 }
 
-fn step_tables(ctx: &mut Ctx<'_>, steps: Option<Spanned<DeValue<'_>>>, end: usize) -> Vec<StepSlot> {
+fn step_tables(
+    ctx: &mut Ctx<'_>,
+    steps: Option<Spanned<DeValue<'_>>>,
+    end: usize,
+) -> Vec<StepSlot> {
     let Some(steps) = steps else {
         ctx.push(
-            Diagnostic::new("scenario has no steps", end.saturating_sub(1)..end, "expected at least one `[[steps]]` table")
-                .with_help("add a step: `[[steps]]` with `name` and, for HTTP, `get = \"/\"`"),
+            Diagnostic::new(
+                "scenario has no steps",
+                end.saturating_sub(1)..end,
+                "expected at least one `[[steps]]` table",
+            )
+            .with_help("add a step: `[[steps]]` with `name` and, for HTTP, `get = \"/\"`"),
         );
         return Vec::new();
     };
     let span = steps.span();
     let DeValue::Array(items) = steps.into_inner() else {
-        ctx.error("`steps` must be an array of tables", span, "expected `[[steps]]` tables");
+        ctx.error(
+            "`steps` must be an array of tables",
+            span,
+            "expected `[[steps]]` tables",
+        );
         return Vec::new();
     };
     if items.is_empty() {
@@ -150,7 +205,11 @@ fn step_tables(ctx: &mut Ctx<'_>, steps: Option<Spanned<DeValue<'_>>>, end: usiz
         let raw = RawStep::deserialize(ValueDeserializer::from(item))
             .map_err(|e| ctx.serde_error(&e, &raw::STEP_KEYS, span.clone()))
             .ok();
-        out.push(StepSlot { span, raw, captures });
+        out.push(StepSlot {
+            span,
+            raw,
+            captures,
+        });
     }
     out
 }

@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::ctx::Ctx;
 use crate::diagnostic::Diagnostic;
 use crate::suggest;
-use crate::template::{self, Placeholder, Ref, Template, BUILTINS};
+use crate::template::{self, BUILTINS, Placeholder, Ref, Template};
 
 /// `[a-z0-9][a-z0-9_.-]{0,62}`.
 pub fn is_scenario_name(name: &str) -> bool {
@@ -17,7 +17,9 @@ pub fn is_scenario_name(name: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= 63
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
+        && bytes.iter().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        })
 }
 
 /// Span of the top-level `name` value, for messages about the name.
@@ -54,12 +56,17 @@ pub fn vars(ctx: &mut Ctx<'_>, raw: Option<&Spanned<BTreeMap<String, Spanned<Str
     }
     // Vars may use built-ins and secrets, not each other: their order in a
     // TOML table carries no meaning, so a chain would read ambiguously.
-    let scope = Scope { vars: &BTreeSet::new(), captured: &BTreeSet::new(), later: &BTreeMap::new(), in_vars: true };
+    let scope = Scope {
+        vars: &BTreeSet::new(),
+        captured: &BTreeSet::new(),
+        later: &BTreeMap::new(),
+        in_vars: true,
+    };
     for (name, value) in raw.get_ref() {
-        if out.names.contains(name) {
-            if let Some(t) = scope.template(ctx, value) {
-                out.templates.push((name.clone(), t));
-            }
+        if out.names.contains(name)
+            && let Some(t) = scope.template(ctx, value)
+        {
+            out.templates.push((name.clone(), t));
         }
     }
     out
@@ -69,7 +76,9 @@ pub fn vars(ctx: &mut Ctx<'_>, raw: Option<&Spanned<BTreeMap<String, Spanned<Str
 pub fn key_span(src: &str, table: Range<usize>, key: &str) -> Range<usize> {
     src.get(table.clone())
         .and_then(|text| text.find(key))
-        .map_or(table.clone(), |i| table.start + i..table.start + i + key.len())
+        .map_or(table.clone(), |i| {
+            table.start + i..table.start + i + key.len()
+        })
 }
 
 /// The names a template may use at one point of the scenario.
@@ -108,7 +117,9 @@ impl Scope<'_> {
 
     /// Checks one placeholder; the returned diagnostic's span is unset.
     pub fn check(&self, p: &Placeholder) -> Option<Diagnostic> {
-        let Ref::Name(name) = &p.reference else { return None };
+        let Ref::Name(name) = &p.reference else {
+            return None;
+        };
         if self.vars.contains(name) || self.captured.contains(name) {
             return None;
         }
@@ -129,10 +140,19 @@ impl Scope<'_> {
                 .with_help("move this step after the one that captures it"),
             );
         }
-        let known = self.vars.iter().chain(self.captured).map(String::as_str).chain(BUILTINS);
+        let known = self
+            .vars
+            .iter()
+            .chain(self.captured)
+            .map(String::as_str)
+            .chain(BUILTINS);
         Some(
-            Diagnostic::new(format!("unknown template name `{name}`"), 0..0, "expected a var, a capture of an earlier step or a built-in")
-                .with_help_opt(suggest::did_you_mean(name, known)),
+            Diagnostic::new(
+                format!("unknown template name `{name}`"),
+                0..0,
+                "expected a var, a capture of an earlier step or a built-in",
+            )
+            .with_help_opt(suggest::did_you_mean(name, known)),
         )
     }
 }

@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::StepSlot;
 use super::ctx::Ctx;
 use super::expect;
 use super::header::Header;
 use super::names::{Scope, Vars};
-use super::StepSlot;
 use crate::diagnostic::Diagnostic;
 use crate::duration::Human;
 use crate::load::{FileSource, MAX_ATTACHED_FILE_BYTES};
 use crate::model::{
-    Action, Body, DnsQuery, HttpRequest, HttpVersion, Method, RecordType, Step, StepKind, TcpConnect,
-    TlsHandshake, TlsOptions,
+    Action, Body, DnsQuery, HttpRequest, HttpVersion, Method, RecordType, Step, StepKind,
+    TcpConnect, TlsHandshake, TlsOptions,
 };
 use crate::raw::{RawDefaults, RawStep, RawTls};
 use crate::suggest;
@@ -29,14 +29,44 @@ pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 
-pub const DEFAULTS_KEYS: [&str; 7] = ["base_url", "headers", "timeout", "follow_redirects", "max_redirects", "tls", "http"];
+pub const DEFAULTS_KEYS: [&str; 7] = [
+    "base_url",
+    "headers",
+    "timeout",
+    "follow_redirects",
+    "max_redirects",
+    "tls",
+    "http",
+];
 
 const HTTP_FIELDS: [&str; 23] = [
-    "name", "kind", "get", "post", "put", "patch", "delete", "head", "options", "method", "url", "json", "form",
-    "body", "headers", "timeout", "follow_redirects", "max_redirects", "max_body_bytes", "tls", "http", "expect",
+    "name",
+    "kind",
+    "get",
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "head",
+    "options",
+    "method",
+    "url",
+    "json",
+    "form",
+    "body",
+    "headers",
+    "timeout",
+    "follow_redirects",
+    "max_redirects",
+    "max_body_bytes",
+    "tls",
+    "http",
+    "expect",
     "capture",
 ];
-const DNS_FIELDS: [&str; 8] = ["name", "kind", "query", "type", "server", "timeout", "expect", "capture"];
+const DNS_FIELDS: [&str; 8] = [
+    "name", "kind", "query", "type", "server", "timeout", "expect", "capture",
+];
 const TCP_FIELDS: [&str; 5] = ["name", "kind", "address", "timeout", "expect"];
 const TLS_FIELDS: [&str; 6] = ["name", "kind", "address", "tls", "timeout", "expect"];
 
@@ -59,8 +89,15 @@ pub fn defaults(
     files: &dyn FileSource,
     attached: &mut BTreeMap<String, Vec<u8>>,
 ) -> Defaults {
-    let Some(raw) = raw else { return Defaults::default() };
-    let scope = Scope { vars: &vars.names, captured: &BTreeSet::new(), later: &BTreeMap::new(), in_vars: false };
+    let Some(raw) = raw else {
+        return Defaults::default();
+    };
+    let scope = Scope {
+        vars: &vars.names,
+        captured: &BTreeSet::new(),
+        later: &BTreeMap::new(),
+        in_vars: false,
+    };
     let base_url = raw.base_url.as_ref().and_then(|b| {
         let t = scope.template(ctx, b)?;
         check_absolute_url(ctx, b, &t).then_some(t)
@@ -73,8 +110,15 @@ pub fn defaults(
             .as_ref()
             .and_then(|t| Some(Spanned::new(t.span(), ctx.duration(t, "timeout")?))),
         follow_redirects: raw.follow_redirects.unwrap_or(false),
-        max_redirects: raw.max_redirects.as_ref().and_then(|m| bounded(ctx, m, "max_redirects", 0, 50)),
-        tls: raw.tls.as_ref().map(|t| tls(ctx, t.get_ref(), &TlsOptions::default(), files, attached)).unwrap_or_default(),
+        max_redirects: raw
+            .max_redirects
+            .as_ref()
+            .and_then(|m| bounded(ctx, m, "max_redirects", 0, 50)),
+        tls: raw
+            .tls
+            .as_ref()
+            .map(|t| tls(ctx, t.get_ref(), &TlsOptions::default(), files, attached))
+            .unwrap_or_default(),
         http: raw.http.as_ref().and_then(|h| http_version(ctx, h)),
     }
 }
@@ -87,29 +131,50 @@ pub struct Env<'e> {
     pub files: &'e dyn FileSource,
 }
 
-pub fn all(ctx: &mut Ctx<'_>, slots: &[StepSlot], env: &Env<'_>, attached: &mut BTreeMap<String, Vec<u8>>) -> Vec<Step> {
+pub fn all(
+    ctx: &mut Ctx<'_>,
+    slots: &[StepSlot],
+    env: &Env<'_>,
+    attached: &mut BTreeMap<String, Vec<u8>>,
+) -> Vec<Step> {
     let name_of = |i: usize, s: &StepSlot| {
-        s.raw.as_ref().and_then(|r| r.name.as_ref()).map_or_else(|| format!("#{}", i + 1), |n| n.get_ref().clone())
+        s.raw
+            .as_ref()
+            .and_then(|r| r.name.as_ref())
+            .map_or_else(|| format!("#{}", i + 1), |n| n.get_ref().clone())
     };
     let mut captured = BTreeSet::new();
-    let mut seen_names: BTreeMap<String, ()> = BTreeMap::new();
+    let mut seen_names = BTreeSet::new();
     let mut out = Vec::new();
     for (i, slot) in slots.iter().enumerate() {
         let later: BTreeMap<String, String> = slots[i..]
             .iter()
             .enumerate()
-            .flat_map(|(j, s)| s.captures.iter().map(move |c| (c.clone(), name_of(i + j, s))))
+            .flat_map(|(j, s)| {
+                s.captures
+                    .iter()
+                    .map(move |c| (c.clone(), name_of(i + j, s)))
+            })
             .filter(|(c, _)| !captured.contains(c))
             .collect();
         if let Some(raw) = &slot.raw {
-            let scope = Scope { vars: &env.vars.names, captured: &captured, later: &later, in_vars: false };
-            if let Some(n) = &raw.name {
-                if seen_names.insert(n.get_ref().clone(), ()).is_some() {
-                    ctx.push(
-                        Diagnostic::new(format!("duplicate step name `{}`", n.get_ref()), n.span(), "step names are unique within a scenario")
-                            .with_help("rename one of the steps"),
-                    );
-                }
+            let scope = Scope {
+                vars: &env.vars.names,
+                captured: &captured,
+                later: &later,
+                in_vars: false,
+            };
+            if let Some(n) = &raw.name
+                && !seen_names.insert(n.get_ref().clone())
+            {
+                ctx.push(
+                    Diagnostic::new(
+                        format!("duplicate step name `{}`", n.get_ref()),
+                        n.span(),
+                        "step names are unique within a scenario",
+                    )
+                    .with_help("rename one of the steps"),
+                );
             }
             if let Some(step) = one(ctx, slot.span.clone(), raw, env, &scope, attached) {
                 out.push(step);
@@ -141,25 +206,43 @@ fn one(
             .and_then(|a| address(ctx, a, scope))
             .map(|address| Action::Tcp(TcpConnect { address })),
         StepKind::Tls => {
-            let address = required(ctx, span, raw.address.as_ref(), "address", "tls").and_then(|a| address(ctx, a, scope));
-            let tls = raw.tls.as_ref().map_or_else(|| env.defaults.tls.clone(), |t| tls(ctx, t.get_ref(), &env.defaults.tls, env.files, attached));
+            let address = required(ctx, span, raw.address.as_ref(), "address", "tls")
+                .and_then(|a| address(ctx, a, scope));
+            let tls = raw.tls.as_ref().map_or_else(
+                || env.defaults.tls.clone(),
+                |t| tls(ctx, t.get_ref(), &env.defaults.tls, env.files, attached),
+            );
             address.map(|address| Action::Tls(TlsHandshake { address, tls }))
         }
     };
-    Some(Step { name: name?, timeout: timeout?, action: action?, expect, capture })
+    Some(Step {
+        name: name?,
+        timeout: timeout?,
+        action: action?,
+        expect,
+        capture,
+    })
 }
 
 fn step_name(ctx: &mut Ctx<'_>, span: Range<usize>, raw: &RawStep) -> Option<String> {
     let Some(n) = &raw.name else {
         ctx.push(
-            Diagnostic::new("step has no `name`", header_span(ctx.src, span), "expected `name = \"…\"` in this step")
-                .with_help("names appear in results, metrics and alerts"),
+            Diagnostic::new(
+                "step has no `name`",
+                header_span(ctx.src, span),
+                "expected `name = \"…\"` in this step",
+            )
+            .with_help("names appear in results, metrics and alerts"),
         );
         return None;
     };
     let len = n.get_ref().chars().count();
     if len == 0 || len > 64 || n.get_ref().chars().any(char::is_control) {
-        ctx.error("invalid step name", n.span(), "expected 1 to 64 printable characters");
+        ctx.error(
+            "invalid step name",
+            n.span(),
+            "expected 1 to 64 printable characters",
+        );
         return None;
     }
     Some(n.get_ref().clone())
@@ -173,7 +256,9 @@ fn header_span(src: &str, span: Range<usize>) -> Range<usize> {
 }
 
 fn step_kind(ctx: &mut Ctx<'_>, raw: &RawStep) -> Option<StepKind> {
-    let Some(k) = &raw.kind else { return Some(StepKind::Http) };
+    let Some(k) = &raw.kind else {
+        return Some(StepKind::Http);
+    };
     let kinds = ["http", "dns", "tcp", "tls"];
     match k.get_ref().as_str() {
         "http" => Some(StepKind::Http),
@@ -182,8 +267,12 @@ fn step_kind(ctx: &mut Ctx<'_>, raw: &RawStep) -> Option<StepKind> {
         "tls" => Some(StepKind::Tls),
         other => {
             ctx.push(
-                Diagnostic::new(format!("unknown step kind `{other}`"), k.span(), "expected `http`, `dns`, `tcp` or `tls`")
-                    .with_help_opt(suggest::did_you_mean(other, kinds)),
+                Diagnostic::new(
+                    format!("unknown step kind `{other}`"),
+                    k.span(),
+                    "expected `http`, `dns`, `tcp` or `tls`",
+                )
+                .with_help_opt(suggest::did_you_mean(other, kinds)),
             );
             None
         }
@@ -202,9 +291,18 @@ fn present(raw: &RawStep) -> Vec<(&'static str, Range<usize>)> {
         ("body", raw.body.as_ref().map(Spanned::span)),
         ("headers", raw.headers.as_ref().map(Spanned::span)),
         ("timeout", raw.timeout.as_ref().map(Spanned::span)),
-        ("follow_redirects", raw.follow_redirects.as_ref().map(Spanned::span)),
-        ("max_redirects", raw.max_redirects.as_ref().map(Spanned::span)),
-        ("max_body_bytes", raw.max_body_bytes.as_ref().map(Spanned::span)),
+        (
+            "follow_redirects",
+            raw.follow_redirects.as_ref().map(Spanned::span),
+        ),
+        (
+            "max_redirects",
+            raw.max_redirects.as_ref().map(Spanned::span),
+        ),
+        (
+            "max_body_bytes",
+            raw.max_body_bytes.as_ref().map(Spanned::span),
+        ),
         ("tls", raw.tls.as_ref().map(Spanned::span)),
         ("http", raw.http.as_ref().map(Spanned::span)),
         ("query", raw.query.as_ref().map(Spanned::span)),
@@ -221,8 +319,20 @@ fn present(raw: &RawStep) -> Vec<(&'static str, Range<usize>)> {
 }
 
 fn methods(raw: &RawStep) -> Vec<(Method, &Spanned<String>)> {
-    let slots = [&raw.get, &raw.post, &raw.put, &raw.patch, &raw.delete, &raw.head, &raw.options];
-    Method::ALL.into_iter().zip(slots).filter_map(|(m, s)| Some((m, s.as_ref()?))).collect()
+    let slots = [
+        &raw.get,
+        &raw.post,
+        &raw.put,
+        &raw.patch,
+        &raw.delete,
+        &raw.head,
+        &raw.options,
+    ];
+    Method::ALL
+        .into_iter()
+        .zip(slots)
+        .filter_map(|(m, s)| Some((m, s.as_ref()?)))
+        .collect()
 }
 
 fn allowed_fields(ctx: &mut Ctx<'_>, raw: &RawStep, kind: StepKind) {
@@ -234,11 +344,16 @@ fn allowed_fields(ctx: &mut Ctx<'_>, raw: &RawStep, kind: StepKind) {
     };
     for (field, span) in present(raw) {
         if !allowed.contains(&field) {
-            let owners: Vec<&str> = [("http", &HTTP_FIELDS[..]), ("dns", &DNS_FIELDS), ("tcp", &TCP_FIELDS), ("tls", &TLS_FIELDS)]
-                .into_iter()
-                .filter(|(_, f)| f.contains(&field))
-                .map(|(k, _)| k)
-                .collect();
+            let owners: Vec<&str> = [
+                ("http", &HTTP_FIELDS[..]),
+                ("dns", &DNS_FIELDS),
+                ("tcp", &TCP_FIELDS),
+                ("tls", &TLS_FIELDS),
+            ]
+            .into_iter()
+            .filter(|(_, f)| f.contains(&field))
+            .map(|(k, _)| k)
+            .collect();
             let span = key_before(ctx.src, span, field);
             ctx.push(
                 Diagnostic::new(
@@ -246,7 +361,10 @@ fn allowed_fields(ctx: &mut Ctx<'_>, raw: &RawStep, kind: StepKind) {
                     span,
                     format!("{} steps take {}", kind.as_str(), allowed.join(", ")),
                 )
-                .with_help(format!("`{field}` belongs to {} steps; set `kind` accordingly", owners.join(" and "))),
+                .with_help(format!(
+                    "`{field}` belongs to {} steps; set `kind` accordingly",
+                    owners.join(" and ")
+                )),
             );
         }
     }
@@ -261,9 +379,19 @@ fn key_before(src: &str, value: Range<usize>, key: &str) -> Range<usize> {
     }
 }
 
-fn required<'r>(ctx: &mut Ctx<'_>, span: Range<usize>, value: Option<&'r Spanned<String>>, field: &str, kind: &str) -> Option<&'r Spanned<String>> {
+fn required<'r>(
+    ctx: &mut Ctx<'_>,
+    span: Range<usize>,
+    value: Option<&'r Spanned<String>>,
+    field: &str,
+    kind: &str,
+) -> Option<&'r Spanned<String>> {
     if value.is_none() {
-        ctx.error(format!("{kind} step has no `{field}`"), header_span(ctx.src, span), format!("expected `{field} = \"…\"` in this step"));
+        ctx.error(
+            format!("{kind} step has no `{field}`"),
+            header_span(ctx.src, span),
+            format!("expected `{field} = \"…\"` in this step"),
+        );
     }
     value
 }
@@ -273,7 +401,9 @@ fn step_timeout(ctx: &mut Ctx<'_>, raw: &RawStep, env: &Env<'_>) -> Option<Durat
     let (value, span) = match (&raw.timeout, &env.defaults.timeout) {
         (Some(t), _) => (ctx.duration(t, "timeout")?, t.span()),
         (None, Some(d)) => (*d.get_ref(), d.span()),
-        (None, None) => return Some(scenario.map_or(DEFAULT_STEP_TIMEOUT, |s| s.min(DEFAULT_STEP_TIMEOUT))),
+        (None, None) => {
+            return Some(scenario.map_or(DEFAULT_STEP_TIMEOUT, |s| s.min(DEFAULT_STEP_TIMEOUT)));
+        }
     };
     if value.is_zero() {
         ctx.error("step timeout is zero", span, "expected a positive duration");
@@ -282,7 +412,11 @@ fn step_timeout(ctx: &mut Ctx<'_>, raw: &RawStep, env: &Env<'_>) -> Option<Durat
     if let Some(s) = scenario.filter(|s| value > *s) {
         ctx.push(
             Diagnostic::new(
-                format!("step timeout {} is longer than the scenario timeout ({})", Human(value), Human(s)),
+                format!(
+                    "step timeout {} is longer than the scenario timeout ({})",
+                    Human(value),
+                    Human(s)
+                ),
                 span,
                 format!("expected at most {}", Human(s)),
             )
@@ -309,7 +443,10 @@ fn http(
         hdrs.push((name, value));
     }
     let body = body(ctx, raw, scope);
-    let tls = raw.tls.as_ref().map_or_else(|| env.defaults.tls.clone(), |t| tls(ctx, t.get_ref(), &env.defaults.tls, env.files, attached));
+    let tls = raw.tls.as_ref().map_or_else(
+        || env.defaults.tls.clone(),
+        |t| tls(ctx, t.get_ref(), &env.defaults.tls, env.files, attached),
+    );
     let max_redirects = raw
         .max_redirects
         .as_ref()
@@ -321,13 +458,20 @@ fn http(
         .as_ref()
         .and_then(|m| bounded(ctx, m, "max_body_bytes", 1, 1 << 30))
         .map_or(DEFAULT_MAX_BODY_BYTES, u64::from);
-    let version = raw.http.as_ref().and_then(|h| http_version(ctx, h)).or(env.defaults.http);
+    let version = raw
+        .http
+        .as_ref()
+        .and_then(|h| http_version(ctx, h))
+        .or(env.defaults.http);
     Some(HttpRequest {
         method,
         url: url?,
         headers: hdrs,
         body: body?,
-        follow_redirects: raw.follow_redirects.as_ref().map_or(env.defaults.follow_redirects, |f| *f.get_ref()),
+        follow_redirects: raw
+            .follow_redirects
+            .as_ref()
+            .map_or(env.defaults.follow_redirects, |f| *f.get_ref()),
         max_redirects,
         tls,
         version,
@@ -335,66 +479,116 @@ fn http(
     })
 }
 
-fn method_and_target<'r>(ctx: &mut Ctx<'_>, span: Range<usize>, raw: &'r RawStep) -> Option<(Method, &'r Spanned<String>)> {
+fn method_and_target<'r>(
+    ctx: &mut Ctx<'_>,
+    span: Range<usize>,
+    raw: &'r RawStep,
+) -> Option<(Method, &'r Spanned<String>)> {
     let found = methods(raw);
     if let [first, second, ..] = found.as_slice() {
         let span = key_before(ctx.src, second.1.span(), second.0.key());
         ctx.push(
-            Diagnostic::new("two methods in one step", span, format!("this step already has `{}`", first.0.key()))
-                .with_help("a step is one request; split it into two steps"),
+            Diagnostic::new(
+                "two methods in one step",
+                span,
+                format!("this step already has `{}`", first.0.key()),
+            )
+            .with_help("a step is one request; split it into two steps"),
         );
         return None;
     }
     match (found.first(), &raw.method, &raw.url) {
         (Some((m, target)), None, None) => Some((*m, target)),
         (Some((m, _)), Some(extra), _) | (Some((m, _)), None, Some(extra)) => {
-            let field = if raw.method.is_some() { "method" } else { "url" };
+            let field = if raw.method.is_some() {
+                "method"
+            } else {
+                "url"
+            };
             let span = key_before(ctx.src, extra.span(), field);
-            ctx.error(format!("both `{}` and `{field}` in one step", m.key()), span, format!("expected either `{} = \"…\"` or `method` with `url`", m.key()));
+            ctx.error(
+                format!("both `{}` and `{field}` in one step", m.key()),
+                span,
+                format!(
+                    "expected either `{} = \"…\"` or `method` with `url`",
+                    m.key()
+                ),
+            );
             None
         }
         (None, Some(m), Some(u)) => match Method::from_token(m.get_ref()) {
             Some(method) => Some((method, u)),
             None => {
-                ctx.error(format!("unknown method `{}`", m.get_ref()), m.span(), "expected GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS");
+                ctx.error(
+                    format!("unknown method `{}`", m.get_ref()),
+                    m.span(),
+                    "expected GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
+                );
                 None
             }
         },
         (None, Some(m), None) => {
-            ctx.error("`method` without `url`", m.span(), "expected `url = \"…\"` in this step too");
+            ctx.error(
+                "`method` without `url`",
+                m.span(),
+                "expected `url = \"…\"` in this step too",
+            );
             None
         }
         (None, None, Some(u)) => {
-            ctx.error("`url` without `method`", u.span(), "expected `method = \"GET\"` in this step too, or `get = \"…\"`");
+            ctx.error(
+                "`url` without `method`",
+                u.span(),
+                "expected `method = \"GET\"` in this step too, or `get = \"…\"`",
+            );
             None
         }
         (None, None, None) => {
             ctx.push(
-                Diagnostic::new("http step has no request", header_span(ctx.src, span), "expected one of `get`, `post`, `put`, `patch`, `delete`, `head`, `options`")
-                    .with_help("for example `get = \"/\"`; DNS, TCP and TLS checks need `kind`"),
+                Diagnostic::new(
+                    "http step has no request",
+                    header_span(ctx.src, span),
+                    "expected one of `get`, `post`, `put`, `patch`, `delete`, `head`, `options`",
+                )
+                .with_help("for example `get = \"/\"`; DNS, TCP and TLS checks need `kind`"),
             );
             None
         }
     }
 }
 
-fn url(ctx: &mut Ctx<'_>, target: &Spanned<String>, env: &Env<'_>, scope: &Scope<'_>) -> Option<Template> {
+fn url(
+    ctx: &mut Ctx<'_>,
+    target: &Spanned<String>,
+    env: &Env<'_>,
+    scope: &Scope<'_>,
+) -> Option<Template> {
     let t = scope.template(ctx, target)?;
     if target.get_ref().starts_with('/') {
         let Some(base) = &env.defaults.base_url else {
             ctx.push(
-                Diagnostic::new("relative URL without `base_url`", target.span(), "a path needs `base_url` in `[defaults]`")
-                    .with_help("add `[defaults]` with `base_url = \"https://…\"`, or write the full URL"),
+                Diagnostic::new(
+                    "relative URL without `base_url`",
+                    target.span(),
+                    "a path needs `base_url` in `[defaults]`",
+                )
+                .with_help(
+                    "add `[defaults]` with `base_url = \"https://…\"`, or write the full URL",
+                ),
             );
             return None;
         };
         let base = trim_trailing_slash(base.clone());
         let joined = base.concat(t);
-        if let Some(text) = joined.as_literal() {
-            if url::Url::parse(&text).is_err() {
-                ctx.error(format!("invalid URL `{text}`"), target.span(), "expected a valid URL once joined to `base_url`");
-                return None;
-            }
+        if let Some(text) = joined.as_literal()
+            && url::Url::parse(&text).is_err()
+        {
+            ctx.error(
+                format!("invalid URL `{text}`"),
+                target.span(),
+                "expected a valid URL once joined to `base_url`",
+            );
+            return None;
         }
         return Some(joined);
     }
@@ -417,7 +611,9 @@ fn check_absolute_url(ctx: &mut Ctx<'_>, value: &Spanned<String>, t: &Template) 
         return true;
     }
     let scheme_ok = text.starts_with("http://") || text.starts_with("https://");
-    let parsed_ok = t.as_literal().is_none_or(|l| url::Url::parse(&l).is_ok_and(|u| u.host().is_some()));
+    let parsed_ok = t
+        .as_literal()
+        .is_none_or(|l| url::Url::parse(&l).is_ok_and(|u| u.host().is_some()));
     if scheme_ok && parsed_ok {
         return true;
     }
@@ -429,17 +625,32 @@ fn check_absolute_url(ctx: &mut Ctx<'_>, value: &Spanned<String>, t: &Template) 
     false
 }
 
-fn headers(ctx: &mut Ctx<'_>, raw: Option<&BTreeMap<String, Spanned<String>>>, scope: &Scope<'_>) -> Vec<(String, Template)> {
+fn headers(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&BTreeMap<String, Spanned<String>>>,
+    scope: &Scope<'_>,
+) -> Vec<(String, Template)> {
     let mut out = Vec::new();
     for (name, value) in raw.into_iter().flatten() {
-        let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !valid {
             let span = key_before(ctx.src, value.span(), name);
-            ctx.error(format!("invalid header name `{name}`"), span, "expected letters, digits and `-`");
+            ctx.error(
+                format!("invalid header name `{name}`"),
+                span,
+                "expected letters, digits and `-`",
+            );
             continue;
         }
         if value.get_ref().contains(['\r', '\n']) {
-            ctx.error(format!("header `{name}` has a line break"), value.span(), "expected a single-line value");
+            ctx.error(
+                format!("header `{name}` has a line break"),
+                value.span(),
+                "expected a single-line value",
+            );
             continue;
         }
         if let Some(t) = scope.template(ctx, value) {
@@ -461,8 +672,12 @@ fn body(ctx: &mut Ctx<'_>, raw: &RawStep, scope: &Scope<'_>) -> Option<Option<Bo
     if let [(first, _), (second, span), ..] = given.as_slice() {
         let span = key_before(ctx.src, span.clone(), second);
         ctx.push(
-            Diagnostic::new("two bodies in one step", span, format!("this step already has `{first}`"))
-                .with_help("a request has one body: keep `json`, `form` or `body`"),
+            Diagnostic::new(
+                "two bodies in one step",
+                span,
+                format!("this step already has `{first}`"),
+            )
+            .with_help("a request has one body: keep `json`, `form` or `body`"),
         );
         return None;
     }
@@ -489,7 +704,12 @@ fn body(ctx: &mut Ctx<'_>, raw: &RawStep, scope: &Scope<'_>) -> Option<Option<Bo
 /// A TOML value as a JSON body template. Inner strings carry no spans of
 /// their own, so template errors are placed by finding the name in the
 /// body's text.
-fn json(ctx: &mut Ctx<'_>, value: &toml::Value, span: Range<usize>, scope: &Scope<'_>) -> Option<JsonTemplate> {
+fn json(
+    ctx: &mut Ctx<'_>,
+    value: &toml::Value,
+    span: Range<usize>,
+    scope: &Scope<'_>,
+) -> Option<JsonTemplate> {
     Some(match value {
         toml::Value::String(s) => {
             let (t, placeholders) = match crate::template::parse(s) {
@@ -516,18 +736,28 @@ fn json(ctx: &mut Ctx<'_>, value: &toml::Value, span: Range<usize>, scope: &Scop
         toml::Value::Float(f) => match serde_json::Number::from_f64(*f) {
             Some(n) => JsonTemplate::Number(n),
             None => {
-                ctx.error("JSON has no NaN or infinity", span, "expected a finite number");
+                ctx.error(
+                    "JSON has no NaN or infinity",
+                    span,
+                    "expected a finite number",
+                );
                 return None;
             }
         },
         toml::Value::Boolean(b) => JsonTemplate::Bool(*b),
         toml::Value::Datetime(d) => JsonTemplate::String(Template::literal(d.to_string())),
         toml::Value::Array(items) => {
-            let parts: Vec<_> = items.iter().map(|i| json(ctx, i, span.clone(), scope)).collect();
+            let parts: Vec<_> = items
+                .iter()
+                .map(|i| json(ctx, i, span.clone(), scope))
+                .collect();
             JsonTemplate::Array(parts.into_iter().collect::<Option<_>>()?)
         }
         toml::Value::Table(t) => {
-            let parts: Vec<_> = t.iter().map(|(k, v)| Some((k.clone(), json(ctx, v, span.clone(), scope)?))).collect();
+            let parts: Vec<_> = t
+                .iter()
+                .map(|(k, v)| Some((k.clone(), json(ctx, v, span.clone(), scope)?)))
+                .collect();
             JsonTemplate::Object(parts.into_iter().collect::<Option<_>>()?)
         }
     })
@@ -536,7 +766,9 @@ fn json(ctx: &mut Ctx<'_>, value: &toml::Value, span: Range<usize>, scope: &Scop
 fn find_in(src: &str, span: &Range<usize>, needle: &str) -> Range<usize> {
     src.get(span.clone())
         .and_then(|t| t.find(needle))
-        .map_or(span.clone(), |i| span.start + i..span.start + i + needle.len())
+        .map_or(span.clone(), |i| {
+            span.start + i..span.start + i + needle.len()
+        })
 }
 
 fn tls(
@@ -551,11 +783,19 @@ fn tls(
         out.insecure = i;
     }
     if let Some(sn) = &raw.server_name {
-        let valid = !sn.get_ref().is_empty() && sn.get_ref().bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
+        let valid = !sn.get_ref().is_empty()
+            && sn
+                .get_ref()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
         if valid {
             out.server_name = Some(sn.get_ref().clone());
         } else {
-            ctx.error(format!("invalid server name `{}`", sn.get_ref()), sn.span(), "expected a DNS name or an IP address");
+            ctx.error(
+                format!("invalid server name `{}`", sn.get_ref()),
+                sn.span(),
+                "expected a DNS name or an IP address",
+            );
         }
     }
     if let Some(ca) = &raw.ca_file {
@@ -563,10 +803,20 @@ fn tls(
             Ok(bytes) if bytes.len() > MAX_ATTACHED_FILE_BYTES => ctx.error(
                 "CA file is too large",
                 ca.span(),
-                format!("files named in a scenario may have at most {MAX_ATTACHED_FILE_BYTES} bytes"),
+                format!(
+                    "files named in a scenario may have at most {MAX_ATTACHED_FILE_BYTES} bytes"
+                ),
             ),
-            Ok(bytes) if !bytes.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
-                ctx.error("CA file has no certificate", ca.span(), "expected PEM text with `-----BEGIN CERTIFICATE-----`");
+            Ok(bytes)
+                if !bytes
+                    .windows(27)
+                    .any(|w| w == b"-----BEGIN CERTIFICATE-----") =>
+            {
+                ctx.error(
+                    "CA file has no certificate",
+                    ca.span(),
+                    "expected PEM text with `-----BEGIN CERTIFICATE-----`",
+                );
             }
             Ok(bytes) => {
                 attached.insert(ca.get_ref().clone(), bytes);
@@ -583,7 +833,11 @@ fn http_version(ctx: &mut Ctx<'_>, h: &Spanned<String>) -> Option<HttpVersion> {
         "1.1" => Some(HttpVersion::Http1),
         "2" => Some(HttpVersion::Http2),
         other => {
-            ctx.error(format!("unknown HTTP version `{other}`"), h.span(), "expected `\"1.1\"` or `\"2\"`");
+            ctx.error(
+                format!("unknown HTTP version `{other}`"),
+                h.span(),
+                "expected `\"1.1\"` or `\"2\"`",
+            );
             None
         }
     }
@@ -593,19 +847,35 @@ fn bounded(ctx: &mut Ctx<'_>, v: &Spanned<i64>, what: &str, min: i64, max: i64) 
     if (min..=max).contains(v.get_ref()) {
         u32::try_from(*v.get_ref()).ok()
     } else {
-        ctx.error(format!("`{what}` is out of range"), v.span(), format!("expected a whole number from {min} to {max}"));
+        ctx.error(
+            format!("`{what}` is out of range"),
+            v.span(),
+            format!("expected a whole number from {min} to {max}"),
+        );
         None
     }
 }
 
-fn dns(ctx: &mut Ctx<'_>, span: Range<usize>, raw: &RawStep, scope: &Scope<'_>) -> Option<DnsQuery> {
-    let query = required(ctx, span, raw.query.as_ref(), "query", "dns").and_then(|q| scope.template(ctx, q));
+fn dns(
+    ctx: &mut Ctx<'_>,
+    span: Range<usize>,
+    raw: &RawStep,
+    scope: &Scope<'_>,
+) -> Option<DnsQuery> {
+    let query = required(ctx, span, raw.query.as_ref(), "query", "dns")
+        .and_then(|q| scope.template(ctx, q));
     let record_type = match &raw.record_type {
         None => Some(RecordType::A),
         Some(t) => {
-            let found = RecordType::ALL.into_iter().find(|r| r.as_str().eq_ignore_ascii_case(t.get_ref()));
+            let found = RecordType::ALL
+                .into_iter()
+                .find(|r| r.as_str().eq_ignore_ascii_case(t.get_ref()));
             if found.is_none() {
-                ctx.error(format!("unknown record type `{}`", t.get_ref()), t.span(), "expected A, AAAA, CNAME, MX, NS, TXT, SRV or CAA");
+                ctx.error(
+                    format!("unknown record type `{}`", t.get_ref()),
+                    t.span(),
+                    "expected A, AAAA, CNAME, MX, NS, TXT, SRV or CAA",
+                );
             }
             found
         }
@@ -614,26 +884,41 @@ fn dns(ctx: &mut Ctx<'_>, span: Range<usize>, raw: &RawStep, scope: &Scope<'_>) 
         None => Some(None),
         Some(s) => {
             let text = s.get_ref();
-            let parsed = text
-                .parse::<std::net::SocketAddr>()
-                .ok()
-                .or_else(|| text.parse::<std::net::IpAddr>().ok().map(|ip| (ip, 53).into()));
+            let parsed = text.parse::<std::net::SocketAddr>().ok().or_else(|| {
+                text.parse::<std::net::IpAddr>()
+                    .ok()
+                    .map(|ip| (ip, 53).into())
+            });
             if parsed.is_none() {
-                ctx.error(format!("invalid DNS server `{text}`"), s.span(), "expected an IP address with an optional port, like `127.0.0.1:53`");
+                ctx.error(
+                    format!("invalid DNS server `{text}`"),
+                    s.span(),
+                    "expected an IP address with an optional port, like `127.0.0.1:53`",
+                );
                 return None;
             }
             Some(parsed)
         }
     };
-    Some(DnsQuery { query: query?, record_type: record_type?, server: server? })
+    Some(DnsQuery {
+        query: query?,
+        record_type: record_type?,
+        server: server?,
+    })
 }
 
 fn address(ctx: &mut Ctx<'_>, a: &Spanned<String>, scope: &Scope<'_>) -> Option<Template> {
     let t = scope.template(ctx, a)?;
     if let Some(text) = t.as_literal() {
-        let ok = text.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+        let ok = text.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
         if !ok {
-            ctx.error(format!("invalid address `{text}`"), a.span(), "expected `host:port`, like `127.0.0.1:443`");
+            ctx.error(
+                format!("invalid address `{text}`"),
+                a.span(),
+                "expected `host:port`, like `127.0.0.1:443`",
+            );
             return None;
         }
     }

@@ -24,16 +24,22 @@ pub fn binary_path(name: &str) -> Result<PathBuf, HarnessError> {
         .iter()
         .map(|dir| dir.join(&file))
         .find(|path| path.is_file())
-        .ok_or_else(|| HarnessError::BinaryNotFound { name: name.to_owned(), searched })
+        .ok_or_else(|| HarnessError::BinaryNotFound {
+            name: name.to_owned(),
+            searched,
+        })
 }
 
 fn candidate_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     // Test executables live in target/<profile>/deps/.
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(profile_dir) = exe.parent().and_then(Path::parent) {
-            dirs.push(profile_dir.to_path_buf());
-        }
+    if let Some(profile_dir) = std::env::current_exe()
+        .ok()
+        .as_deref()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+    {
+        dirs.push(profile_dir.to_path_buf());
     }
     let root = workspace_root();
     let target_dirs = [

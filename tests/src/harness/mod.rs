@@ -11,7 +11,7 @@ mod wait;
 
 pub use binary::{binary_path, workspace_root};
 pub use process::{ChildGuard, Spawn};
-pub use wait::{free_port, free_addr, wait_for_http, wait_for_tcp};
+pub use wait::{free_addr, free_port, wait_for_http, wait_for_tcp};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,8 +20,13 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     /// The binary was not built (or not where it was looked for).
-    #[error("binary {name:?} not found (looked in {searched:?}); build it with `cargo build --workspace --bins`")]
-    BinaryNotFound { name: String, searched: Vec<PathBuf> },
+    #[error(
+        "binary {name:?} not found (looked in {searched:?}); build it with `cargo build --workspace --bins`"
+    )]
+    BinaryNotFound {
+        name: String,
+        searched: Vec<PathBuf>,
+    },
     /// Starting, signalling or waiting for a process failed.
     #[error("{what} {name}: {source}")]
     Process {
@@ -32,8 +37,16 @@ pub enum HarnessError {
     },
     /// Something did not happen before its deadline.
     #[error("{what} not within {deadline:?} (last: {last})")]
-    Deadline { what: String, deadline: Duration, last: String },
+    Deadline {
+        what: String,
+        deadline: Duration,
+        last: String,
+    },
     /// The process exited while it was being waited on.
     #[error("{name} exited with {status} before {what}")]
-    Exited { name: String, status: std::process::ExitStatus, what: String },
+    Exited {
+        name: String,
+        status: std::process::ExitStatus,
+        what: String,
+    },
 }

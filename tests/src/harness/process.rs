@@ -133,7 +133,11 @@ impl Spawn {
         let stdout = File::create(&stdout_path).map_err(io_err("creating stdout of"))?;
         let stderr = File::create(&stderr_path).map_err(io_err("creating stderr of"))?;
         let mut command = Command::new(&self.program);
-        command.args(&self.args).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        command
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr);
         for key in &self.removed_envs {
             command.env_remove(key);
         }
@@ -142,7 +146,13 @@ impl Spawn {
             command.current_dir(cwd);
         }
         let child = command.spawn().map_err(io_err("starting"))?;
-        Ok(ChildGuard { name: self.name, child, stdout_path, stderr_path, temp })
+        Ok(ChildGuard {
+            name: self.name,
+            child,
+            stdout_path,
+            stderr_path,
+            temp,
+        })
     }
 }
 
@@ -199,7 +209,11 @@ impl ChildGuard {
     /// # Errors
     /// [`HarnessError::Exited`] when the process ends first,
     /// [`HarnessError::Deadline`] when `deadline` passes.
-    pub async fn wait_for_stdout(&mut self, needle: &str, deadline: Duration) -> Result<String, HarnessError> {
+    pub async fn wait_for_stdout(
+        &mut self,
+        needle: &str,
+        deadline: Duration,
+    ) -> Result<String, HarnessError> {
         let what = format!("{needle:?} on stdout of {}", self.name);
         let waiting = async {
             loop {
@@ -207,14 +221,22 @@ impl ChildGuard {
                     return Ok(line.to_owned());
                 }
                 if let Some(status) = self.try_wait()? {
-                    return Err(HarnessError::Exited { name: self.name.clone(), status, what: what.clone() });
+                    return Err(HarnessError::Exited {
+                        name: self.name.clone(),
+                        status,
+                        what: what.clone(),
+                    });
                 }
                 tokio::time::sleep(POLL).await;
             }
         };
         match tokio::time::timeout(deadline, waiting).await {
             Ok(result) => result,
-            Err(_) => Err(HarnessError::Deadline { what, deadline, last: tail(&self.stderr()) }),
+            Err(_) => Err(HarnessError::Deadline {
+                what,
+                deadline,
+                last: tail(&self.stderr()),
+            }),
         }
     }
 
@@ -223,14 +245,20 @@ impl ChildGuard {
     /// # Errors
     /// When the process is gone or the signal cannot be sent.
     pub fn signal(&self, signal: Signal) -> Result<(), HarnessError> {
-        let not_running = || std::io::Error::new(std::io::ErrorKind::NotFound, "not running");
-        let pid = self.pid().ok_or_else(not_running)?;
-        let pid = i32::try_from(pid).map_err(|_| not_running())?;
-        kill(Pid::from_raw(pid), signal).map_err(|errno| HarnessError::Process {
+        let failed = |source| HarnessError::Process {
             what: "signalling",
             name: self.name.clone(),
-            source: std::io::Error::from(errno),
-        })
+            source,
+        };
+        let not_running = || {
+            failed(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "not running",
+            ))
+        };
+        let pid = self.pid().ok_or_else(not_running)?;
+        let pid = i32::try_from(pid).map_err(|_| not_running())?;
+        kill(Pid::from_raw(pid), signal).map_err(|errno| failed(std::io::Error::from(errno)))
     }
 
     /// Sends SIGTERM and waits up to `grace` for the exit. When the grace
@@ -281,11 +309,13 @@ impl ChildGuard {
     /// # Errors
     /// When the status cannot be read.
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>, HarnessError> {
-        self.child.try_wait().map_err(|source| HarnessError::Process {
-            what: "checking",
-            name: self.name.clone(),
-            source,
-        })
+        self.child
+            .try_wait()
+            .map_err(|source| HarnessError::Process {
+                what: "checking",
+                name: self.name.clone(),
+                source,
+            })
     }
 
     /// Kills the process (SIGKILL) and reaps it.

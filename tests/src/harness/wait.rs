@@ -48,7 +48,11 @@ pub async fn wait_for_http(url: &str, deadline: Duration) -> Result<TestResponse
     let outcome = tokio::time::timeout(deadline, attempts).await;
     match outcome {
         Ok(response) => Ok(response),
-        Err(_) => Err(HarnessError::Deadline { what: format!("GET {url} answering 2xx"), deadline, last }),
+        Err(_) => Err(HarnessError::Deadline {
+            what: format!("GET {url} answering 2xx"),
+            deadline,
+            last,
+        }),
     }
 }
 

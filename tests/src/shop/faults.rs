@@ -47,10 +47,8 @@ impl Fault {
     /// # Errors
     /// A message for a 400 answer.
     pub fn normalized(mut self) -> Result<Self, String> {
-        if let Some(status) = self.status {
-            if !(100..=599).contains(&status) {
-                return Err(format!("status {status} is not an HTTP status"));
-            }
+        if let Some(status) = self.status.filter(|s| !(100..=599).contains(s)) {
+            return Err(format!("status {status} is not an HTTP status"));
         }
         if self.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
             return Err("path must start with /".to_owned());
@@ -85,7 +83,11 @@ pub struct Faults {
 impl Faults {
     /// Adds `fault`, replacing one for the same region and path.
     pub fn set(&mut self, fault: Fault) {
-        match self.entries.iter_mut().find(|(f, _)| f.region == fault.region && f.path == fault.path) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|(f, _)| f.region == fault.region && f.path == fault.path)
+        {
             Some(entry) => *entry = (fault, 0),
             None => self.entries.push((fault, 0)),
         }
@@ -102,7 +104,9 @@ impl Faults {
         let before = self.entries.len();
         match region {
             None => self.entries.clear(),
-            Some(region) => self.entries.retain(|(f, _)| f.region.as_deref() != Some(region)),
+            Some(region) => self
+                .entries
+                .retain(|(f, _)| f.region.as_deref() != Some(region)),
         }
         before - self.entries.len()
     }
@@ -128,13 +132,18 @@ mod tests {
     use super::*;
 
     fn fault(json: &str) -> Fault {
-        serde_json::from_str::<Fault>(json).unwrap().normalized().unwrap()
+        serde_json::from_str::<Fault>(json)
+            .unwrap()
+            .normalized()
+            .unwrap()
     }
 
     #[test]
     fn region_fault_hits_only_that_region() {
         let mut faults = Faults::default();
-        faults.set(fault(r#"{"region": "eu-west-1", "path": "/api/checkout", "status": 500}"#));
+        faults.set(fault(
+            r#"{"region": "eu-west-1", "path": "/api/checkout", "status": 500}"#,
+        ));
         let hit = faults.check(Some("eu-west-1"), "/api/checkout").unwrap();
         assert_eq!(hit.status, Some(500));
         assert!(faults.check(Some("us-east-1"), "/api/checkout").is_none());
@@ -146,7 +155,9 @@ mod tests {
     fn flap_fails_every_other_request_and_latency_alone_does_not_fail() {
         let mut faults = Faults::default();
         faults.set(fault(r#"{"flap": true}"#));
-        let statuses: Vec<_> = (0..4).map(|_| faults.check(None, "/").unwrap().status).collect();
+        let statuses: Vec<_> = (0..4)
+            .map(|_| faults.check(None, "/").unwrap().status)
+            .collect();
         assert_eq!(statuses, [Some(503), None, Some(503), None]);
         faults.clear(None);
         faults.set(fault(r#"{"latency_ms": 20}"#));
@@ -162,7 +173,10 @@ mod tests {
             (r#"{"latency_ms": 999999}"#, "at most"),
         ];
         for (json, expected) in cases {
-            let error = serde_json::from_str::<Fault>(json).unwrap().normalized().unwrap_err();
+            let error = serde_json::from_str::<Fault>(json)
+                .unwrap()
+                .normalized()
+                .unwrap_err();
             assert!(error.contains(expected), "{json}: {error}");
         }
         assert!(serde_json::from_str::<Fault>(r#"{"regoin": "x"}"#).is_err());

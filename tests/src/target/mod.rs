@@ -147,7 +147,13 @@ impl TestTarget {
     /// `from` answers `status` (a 3xx) with `Location: to`.
     #[must_use]
     pub fn redirect_with(self, from: &str, to: &str, status: u16) -> Self {
-        self.with(from, Behavior::Redirect { to: to.to_owned(), status })
+        self.with(
+            from,
+            Behavior::Redirect {
+                to: to.to_owned(),
+                status,
+            },
+        )
     }
 
     /// `path` and `path/next` redirect to each other forever.
@@ -161,7 +167,12 @@ impl TestTarget {
     /// the request accepts gzip, plainly otherwise.
     #[must_use]
     pub fn gzip(self, path: &str, body: &str) -> Self {
-        self.with(path, Behavior::Gzip { body: Bytes::from(body.to_owned()) })
+        self.with(
+            path,
+            Behavior::Gzip {
+                body: Bytes::from(body.to_owned()),
+            },
+        )
     }
 
     fn with(mut self, path: &str, behavior: Behavior) -> Self {
@@ -174,7 +185,9 @@ impl TestTarget {
     /// # Errors
     /// When binding fails or the TLS leaf cannot be made.
     pub async fn start(self) -> Result<RunningTarget, TargetError> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(TargetError::Bind)?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(TargetError::Bind)?;
         let addr = listener.local_addr().map_err(TargetError::Bind)?;
         let tls = test_ca().leaf(self.tls)?.server_config()?;
         let token = CancellationToken::new();
@@ -192,7 +205,11 @@ impl TestTarget {
             grace: Duration::ZERO,
         };
         serve::spawn(listener, options, &TaskTracker::new());
-        Ok(RunningTarget { addr, state, _stop: token.drop_guard() })
+        Ok(RunningTarget {
+            addr,
+            state,
+            _stop: token.drop_guard(),
+        })
     }
 }
 
@@ -228,7 +245,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<RespBody>
     }
     state.arrived.notify_waiters();
     if body.is_none() {
-        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large or broken");
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large or broken",
+        );
     }
     match state.routes.get(&path) {
         Some(behavior) => behavior.respond(accepts_gzip, &state.token).await,
@@ -245,7 +265,9 @@ pub struct RunningTarget {
 
 impl std::fmt::Debug for RunningTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningTarget").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("RunningTarget")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -290,13 +312,20 @@ impl RunningTarget {
     /// Every request seen so far, oldest first.
     #[must_use]
     pub fn requests(&self) -> Vec<SeenRequest> {
-        self.state.seen.lock().map(|all| all.clone()).unwrap_or_default()
+        self.state
+            .seen
+            .lock()
+            .map(|all| all.clone())
+            .unwrap_or_default()
     }
 
     /// The requests seen so far for `path`.
     #[must_use]
     pub fn requests_to(&self, path: &str) -> Vec<SeenRequest> {
-        self.requests().into_iter().filter(|r| r.path == path).collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
     }
 
     /// Waits until at least `count` requests to `path` were seen and

@@ -51,7 +51,10 @@ pub async fn hang_after_accept() -> std::io::Result<HangingListener> {
             }
         }
     });
-    Ok(HangingListener { addr, _stop: token.drop_guard() })
+    Ok(HangingListener {
+        addr,
+        _stop: token.drop_guard(),
+    })
 }
 
 /// A loopback port with nothing listening on it, so connecting is refused.

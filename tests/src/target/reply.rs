@@ -29,7 +29,12 @@ impl Reply {
     /// An empty reply with `status`.
     #[must_use]
     pub fn new(status: u16) -> Self {
-        Self { status, headers: Vec::new(), body: Bytes::new(), latency: Duration::ZERO }
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Bytes::new(),
+            latency: Duration::ZERO,
+        }
     }
 
     /// Sets the body (`text/plain` unless a `Content-Type` header is added).
@@ -42,7 +47,8 @@ impl Reply {
     /// Sets a JSON body and `Content-Type: application/json`.
     #[must_use]
     pub fn json(self, value: &serde_json::Value) -> Self {
-        self.header("content-type", "application/json").body(value.to_string())
+        self.header("content-type", "application/json")
+            .body(value.to_string())
     }
 
     /// Adds a response header (invalid names or values are skipped with a warning).
@@ -69,7 +75,10 @@ impl Reply {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         for (name, value) in &self.headers {
-            match (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+            match (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(value.as_str()),
+            ) {
                 (Ok(name), Ok(value)) => {
                     if name == header::CONTENT_TYPE {
                         headers.insert(name, value);
@@ -91,12 +100,22 @@ pub(crate) enum Behavior {
     /// Reads the request, then never answers.
     Hang,
     /// Sends headers, then `bytes` body bytes one per `every`.
-    Trickle { bytes: usize, every: Duration },
+    Trickle {
+        bytes: usize,
+        every: Duration,
+    },
     /// A body of `len` bytes streamed in 64 KiB chunks, with `Content-Length`.
-    BigBody { len: u64 },
-    Redirect { to: String, status: u16 },
+    BigBody {
+        len: u64,
+    },
+    Redirect {
+        to: String,
+        status: u16,
+    },
     /// `body` gzip-compressed when the client accepts gzip.
-    Gzip { body: Bytes },
+    Gzip {
+        body: Bytes,
+    },
 }
 
 impl Behavior {
@@ -129,7 +148,9 @@ impl Behavior {
 pub(crate) fn plain(status: StatusCode, body: &'static str) -> Response<RespBody> {
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
 }
 
@@ -145,7 +166,9 @@ fn redirect(to: &str, status: u16) -> Response<RespBody> {
 fn gzip(body: &Bytes, accepts_gzip: bool) -> Response<RespBody> {
     if !accepts_gzip {
         let mut response = Response::new(full(body.clone()));
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         return response;
     }
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -175,7 +198,9 @@ fn trickle(bytes: usize, every: Duration, token: CancellationToken) -> Response<
         }
     });
     let mut response = Response::new(body.boxed_unsync());
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
 }
 
