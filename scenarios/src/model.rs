@@ -46,12 +46,25 @@ pub enum Schedule {
 }
 
 /// What a step does; `http` unless `kind` says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum StepKind {
+    /// One HTTP request (the default).
     Http,
+    /// One DNS query.
     Dns,
+    /// A TCP connect.
     Tcp,
+    /// A TCP connect and a TLS handshake.
     Tls,
+}
+
+impl std::fmt::Display for StepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl StepKind {

@@ -1,20 +1,23 @@
 //! "Did you mean …?" for misspelt keys, subjects and template names.
 
 /// The candidate closest to `word`, when it is close enough to be a likely
-/// typo (`expcet` → `expect`), else `None`.
+/// typo (`expcet` → `expect`): Jaro-Winkler similarity of at least 0.8, or
+/// at most two edits and fewer edits than the word has characters (so `ab`
+/// does not suggest `in`).
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let word_lower = word.to_ascii_lowercase();
+    let len = word.chars().count();
     candidates
         .into_iter()
         .map(|c| {
             (
                 c,
-                strsim::damerau_levenshtein(&word_lower, &c.to_ascii_lowercase()),
+                strsim::jaro_winkler(word, c),
+                strsim::levenshtein(word, c),
             )
         })
-        .filter(|(c, d)| *d <= 2.max(c.chars().count() / 4) && *d < c.chars().count())
-        .min_by_key(|(_, d)| *d)
-        .map(|(c, _)| c)
+        .filter(|&(_, jw, lev)| jw >= 0.8 || (lev <= 2 && lev < len))
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.2.cmp(&a.2)))
+        .map(|(c, _, _)| c)
 }
 
 /// `did you mean `x`?` when a close candidate exists.
@@ -48,6 +51,18 @@ mod tests {
         assert_eq!(closest("header", keys), Some("headers"));
         assert_eq!(closest("zzzzzz", keys), None);
         assert_eq!(closest("x", keys), None);
+        let words = ["status", "duration", "body", "in", "count"];
+        let cases = [
+            ("stauts", Some("status")),
+            ("duraton", Some("duration")),
+            ("bdy", Some("body")),
+            ("cont", Some("count")),
+            ("ab", None),
+            ("", None),
+        ];
+        for (word, want) in cases {
+            assert_eq!(closest(word, words), want, "{word}");
+        }
     }
 
     #[test]

@@ -44,52 +44,13 @@ impl ExprError {
     }
 }
 
-/// The known word closest to `word`, if it is close enough to be a typo:
-/// a Jaro-Winkler similarity of at least 0.8 or at most two edits (fewer
-/// edits than the word has characters, so `ab` does not suggest `in`).
-pub(super) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let len = word.chars().count();
-    candidates
-        .iter()
-        .map(|&c| {
-            let jw = strsim::jaro_winkler(word, c);
-            let lev = strsim::levenshtein(word, c);
-            (c, jw, lev)
-        })
-        .filter(|&(_, jw, lev)| jw >= 0.8 || (lev <= 2 && lev < len))
-        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.2.cmp(&a.2)))
-        .map(|(c, _, _)| c)
-}
-
-/// "did you mean `x`?" for the closest candidate.
+/// "did you mean `x`?" for the closest candidate (see [`crate::suggest`]).
 pub(super) fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
-    closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
+    crate::suggest::did_you_mean(word, candidates.iter().copied())
 }
 
 /// "`a`, `b`, `c`" for labels.
 pub(super) fn one_of(words: &[&str]) -> String {
     let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
     format!("expected one of {}", quoted.join(", "))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_close_words_only() {
-        let words = ["status", "duration", "body", "in", "count"];
-        let cases = [
-            ("stauts", Some("status")),
-            ("duraton", Some("duration")),
-            ("bdy", Some("body")),
-            ("cont", Some("count")),
-            ("ab", None),
-            ("xyz", None),
-            ("", None),
-        ];
-        for (word, want) in cases {
-            assert_eq!(closest(word, &words), want, "{word}");
-        }
-    }
 }

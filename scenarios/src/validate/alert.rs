@@ -29,8 +29,15 @@ pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) 
         }
         return policy;
     };
-    policy.after = count(ctx, raw.after.as_ref(), "after", 1, 100).unwrap_or(policy.after);
-    policy.recover_after = count(ctx, raw.recover_after.as_ref(), "recover_after", 1, 100)
+    policy.after = raw
+        .after
+        .as_ref()
+        .and_then(|v| ctx.bounded(v, "after", 1, 100))
+        .unwrap_or(policy.after);
+    policy.recover_after = raw
+        .recover_after
+        .as_ref()
+        .and_then(|v| ctx.bounded(v, "recover_after", 1, 100))
         .unwrap_or(policy.recover_after);
     let max_regions = regions.map_or(1000, |n| n as i64);
     match &raw.global_regions {
@@ -43,8 +50,9 @@ pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) 
             format!("expected at most {max_regions}"),
         ),
         Some(g) => {
-            policy.global_regions =
-                count(ctx, Some(g), "global_regions", 1, 1000).unwrap_or(policy.global_regions)
+            policy.global_regions = ctx
+                .bounded(g, "global_regions", 1, 1000)
+                .unwrap_or(policy.global_regions)
         }
         None => policy.global_regions = policy.global_regions.min(max_regions as u32),
     }
@@ -76,26 +84,6 @@ pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) 
     policy.latency = raw.latency.as_ref().and_then(|l| latency(ctx, l));
     policy.slo = raw.slo.as_ref().and_then(|s| slo(ctx, s.get_ref()));
     policy
-}
-
-fn count(
-    ctx: &mut Ctx<'_>,
-    value: Option<&Spanned<i64>>,
-    what: &str,
-    min: i64,
-    max: i64,
-) -> Option<u32> {
-    let v = value?;
-    if (min..=max).contains(v.get_ref()) {
-        u32::try_from(*v.get_ref()).ok()
-    } else {
-        ctx.error(
-            format!("`{what}` is out of range"),
-            v.span(),
-            format!("expected a whole number from {min} to {max}"),
-        );
-        None
-    }
 }
 
 /// `pNN < DURATION over WINDOW`.

@@ -57,6 +57,20 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A whole number in `min..=max`; reports and returns `None` otherwise.
+    pub fn bounded(&mut self, v: &Spanned<i64>, what: &str, min: i64, max: i64) -> Option<u32> {
+        if (min..=max).contains(v.get_ref()) {
+            u32::try_from(*v.get_ref()).ok()
+        } else {
+            self.error(
+                format!("`{what}` is out of range"),
+                v.span(),
+                format!("expected a whole number from {min} to {max}"),
+            );
+            None
+        }
+    }
+
     /// A serde error from one section, as a diagnostic. `keys` are the
     /// section's field names, for "expected one of" and suggestions.
     pub fn serde_error(&mut self, err: &toml::de::Error, keys: &[&str], fallback: Range<usize>) {

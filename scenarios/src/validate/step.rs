@@ -113,7 +113,7 @@ pub fn defaults(
         max_redirects: raw
             .max_redirects
             .as_ref()
-            .and_then(|m| bounded(ctx, m, "max_redirects", 0, 50)),
+            .and_then(|m| ctx.bounded(m, "max_redirects", 0, 50)),
         tls: raw
             .tls
             .as_ref()
@@ -450,13 +450,13 @@ fn http(
     let max_redirects = raw
         .max_redirects
         .as_ref()
-        .and_then(|m| bounded(ctx, m, "max_redirects", 0, 50))
+        .and_then(|m| ctx.bounded(m, "max_redirects", 0, 50))
         .or(env.defaults.max_redirects)
         .unwrap_or(DEFAULT_MAX_REDIRECTS);
     let max_body_bytes = raw
         .max_body_bytes
         .as_ref()
-        .and_then(|m| bounded(ctx, m, "max_body_bytes", 1, 1 << 30))
+        .and_then(|m| ctx.bounded(m, "max_body_bytes", 1, 1 << 30))
         .map_or(DEFAULT_MAX_BODY_BYTES, u64::from);
     let version = raw
         .http
@@ -840,19 +840,6 @@ fn http_version(ctx: &mut Ctx<'_>, h: &Spanned<String>) -> Option<HttpVersion> {
             );
             None
         }
-    }
-}
-
-fn bounded(ctx: &mut Ctx<'_>, v: &Spanned<i64>, what: &str, min: i64, max: i64) -> Option<u32> {
-    if (min..=max).contains(v.get_ref()) {
-        u32::try_from(*v.get_ref()).ok()
-    } else {
-        ctx.error(
-            format!("`{what}` is out of range"),
-            v.span(),
-            format!("expected a whole number from {min} to {max}"),
-        );
-        None
     }
 }
 

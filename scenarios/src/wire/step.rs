@@ -59,48 +59,8 @@ impl StepResult {
     }
 }
 
-/// What a step does, as the scenario's `kind` says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepKind {
-    /// One HTTP request (the default).
-    Http,
-    /// One DNS query.
-    Dns,
-    /// A TCP connect.
-    Tcp,
-    /// A TCP connect and a TLS handshake.
-    Tls,
-}
-
-impl StepKind {
-    /// The wire form: `http`, `dns`, `tcp`, `tls`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepKind::Http => "http",
-            StepKind::Dns => "dns",
-            StepKind::Tcp => "tcp",
-            StepKind::Tls => "tls",
-        }
-    }
-}
-
-impl From<crate::model::StepKind> for StepKind {
-    fn from(kind: crate::model::StepKind) -> Self {
-        match kind {
-            crate::model::StepKind::Http => StepKind::Http,
-            crate::model::StepKind::Dns => StepKind::Dns,
-            crate::model::StepKind::Tcp => StepKind::Tcp,
-            crate::model::StepKind::Tls => StepKind::Tls,
-        }
-    }
-}
-
-impl fmt::Display for StepKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What a step does: the model's kind, serialized as `http`, `dns`, `tcp`, `tls`.
+pub use crate::model::StepKind;
 
 /// Whether a step passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
