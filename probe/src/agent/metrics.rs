@@ -1,0 +1,239 @@
+//! The agent's own metrics (DESIGN.md, "Metric names (probe agent
+//! /metrics)"): exactly these names and labels, all in this one place.
+//! Per-scenario results are exposed by the scheduler, not here.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use scenarios::wire::Outcome;
+
+/// Why a planned run did not start.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum SkipReason {
+    /// The previous run of the scenario was still going.
+    overlap,
+    /// Every concurrency slot was taken.
+    concurrency,
+    /// The target host's rate limit would have delayed it past its deadline.
+    rate_limit,
+}
+
+/// Why a delivery attempt failed.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum FailureReason {
+    unreachable,
+    rate_limited,
+    server_error,
+    /// The scheduler refused the request or some of its results (4xx,
+    /// `rejected` in an ack).
+    rejected,
+}
+
+/// Why results were given up on.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum DropReason {
+    spool_full,
+    quarantined,
+    corrupt,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    scenario: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SkipLabels {
+    scenario: String,
+    reason: SkipReason,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    reason: FailureReason,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DropLabels {
+    reason: DropReason,
+}
+
+/// Every agent metric; cheap to clone (handles share their values).
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    runs: Family<RunLabels, Counter>,
+    skipped: Family<SkipLabels, Counter>,
+    spool_results: Gauge,
+    spool_bytes: Gauge,
+    delivered: Counter,
+    delivery_failures: Family<FailureLabels, Counter>,
+    dropped: Family<DropLabels, Counter>,
+    plan_version: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A registry holding these metrics. Counters are registered without
+    /// `_total`, which the library appends.
+    pub fn registry(&self) -> Registry {
+        let mut r = Registry::default();
+        r.register(
+            "sonde_agent_runs",
+            "Runs this probe finished",
+            self.runs.clone(),
+        );
+        r.register(
+            "sonde_agent_skipped_runs",
+            "Planned runs that did not start",
+            self.skipped.clone(),
+        );
+        r.register(
+            "sonde_agent_spool_results",
+            "Results waiting for delivery",
+            self.spool_results.clone(),
+        );
+        r.register(
+            "sonde_agent_spool_bytes",
+            "Size of the spool on disk",
+            self.spool_bytes.clone(),
+        );
+        r.register(
+            "sonde_agent_delivered",
+            "Results acknowledged by the scheduler",
+            self.delivered.clone(),
+        );
+        r.register(
+            "sonde_agent_delivery_failures",
+            "Failed delivery attempts",
+            self.delivery_failures.clone(),
+        );
+        r.register(
+            "sonde_agent_dropped",
+            "Results given up on",
+            self.dropped.clone(),
+        );
+        r.register(
+            "sonde_agent_plan_version",
+            "Revision of the plan in use",
+            self.plan_version.clone(),
+        );
+        r
+    }
+
+    /// The metrics in OpenMetrics text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry());
+        out
+    }
+
+    pub fn run_finished(&self, scenario: &str, outcome: Outcome) {
+        let labels = RunLabels {
+            scenario: scenario.to_string(),
+            outcome: outcome.as_str(),
+        };
+        self.runs.get_or_create(&labels).inc();
+    }
+
+    pub fn run_skipped(&self, scenario: &str, reason: SkipReason) {
+        self.skipped
+            .get_or_create(&SkipLabels {
+                scenario: scenario.to_string(),
+                reason,
+            })
+            .inc();
+    }
+
+    pub fn set_spool(&self, results: usize, bytes: u64) {
+        self.spool_results
+            .set(i64::try_from(results).unwrap_or(i64::MAX));
+        self.spool_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    pub fn delivered(&self, count: usize) {
+        self.delivered.inc_by(count as u64);
+    }
+
+    pub fn delivery_failed(&self, reason: FailureReason) {
+        self.delivery_failures
+            .get_or_create(&FailureLabels { reason })
+            .inc();
+    }
+
+    pub fn dropped(&self, reason: DropReason, count: usize) {
+        self.dropped
+            .get_or_create(&DropLabels { reason })
+            .inc_by(count as u64);
+    }
+
+    pub fn set_plan_version(&self, revision: u64) {
+        self.plan_version
+            .set(i64::try_from(revision).unwrap_or(i64::MAX));
+    }
+
+    /// Creates the label-less series and every failure and drop reason at
+    /// zero, so dashboards and `rate()` see them before the first event.
+    pub fn init_series(&self) {
+        for reason in [
+            FailureReason::unreachable,
+            FailureReason::rate_limited,
+            FailureReason::server_error,
+            FailureReason::rejected,
+        ] {
+            drop(
+                self.delivery_failures
+                    .get_or_create(&FailureLabels { reason }),
+            );
+        }
+        for reason in [
+            DropReason::spool_full,
+            DropReason::quarantined,
+            DropReason::corrupt,
+        ] {
+            drop(self.dropped.get_or_create(&DropLabels { reason }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_labels_match_the_contract() {
+        let m = Metrics::new();
+        m.init_series();
+        m.run_finished("checkout", Outcome::Failure);
+        m.run_skipped("checkout", SkipReason::overlap);
+        m.set_spool(3, 4096);
+        m.delivered(2);
+        m.set_plan_version(7);
+        let text = m.encode();
+        for line in [
+            "sonde_agent_runs_total{scenario=\"checkout\",outcome=\"failure\"} 1",
+            "sonde_agent_skipped_runs_total{scenario=\"checkout\",reason=\"overlap\"} 1",
+            "sonde_agent_spool_results 3",
+            "sonde_agent_spool_bytes 4096",
+            "sonde_agent_delivered_total 2",
+            "sonde_agent_delivery_failures_total{reason=\"rate_limited\"} 0",
+            "sonde_agent_dropped_total{reason=\"corrupt\"} 0",
+            "sonde_agent_plan_version 7",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+}

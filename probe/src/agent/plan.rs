@@ -1,0 +1,254 @@
+//! Following the plan: long-polls `GET /api/v1/plan` with `If-None-Match`,
+//! compiles each planned scenario, and publishes the result to the timer.
+//!
+//! The last plan is cached at `<spool-dir>/plan.json` (atomically written)
+//! and loaded at start, so a probe restarted while the scheduler is down
+//! keeps running what it ran before. On-demand requests are not cached:
+//! they are answered once, by the process that saw them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use scenarios::Scenario;
+use scenarios::load::{MapFiles, parse_scenario};
+use scenarios::wire::{Plan, PlannedScenario, RunRequest};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::Backoff;
+use super::client::{CallError, PlanFetch, SchedulerClient};
+use super::metrics::Metrics;
+use super::spool::{Spool, write_durably};
+
+const CACHE_FILE: &str = "plan.json";
+
+/// The plan in use, every scenario validated; `None` until one is loaded.
+pub type PlanWatch = watch::Receiver<Option<Arc<CompiledPlan>>>;
+
+/// A plan whose scenarios are compiled; invalid ones are left out.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledPlan {
+    pub revision: u64,
+    /// By name.
+    pub scenarios: BTreeMap<String, Arc<Scenario>>,
+    pub run_now: Vec<RunRequest>,
+}
+
+impl CompiledPlan {
+    /// Compiles every scenario of `plan`, reusing those of `previous` whose
+    /// version did not change. Invalid or damaged scenarios are logged and
+    /// skipped.
+    pub fn compile(plan: &Plan, previous: Option<&CompiledPlan>) -> CompiledPlan {
+        let mut scenarios = BTreeMap::new();
+        for planned in &plan.scenarios {
+            let reused = previous
+                .and_then(|p| p.scenarios.get(&planned.name))
+                .filter(|s| s.version == planned.version)
+                .cloned();
+            if let Some(scenario) = reused.or_else(|| compile_one(planned).map(Arc::new)) {
+                scenarios.insert(planned.name.clone(), scenario);
+            }
+        }
+        CompiledPlan {
+            revision: plan.revision,
+            scenarios,
+            run_now: plan.run_now.clone(),
+        }
+    }
+}
+
+fn compile_one(planned: &PlannedScenario) -> Option<Scenario> {
+    if planned.computed_version() != planned.version {
+        tracing::error!(scenario = %planned.name, version = %planned.version,
+            "Planned scenario does not match its version; skipped.");
+        return None;
+    }
+    let files = planned
+        .files
+        .iter()
+        .map(|(n, c)| (n.clone(), c.as_bytes().to_vec()))
+        .collect();
+    match parse_scenario(&planned.path, planned.source.as_bytes(), &MapFiles(files)) {
+        Ok(s) if s.name == planned.name => Some(s),
+        Ok(s) => {
+            tracing::error!(scenario = %planned.name, compiled_name = %s.name,
+                "Planned scenario compiles under another name; skipped.");
+            None
+        }
+        Err(invalid) => {
+            let diagnostics = invalid.render(scenarios::diagnostic::Style::Plain);
+            tracing::error!(scenario = %planned.name, path = %planned.path, diagnostics = %diagnostics,
+                "Planned scenario does not validate; skipped.");
+            None
+        }
+    }
+}
+
+/// What `plan.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CachedPlan {
+    pub etag: Option<String>,
+    pub plan: Plan,
+}
+
+/// Reads the cached plan; `None` when there is none or it is unreadable
+/// (logged: the scheduler will send a fresh one).
+pub fn load_cache(spool_dir: &Path) -> Option<CachedPlan> {
+    let path = spool_dir.join(CACHE_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "Cannot read the cached plan.");
+            return None;
+        }
+    };
+    serde_json::from_slice(&bytes)
+        .inspect_err(|e| tracing::warn!(file = %path.display(), error = %e, "Cached plan is damaged; ignored."))
+        .ok()
+}
+
+/// Writes the plan cache atomically (without its on-demand requests).
+///
+/// # Errors
+/// Any I/O error.
+pub fn save_cache(spool_dir: &Path, etag: Option<&str>, plan: &Plan) -> std::io::Result<()> {
+    let mut plan = plan.clone();
+    plan.run_now.clear();
+    let cached = CachedPlan {
+        etag: etag.map(str::to_string),
+        plan,
+    };
+    let bytes = serde_json::to_vec(&cached).map_err(std::io::Error::other)?;
+    write_durably(spool_dir, &spool_dir.join(CACHE_FILE), &bytes)
+}
+
+/// How the plan is polled.
+#[derive(Debug, Clone)]
+pub struct PollOptions {
+    /// How long the scheduler may hold a plan request (`?wait=`).
+    pub wait: Duration,
+    /// Least time between two requests, should a scheduler answer a
+    /// long-poll at once.
+    pub min_interval: Duration,
+}
+
+impl Default for PollOptions {
+    fn default() -> Self {
+        Self {
+            wait: Duration::from_secs(25),
+            min_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Fetches the plan and publishes every change.
+#[derive(Debug)]
+pub struct PlanPoller {
+    client: SchedulerClient,
+    spool: Arc<Spool>,
+    spool_dir: PathBuf,
+    metrics: Metrics,
+    tx: watch::Sender<Option<Arc<CompiledPlan>>>,
+    etag: Option<String>,
+    options: PollOptions,
+}
+
+impl PlanPoller {
+    /// A poller publishing to `tx`; loads the cached plan first, if any.
+    pub fn new(
+        client: SchedulerClient,
+        spool: Arc<Spool>,
+        spool_dir: &Path,
+        metrics: Metrics,
+        tx: watch::Sender<Option<Arc<CompiledPlan>>>,
+        options: PollOptions,
+    ) -> Self {
+        let mut poller = Self {
+            client,
+            spool,
+            spool_dir: spool_dir.to_path_buf(),
+            metrics,
+            tx,
+            etag: None,
+            options,
+        };
+        if let Some(cached) = load_cache(spool_dir) {
+            tracing::info!(
+                revision = cached.plan.revision,
+                scenarios = cached.plan.scenarios.len(),
+                "Running the cached plan until the scheduler answers."
+            );
+            poller.etag = cached.etag;
+            poller.publish(&cached.plan);
+        }
+        poller
+    }
+
+    fn publish(&self, plan: &Plan) {
+        let previous = self.tx.borrow().clone();
+        let compiled = CompiledPlan::compile(plan, previous.as_deref());
+        self.metrics.set_plan_version(compiled.revision);
+        self.tx.send_replace(Some(Arc::new(compiled)));
+    }
+
+    /// Polls until `stop`; keeps the last plan through any failure.
+    pub async fn run(mut self, stop: CancellationToken) {
+        let mut backoff = Backoff::scheduler();
+        loop {
+            let started = Instant::now();
+            let fetched = tokio::select! {
+                r = self.client.plan(self.etag.as_deref(), self.spool.len(), self.options.wait) => r,
+                () = stop.cancelled() => return,
+            };
+            let pause = match fetched {
+                Ok(fetch) => {
+                    backoff.reset();
+                    self.apply(fetch);
+                    (started + self.options.min_interval).saturating_duration_since(Instant::now())
+                }
+                Err(e) => {
+                    log_failure(&e);
+                    match e {
+                        CallError::RateLimited(Some(d)) => d,
+                        _ => backoff.next_delay(),
+                    }
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    }
+
+    fn apply(&mut self, fetch: PlanFetch) {
+        let PlanFetch::Changed { plan, etag } = fetch else {
+            return;
+        };
+        tracing::info!(
+            revision = plan.revision,
+            scenarios = plan.scenarios.len(),
+            run_now = plan.run_now.len(),
+            "Plan received."
+        );
+        self.publish(&plan);
+        if let Err(e) = save_cache(&self.spool_dir, etag.as_deref(), &plan) {
+            tracing::warn!(error = %e, "Cannot cache the plan on disk.");
+        }
+        self.etag = etag;
+    }
+}
+
+fn log_failure(e: &CallError) {
+    match e {
+        CallError::Auth(_) => {
+            tracing::error!(error = %e, "Plan request refused; keeping the last plan.")
+        }
+        _ => tracing::warn!(error = %e, "Plan request failed; keeping the last plan."),
+    }
+}

@@ -1,0 +1,190 @@
+//! One run as the agent starts it: wait for the target host's rate limit,
+//! run under the scenario's deadline, count it, and hand the result to the
+//! spool over a bounded channel (a full channel makes the run wait: back-
+//! pressure, never a silent drop). A run cancelled at shutdown is dropped.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use scenarios::Scenario;
+use scenarios::wire::{Outcome, RunResult, StepResult};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use super::limits::{Limits, host_key};
+use super::metrics::{Metrics, SkipReason};
+use crate::run::{RunTrigger, Runner};
+
+/// Time a run may take past its scenario's timeout before it is cut; the
+/// runner keeps its own deadlines, so this only catches a runaway.
+const OVERRUN_SLACK: Duration = Duration::from_secs(2);
+
+/// Runs a scenario once. The agent's is the [`Runner`]; tests put a fake
+/// here to check scheduling with a paused clock.
+pub trait Execute: Send + Sync + 'static {
+    fn execute<'a>(
+        &'a self,
+        scenario: &'a Scenario,
+        trigger: RunTrigger,
+    ) -> Pin<Box<dyn Future<Output = RunResult> + Send + 'a>>;
+}
+
+impl Execute for Runner {
+    fn execute<'a>(
+        &'a self,
+        scenario: &'a Scenario,
+        trigger: RunTrigger,
+    ) -> Pin<Box<dyn Future<Output = RunResult> + Send + 'a>> {
+        Box::pin(self.run(scenario, trigger))
+    }
+}
+
+/// What every run shares.
+#[derive(Clone)]
+pub struct RunContext {
+    pub exec: Arc<dyn Execute>,
+    pub limits: Arc<Limits>,
+    pub metrics: Metrics,
+    pub results: mpsc::Sender<RunResult>,
+    /// Every run task, so shutdown can wait for them.
+    pub tracker: TaskTracker,
+    /// Cancelled when the shutdown grace is over.
+    pub cancel: CancellationToken,
+    pub region: String,
+    /// `--name`, for results the agent has to write itself.
+    pub probe: String,
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext")
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunContext {
+    /// Starts a run holding `slot`; it gives up (counted) when the target
+    /// host's rate limit would hold it past `start_by`.
+    pub fn spawn(
+        &self,
+        scenario: Arc<Scenario>,
+        trigger: RunTrigger,
+        slot: OwnedSemaphorePermit,
+        start_by: Instant,
+    ) -> JoinHandle<()> {
+        let ctx = self.clone();
+        self.tracker.spawn(async move {
+            let host = host_key(&scenario, &ctx.region);
+            let run = async {
+                if !ctx.limits.host_ready_by(&host, start_by).await {
+                    return None;
+                }
+                Some(ctx.guarded(&scenario, trigger).await)
+            };
+            let result = tokio::select! {
+                r = run => {
+                    // The slot bounds running scenarios, not results queued for the spool.
+                    drop(slot);
+                    r
+                }
+                () = ctx.cancel.cancelled() => {
+                    tracing::warn!(scenario = %scenario.name, "Run cancelled at shutdown; its result is dropped.");
+                    return;
+                }
+            };
+            let Some(result) = result else {
+                tracing::warn!(scenario = %scenario.name, host = %host,
+                    "Run skipped: the host's rate limit would delay it past its deadline.");
+                ctx.metrics.run_skipped(&scenario.name, SkipReason::rate_limit);
+                return;
+            };
+            ctx.finished(result).await;
+        })
+    }
+
+    /// Starts an on-demand run: it waits for a concurrency slot up to the
+    /// scenario's timeout instead of being skipped at once.
+    pub fn spawn_requested(&self, scenario: Arc<Scenario>, request: Uuid) {
+        let ctx = self.clone();
+        self.tracker.spawn(async move {
+            let start_by = Instant::now() + scenario.timeout;
+            let trigger = RunTrigger {
+                scheduled_at: Utc::now(),
+                request: Some(request),
+            };
+            let slot = tokio::select! {
+                s = ctx.limits.slot_by(start_by) => s,
+                () = ctx.cancel.cancelled() => return,
+            };
+            match slot {
+                Some(slot) => {
+                    let _ = ctx.spawn(scenario, trigger, slot, start_by).await;
+                }
+                None => {
+                    tracing::warn!(scenario = %scenario.name, request = %request,
+                        "Requested run skipped: no concurrency slot came free in time.");
+                    ctx.metrics
+                        .run_skipped(&scenario.name, SkipReason::concurrency);
+                }
+            }
+        });
+    }
+
+    async fn guarded(&self, scenario: &Scenario, trigger: RunTrigger) -> RunResult {
+        let limit = scenario.timeout + OVERRUN_SLACK;
+        match tokio::time::timeout(limit, self.exec.execute(scenario, trigger)).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::error!(scenario = %scenario.name, limit_ms = limit.as_millis() as u64,
+                    "Run overran its deadline; cut and reported as a timeout.");
+                overrun_result(scenario, trigger, self, limit)
+            }
+        }
+    }
+
+    async fn finished(&self, result: RunResult) {
+        self.metrics.run_finished(&result.scenario, result.outcome);
+        tracing::debug!(scenario = %result.scenario, id = %result.id, outcome = result.outcome.as_str(),
+            duration_ms = result.duration_ms, "Run finished.");
+        let (scenario, id) = (result.scenario.clone(), result.id);
+        if self.results.send(result).await.is_err() {
+            tracing::error!(scenario = %scenario, id = %id, "Result lost: the spool no longer takes results.");
+        }
+    }
+}
+
+/// The result of a run that had to be cut: every step skipped.
+fn overrun_result(
+    scenario: &Scenario,
+    trigger: RunTrigger,
+    ctx: &RunContext,
+    limit: Duration,
+) -> RunResult {
+    let started_at = Utc::now() - chrono::Duration::from_std(limit).unwrap_or_default();
+    RunResult {
+        id: Uuid::now_v7(),
+        scenario: scenario.name.clone(),
+        version: scenario.version.clone(),
+        probe: ctx.probe.clone(),
+        region: ctx.region.clone(),
+        scheduled_at: trigger.scheduled_at,
+        started_at,
+        duration_ms: limit.as_secs_f64() * 1_000.0,
+        outcome: Outcome::Timeout,
+        trace_id: crate::run::new_trace_id(),
+        run_request: trigger.request,
+        steps: scenario
+            .steps
+            .iter()
+            .map(|s| StepResult::skipped(s.name.clone(), s.kind()))
+            .collect(),
+    }
+}

@@ -1,0 +1,299 @@
+//! The `probe` command line. Every flag also reads from the environment as
+//! `SONDE_PROBE_<FLAG>`; invalid input exits 2 after a diagnostic.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use scenarios::diagnostic::Style;
+
+use crate::net::{Net, NetConfig, TargetGuard};
+use crate::run::{RunTrigger, Runner};
+use crate::secrets::Secrets;
+
+/// Exit code for invalid input or configuration.
+pub const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "probe",
+    version,
+    about = "Sonde probe: runs synthetic journeys and measures every phase"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenarios once and report each step (exit 0 pass, 1 fail, 2 invalid).
+    Run(RunArgs),
+    /// Validate scenario files or directories (exit 0 valid, 2 invalid).
+    Validate {
+        /// Files, or directories searched for `*.toml`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run one scenario many times in-process and print throughput and CPU.
+    Bench(crate::bench::BenchArgs),
+    /// Follow the scheduler's plan: run scenarios on schedule, spool and deliver results.
+    Agent(crate::agent::AgentArgs),
+    /// GET a URL (default: this agent's own /readyz); exit 0 on 2xx, else 1.
+    Health {
+        #[arg(default_value = "http://127.0.0.1:9471/readyz")]
+        url: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Options shared by every command that runs scenarios.
+#[derive(Debug, clap::Args)]
+pub struct NetArgs {
+    /// Region reported in results and sent as `X-Sonde-Region`.
+    #[arg(long, env = "SONDE_PROBE_REGION", default_value = "local")]
+    pub region: String,
+    /// Directory with one file per secret (the file name is the secret's name).
+    #[arg(long, env = "SONDE_PROBE_SECRETS_DIR")]
+    pub secrets_dir: Option<PathBuf>,
+    /// PEM file of extra trusted CA certificates, added to the webpki roots.
+    #[arg(long, env = "SONDE_PROBE_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// DNS server (`IP:PORT`) for target names, instead of the system's.
+    #[arg(long, env = "SONDE_PROBE_RESOLVER")]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Refuse targets in loopback, private, link-local and metadata ranges.
+    #[arg(long, env = "SONDE_PROBE_TARGET_GUARD")]
+    pub target_guard: bool,
+    /// A range the target guard lets through (repeatable), e.g. 127.0.0.0/8.
+    #[arg(
+        long = "allow-target",
+        env = "SONDE_PROBE_ALLOW_TARGET",
+        value_delimiter = ','
+    )]
+    pub allow_target: Vec<ipnet::IpNet>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files, run in the order given.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[arg(long, env = "SONDE_PROBE_FORMAT", value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+/// Entry point of the `probe` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { paths } => validate(&paths),
+        Command::Run(args) => block_on(run(args)),
+        Command::Bench(args) => block_on(crate::bench::run(args)),
+        Command::Health { url } => block_on(health(url)),
+        Command::Agent(args) => block_on(crate::agent::run(args)),
+    }
+}
+
+fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn style() -> Style {
+    Style::detect(std::io::stderr().is_terminal())
+}
+
+/// Loads every file (directories expanded), printing diagnostics of those
+/// that do not validate. `None` when any is invalid.
+pub fn load_all(paths: &[PathBuf]) -> Option<Vec<scenarios::ScenarioFile>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            match scenarios::load::scenario_paths(path) {
+                Ok(found) => files.extend(found),
+                Err(e) => {
+                    eprintln!("error: cannot list `{}`: {e}", path.display());
+                    return None;
+                }
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let results = scenarios::load::check_unique_names(
+        files.iter().map(|p| scenarios::load_file(p)).collect(),
+    );
+    let mut ok = Vec::new();
+    let mut invalid = 0;
+    for r in results {
+        match r {
+            Ok(f) => ok.push(f),
+            Err(e) => {
+                invalid += 1;
+                eprint!("{}", e.render(style()));
+            }
+        }
+    }
+    if invalid > 0 {
+        eprintln!(
+            "error: {invalid} of {} scenario files do not validate",
+            files.len()
+        );
+        return None;
+    }
+    Some(ok)
+}
+
+fn validate(paths: &[PathBuf]) -> ExitCode {
+    match load_all(paths) {
+        Some(files) => {
+            for f in &files {
+                println!(
+                    "ok: {} ({}, {} steps)",
+                    f.path,
+                    f.scenario.name,
+                    f.scenario.steps.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(EXIT_INVALID),
+    }
+}
+
+/// Builds the network layer and runner from the shared flags.
+///
+/// # Errors
+/// A message for a CA file, secrets directory or resolver that cannot be used.
+pub fn runner(args: &NetArgs, guard_default: bool) -> Result<Runner, String> {
+    let extra_roots_pem = match &args.ca_file {
+        Some(p) => vec![
+            std::fs::read(p)
+                .map_err(|e| format!("cannot read --ca-file `{}`: {e}", p.display()))?,
+        ],
+        None => Vec::new(),
+    };
+    let secrets = Secrets::load(args.secrets_dir.as_deref())
+        .map_err(|e| format!("cannot read --secrets-dir: {e}"))?;
+    let config = NetConfig {
+        resolver: args.resolver,
+        guard: TargetGuard {
+            enabled: guard_default || args.target_guard,
+            allow: args.allow_target.clone(),
+        },
+        extra_roots_pem,
+        user_agent: crate::run::USER_AGENT.to_string(),
+    };
+    let net = Net::new(config).map_err(|e| format!("cannot set up the network: {e}"))?;
+    Ok(Runner {
+        net: Arc::new(net),
+        secrets: Arc::new(secrets),
+        region: args.region.clone(),
+        probe: hostname(),
+    })
+}
+
+/// The host name, `{{probe}}` under `probe run`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "local".into())
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let Some(files) = load_all(&args.files) else {
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let runner = match runner(&args.net, false) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let mut all_passed = true;
+    let mut stdout = std::io::stdout().lock();
+    for file in &files {
+        let result = runner.run(&file.scenario, RunTrigger::now()).await;
+        all_passed &= result.outcome.is_success();
+        let printed = match args.format {
+            Format::Json => serde_json::to_string(&result)
+                .map(|line| line + "\n")
+                .unwrap_or_default(),
+            Format::Text => crate::report::text(&result) + "\n",
+        };
+        let _ = stdout.write_all(printed.as_bytes());
+        let _ = stdout.flush();
+    }
+    if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+async fn health(url: String) -> ExitCode {
+    match get_status(&url).await {
+        Ok(status) if (200..300).contains(&status) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("unhealthy: {url} answered {status}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {url}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Status of a plain GET, through the probe's own network layer.
+async fn get_status(url: &str) -> Result<u16, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
+    let config = NetConfig {
+        resolver: None,
+        guard: TargetGuard {
+            enabled: false,
+            allow: Vec::new(),
+        },
+        extra_roots_pem: Vec::new(),
+        user_agent: crate::run::USER_AGENT.to_string(),
+    };
+    let net = Arc::new(Net::new(config).map_err(|e| e.to_string())?);
+    let call = crate::net::HttpCall {
+        method: "GET",
+        url: parsed,
+        headers: vec![("User-Agent".into(), crate::run::USER_AGENT.into())],
+        body: bytes::Bytes::new(),
+        version: None,
+        tls: Default::default(),
+        ca_pem: None,
+        max_body_bytes: 1 << 20,
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    net.session()
+        .send(call, deadline)
+        .await
+        .map(|r| r.status)
+        .map_err(|f| f.message)
+}

@@ -1,0 +1,5 @@
+//! `probe`: see `probe --help`.
+
+fn main() -> std::process::ExitCode {
+    probe::cli::main()
+}

@@ -1,0 +1,280 @@
+//! HTTP steps: render the request, send it (following redirects when the
+//! step asks), keep cookies, then check what came back.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use scenarios::expr::Observation;
+use scenarios::model::{Body, HttpRequest, Step};
+use scenarios::template::Scope;
+use scenarios::wire::{self, HttpInfo, StepResult};
+use tokio::time::Instant;
+use url::Url;
+
+use super::other_steps::{cert_expiry, failed};
+use super::{RunState, checks, failed_before_start, traceparent};
+use crate::net::{HttpCall, HttpResponse, PhaseTimings};
+
+/// `User-Agent` unless the step sets one.
+pub const USER_AGENT: &str = concat!("sonde-probe/", env!("CARGO_PKG_VERSION"));
+
+pub async fn run(
+    state: &mut RunState<'_>,
+    step: &Step,
+    req: &HttpRequest,
+    deadline: Instant,
+) -> StepResult {
+    let rendered = match render(&state.scope, req) {
+        Ok(r) => r,
+        Err(message) => return failed_before_start(step, wire::ErrorKind::InvalidRequest, message),
+    };
+    let start = Instant::now();
+    let mut result = StepResult::skipped(step.name.clone(), step.kind());
+    let mut phases = PhaseTimings::default();
+    let mut url = rendered.url;
+    let mut method = req.method.as_str();
+    let mut body = rendered.body;
+    let mut visited = HashSet::from([url.to_string()]);
+    let mut redirects = 0u32;
+    let mut set_cookies = Vec::new();
+    let response = loop {
+        let call = HttpCall {
+            method,
+            url: url.clone(),
+            headers: request_headers(
+                state,
+                &rendered.headers,
+                &url,
+                !body.is_empty(),
+                rendered.content_type,
+            ),
+            body: body.clone(),
+            version: req.version,
+            tls: req.tls.clone(),
+            ca_pem: req
+                .tls
+                .ca_file
+                .as_ref()
+                .and_then(|n| state.scenario.files.get(n))
+                .cloned(),
+            max_body_bytes: req.max_body_bytes,
+        };
+        result.http = Some(HttpInfo {
+            method: method.to_string(),
+            url: url.to_string(),
+            status: None,
+            version: String::new(),
+        });
+        let resp = match state.session.send(call, deadline).await {
+            Ok(resp) => resp,
+            Err(mut f) => {
+                f.phases = add(&phases, &f.phases);
+                return failed(result, f);
+            }
+        };
+        phases = add(&phases, &resp.phases);
+        note_response(state, &mut result, &url, &resp, &mut set_cookies);
+        let Some(next) = redirect_target(req, &url, &resp) else {
+            break resp;
+        };
+        redirects += 1;
+        if !visited.insert(next.to_string()) {
+            return redirect_failure(
+                result,
+                phases,
+                wire::ErrorKind::RedirectLoop,
+                format!("redirect loop: {next} was already visited"),
+            );
+        }
+        if redirects > req.max_redirects {
+            let message = format!("more than {} redirects", req.max_redirects);
+            return redirect_failure(result, phases, wire::ErrorKind::TooManyRedirects, message);
+        }
+        // 303 always, and 301/302 after a POST, continue as a GET without a
+        // body, as browsers do.
+        if resp.status == 303 || (matches!(resp.status, 301 | 302) && method == "POST") {
+            method = "GET";
+            body = Bytes::new();
+        }
+        url = next;
+    };
+    result.phases = Some(phases.to_wire());
+    let json: Option<serde_json::Value> = serde_json::from_slice(&response.body).ok();
+    let tls = state.tls_by_origin.get(&origin(&url)).cloned();
+    let obs = Observation {
+        status: Some(response.status),
+        duration: start.elapsed(),
+        body: Some(&response.body),
+        json: json.as_ref(),
+        headers: &response.headers,
+        cookies: &set_cookies,
+        cert_expiry: tls.as_ref().and_then(cert_expiry),
+        redirects: Some(redirects),
+        tls_version: tls.as_ref().and_then(|t| t.version.as_deref()),
+        ..Observation::default()
+    };
+    checks::apply(step, &obs, &mut result, &mut state.scope);
+    result.tls = tls;
+    result
+}
+
+struct Rendered {
+    url: Url,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+    content_type: Option<&'static str>,
+}
+
+fn render(scope: &dyn Scope, req: &HttpRequest) -> Result<Rendered, String> {
+    let text = req.url.render(scope).map_err(|e| e.to_string())?;
+    let url = Url::parse(&text).map_err(|e| format!("invalid URL `{text}`: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("invalid URL `{text}`: expected http or https"));
+    }
+    let mut headers = Vec::with_capacity(req.headers.len());
+    for (name, value) in &req.headers {
+        let value = value
+            .render(scope)
+            .map_err(|e| format!("header `{name}`: {e}"))?;
+        if value.contains(['\r', '\n']) {
+            return Err(format!("header `{name}` has a line break once rendered"));
+        }
+        headers.push((name.clone(), value));
+    }
+    let (body, content_type) = match &req.body {
+        None => (Bytes::new(), None),
+        Some(Body::Json(j)) => {
+            let value = j.render(scope).map_err(|e| format!("json body: {e}"))?;
+            (
+                Bytes::from(serde_json::to_vec(&value).map_err(|e| e.to_string())?),
+                Some("application/json"),
+            )
+        }
+        Some(Body::Form(fields)) => {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in fields {
+                form.append_pair(
+                    k,
+                    &v.render(scope)
+                        .map_err(|e| format!("form field `{k}`: {e}"))?,
+                );
+            }
+            (
+                Bytes::from(form.finish()),
+                Some("application/x-www-form-urlencoded"),
+            )
+        }
+        Some(Body::Raw(t)) => (
+            Bytes::from(t.render(scope).map_err(|e| format!("body: {e}"))?),
+            None,
+        ),
+    };
+    Ok(Rendered {
+        url,
+        headers,
+        body,
+        content_type,
+    })
+}
+
+/// The step's headers plus what every probe request carries.
+fn request_headers(
+    state: &RunState<'_>,
+    given: &[(String, String)],
+    url: &Url,
+    has_body: bool,
+    content_type: Option<&'static str>,
+) -> Vec<(String, String)> {
+    let has = |name: &str| given.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let mut headers = given.to_vec();
+    if !has("user-agent") {
+        headers.push(("User-Agent".into(), USER_AGENT.into()));
+    }
+    headers.push(("traceparent".into(), traceparent(&state.trace_id)));
+    headers.push(("X-Sonde-Region".into(), state.runner.region.clone()));
+    if let (Some(ct), true, false) = (content_type, has_body, has("content-type")) {
+        headers.push(("Content-Type".into(), ct.into()));
+    }
+    if let (Some(cookie), false) = (
+        state.cookies.header_for(url.host_str().unwrap_or("")),
+        has("cookie"),
+    ) {
+        headers.push(("Cookie".into(), cookie));
+    }
+    headers
+}
+
+fn note_response(
+    state: &mut RunState<'_>,
+    result: &mut StepResult,
+    url: &Url,
+    resp: &HttpResponse,
+    set_cookies: &mut Vec<(String, String)>,
+) {
+    result.http = Some(HttpInfo {
+        method: result
+            .http
+            .as_ref()
+            .map(|h| h.method.clone())
+            .unwrap_or_default(),
+        url: url.to_string(),
+        status: Some(resp.status),
+        version: resp.version.to_string(),
+    });
+    if let Some(tls) = &resp.tls {
+        state.tls_by_origin.insert(origin(url), tls.clone());
+    }
+    set_cookies.extend(
+        state
+            .cookies
+            .store(url.host_str().unwrap_or(""), &resp.headers),
+    );
+}
+
+fn redirect_target(req: &HttpRequest, url: &Url, resp: &HttpResponse) -> Option<Url> {
+    if !req.follow_redirects || !matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = resp
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("location"))?;
+    url.join(&location.1).ok()
+}
+
+fn redirect_failure(
+    mut result: StepResult,
+    phases: PhaseTimings,
+    kind: wire::ErrorKind,
+    message: String,
+) -> StepResult {
+    result.status = wire::StepStatus::Failed;
+    result.phases = Some(phases.to_wire());
+    result.error = Some(wire::StepError { kind, message });
+    result
+}
+
+fn origin(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+/// Phases of several hops, added up, so that the step's total still equals
+/// the sum of its phases.
+fn add(a: &PhaseTimings, b: &PhaseTimings) -> PhaseTimings {
+    let sum = |x: Option<std::time::Duration>, y: Option<std::time::Duration>| match (x, y) {
+        (None, None) => None,
+        (x, y) => Some(x.unwrap_or_default() + y.unwrap_or_default()),
+    };
+    PhaseTimings {
+        dns: sum(a.dns, b.dns),
+        connect: sum(a.connect, b.connect),
+        tls: sum(a.tls, b.tls),
+        ttfb: sum(a.ttfb, b.ttfb),
+        transfer: sum(a.transfer, b.transfer),
+    }
+}

@@ -1,0 +1,185 @@
+//! Runs a validated scenario once and reports it as a `RunResult`.
+//!
+//! Steps run in order within the scenario's deadline; the first failed step
+//! ends the run and the rest are reported as skipped. A failed assertion,
+//! a timeout or a refused connection is data in the result, never an `Err`.
+
+mod checks;
+mod cookies;
+mod http_step;
+mod other_steps;
+mod scope;
+mod trace;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use scenarios::model::{Scenario, Step};
+use scenarios::wire::{self, Outcome, RunResult, StepResult, StepStatus};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::net::Net;
+use crate::secrets::Secrets;
+pub use cookies::CookieJar;
+pub use http_step::USER_AGENT;
+pub use scope::RunScope;
+pub use trace::{new_trace_id, traceparent};
+
+/// What every run of a probe shares.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    pub net: Arc<Net>,
+    pub secrets: Arc<Secrets>,
+    pub region: String,
+    pub probe: String,
+}
+
+/// Why and when a run happens.
+#[derive(Debug, Clone, Copy)]
+pub struct RunTrigger {
+    pub scheduled_at: DateTime<Utc>,
+    /// The on-demand request this run answers, if any.
+    pub request: Option<Uuid>,
+}
+
+impl RunTrigger {
+    pub fn now() -> Self {
+        Self {
+            scheduled_at: Utc::now(),
+            request: None,
+        }
+    }
+}
+
+/// State carried from step to step within one run.
+pub(crate) struct RunState<'a> {
+    pub runner: &'a Runner,
+    pub scenario: &'a Scenario,
+    pub scope: RunScope<'a>,
+    pub session: crate::net::Session,
+    pub cookies: CookieJar,
+    pub trace_id: String,
+    pub run_deadline: Instant,
+    /// TLS facts of connections opened earlier in the run, by origin, so a
+    /// reused connection still answers `cert_expiry`.
+    pub tls_by_origin: HashMap<String, wire::TlsInfo>,
+}
+
+impl Runner {
+    /// Runs `scenario` once.
+    pub async fn run(&self, scenario: &Scenario, trigger: RunTrigger) -> RunResult {
+        let started_at = Utc::now();
+        let start = Instant::now();
+        let trace_id = new_trace_id();
+        let mut state = RunState {
+            runner: self,
+            scenario,
+            scope: RunScope {
+                vars: HashMap::new(),
+                captures: HashMap::new(),
+                secrets: &self.secrets,
+                region: &self.region,
+                probe: &self.probe,
+            },
+            session: self.net.session(),
+            cookies: CookieJar::default(),
+            trace_id: trace_id.clone(),
+            run_deadline: start + scenario.timeout,
+            tls_by_origin: HashMap::new(),
+        };
+        let vars_error = render_vars(&mut state);
+        let mut steps = Vec::with_capacity(scenario.steps.len());
+        let mut outcome = Outcome::Success;
+        for step in &scenario.steps {
+            if outcome != Outcome::Success {
+                steps.push(StepResult::skipped(step.name.clone(), step.kind()));
+                continue;
+            }
+            let result = match &vars_error {
+                Some(message) => {
+                    failed_before_start(step, wire::ErrorKind::InvalidRequest, message.clone())
+                }
+                None => run_step(&mut state, step).await,
+            };
+            if result.status == StepStatus::Failed {
+                outcome = match &result.error {
+                    Some(e) => e.kind.outcome(),
+                    None => Outcome::Failure,
+                };
+            }
+            steps.push(result);
+        }
+        let mut result = RunResult {
+            id: Uuid::now_v7(),
+            scenario: scenario.name.clone(),
+            version: scenario.version.clone(),
+            probe: self.probe.clone(),
+            region: self.region.clone(),
+            scheduled_at: trigger.scheduled_at,
+            started_at,
+            duration_ms: ms(start.elapsed()),
+            outcome,
+            trace_id,
+            run_request: trigger.request,
+            steps,
+        };
+        result.redact(&self.secrets.values());
+        result
+    }
+}
+
+/// Vars are rendered once per run, so `{{uuid}}` in a var is one id for
+/// the whole journey.
+fn render_vars(state: &mut RunState<'_>) -> Option<String> {
+    for (name, template) in &state.scenario.vars {
+        match template.render(&state.scope) {
+            Ok(text) => {
+                state
+                    .scope
+                    .vars
+                    .insert(name.clone(), serde_json::Value::String(text));
+            }
+            Err(e) => return Some(format!("var `{name}`: {e}")),
+        }
+    }
+    None
+}
+
+async fn run_step(state: &mut RunState<'_>, step: &Step) -> StepResult {
+    let start = Instant::now();
+    if start >= state.run_deadline {
+        return failed_before_start(
+            step,
+            wire::ErrorKind::Timeout,
+            "the scenario's deadline passed before this step".into(),
+        );
+    }
+    let deadline = (start + step.timeout).min(state.run_deadline);
+    let mut result = match &step.action {
+        scenarios::model::Action::Http(req) => http_step::run(state, step, req, deadline).await,
+        scenarios::model::Action::Dns(q) => other_steps::dns(state, step, q, deadline).await,
+        scenarios::model::Action::Tcp(t) => other_steps::tcp(state, step, t, deadline).await,
+        scenarios::model::Action::Tls(t) => other_steps::tls(state, step, t, deadline).await,
+    };
+    result.duration_ms = Some(ms(start.elapsed()));
+    result
+}
+
+/// A step that failed before it could send anything.
+pub(crate) fn failed_before_start(
+    step: &Step,
+    kind: wire::ErrorKind,
+    message: String,
+) -> StepResult {
+    let mut r = StepResult::skipped(step.name.clone(), step.kind());
+    r.status = StepStatus::Failed;
+    r.duration_ms = Some(0.0);
+    r.error = Some(wire::StepError { kind, message });
+    r
+}
+
+pub(crate) fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}

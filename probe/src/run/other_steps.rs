@@ -1,0 +1,129 @@
+//! `dns`, `tcp` and `tls` steps: one check each, on the same resolver and
+//! TLS stack as HTTP steps.
+
+use scenarios::expr::Observation;
+use scenarios::model::{DnsQuery, Step, TcpConnect, TlsHandshake};
+use scenarios::wire::{self, DnsInfo, StepResult};
+use tokio::time::Instant;
+
+use super::{RunState, checks, failed_before_start};
+use crate::net::NetFailure;
+
+pub async fn dns(
+    state: &mut RunState<'_>,
+    step: &Step,
+    q: &DnsQuery,
+    deadline: Instant,
+) -> StepResult {
+    let name = match q.query.render(&state.scope) {
+        Ok(n) => n,
+        Err(e) => return failed_before_start(step, wire::ErrorKind::InvalidRequest, e.to_string()),
+    };
+    let start = Instant::now();
+    let mut result = StepResult::skipped(step.name.clone(), step.kind());
+    match state
+        .runner
+        .net
+        .dns_query(&name, q.record_type, q.server, deadline)
+        .await
+    {
+        Err(f) => failed(result, f),
+        Ok(answer) => {
+            let obs = Observation {
+                duration: start.elapsed(),
+                rcode: Some(&answer.rcode),
+                answers: Some(&answer.answers),
+                ..Observation::default()
+            };
+            checks::apply(step, &obs, &mut result, &mut state.scope);
+            result.dns = Some(DnsInfo {
+                rcode: answer.rcode.clone(),
+                answers: answer.answers.clone(),
+            });
+            result
+        }
+    }
+}
+
+pub async fn tcp(
+    state: &mut RunState<'_>,
+    step: &Step,
+    t: &TcpConnect,
+    deadline: Instant,
+) -> StepResult {
+    let address = match t.address.render(&state.scope) {
+        Ok(a) => a,
+        Err(e) => return failed_before_start(step, wire::ErrorKind::InvalidRequest, e.to_string()),
+    };
+    let start = Instant::now();
+    let mut result = StepResult::skipped(step.name.clone(), step.kind());
+    match state.runner.net.tcp_check(&address, deadline).await {
+        Err(f) => failed(result, f),
+        Ok(phases) => {
+            result.phases = Some(phases.to_wire());
+            let obs = Observation {
+                duration: start.elapsed(),
+                ..Observation::default()
+            };
+            checks::apply(step, &obs, &mut result, &mut state.scope);
+            result
+        }
+    }
+}
+
+pub async fn tls(
+    state: &mut RunState<'_>,
+    step: &Step,
+    t: &TlsHandshake,
+    deadline: Instant,
+) -> StepResult {
+    let address = match t.address.render(&state.scope) {
+        Ok(a) => a,
+        Err(e) => return failed_before_start(step, wire::ErrorKind::InvalidRequest, e.to_string()),
+    };
+    let ca = t
+        .tls
+        .ca_file
+        .as_ref()
+        .and_then(|name| state.scenario.files.get(name));
+    let start = Instant::now();
+    let mut result = StepResult::skipped(step.name.clone(), step.kind());
+    match state
+        .runner
+        .net
+        .tls_check(&address, &t.tls, ca.map(Vec::as_slice), deadline)
+        .await
+    {
+        Err(f) => failed(result, f),
+        Ok((phases, info)) => {
+            result.phases = Some(phases.to_wire());
+            let expiry = cert_expiry(&info);
+            let obs = Observation {
+                duration: start.elapsed(),
+                cert_expiry: expiry,
+                tls_version: info.version.as_deref(),
+                ..Observation::default()
+            };
+            checks::apply(step, &obs, &mut result, &mut state.scope);
+            result.tls = Some(info);
+            result
+        }
+    }
+}
+
+/// Time left on the certificate; negative once it has expired.
+pub fn cert_expiry(info: &wire::TlsInfo) -> Option<chrono::TimeDelta> {
+    info.cert_not_after.map(|t| t - chrono::Utc::now())
+}
+
+/// A step whose request could not be carried out.
+pub fn failed(mut result: StepResult, f: NetFailure) -> StepResult {
+    result.status = wire::StepStatus::Failed;
+    result.phases = Some(f.phases.to_wire());
+    result.tls = f.tls;
+    result.error = Some(wire::StepError {
+        kind: f.kind,
+        message: f.message,
+    });
+    result
+}

@@ -1,0 +1,165 @@
+//! The `probe` command line as a user runs it: exit codes, diagnostics on
+//! stderr, reports on stdout, secrets redacted in both formats.
+
+use std::process::Command;
+
+use sonde_tests::TestTarget;
+
+fn probe() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_probe"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn examples() -> String {
+    format!("{}/../scenarios/examples", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn validate_accepts_the_examples_directory() {
+    let out = probe()
+        .args(["validate", &examples()])
+        .output()
+        .expect("probe runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("checkout"));
+}
+
+#[test]
+fn validate_reports_a_misspelt_field_where_it_is_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("checkout.toml");
+    let mut text = String::from("interval = \"1m\"\n");
+    text.push_str(&"# padding\n".repeat(17));
+    text.push_str("[[steps]]\nname = \"home\"\nget = \"http://127.0.0.1:9480/\"\n");
+    text.push_str("expcet = [\"status == 200\"]\n");
+    std::fs::write(&file, text).expect("write");
+    let out = probe()
+        .current_dir(dir.path())
+        .args(["validate", "checkout.toml"])
+        .output()
+        .expect("probe runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: unknown field `expcet`"), "{stderr}");
+    assert!(stderr.contains("--> checkout.toml:22:1"), "{stderr}");
+    assert!(stderr.contains("did you mean `expect`?"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour when stderr is not a terminal"
+    );
+}
+
+#[test]
+fn run_refuses_to_run_anything_when_one_file_is_invalid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.toml");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &good,
+        "interval = \"1m\"\n[[steps]]\nname = \"a\"\nget = \"http://127.0.0.1:1/\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        &bad,
+        "interval = \"1m\"\n[[steps]]\nname = \"a\"\nget = \"/\"\n",
+    )
+    .expect("write");
+    let out = probe()
+        .args(["run"])
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .expect("probe runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing ran");
+}
+
+#[tokio::test]
+async fn run_exits_0_on_pass_and_1_on_failure_with_json_lines_in_order() {
+    let target = TestTarget::new()
+        .route("/ok", 200, "fine")
+        .route("/down", 503, "down")
+        .start()
+        .await
+        .expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, path: &str| {
+        let file = dir.path().join(name);
+        let text = format!(
+            "interval = \"1m\"\n[[steps]]\nname = \"s\"\nget = \"{}\"\nexpect = [\"status == 200\"]\n",
+            target.url(path)
+        );
+        std::fs::write(&file, text).expect("write");
+        file
+    };
+    let (ok, down) = (write("ok.toml", "/ok"), write("down.toml", "/down"));
+    let out = tokio::task::spawn_blocking(move || {
+        probe()
+            .args(["run", "--format", "json"])
+            .arg(&ok)
+            .arg(&down)
+            .output()
+    })
+    .await
+    .expect("joined")
+    .expect("probe runs");
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (lines[0]["scenario"].as_str(), lines[0]["outcome"].as_str()),
+        (Some("ok"), Some("success"))
+    );
+    assert_eq!(
+        (lines[1]["scenario"].as_str(), lines[1]["outcome"].as_str()),
+        (Some("down"), Some("failure"))
+    );
+    assert_eq!(lines[1]["steps"][0]["assertions"][0]["actual"], "503");
+}
+
+#[tokio::test]
+async fn run_redacts_secrets_in_text_and_json() {
+    let target = TestTarget::new()
+        .route("/echo", 200, "token=sup3r-s3cret")
+        .start()
+        .await
+        .expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("leak.toml");
+    let text = format!(
+        "interval = \"1m\"\n[[steps]]\nname = \"s\"\nget = \"{}\"\nheaders = {{ X-Key = \"{{{{secret.API_KEY}}}}\" }}\nexpect = ['body == \"x\"']\n",
+        target.url("/echo")
+    );
+    std::fs::write(&file, text).expect("write");
+    for format in ["text", "json"] {
+        let file = file.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            probe()
+                .env("SONDE_SECRET_API_KEY", "sup3r-s3cret")
+                .args(["run", "--format", format])
+                .arg(&file)
+                .output()
+        })
+        .await
+        .expect("joined")
+        .expect("probe runs");
+        assert_eq!(out.status.code(), Some(1));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains("sup3r-s3cret"), "{format}: {all}");
+        assert!(all.contains("***"), "{format}: {all}");
+    }
+    assert_eq!(target.requests()[0].header("x-key"), Some("sup3r-s3cret"));
+}
