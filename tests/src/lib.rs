@@ -15,6 +15,8 @@
 //!   readiness checks, and [`tls_handshake`].
 //! - [`harness`] — find built binaries, start them with captured output
 //!   ([`Spawn`], [`ChildGuard`]), free ports, wait for readiness.
+//! - [`fleet`] — a whole fleet (scheduler and probe binaries) in a temp
+//!   directory, for the end-to-end suites; [`metrics`] reads scrapes.
 //! - [`shop`] — the demo shop (JSON API, per-region fault injection, HTTPS
 //!   with its own CA, DNS for `shop.sonde.test`).
 //!
@@ -27,7 +29,9 @@
 pub mod certs;
 pub mod client;
 pub mod dns;
+pub mod fleet;
 pub mod harness;
+pub mod metrics;
 mod serve;
 pub mod shop;
 pub mod target;

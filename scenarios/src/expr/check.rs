@@ -32,7 +32,9 @@ impl Assertion {
             Ok(Found::Absent(why)) => (self.predicate == Predicate::NotExists, why),
             // `exists` asks only whether there is a value, so the value (often
             // a session token) is not copied into the result.
-            Ok(Found::Value(_)) if self.predicate == Predicate::Exists => (true, "exists".to_string()),
+            Ok(Found::Value(_)) if self.predicate == Predicate::Exists => {
+                (true, "exists".to_string())
+            }
             Ok(Found::Value(v)) => (test(&self.predicate, &v), actual_text(&self.query, &v)),
         };
         AssertOutcome {

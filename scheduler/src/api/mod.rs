@@ -1,0 +1,66 @@
+//! The HTTP API (axum). JSON with snake_case fields; errors are
+//! `{"error": "…"}` with a fitting status.
+//!
+//! - `plan`, `results`: the probe protocol (probe token).
+//! - `scenarios`, `catalog`, `probes`: the read API (no token).
+//! - `ops`: `/metrics`, `/livez`, `/readyz`.
+//! - `error`: [`ApiError`], the JSON error answer.
+
+mod catalog;
+pub mod error;
+mod ops;
+mod plan;
+mod probes;
+mod results;
+mod scenarios;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use plan::{MAX_WAIT, SPOOL_HEADER, VERSION_HEADER};
+
+use crate::app::App;
+
+/// Every route, with `app` as state.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/api/v1/plan", get(plan::get_plan))
+        .route(
+            "/api/v1/results",
+            // The handler enforces `max_batch_bytes` itself, with a JSON 413.
+            post(results::post_results).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/scenarios", get(scenarios::list))
+        .route("/api/v1/scenarios/{name}", get(scenarios::one))
+        .route("/api/v1/scenarios/{name}/runs", get(scenarios::runs))
+        .route("/api/v1/catalog", get(catalog::get_catalog))
+        .route("/api/v1/probes", get(probes::list))
+        .route("/metrics", get(ops::metrics))
+        .route("/livez", get(ops::livez))
+        .route("/readyz", get(ops::readyz))
+        .fallback(not_found)
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /api/v1/scenarios, /api/v1/probes, /api/v1/catalog")
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("Request handler panicked.");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; see the scheduler's log",
+    )
+    .into_response()
+}

@@ -1,0 +1,203 @@
+//! The scheduler's shared state, built once at start-up and handed to
+//! every request handler and background task.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Authenticator;
+use crate::catalog::{self, CatalogWatch};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::fleet::Fleet;
+use crate::ingest::IngestLimiter;
+use crate::metrics::{Metrics, ProbeSample, Scrape};
+use crate::store::{self, Store, StoreError};
+
+/// Why the scheduler could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot read the scenario directory `{dir}`: {source}")]
+    Catalog {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot watch the scenario directory: {0}")]
+    Watch(#[from] notify::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub struct App {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub store: Store,
+    pub catalog: CatalogWatch,
+    pub fleet: Fleet,
+    pub auth: Authenticator,
+    pub metrics: Metrics,
+    pub limiter: IngestLimiter,
+    ready: AtomicBool,
+    /// Cancelled at shutdown: long polls answer at once.
+    pub shutdown: CancellationToken,
+}
+
+impl App {
+    /// Opens the store, loads the catalog and rebuilds the metrics.
+    ///
+    /// # Errors
+    /// When the store or the scenario directory cannot be opened.
+    pub async fn open(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<App>, StartError> {
+        let store = Store::open(&config.store_path(), clock.now_ms()).await?;
+        let catalog = catalog::watch_dir(&config.scenarios_dir, Arc::clone(&clock))
+            .await
+            .map_err(|source| StartError::Catalog {
+                dir: config.scenarios_dir.display().to_string(),
+                source,
+            })?;
+        let fleet = Fleet::load(store.clone(), Arc::clone(&clock), config.probe_silence).await?;
+        let app = App {
+            auth: Authenticator::new(store.clone(), &config.probes),
+            limiter: IngestLimiter::new(config.ingest_rate, config.ingest_burst),
+            metrics: Metrics::default(),
+            config: Arc::new(config),
+            clock,
+            store,
+            catalog,
+            fleet,
+            ready: AtomicBool::new(false),
+            shutdown,
+        };
+        app.rebuild_metrics().await?;
+        app.ready.store(true, Ordering::SeqCst);
+        Ok(Arc::new(app))
+    }
+
+    /// Whether the store is open, the catalog loaded, and shutdown not begun.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && !self.shutdown.is_cancelled()
+    }
+
+    /// Feeds every stored result of a catalog scenario into the metrics.
+    async fn rebuild_metrics(&self) -> Result<(), StoreError> {
+        let catalog = self.catalog.current();
+        let (series, damaged) = self
+            .store
+            .read(move |conn| {
+                let metrics = Metrics::default();
+                let mut batch = Vec::with_capacity(1024);
+                let damaged = store::results::for_each(conn, |r| {
+                    batch.push(r);
+                    if batch.len() == batch.capacity() {
+                        metrics.observe(&batch, &catalog);
+                        batch.clear();
+                    }
+                })?;
+                metrics.observe(&batch, &catalog);
+                Ok((metrics.series(), damaged))
+            })
+            .await?;
+        if damaged > 0 {
+            tracing::warn!(damaged, "Stored results that no longer parse were skipped.");
+        }
+        tracing::info!(series = series.len(), "Metrics rebuilt from the store.");
+        self.metrics.replace(series);
+        Ok(())
+    }
+
+    /// Everything `/metrics` shows now.
+    pub fn scrape(&self) -> Scrape {
+        let catalog = self.catalog.current();
+        let probes: Vec<ProbeSample> = self
+            .fleet
+            .probes()
+            .into_iter()
+            .map(|(p, up)| ProbeSample {
+                last_seen_seconds: p.last_seen.timestamp_millis() as f64 / 1_000.0,
+                name: p.name,
+                region: p.region,
+                up,
+            })
+            .collect();
+        let mut regions = self.fleet.regions();
+        for s in catalog.scenarios.values() {
+            regions.extend(s.regions.iter().flatten().cloned());
+        }
+        let regions = regions
+            .into_iter()
+            .map(|r| {
+                let live = probes.iter().filter(|p| p.region == r && p.up).count();
+                (r, live)
+            })
+            .collect();
+        Scrape {
+            series: self.metrics.series(),
+            probes,
+            regions,
+            invalid_files: catalog.invalid_files(),
+            ingest: self.metrics.ingest_counts(),
+        }
+    }
+
+    /// Starts the background tasks: the catalog watcher (and what follows
+    /// a catalog change), the liveness ticker and the retention job.
+    ///
+    /// # Errors
+    /// When the scenario directory cannot be watched.
+    pub fn spawn_background(self: &Arc<Self>, tasks: &TaskTracker) -> Result<(), StartError> {
+        let stop = self.shutdown.clone();
+        let watcher = self.catalog.spawn_watcher(stop.clone())?;
+        tasks.spawn(async move {
+            let _ = watcher.await;
+        });
+        let app = Arc::clone(self);
+        let mut changes = self.catalog.subscribe();
+        let stop_changes = stop.clone();
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop_changes.cancelled() => return,
+                    changed = changes.changed() => if changed.is_err() { return },
+                }
+                let catalog = changes.borrow_and_update().clone();
+                app.metrics.retain(&catalog);
+                app.fleet.bump();
+            }
+        });
+        let app = Arc::clone(self);
+        let stop_live = stop.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    () = stop_live.cancelled() => return,
+                    _ = tick.tick() => { app.fleet.refresh_liveness(); }
+                }
+            }
+        });
+        tasks.spawn(store::retention::run(
+            self.store.clone(),
+            Arc::clone(&self.clock),
+            self.config.retention,
+            stop,
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,325 @@
+//! Bearer tokens: `sonde_` and 64 hex digits (32 random bytes). Only their
+//! SHA-256 is kept, in the store (`scheduler token create`) or in
+//! `[[probe]]` entries. Probe requests also name themselves with
+//! `X-Sonde-Probe` and `X-Sonde-Region`, which must match the token.
+//!
+//! Missing or unknown (or revoked) token: 401. A valid token used where it
+//! is not allowed (another probe name or region, an operator token on a
+//! probe endpoint, a probe token on an operator endpoint): 403.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::config::ProbeEntry;
+use crate::store::{self, Store, StoreError};
+
+/// Every token starts with this.
+pub const TOKEN_PREFIX: &str = "sonde_";
+/// The header a probe names itself with.
+pub const PROBE_HEADER: &str = "x-sonde-probe";
+/// The header a probe names its region with.
+pub const REGION_HEADER: &str = "x-sonde-region";
+/// Stored tokens are re-read at least this often (revocations take effect).
+const REFRESH: Duration = Duration::from_secs(2);
+
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Probe,
+    Operator,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Probe => "probe",
+            TokenKind::Operator => "operator",
+        }
+    }
+}
+
+/// Who a valid token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub kind: TokenKind,
+    pub name: String,
+    /// The probe's region; `None` for operators.
+    pub region: Option<String>,
+}
+
+/// A probe that proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeIdentity {
+    pub name: String,
+    pub region: String,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing bearer token (send `Authorization: Bearer sonde_…`)")]
+    MissingToken,
+    #[error("unknown or revoked token")]
+    UnknownToken,
+    #[error("missing `{0}` header")]
+    MissingHeader(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("tokens cannot be checked right now")]
+    Unavailable,
+}
+
+/// A new random token.
+///
+/// # Errors
+/// When the system has no randomness to give.
+pub fn generate_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(format!("{TOKEN_PREFIX}{}", hex(&bytes)))
+}
+
+/// Lowercase hex SHA-256 of a token, as stored.
+pub fn token_sha256(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex32(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Equality that takes as long whatever the inputs hold.
+fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Debug, Clone)]
+struct Known {
+    sha256: [u8; 32],
+    grant: Grant,
+}
+
+#[derive(Debug)]
+struct Cache {
+    stored: Arc<Vec<Known>>,
+    loaded: Option<Instant>,
+}
+
+/// Checks tokens against the store and the config's `[[probe]]` entries.
+#[derive(Debug)]
+pub struct Authenticator {
+    store: Store,
+    configured: Vec<Known>,
+    cache: RwLock<Cache>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl Authenticator {
+    pub fn new(store: Store, probes: &[ProbeEntry]) -> Self {
+        let configured = probes
+            .iter()
+            .filter_map(|p| {
+                Some(Known {
+                    sha256: unhex32(&p.token_sha256)?,
+                    grant: Grant {
+                        kind: TokenKind::Probe,
+                        name: p.name.clone(),
+                        region: Some(p.region.clone()),
+                    },
+                })
+            })
+            .collect();
+        Self {
+            store,
+            configured,
+            cache: RwLock::new(Cache {
+                stored: Arc::new(Vec::new()),
+                loaded: None,
+            }),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The probe a request comes from.
+    ///
+    /// # Errors
+    /// See [`AuthError`].
+    pub async fn probe(&self, headers: &HeaderMap) -> Result<ProbeIdentity, AuthError> {
+        let grant = self.grant(headers).await?;
+        if grant.kind != TokenKind::Probe {
+            return Err(AuthError::Forbidden(
+                "an operator token cannot be used on probe endpoints".into(),
+            ));
+        }
+        let name =
+            header(headers, PROBE_HEADER).ok_or(AuthError::MissingHeader("X-Sonde-Probe"))?;
+        let region =
+            header(headers, REGION_HEADER).ok_or(AuthError::MissingHeader("X-Sonde-Region"))?;
+        let bound_region = grant.region.as_deref().unwrap_or_default();
+        if name != grant.name || region != bound_region {
+            return Err(AuthError::Forbidden(format!(
+                "this token belongs to probe `{}` in `{bound_region}`, not `{name}` in `{region}`",
+                grant.name
+            )));
+        }
+        Ok(ProbeIdentity {
+            name: name.to_owned(),
+            region: region.to_owned(),
+        })
+    }
+
+    /// The operator a request comes from.
+    ///
+    /// # Errors
+    /// See [`AuthError`].
+    pub async fn operator(&self, headers: &HeaderMap) -> Result<Grant, AuthError> {
+        let grant = self.grant(headers).await?;
+        if grant.kind != TokenKind::Operator {
+            return Err(AuthError::Forbidden(
+                "a probe token cannot be used on operator endpoints".into(),
+            ));
+        }
+        Ok(grant)
+    }
+
+    async fn grant(&self, headers: &HeaderMap) -> Result<Grant, AuthError> {
+        let token = bearer(headers).ok_or(AuthError::MissingToken)?;
+        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let asked = Instant::now();
+        if self.loaded_within(REFRESH)
+            && let Some(grant) = self.lookup(&hash)
+        {
+            return Ok(grant);
+        }
+        // Unknown (perhaps created a moment ago) or stale: re-read, unless
+        // a re-read began after this request did. Re-reads are one at a
+        // time, so a flood of bad tokens costs one query per round.
+        self.refresh_since(asked).await?;
+        self.lookup(&hash).ok_or(AuthError::UnknownToken)
+    }
+
+    fn lookup(&self, hash: &[u8; 32]) -> Option<Grant> {
+        let stored = self.cache.read().map(|c| Arc::clone(&c.stored)).ok()?;
+        // Compare with every token, no early exit.
+        let mut found = None;
+        for known in self.configured.iter().chain(stored.iter()) {
+            if ct_eq(&known.sha256, hash) {
+                found = Some(&known.grant);
+            }
+        }
+        found.cloned()
+    }
+
+    fn loaded_at(&self) -> Option<Instant> {
+        self.cache.read().ok().and_then(|c| c.loaded)
+    }
+
+    fn loaded_within(&self, age: Duration) -> bool {
+        self.loaded_at().is_some_and(|at| at.elapsed() < age)
+    }
+
+    async fn refresh_since(&self, asked: Instant) -> Result<(), AuthError> {
+        let _single = self.refreshing.lock().await;
+        if self.loaded_at().is_some_and(|at| at >= asked) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let stored = self.store.read(load_active).await.map_err(|e| {
+            tracing::error!(error = %e, "Reading tokens failed.");
+            AuthError::Unavailable
+        })?;
+        if let Ok(mut cache) = self.cache.write() {
+            cache.stored = Arc::new(stored);
+            cache.loaded = Some(started);
+        }
+        Ok(())
+    }
+}
+
+fn load_active(conn: &rusqlite::Connection) -> Result<Vec<Known>, StoreError> {
+    Ok(store::tokens::list(conn, None)?
+        .into_iter()
+        .filter(|t| t.revoked_at.is_none())
+        .filter_map(|t| {
+            let kind = match t.kind.as_str() {
+                "operator" => TokenKind::Operator,
+                _ => TokenKind::Probe,
+            };
+            Some(Known {
+                sha256: unhex32(&t.sha256)?,
+                grant: Grant {
+                    kind,
+                    name: t.name,
+                    region: t.region,
+                },
+            })
+        })
+        .collect())
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_prefixed_hex_and_hash_to_64_hex_digits() {
+        let token = generate_token().expect("randomness");
+        assert!(token.starts_with(TOKEN_PREFIX));
+        assert_eq!(token.len(), TOKEN_PREFIX.len() + 64);
+        let hash = token_sha256(&token);
+        assert_eq!(unhex32(&hash).map(|h| hex(&h)), Some(hash));
+        assert_ne!(generate_token().expect("randomness"), token);
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer(&headers), None);
+        headers.insert("authorization", "Bearer  abc ".parse().expect("value"));
+        assert_eq!(bearer(&headers), Some("abc"));
+        headers.insert("authorization", "Basic abc".parse().expect("value"));
+        assert_eq!(bearer(&headers), None);
+    }
+
+    #[test]
+    fn constant_time_equality() {
+        assert!(ct_eq(&[7; 32], &[7; 32]));
+        let mut other = [7; 32];
+        other[31] = 8;
+        assert!(!ct_eq(&[7; 32], &other));
+    }
+}

@@ -1,0 +1,162 @@
+//! `scheduler token create|list|revoke`: tokens are printed once and only
+//! their SHA-256 is stored.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::{EXIT_INVALID, TokenAction};
+use crate::auth::{generate_token, token_sha256};
+use crate::config::{Config, is_valid_name};
+use crate::store::tokens::{self, TokenRow};
+
+pub(super) fn token(config: &Config, action: TokenAction) -> ExitCode {
+    let result = match action {
+        TokenAction::Create {
+            name,
+            region,
+            operator,
+            print_config,
+            token_file,
+        } => create(
+            config,
+            &name,
+            region.as_deref(),
+            operator,
+            print_config,
+            token_file.as_deref(),
+        ),
+        TokenAction::List { name } => list(config, name.as_deref()),
+        TokenAction::Revoke { name } => revoke(config, &name),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_store(config: &Config) -> anyhow::Result<rusqlite::Connection> {
+    Ok(crate::store::open_direct(
+        &config.store_path(),
+        chrono::Utc::now().timestamp_millis(),
+    )?)
+}
+
+fn create(
+    config: &Config,
+    name: &str,
+    region: Option<&str>,
+    operator: bool,
+    print_config: bool,
+    token_file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    for value in std::iter::once(name).chain(region) {
+        if !is_valid_name(value) {
+            eprintln!(
+                "error: invalid name `{value}`: expected lowercase letters, digits, `_`, `.` or `-` (at most 63, starting with a letter or digit)"
+            );
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    }
+    let token = generate_token()?;
+    let hash = token_sha256(&token);
+    if print_config {
+        let region = region.unwrap_or_default();
+        println!("[[probe]]\nname = \"{name}\"\nregion = \"{region}\"\ntoken_sha256 = \"{hash}\"");
+        match token_file {
+            Some(path) => write_secret(path, &token)?,
+            None => eprintln!("token (shown once; give it to probe `{name}`): {token}"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let conn = open_store(config)?;
+    let row = TokenRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: name.to_owned(),
+        region: if operator {
+            None
+        } else {
+            region.map(str::to_owned)
+        },
+        kind: if operator { "operator" } else { "probe" }.to_owned(),
+        sha256: hash,
+        created_at: chrono::Utc::now().timestamp_millis(),
+        revoked_at: None,
+    };
+    tokens::insert(&conn, &row)?;
+    drop(conn);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{token}")?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_secret(path: &Path, token: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(file, "{token}")?;
+    Ok(())
+}
+
+fn list(config: &Config, name: Option<&str>) -> anyhow::Result<ExitCode> {
+    let conn = open_store(config)?;
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map_or_else(String::new, |t| scenarios::wire::time::format(&t))
+    };
+    println!(
+        "{:<36}  {:<8}  {:<24}  {:<16}  {:<10}  {:<24}  REVOKED",
+        "ID", "KIND", "NAME", "REGION", "SHA256", "CREATED"
+    );
+    for t in tokens::list(&conn, name)? {
+        println!(
+            "{:<36}  {:<8}  {:<24}  {:<16}  {:<10}  {:<24}  {}",
+            t.id,
+            t.kind,
+            t.name,
+            t.region.as_deref().unwrap_or("-"),
+            t.sha256.get(..8).unwrap_or_default(),
+            time(t.created_at),
+            t.revoked_at.map_or_else(|| "-".to_owned(), time)
+        );
+    }
+    for p in config
+        .probes
+        .iter()
+        .filter(|p| name.is_none_or(|n| n == p.name))
+    {
+        println!(
+            "{:<36}  {:<8}  {:<24}  {:<16}  {:<10}  {:<24}  -",
+            "(scheduler.toml)",
+            "probe",
+            p.name,
+            p.region,
+            p.token_sha256.get(..8).unwrap_or_default(),
+            "-"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn revoke(config: &Config, name: &str) -> anyhow::Result<ExitCode> {
+    let conn = open_store(config)?;
+    let revoked = tokens::revoke(&conn, name, chrono::Utc::now().timestamp_millis())?;
+    eprintln!("revoked {revoked} token(s) of `{name}`");
+    if config.probes.iter().any(|p| p.name == name) {
+        eprintln!(
+            "note: `{name}` also has a [[probe]] entry in the configuration; remove it there"
+        );
+    }
+    if revoked == 0 {
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

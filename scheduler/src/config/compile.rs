@@ -1,0 +1,346 @@
+//! Raw settings → [`Config`], collecting every problem.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use scenarios::diagnostic::Diagnostic;
+
+use super::error::Problem;
+use super::raw::{RawConfig, RawNotify, RawProbe};
+use super::settings::{EnvLookup, Origin, Reader, Setting};
+use super::{
+    Config, DEFAULT_INGEST_RATE, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_BYTES, DEFAULT_PROBE_SILENCE,
+    DEFAULT_RETENTION, DEFAULT_SHUTDOWN_GRACE, NotifierKind, NotifyEntry, ProbeEntry, TlsFiles,
+    default_burst, is_valid_name,
+};
+
+pub(super) fn compile(
+    source: &str,
+    base: &Path,
+    env: EnvLookup<'_>,
+) -> Result<Config, Vec<Problem>> {
+    let raw: RawConfig = toml::from_str(source).map_err(|e| vec![toml_problem(source, &e)])?;
+    let mut r = Reader::new(source, env);
+    let listen = r.string("listen", raw.listen);
+    let listen = listen.map_or(Some(default_listen()), |s| address(&mut r, &s));
+    let data_dir = required_path(&mut r, "data_dir", raw.data_dir, base);
+    let scenarios_dir = required_path(&mut r, "scenarios_dir", raw.scenarios_dir, base);
+    if let Some(dir) = &scenarios_dir
+        && !dir.value.is_dir()
+    {
+        let shown = dir.value.display();
+        r.error(
+            &dir.origin,
+            format!("`{shown}` is not a directory"),
+            "expected the directory of the scenario files",
+        );
+    }
+    let retention = duration(
+        &mut r,
+        "retention",
+        raw.retention,
+        DEFAULT_RETENTION,
+        Duration::from_secs(3600),
+    );
+    let probe_silence = duration(
+        &mut r,
+        "probe_silence",
+        raw.probe_silence,
+        DEFAULT_PROBE_SILENCE,
+        Duration::from_secs(1),
+    );
+    let shutdown_grace = duration(
+        &mut r,
+        "shutdown_grace",
+        raw.shutdown_grace,
+        DEFAULT_SHUTDOWN_GRACE,
+        Duration::ZERO,
+    );
+    let tls = tls_files(&mut r, raw.tls_cert, raw.tls_key, base);
+    let max_batch_bytes = integer(
+        &mut r,
+        "max_batch_bytes",
+        raw.max_batch_bytes,
+        1024,
+        DEFAULT_MAX_BATCH_BYTES as i64,
+    );
+    let ingest_rate = integer(
+        &mut r,
+        "ingest_rate",
+        raw.ingest_rate,
+        1,
+        i64::from(DEFAULT_INGEST_RATE),
+    );
+    let rate = u32::try_from(ingest_rate).unwrap_or(u32::MAX);
+    let ingest_burst = integer(
+        &mut r,
+        "ingest_burst",
+        raw.ingest_burst,
+        1,
+        i64::from(default_burst(rate)),
+    );
+    let probes = probes(&mut r, raw.probe);
+    let notify = raw
+        .notify
+        .into_iter()
+        .filter_map(|n| notifier(&mut r, n))
+        .collect();
+    if !r.problems.is_empty() {
+        return Err(r.problems);
+    }
+    // Every `None` above pushed a problem, so these are all present here.
+    match (listen, data_dir, scenarios_dir) {
+        (Some(listen), Some(data_dir), Some(scenarios_dir)) => Ok(Config {
+            listen,
+            data_dir: data_dir.value,
+            scenarios_dir: scenarios_dir.value,
+            retention,
+            probe_silence,
+            tls,
+            max_batch_bytes: usize::try_from(max_batch_bytes).unwrap_or(usize::MAX),
+            ingest_rate: rate,
+            ingest_burst: u32::try_from(ingest_burst).unwrap_or(u32::MAX),
+            shutdown_grace,
+            probes,
+            notify,
+        }),
+        _ => Err(vec![Problem::General("incomplete configuration".into())]),
+    }
+}
+
+fn toml_problem(source: &str, error: &toml::de::Error) -> Problem {
+    let message = error.message().trim().to_owned();
+    let span = error.span().unwrap_or(0..0);
+    // serde's "unknown field `x`, expected one of …" reads better split.
+    let (title, label) = match message.split_once(", expected ") {
+        Some((title, rest)) => (title.to_owned(), format!("expected {rest}")),
+        None => (message.clone(), "here".to_owned()),
+    };
+    let span = if span.is_empty() && !source.is_empty() {
+        span.start..(span.start + 1).min(source.len())
+    } else {
+        span
+    };
+    Problem::At(Diagnostic::new(title, span, label))
+}
+
+fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN
+        .parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 9470)))
+}
+
+fn address(r: &mut Reader<'_>, s: &Setting<String>) -> Option<SocketAddr> {
+    match s.value.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            r.error(
+                &s.origin,
+                format!("invalid listen address `{}`", s.value),
+                "expected an IP address and port, like `127.0.0.1:9470`",
+            );
+            None
+        }
+    }
+}
+
+fn resolve(base: &Path, value: &str) -> PathBuf {
+    let path = Path::new(value);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+fn required_path(
+    r: &mut Reader<'_>,
+    key: &str,
+    raw: Option<toml::Spanned<String>>,
+    base: &Path,
+) -> Option<Setting<PathBuf>> {
+    let Some(s) = r.string(key, raw) else {
+        r.problems.push(Problem::General(format!(
+            "missing `{key}` (set it in the file or as {})",
+            Reader::env_var(key)
+        )));
+        return None;
+    };
+    if s.value.is_empty() {
+        r.error(
+            &s.origin,
+            format!("`{key}` is empty"),
+            "expected a directory",
+        );
+        return None;
+    }
+    Some(Setting {
+        value: resolve(base, &s.value),
+        origin: s.origin,
+    })
+}
+
+fn duration(
+    r: &mut Reader<'_>,
+    key: &str,
+    raw: Option<toml::Spanned<String>>,
+    default: Duration,
+    min: Duration,
+) -> Duration {
+    let Some(s) = r.string(key, raw) else {
+        return default;
+    };
+    match scenarios::duration::parse(&s.value) {
+        Ok(d) if d >= min => d,
+        Ok(_) => {
+            let min = scenarios::duration::Human(min);
+            r.error(
+                &s.origin,
+                format!("`{key}` is too short"),
+                format!("expected at least {min}"),
+            );
+            default
+        }
+        Err(e) => {
+            r.error(
+                &s.origin,
+                format!("invalid duration `{}` for `{key}` ({e})", s.value),
+                scenarios::duration::EXPECTED,
+            );
+            default
+        }
+    }
+}
+
+fn integer(
+    r: &mut Reader<'_>,
+    key: &str,
+    raw: Option<toml::Spanned<i64>>,
+    min: i64,
+    default: i64,
+) -> i64 {
+    let Some(s) = r.integer(key, raw) else {
+        return default;
+    };
+    if s.value < min || s.value > i64::from(u32::MAX) * 16 {
+        r.error(
+            &s.origin,
+            format!("`{key}` is out of range"),
+            format!("expected an integer from {min}"),
+        );
+        return default;
+    }
+    s.value
+}
+
+fn tls_files(
+    r: &mut Reader<'_>,
+    cert: Option<toml::Spanned<String>>,
+    key: Option<toml::Spanned<String>>,
+    base: &Path,
+) -> Option<TlsFiles> {
+    let cert = r.string("tls_cert", cert);
+    let key = r.string("tls_key", key);
+    match (cert, key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: resolve(base, &cert.value),
+            key: resolve(base, &key.value),
+        }),
+        (Some(one), None) | (None, Some(one)) => {
+            r.error(
+                &one.origin,
+                "`tls_cert` and `tls_key` go together",
+                "set both, or neither for plain HTTP",
+            );
+            None
+        }
+    }
+}
+
+fn probes(r: &mut Reader<'_>, raw: Vec<RawProbe>) -> Vec<ProbeEntry> {
+    let mut out: Vec<ProbeEntry> = Vec::new();
+    for entry in raw {
+        let name = r.file_string(entry.name);
+        let region = r.file_string(entry.region);
+        let hash = r.file_string(entry.token_sha256);
+        for s in [&name, &region] {
+            if !is_valid_name(&s.value) {
+                r.error(
+                    &s.origin,
+                    format!("invalid name `{}`", s.value),
+                    "expected lowercase letters, digits, `_`, `.` or `-` (at most 63)",
+                );
+            }
+        }
+        let hex = hash.value.trim().to_ascii_lowercase();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            r.error(
+                &hash.origin,
+                "invalid `token_sha256`",
+                "expected 64 hex digits (`scheduler token create --print-config` prints them)",
+            );
+        }
+        if out.iter().any(|p| p.name == name.value) {
+            r.error(
+                &name.origin,
+                format!("duplicate probe `{}`", name.value),
+                "each `[[probe]]` needs its own name",
+            );
+        }
+        out.push(ProbeEntry {
+            name: name.value,
+            region: region.value,
+            token_sha256: hex,
+        });
+    }
+    out
+}
+
+fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<NotifyEntry> {
+    let kind_setting = r.file_string(raw.kind);
+    let kind = NotifierKind::ALL
+        .iter()
+        .find(|(s, _)| *s == kind_setting.value)
+        .map(|(_, k)| *k);
+    let url = raw.url.map(|u| r.file_string(u).value);
+    let secret = raw.secret.map(|s| r.file_string(s).value);
+    let routing_key = raw.routing_key.map(|s| r.file_string(s).value);
+    let match_labels = raw
+        .match_labels
+        .into_iter()
+        .map(|(k, v)| (k, r.file_string(v).value))
+        .collect();
+    let Some(kind) = kind else {
+        r.error(
+            &kind_setting.origin,
+            format!("unknown notifier kind `{}`", kind_setting.value),
+            "expected `alertmanager`, `pagerduty`, `slack` or `webhook`",
+        );
+        return None;
+    };
+    if kind != NotifierKind::Pagerduty && url.is_none() {
+        r.error(
+            &Origin::File(kind_setting.origin_span()),
+            format!("a `{}` notifier needs `url`", kind.as_str()),
+            "add `url = \"…\"` to this entry",
+        );
+    }
+    Some(NotifyEntry {
+        kind,
+        url,
+        match_labels,
+        secret,
+        routing_key,
+    })
+}
+
+impl Setting<String> {
+    fn origin_span(&self) -> std::ops::Range<usize> {
+        match &self.origin {
+            Origin::File(span) => span.clone(),
+            Origin::Env(_) => 0..0,
+        }
+    }
+}

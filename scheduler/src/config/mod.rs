@@ -1,0 +1,204 @@
+//! `scheduler.toml`: reading, environment overrides, validation.
+//!
+//! Every top-level scalar key can be set as `SONDE_SCHEDULER_<KEY>` (which
+//! wins over the file); any string in the file may use `{{env.NAME}}`;
+//! unknown keys are errors; relative paths resolve against the directory
+//! of the config file. Every problem is reported in one pass.
+
+mod compile;
+mod error;
+mod raw;
+mod settings;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, Problem};
+pub use settings::EnvLookup;
+
+/// Default `listen`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9470";
+/// Default `retention`.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+/// Default `probe_silence`.
+pub const DEFAULT_PROBE_SILENCE: Duration = Duration::from_secs(90);
+/// Default `max_batch_bytes`: 4 MiB.
+pub const DEFAULT_MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Default `ingest_rate`, results per second per probe.
+pub const DEFAULT_INGEST_RATE: u32 = 2_000;
+/// Default `shutdown_grace`.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Name of the SQLite file under `data_dir`.
+pub const STORE_FILE: &str = "sonde.db";
+
+/// The validated configuration of a scheduler.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the API, `/metrics` and the probe protocol listen.
+    pub listen: SocketAddr,
+    /// Holds the SQLite store.
+    pub data_dir: PathBuf,
+    /// Every `*.toml` below it is a scenario.
+    pub scenarios_dir: PathBuf,
+    /// Results older than this are deleted.
+    pub retention: Duration,
+    /// A probe with no plan request or result for this long is down.
+    pub probe_silence: Duration,
+    /// Certificate chain and key (PEM) for TLS on the listener.
+    pub tls: Option<TlsFiles>,
+    /// Largest accepted `POST /api/v1/results` body.
+    pub max_batch_bytes: usize,
+    /// Results per second each probe may deliver.
+    pub ingest_rate: u32,
+    /// Results a probe may deliver at once above its rate.
+    pub ingest_burst: u32,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub shutdown_grace: Duration,
+    /// Probe tokens declared in the file.
+    pub probes: Vec<ProbeEntry>,
+    /// Notification targets (used by the alert engine).
+    pub notify: Vec<NotifyEntry>,
+}
+
+/// PEM files for the listener's TLS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A `[[probe]]` entry: a probe token known by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeEntry {
+    pub name: String,
+    pub region: String,
+    /// Lowercase hex SHA-256 of the token.
+    pub token_sha256: String,
+}
+
+/// Where the alert engine can send notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifierKind {
+    Alertmanager,
+    Pagerduty,
+    Slack,
+    Webhook,
+}
+
+impl NotifierKind {
+    const ALL: [(&'static str, NotifierKind); 4] = [
+        ("alertmanager", NotifierKind::Alertmanager),
+        ("pagerduty", NotifierKind::Pagerduty),
+        ("slack", NotifierKind::Slack),
+        ("webhook", NotifierKind::Webhook),
+    ];
+
+    /// The config and metric label form.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("webhook", |(s, _)| s)
+    }
+}
+
+/// A `[[notify]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyEntry {
+    pub kind: NotifierKind,
+    pub url: Option<String>,
+    /// Labels an alert must carry to go to this notifier.
+    pub match_labels: BTreeMap<String, String>,
+    /// Signing key of a webhook.
+    pub secret: Option<String>,
+    /// PagerDuty routing key.
+    pub routing_key: Option<String>,
+}
+
+impl Config {
+    /// Reads and validates `path`, with overrides from the process
+    /// environment.
+    ///
+    /// # Errors
+    /// Every problem found, ready to render.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        Self::load_with_env(path, &lookup)
+    }
+
+    /// [`Config::load`] with an injected environment.
+    ///
+    /// # Errors
+    /// Every problem found, ready to render.
+    pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::general(&shown, format!("cannot read `{shown}`: {e}")))?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Self::parse(&shown, &source, &base, env)
+    }
+
+    /// Validates config text; relative paths resolve against `base`.
+    ///
+    /// # Errors
+    /// Every problem found, ready to render.
+    pub fn parse(
+        path: &str,
+        source: &str,
+        base: &Path,
+        env: EnvLookup<'_>,
+    ) -> Result<Config, ConfigError> {
+        compile::compile(source, base, env).map_err(|problems| ConfigError {
+            path: path.to_owned(),
+            source: source.to_owned(),
+            problems,
+        })
+    }
+
+    /// The SQLite file of the store.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join(STORE_FILE)
+    }
+
+    /// A configuration with defaults for everything but the directories
+    /// (tests and embedding).
+    pub fn with_dirs(data_dir: impl Into<PathBuf>, scenarios_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9470)),
+            data_dir: data_dir.into(),
+            scenarios_dir: scenarios_dir.into(),
+            retention: DEFAULT_RETENTION,
+            probe_silence: DEFAULT_PROBE_SILENCE,
+            tls: None,
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
+            ingest_rate: DEFAULT_INGEST_RATE,
+            ingest_burst: default_burst(DEFAULT_INGEST_RATE),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            probes: Vec::new(),
+            notify: Vec::new(),
+        }
+    }
+}
+
+/// Default `ingest_burst`: five seconds' worth, so a probe draining a
+/// backlog sends full batches.
+pub fn default_burst(rate: u32) -> u32 {
+    rate.saturating_mul(5).max(500)
+}
+
+/// Whether `name` is a valid probe name or region (they become metric
+/// labels): `[a-z0-9][a-z0-9_.-]{0,62}`.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    first_ok
+        && name.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,49 @@
+//! The serde layer of `scheduler.toml`: every key as written, with its
+//! span, unknown keys denied. `compile` turns it into a [`super::Config`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The top level of `scheduler.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub listen: Option<Spanned<String>>,
+    pub data_dir: Option<Spanned<String>>,
+    pub scenarios_dir: Option<Spanned<String>>,
+    pub retention: Option<Spanned<String>>,
+    pub probe_silence: Option<Spanned<String>>,
+    pub tls_cert: Option<Spanned<String>>,
+    pub tls_key: Option<Spanned<String>>,
+    pub max_batch_bytes: Option<Spanned<i64>>,
+    pub ingest_rate: Option<Spanned<i64>>,
+    pub ingest_burst: Option<Spanned<i64>>,
+    pub shutdown_grace: Option<Spanned<String>>,
+    #[serde(default)]
+    pub probe: Vec<RawProbe>,
+    #[serde(default)]
+    pub notify: Vec<RawNotify>,
+}
+
+/// A `[[probe]]` entry: a probe token declared in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbe {
+    pub name: Spanned<String>,
+    pub region: Spanned<String>,
+    pub token_sha256: Spanned<String>,
+}
+
+/// A `[[notify]]` entry; the alert engine uses them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotify {
+    pub kind: Spanned<String>,
+    pub url: Option<Spanned<String>>,
+    #[serde(rename = "match", default)]
+    pub match_labels: BTreeMap<String, Spanned<String>>,
+    pub secret: Option<Spanned<String>>,
+    pub routing_key: Option<Spanned<String>>,
+}

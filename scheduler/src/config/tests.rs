@@ -1,0 +1,168 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use scenarios::diagnostic::Style;
+
+use super::*;
+
+fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let env: BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let lookup = move |name: &str| env.get(name).cloned();
+    // The crate's own directory exists, so `scenarios_dir = "."` passes.
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Config::parse("scheduler.toml", text, base, &lookup)
+}
+
+fn rendered(err: &ConfigError) -> String {
+    err.render(Style::Plain)
+}
+
+const MINIMAL: &str = "data_dir = \"./data\"\nscenarios_dir = \".\"\n";
+
+#[test]
+fn defaults_and_relative_paths() {
+    let c = parse(MINIMAL, &[]).unwrap();
+    assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(c.retention, DEFAULT_RETENTION);
+    assert_eq!(c.probe_silence, Duration::from_secs(90));
+    assert_eq!(c.max_batch_bytes, 4 * 1024 * 1024);
+    assert_eq!(c.ingest_rate, 2000);
+    assert!(c.data_dir.is_absolute());
+    assert!(c.data_dir.ends_with("data"));
+    assert_eq!(c.store_path().file_name().unwrap(), STORE_FILE);
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let text = format!("{MINIMAL}listen = \"127.0.0.1:1\"\nretention = \"7d\"\ningest_rate = 5\n");
+    let c = parse(
+        &text,
+        &[
+            ("SONDE_SCHEDULER_LISTEN", "0.0.0.0:9999"),
+            ("SONDE_SCHEDULER_RETENTION", "2d"),
+            ("SONDE_SCHEDULER_INGEST_RATE", "77"),
+            ("SONDE_SCHEDULER_PROBE_SILENCE", "30s"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.listen.to_string(), "0.0.0.0:9999");
+    assert_eq!(c.retention, Duration::from_secs(2 * 86_400));
+    assert_eq!(c.ingest_rate, 77);
+    assert_eq!(c.probe_silence, Duration::from_secs(30));
+}
+
+#[test]
+fn required_keys_may_come_from_the_environment() {
+    let c = parse(
+        "",
+        &[
+            ("SONDE_SCHEDULER_DATA_DIR", "/var/lib/sonde"),
+            ("SONDE_SCHEDULER_SCENARIOS_DIR", "."),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.data_dir, Path::new("/var/lib/sonde"));
+}
+
+#[test]
+fn a_bad_environment_value_names_the_variable() {
+    let err = parse(MINIMAL, &[("SONDE_SCHEDULER_INGEST_RATE", "lots")]).unwrap_err();
+    let text = rendered(&err);
+    assert!(text.contains("SONDE_SCHEDULER_INGEST_RATE"), "{text}");
+    assert!(text.contains("expected an integer"), "{text}");
+}
+
+#[test]
+fn env_templates_expand_in_any_string() {
+    let text = format!(
+        "{MINIMAL}[[notify]]\nkind = \"webhook\"\nurl = \"https://hooks.example.com/{{{{env.HOOK_PATH}}}}\"\nsecret = \"{{{{ env.WEBHOOK_SECRET }}}}\"\n"
+    );
+    let c = parse(
+        &text,
+        &[("HOOK_PATH", "sonde"), ("WEBHOOK_SECRET", "whsec_abc")],
+    )
+    .unwrap();
+    assert_eq!(c.notify.len(), 1);
+    assert_eq!(c.notify[0].kind, NotifierKind::Webhook);
+    assert_eq!(
+        c.notify[0].url.as_deref(),
+        Some("https://hooks.example.com/sonde")
+    );
+    assert_eq!(c.notify[0].secret.as_deref(), Some("whsec_abc"));
+}
+
+#[test]
+fn an_unset_template_variable_points_at_the_template() {
+    let text = "data_dir = \"{{env.NOPE}}\"\nscenarios_dir = \".\"\n";
+    let text_err = rendered(&parse(text, &[]).unwrap_err());
+    assert!(
+        text_err.contains("environment variable `NOPE` is not set"),
+        "{text_err}"
+    );
+    assert!(text_err.contains("scheduler.toml:1:13"), "{text_err}");
+}
+
+#[test]
+fn an_unknown_key_is_an_error_with_line_and_column() {
+    let text = format!("{MINIMAL}\nlisten_adress = \"127.0.0.1:9470\"\n");
+    let err = parse(&text, &[]).unwrap_err();
+    let text = rendered(&err);
+    assert!(text.contains("unknown field `listen_adress`"), "{text}");
+    assert!(text.contains("scheduler.toml:4:1"), "{text}");
+    assert!(text.contains("`listen`"), "{text}");
+}
+
+#[test]
+fn an_unknown_key_in_a_probe_entry_is_an_error() {
+    let text = format!("{MINIMAL}[[probe]]\nname = \"p1\"\nregion = \"eu\"\ntoken = \"x\"\n");
+    let text = rendered(&parse(&text, &[]).unwrap_err());
+    assert!(text.contains("unknown field `token`"), "{text}");
+    assert!(text.contains("scheduler.toml:6:1"), "{text}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = "data_dir = \"d\"\nscenarios_dir = \"does-not-exist\"\nretention = \"forever\"\nlisten = \"here\"\ntls_cert = \"c.pem\"\n";
+    let text = rendered(&parse(text, &[]).unwrap_err());
+    for needle in [
+        "is not a directory",
+        "invalid duration `forever`",
+        "invalid listen address `here`",
+        "`tls_cert` and `tls_key` go together",
+        "scheduler.toml:3:13",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in {text}");
+    }
+}
+
+#[test]
+fn probe_entries_are_checked() {
+    let good = "a".repeat(64);
+    let text = format!(
+        "{MINIMAL}[[probe]]\nname = \"p-eu-1\"\nregion = \"eu-west-1\"\ntoken_sha256 = \"{good}\"\n[[probe]]\nname = \"Bad Name\"\nregion = \"eu\"\ntoken_sha256 = \"xyz\"\n"
+    );
+    let text = rendered(&parse(&text, &[]).unwrap_err());
+    assert!(text.contains("invalid name `Bad Name`"), "{text}");
+    assert!(text.contains("invalid `token_sha256`"), "{text}");
+    let ok = format!(
+        "{MINIMAL}[[probe]]\nname = \"p-eu-1\"\nregion = \"eu-west-1\"\ntoken_sha256 = \"{good}\"\n"
+    );
+    let c = parse(&ok, &[]).unwrap();
+    assert_eq!(c.probes[0].region, "eu-west-1");
+}
+
+#[test]
+fn the_example_file_validates() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scheduler.example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lookup = |name: &str| (name == "WEBHOOK_SECRET").then(|| "whsec_test".to_owned());
+    let c = Config::parse("scheduler.example.toml", &text, base, &lookup)
+        .map_err(|e| e.render(Style::Plain))
+        .unwrap();
+    assert!(c.scenarios_dir.join("checkout.toml").is_file());
+}

@@ -1,0 +1,306 @@
+//! The fleet: registered probes, who is live, what each one runs.
+//!
+//! A probe registers with its first authenticated request; every plan and
+//! results call updates `last_seen`. A probe is live while `last_seen` is
+//! within `probe_silence`. Any change that can move an assignment (a probe
+//! registering, going silent or coming back, an on-demand run queued) bumps
+//! the fleet's epoch, which wakes long-polling plan requests.
+//!
+//! - `plan`: a probe's plan, its content hash (the ETag) and revision.
+//! - `run_now`: on-demand runs waiting for a probe.
+
+mod plan;
+mod run_now;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+pub use plan::{PlanView, plan_etag};
+pub use run_now::RUN_NOW_TTL;
+
+use crate::assignment;
+use crate::auth::ProbeIdentity;
+use crate::catalog::{Catalog, CatalogScenario};
+use crate::clock::Clock;
+use crate::store::probes::ProbeRow;
+use crate::store::{Store, StoreError};
+
+/// `last_seen` is written to the store at most this often per probe when
+/// nothing else changed (the in-memory value is always current).
+const PERSIST_EVERY: Duration = Duration::from_secs(10);
+
+/// What the scheduler knows about a probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeState {
+    pub name: String,
+    pub region: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub version: Option<String>,
+    pub spool_depth: Option<i64>,
+    plan_hash: Option<String>,
+    plan_revision: u64,
+    persisted_at: Option<DateTime<Utc>>,
+}
+
+impl ProbeState {
+    fn from_row(row: ProbeRow) -> Self {
+        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        ProbeState {
+            first_seen: at(row.first_seen),
+            last_seen: at(row.last_seen),
+            persisted_at: Some(at(row.last_seen)),
+            name: row.name,
+            region: row.region,
+            version: row.version,
+            spool_depth: row.spool_depth,
+            plan_hash: row.plan_hash,
+            plan_revision: u64::try_from(row.plan_revision).unwrap_or(0),
+        }
+    }
+
+    fn row(&self) -> ProbeRow {
+        ProbeRow {
+            name: self.name.clone(),
+            region: self.region.clone(),
+            first_seen: self.first_seen.timestamp_millis(),
+            last_seen: self.last_seen.timestamp_millis(),
+            version: self.version.clone(),
+            spool_depth: self.spool_depth,
+            plan_hash: self.plan_hash.clone(),
+            plan_revision: i64::try_from(self.plan_revision).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// What a probe tells about itself on each call.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub version: Option<String>,
+    pub spool_depth: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    probes: BTreeMap<String, ProbeState>,
+    /// The live set when last computed.
+    live: BTreeSet<String>,
+    run_now: run_now::Queue,
+}
+
+/// Probes, liveness and assignments.
+#[derive(Debug)]
+pub struct Fleet {
+    state: Mutex<State>,
+    epoch: watch::Sender<u64>,
+    clock: Arc<dyn Clock>,
+    silence: Duration,
+    store: Store,
+}
+
+impl Fleet {
+    /// The fleet as the store remembers it.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn load(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        silence: Duration,
+    ) -> Result<Fleet, StoreError> {
+        let rows = store.read(crate::store::probes::all).await?;
+        let probes = rows
+            .into_iter()
+            .map(|row| (row.name.clone(), ProbeState::from_row(row)))
+            .collect();
+        let fleet = Fleet {
+            state: Mutex::new(State {
+                probes,
+                ..State::default()
+            }),
+            epoch: watch::channel(0).0,
+            clock,
+            silence,
+            store,
+        };
+        fleet.refresh_liveness();
+        Ok(fleet)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Wakes everyone waiting for a plan change.
+    pub fn bump(&self) {
+        self.epoch.send_modify(|e| *e += 1);
+    }
+
+    /// A receiver that changes whenever assignments may have changed.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.epoch.subscribe()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn is_live(&self, probe: &ProbeState, now: DateTime<Utc>) -> bool {
+        let silence = chrono::Duration::from_std(self.silence).unwrap_or(chrono::Duration::MAX);
+        now.signed_duration_since(probe.last_seen) <= silence
+    }
+
+    /// Records a call from `id` and persists it when due.
+    ///
+    /// # Errors
+    /// When the store cannot record a new or changed probe.
+    pub async fn touch(&self, id: &ProbeIdentity, report: Report) -> Result<(), StoreError> {
+        let row = self.touch_in_memory(id, report);
+        self.refresh_liveness();
+        match row {
+            Some(row) => {
+                self.store
+                    .write(move |c| crate::store::probes::upsert(c, &row))
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn touch_in_memory(&self, id: &ProbeIdentity, report: Report) -> Option<ProbeRow> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let probe = state.probes.entry(id.name.clone()).or_insert_with(|| {
+            tracing::info!(probe = %id.name, region = %id.region, "Probe registered.");
+            ProbeState {
+                name: id.name.clone(),
+                region: id.region.clone(),
+                first_seen: now,
+                last_seen: now,
+                version: None,
+                spool_depth: None,
+                plan_hash: None,
+                plan_revision: 0,
+                persisted_at: None,
+            }
+        });
+        let changed = probe.region != id.region
+            || (report.version.is_some() && report.version != probe.version)
+            || probe.persisted_at.is_none();
+        probe.region.clone_from(&id.region);
+        probe.last_seen = probe.last_seen.max(now);
+        if report.version.is_some() {
+            probe.version = report.version;
+        }
+        if report.spool_depth.is_some() {
+            probe.spool_depth = report.spool_depth;
+        }
+        let due = probe.persisted_at.is_none_or(|at| {
+            now.signed_duration_since(at).to_std().unwrap_or_default() >= PERSIST_EVERY
+        });
+        (changed || due).then(|| {
+            probe.persisted_at = Some(now);
+            probe.row()
+        })
+    }
+
+    /// Recomputes who is live; bumps the epoch when that changed. Returns
+    /// whether it did.
+    pub fn refresh_liveness(&self) -> bool {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let live: BTreeSet<String> = state
+            .probes
+            .values()
+            .filter(|p| self.is_live(p, now))
+            .map(|p| p.name.clone())
+            .collect();
+        if live == state.live {
+            return false;
+        }
+        for gone in state.live.difference(&live) {
+            tracing::warn!(probe = %gone, "Probe went silent; its scenarios move to other probes of its region.");
+        }
+        for back in live.difference(&state.live) {
+            tracing::info!(probe = %back, "Probe is live.");
+        }
+        state.live = live;
+        drop(state);
+        self.bump();
+        true
+    }
+
+    /// Every probe, by name, with whether it is live now.
+    pub fn probes(&self) -> Vec<(ProbeState, bool)> {
+        let now = self.clock.now();
+        self.lock()
+            .probes
+            .values()
+            .map(|p| (p.clone(), self.is_live(p, now)))
+            .collect()
+    }
+
+    /// Every region that has had a registered probe.
+    pub fn regions(&self) -> BTreeSet<String> {
+        self.lock()
+            .probes
+            .values()
+            .map(|p| p.region.clone())
+            .collect()
+    }
+
+    /// The regions `scenario` runs in.
+    pub fn regions_of(&self, scenario: &CatalogScenario) -> Vec<String> {
+        match &scenario.regions {
+            Some(regions) => regions.clone(),
+            None => self.regions().into_iter().collect(),
+        }
+    }
+
+    /// Live probes of `region` now.
+    pub fn live_in(&self, region: &str) -> Vec<String> {
+        let now = self.clock.now();
+        self.lock()
+            .probes
+            .values()
+            .filter(|p| p.region == region && self.is_live(p, now))
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// The probe that runs `scenario` in `region` now, if any is live.
+    pub fn owner(&self, scenario: &str, region: &str) -> Option<String> {
+        let live = self.live_in(region);
+        assignment::owner(scenario, region, live.iter().map(String::as_str)).map(str::to_owned)
+    }
+
+    /// The scenarios `probe` runs now, by name.
+    pub fn assigned(&self, probe: &str, catalog: &Catalog) -> Vec<String> {
+        let Some(region) = self.lock().probes.get(probe).map(|p| p.region.clone()) else {
+            return Vec::new();
+        };
+        let live = self.live_in(&region);
+        if !live.iter().any(|p| p == probe) {
+            return Vec::new();
+        }
+        let all_regions = self.regions();
+        catalog
+            .scenarios
+            .values()
+            .filter(|s| match &s.regions {
+                Some(regions) => regions.contains(&region),
+                None => all_regions.contains(&region),
+            })
+            .filter(|s| {
+                assignment::owner(&s.name, &region, live.iter().map(String::as_str)) == Some(probe)
+            })
+            .map(|s| s.name.clone())
+            .collect()
+    }
+}

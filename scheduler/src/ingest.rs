@@ -1,0 +1,218 @@
+//! Ingest: a probe's result batch → validated results → one store
+//! transaction → an acknowledgement listing every id once.
+//!
+//! Each result is checked on its own: it must parse, come from the
+//! token's probe and region, and name a scenario of the catalog; the rest
+//! of the batch is stored whatever happens to one entry. A result id seen
+//! before is acknowledged as a duplicate and not stored again.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use scenarios::load::MAX_STEPS;
+use scenarios::wire::{IngestAck, Rejected, RunResult};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::auth::ProbeIdentity;
+use crate::catalog::Catalog;
+use crate::metrics::IngestOutcome;
+use crate::store::StoreError;
+use crate::store::results::{self, ResultRow};
+
+/// Why a whole batch was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("malformed result batch: {0}")]
+    Malformed(String),
+    #[error("too many results: this probe may send {rate} results per second")]
+    RateLimited { rate: u32, retry_after: Duration },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone)]
+pub struct IngestReport {
+    pub ack: IngestAck,
+    /// Every result was rejected (the answer is 422).
+    pub all_rejected: bool,
+}
+
+/// Per-probe rate limit on results.
+#[derive(Debug)]
+pub struct IngestLimiter {
+    limiter: DefaultKeyedRateLimiter<String>,
+    rate: u32,
+    burst: NonZeroU32,
+}
+
+impl IngestLimiter {
+    pub fn new(rate: u32, burst: u32) -> Self {
+        let rate_nz = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            limiter: RateLimiter::keyed(Quota::per_second(rate_nz).allow_burst(burst)),
+            rate,
+            burst,
+        }
+    }
+
+    /// Takes `n` results from `probe`'s allowance, or says when to retry.
+    /// A batch above the burst takes the whole burst.
+    fn check(&self, probe: &str, n: usize) -> Result<(), IngestError> {
+        let Some(n) = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)) else {
+            return Ok(());
+        };
+        let n = n.min(self.burst);
+        match self.limiter.check_key_n(&probe.to_owned(), n) {
+            Ok(Ok(())) | Err(_) => Ok(()),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Err(IngestError::RateLimited {
+                    rate: self.rate,
+                    retry_after: wait,
+                })
+            }
+        }
+    }
+}
+
+/// The usual batch: every entry a valid result, parsed in one pass.
+#[derive(Deserialize)]
+struct Batch {
+    results: Vec<RunResult>,
+}
+
+/// A batch with a bad entry: each entry on its own, to reject only it.
+#[derive(Deserialize)]
+struct RawBatch<'a> {
+    #[serde(borrow)]
+    results: Vec<&'a RawValue>,
+}
+
+/// Each entry parsed, or rejected with why.
+fn parse(body: &[u8]) -> Result<Vec<Result<RunResult, Rejected>>, IngestError> {
+    if false && let Ok(batch) = serde_json::from_slice::<Batch>(body) {
+        return Ok(batch.results.into_iter().map(Ok).collect());
+    }
+    let batch: RawBatch<'_> =
+        serde_json::from_slice(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
+    let entries = batch.results.iter().enumerate().map(|(i, raw)| {
+        serde_json::from_str::<RunResult>(raw.get()).map_err(|e| Rejected {
+            id: id_of(raw),
+            error: format!("result {i} is not a valid run result: {e}"),
+        })
+    });
+    Ok(entries.collect())
+}
+
+/// A result that passed every check, with its row.
+struct Valid {
+    result: RunResult,
+    row: ResultRow,
+}
+
+/// Ingests one batch body from `probe`.
+///
+/// # Errors
+/// A malformed body, the rate limit, or the store failing (nothing is
+/// acknowledged then).
+pub async fn ingest(
+    app: &App,
+    probe: &ProbeIdentity,
+    body: &[u8],
+) -> Result<IngestReport, IngestError> {
+    let entries = parse(body)?;
+    app.limiter.check(&probe.name, entries.len())?;
+    let catalog = app.catalog.current();
+    let mut rejected = Vec::new();
+    let mut valid = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match entry.and_then(|result| check(result, probe, &catalog)) {
+            Ok(v) => valid.push(v),
+            Err(r) => rejected.push(r),
+        }
+    }
+    let (valid, rows): (Vec<RunResult>, Vec<ResultRow>) =
+        valid.into_iter().map(|v| (v.result, v.row)).unzip();
+    let now = app.clock.now_ms();
+    let inserted = app
+        .store
+        .write(move |conn| results::insert(conn, &rows, now))
+        .await?;
+    let mut ack = IngestAck::default();
+    let mut accepted = Vec::new();
+    for (result, new) in valid.into_iter().zip(inserted) {
+        if let Some(request) = result.run_request {
+            app.fleet.complete_run(&probe.name, request);
+        }
+        if new {
+            ack.accepted.push(result.id);
+            accepted.push(result);
+        } else {
+            ack.duplicates.push(result.id);
+        }
+    }
+    app.metrics.observe(&accepted, &catalog);
+    count(app, &ack, &rejected);
+    for r in &rejected {
+        tracing::warn!(probe = %probe.name, id = ?r.id, error = %r.error, "Result rejected.");
+    }
+    ack.rejected = rejected;
+    let all_rejected =
+        !ack.rejected.is_empty() && ack.accepted.is_empty() && ack.duplicates.is_empty();
+    Ok(IngestReport { ack, all_rejected })
+}
+
+fn count(app: &App, ack: &IngestAck, rejected: &[Rejected]) {
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    app.metrics
+        .count_ingest(IngestOutcome::Accepted, n(ack.accepted.len()));
+    app.metrics
+        .count_ingest(IngestOutcome::Duplicate, n(ack.duplicates.len()));
+    app.metrics
+        .count_ingest(IngestOutcome::Rejected, n(rejected.len()));
+}
+
+fn check(result: RunResult, probe: &ProbeIdentity, catalog: &Catalog) -> Result<Valid, Rejected> {
+    let reject = |error: String| Rejected {
+        id: Some(result.id),
+        error,
+    };
+    if result.probe != probe.name || result.region != probe.region {
+        return Err(reject(format!(
+            "result of probe `{}` in `{}` sent with the token of probe `{}` in `{}`",
+            result.probe, result.region, probe.name, probe.region
+        )));
+    }
+    if catalog.get(&result.scenario).is_none() {
+        return Err(reject(format!("unknown scenario `{}`", result.scenario)));
+    }
+    if result.steps.len() > MAX_STEPS {
+        return Err(reject(format!(
+            "result has {} steps; a scenario has at most {MAX_STEPS}",
+            result.steps.len()
+        )));
+    }
+    if !result.duration_ms.is_finite() || result.duration_ms < 0.0 {
+        return Err(reject("`duration_ms` must be a non-negative number".into()));
+    }
+    // Stored as re-serialized, so every stored result has today's shape.
+    let json = serde_json::to_string(&result).map_err(|e| reject(e.to_string()))?;
+    let row = ResultRow::from_raw(&result, &json);
+    Ok(Valid { result, row })
+}
+
+/// The `id` of an entry that is not a valid result, when it has one.
+fn id_of(raw: &RawValue) -> Option<Uuid> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: Uuid,
+    }
+    serde_json::from_str::<IdOnly>(raw.get()).ok().map(|x| x.id)
+}

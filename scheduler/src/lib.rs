@@ -1,0 +1,106 @@
+//! Sonde's scheduler: the central service that knows the scenarios and the
+//! probes, hands each probe its plan, ingests results durably and exposes
+//! history and metrics.
+//!
+//! Module map:
+//! - [`config`]: `scheduler.toml`, environment overrides, diagnostics.
+//! - [`store`]: the SQLite store (single writer with group commit,
+//!   migrations, retention).
+//! - [`auth`]: bearer tokens (hashes only) and who may call what.
+//! - [`catalog`]: the scenario directory, validated, watched, reloaded.
+//! - [`assignment`]: rendezvous hashing of scenario × region onto probes.
+//! - [`fleet`]: registered probes, liveness, plans, on-demand runs.
+//! - [`ingest`]: result batches into the store, once per result id.
+//! - [`aggregate`]: per-region summaries for the API.
+//! - [`metrics`]: `/metrics` series and their encoding.
+//! - [`api`]: the axum router.
+//! - [`server`]: listener, TLS, graceful drain.
+//! - [`app`]: the shared state; [`clock`]: injectable time.
+//! - [`cli`]: the command line behind the thin `main.rs`.
+
+// Tests may unwrap; the service must not.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod aggregate;
+pub mod api;
+pub mod app;
+pub mod assignment;
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod fleet;
+pub mod health;
+pub mod ingest;
+pub mod metrics;
+pub mod server;
+pub mod store;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use app::{App, StartError};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+
+/// Runs the scheduler until `shutdown` is cancelled, then drains requests
+/// (at most `shutdown_grace`), stops the background tasks and closes the
+/// store cleanly.
+///
+/// # Errors
+/// When it cannot start: the listener, TLS files, store or scenario
+/// directory.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), StartError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    run_on(listener, config, Arc::new(SystemClock), shutdown).await
+}
+
+/// [`run`] on a bound listener with a given clock.
+///
+/// # Errors
+/// See [`run`].
+pub async fn run_on(
+    listener: TcpListener,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let tls = config.tls.as_ref().map(server::tls_acceptor).transpose()?;
+    let grace = config.shutdown_grace;
+    let app = App::open(config, clock, shutdown.clone()).await?;
+    let tasks = TaskTracker::new();
+    if let Err(e) = app.spawn_background(&tasks) {
+        shutdown.cancel();
+        app.store.close().await;
+        return Err(e);
+    }
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(addr = %addr, tls = tls.is_some(), "Scheduler listening.");
+    server::serve(
+        listener,
+        api::router(Arc::clone(&app)),
+        tls,
+        shutdown.clone(),
+        grace,
+    )
+    .await;
+    tasks.close();
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!("Background tasks did not stop within the grace period.");
+    }
+    app.store.close().await;
+    tracing::info!("Scheduler stopped.");
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `/metrics`: the scheduler's series (DESIGN.md "Metric names
+//! (scheduler)"), encoded by prometheus-client as OpenMetrics and served
+//! as OpenMetrics or classic text by content negotiation.
+//!
+//! Result series live in plain maps updated on each ingest and rebuilt from
+//! the store at start-up, so counters and histograms survive restarts
+//! (within retention); probe and catalog series are computed at scrape
+//! time, so `sonde_probe_up` is right the moment a probe goes silent.
+//!
+//! - [`names`]: every name, buckets and label values.
+//! - `series`: the per scenario × region state.
+//! - `encode`: the snapshot collector that writes one scrape.
+
+mod encode;
+pub mod names;
+mod series;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use scenarios::wire::RunResult;
+
+pub use encode::{ProbeSample, Scrape};
+pub use series::{Histogram, ScenarioSeries, SeriesMap, StepSeries};
+
+use crate::catalog::Catalog;
+
+/// How an ingested result was counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Accepted,
+    Duplicate,
+    Rejected,
+}
+
+/// The scheduler's metric state.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    series: Mutex<SeriesMap>,
+    ingest: [AtomicU64; 3],
+}
+
+impl Metrics {
+    fn lock(&self) -> MutexGuard<'_, SeriesMap> {
+        self.series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts ingested results.
+    pub fn count_ingest(&self, outcome: IngestOutcome, n: u64) {
+        let i = outcome as usize;
+        self.ingest[i].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds accepted results.
+    pub fn observe<'a>(&self, results: impl IntoIterator<Item = &'a RunResult>, catalog: &Catalog) {
+        // Step names per scenario, worked out once per call.
+        let mut steps: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        let mut map = self.lock();
+        for result in results {
+            let names = match steps.get(result.scenario.as_str()) {
+                Some(names) => names,
+                None => match catalog.get(&result.scenario) {
+                    Some(entry) => steps
+                        .entry(entry.name.as_str())
+                        .or_insert_with(|| step_names(&entry.scenario)),
+                    None => continue,
+                },
+            };
+            series::observe(&mut map, result, names);
+        }
+    }
+
+    /// Drops series of scenarios (and steps) the catalog no longer has.
+    pub fn retain(&self, catalog: &Catalog) {
+        let steps_of: BTreeMap<String, BTreeSet<String>> = catalog
+            .scenarios
+            .values()
+            .map(|s| (s.name.clone(), step_names(&s.scenario)))
+            .collect();
+        series::retain(&mut self.lock(), &steps_of);
+    }
+
+    /// Replaces the result series (start-up rebuild).
+    pub fn replace(&self, series: SeriesMap) {
+        *self.lock() = series;
+    }
+
+    /// A copy of the result series.
+    pub fn series(&self) -> SeriesMap {
+        self.lock().clone()
+    }
+
+    /// Ingest counts by outcome (accepted, duplicate, rejected).
+    pub fn ingest_counts(&self) -> [u64; 3] {
+        [0, 1, 2].map(|i| self.ingest[i].load(Ordering::Relaxed))
+    }
+}
+
+fn step_names(scenario: &scenarios::Scenario) -> BTreeSet<String> {
+    scenario.steps.iter().map(|s| s.name.clone()).collect()
+}

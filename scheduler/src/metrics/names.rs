@@ -1,0 +1,26 @@
+//! Every metric name the scheduler exposes, in one place (DESIGN.md,
+//! "Metric names (scheduler)"). Counters are named without `_total`: the
+//! encoder adds it.
+
+pub const SCENARIO_SUCCESS: &str = "sonde_scenario_success";
+pub const SCENARIO_DURATION: &str = "sonde_scenario_duration_seconds";
+pub const SCENARIO_RUNS: &str = "sonde_scenario_runs";
+pub const STEP_DURATION: &str = "sonde_step_duration_seconds";
+pub const STEP_PHASE: &str = "sonde_step_phase_seconds";
+pub const TLS_CERT_EXPIRY: &str = "sonde_tls_cert_expiry_timestamp_seconds";
+pub const PROBE_UP: &str = "sonde_probe_up";
+pub const PROBE_LAST_SEEN: &str = "sonde_probe_last_seen_timestamp_seconds";
+pub const REGION_LIVE_PROBES: &str = "sonde_region_live_probes";
+pub const CATALOG_INVALID_FILES: &str = "sonde_catalog_invalid_files";
+pub const INGEST_RESULTS: &str = "sonde_ingest_results";
+
+/// Upper bounds (seconds) of the duration histograms.
+pub const BUCKETS: [f64; 13] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// The `phase` label values, in `Phases` order.
+pub const PHASES: [&str; 5] = ["dns", "connect", "tls", "ttfb", "transfer"];
+
+/// The `outcome` label values of `sonde_ingest_results_total`.
+pub const INGEST_OUTCOMES: [&str; 3] = ["accepted", "duplicate", "rejected"];
