@@ -22,6 +22,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod aggregate;
+pub mod alert;
 pub mod api;
 pub mod app;
 pub mod assignment;

@@ -1,0 +1,107 @@
+//! What an alert is, as every receiver sees it: the facts on-call needs at
+//! 3 AM (DESIGN.md, "Notifications"). The engine produces [`AlertEvent`]s;
+//! the notifiers deliver them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where an alert applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// One region of one scenario is down.
+    Region,
+    /// `global_regions` or more regions of one scenario are down.
+    Global,
+    /// A probe, or every probe of a region, stopped reporting.
+    Probe,
+    /// A latency objective is missed (degraded, not down).
+    Latency,
+    /// An SLO's error budget burns too fast.
+    Slo,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 5] = [
+        Scope::Region,
+        Scope::Global,
+        Scope::Probe,
+        Scope::Latency,
+        Scope::Slo,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Region => "region",
+            Scope::Global => "global",
+            Scope::Probe => "probe",
+            Scope::Latency => "latency",
+            Scope::Slo => "slo",
+        }
+    }
+}
+
+/// Firing or resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+/// The result of the confirmation run from another region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub region: String,
+    /// `success`, `failure`, `timeout` or `error`.
+    pub outcome: String,
+}
+
+/// One alert with everything a notification carries. Serialized as the
+/// `alert` object of the generic webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Stable across the alert's life: `checkout/region/eu-west-1`,
+    /// `checkout/global`, `probe/p-eu-1`, `region/eu-west-1`,
+    /// `checkout/latency`, `checkout/slo/page`. Also PagerDuty's `dedup_key`.
+    pub id: String,
+    pub scope: Scope,
+    /// `None` for a probe alert.
+    pub scenario: Option<String>,
+    pub regions: Vec<String>,
+    /// Set for a single probe's alert.
+    pub probe: Option<String>,
+    /// `critical`, `warning` or `info`.
+    pub severity: String,
+    /// The failing step, its error, and the failed assertion's expected vs
+    /// actual, from the run that raised the alert.
+    pub step: Option<String>,
+    pub error: Option<String>,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    pub confirmation: Option<Confirmation>,
+    pub trace_id: Option<String>,
+    pub runbook: Option<String>,
+    /// The scenario in the API.
+    pub url: Option<String>,
+    /// One line for humans: "checkout is down in eu-west-1: step checkout expected 200, got 503".
+    pub summary: String,
+    /// The scenario's own labels, passed on to Alertmanager.
+    pub labels: BTreeMap<String, String>,
+    #[serde(with = "scenarios::wire::time")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "scenarios::wire::time::option")]
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_s: Option<f64>,
+}
+
+/// A change of an alert's state, to be delivered to every matching notifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    pub status: AlertStatus,
+    pub alert: Alert,
+    /// True when the alert is silenced: recorded, not sent.
+    pub muted: bool,
+}

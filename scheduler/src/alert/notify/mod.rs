@@ -1,0 +1,2 @@
+//! Notifiers: Alertmanager, PagerDuty, Slack and signed webhooks, fed from
+//! a durable queue in the store.
