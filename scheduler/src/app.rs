@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alert::Engine;
+use crate::alert::notify::{DeliveryOptions, Dispatcher};
 use crate::auth::Authenticator;
 use crate::catalog::{self, CatalogWatch};
 use crate::clock::Clock;
@@ -37,6 +39,8 @@ pub enum StartError {
     },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("notifiers: {0}")]
+    Notify(#[from] crate::alert::notify::NotifyError),
 }
 
 /// Everything a request handler needs.
@@ -50,6 +54,11 @@ pub struct App {
     pub auth: Authenticator,
     pub metrics: Metrics,
     pub limiter: IngestLimiter,
+    /// The alert engine.
+    pub alerts: Arc<Engine>,
+    /// Starts the notifiers; the alert engine wakes them after writing
+    /// alert events.
+    pub notifications: Dispatcher,
     ready: AtomicBool,
     /// Cancelled at shutdown: long polls answer at once.
     pub shutdown: CancellationToken,
@@ -73,9 +82,18 @@ impl App {
                 source,
             })?;
         let fleet = Fleet::load(store.clone(), Arc::clone(&clock), config.probe_silence).await?;
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let base_url = format!("{scheme}://{}", config.listen);
+        let alerts = Arc::new(Engine::load(&store, &clock, base_url).await?);
         let app = App {
+            alerts,
             auth: Authenticator::new(store.clone(), &config.probes),
             limiter: IngestLimiter::new(config.ingest_rate, config.ingest_burst),
+            notifications: Dispatcher::default(),
             metrics: Metrics::default(),
             config: Arc::new(config),
             clock,
@@ -153,11 +171,14 @@ impl App {
             regions,
             invalid_files: catalog.invalid_files(),
             ingest: self.metrics.ingest_counts(),
+            notifications: self.metrics.notifications.sample(),
+            alerting: crate::alert::sample(self),
         }
     }
 
     /// Starts the background tasks: the catalog watcher (and what follows
-    /// a catalog change), the liveness ticker and the retention job.
+    /// a catalog change), the liveness ticker, the retention job and the
+    /// notifiers.
     ///
     /// # Errors
     /// When the scenario directory cannot be watched.
@@ -192,6 +213,16 @@ impl App {
                 }
             }
         });
+        self.notifications.start(
+            &self.config.notify,
+            &DeliveryOptions::default(),
+            &self.store,
+            &self.clock,
+            &self.metrics.notifications,
+            tasks,
+            &stop,
+        )?;
+        tasks.spawn(crate::alert::run(Arc::clone(self), stop.clone()));
         tasks.spawn(store::retention::run(
             self.store.clone(),
             Arc::clone(&self.clock),

@@ -22,7 +22,7 @@ use crate::auth::ProbeIdentity;
 use crate::catalog::Catalog;
 use crate::metrics::IngestOutcome;
 use crate::store::StoreError;
-use crate::store::results::{self, ResultRow};
+use crate::store::results::ResultRow;
 
 /// Why a whole batch was refused.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +97,7 @@ struct RawBatch<'a> {
 
 /// Each entry parsed, or rejected with why.
 fn parse(body: &[u8]) -> Result<Vec<Result<RunResult, Rejected>>, IngestError> {
-    if false && let Ok(batch) = serde_json::from_slice::<Batch>(body) {
+    if let Ok(batch) = serde_json::from_slice::<Batch>(body) {
         return Ok(batch.results.into_iter().map(Ok).collect());
     }
     let batch: RawBatch<'_> =
@@ -140,11 +140,8 @@ pub async fn ingest(
     }
     let (valid, rows): (Vec<RunResult>, Vec<ResultRow>) =
         valid.into_iter().map(|v| (v.result, v.row)).unzip();
-    let now = app.clock.now_ms();
-    let inserted = app
-        .store
-        .write(move |conn| results::insert(conn, &rows, now))
-        .await?;
+    // Stored and fed to the alert engine in one transaction.
+    let (inserted, valid) = crate::alert::record(app, rows, valid).await?;
     let mut ack = IngestAck::default();
     let mut accepted = Vec::new();
     for (result, new) in valid.into_iter().zip(inserted) {

@@ -87,7 +87,7 @@ async fn migrations_are_recorded_and_a_newer_store_is_refused() {
         .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))?))
         .await
         .unwrap();
-    assert_eq!(versions, 1);
+    assert_eq!(versions, 3, "results, alerts, notifiers");
     let mode: String = store
         .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
         .await

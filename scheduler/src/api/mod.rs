@@ -4,6 +4,7 @@
 //! - `plan`, `results`: the probe protocol (probe token).
 //! - `scenarios`, `catalog`, `probes`: the read API (no token).
 //! - `ops`: `/metrics`, `/livez`, `/readyz`.
+//! - alerts, silences and run now: handlers in `crate::alert`.
 //! - `error`: [`ApiError`], the JSON error answer.
 
 mod catalog;
@@ -20,13 +21,14 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use plan::{MAX_WAIT, SPOOL_HEADER, VERSION_HEADER};
 
+use crate::alert;
 use crate::app::App;
 
 /// Every route, with `app` as state.
@@ -41,6 +43,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/scenarios", get(scenarios::list))
         .route("/api/v1/scenarios/{name}", get(scenarios::one))
         .route("/api/v1/scenarios/{name}/runs", get(scenarios::runs))
+        .route("/api/v1/scenarios/{name}/run", post(alert::run_now))
+        .route("/api/v1/alerts", get(alert::list_alerts))
+        .route(
+            "/api/v1/silences",
+            get(alert::list_silences).post(alert::create_silence),
+        )
+        .route("/api/v1/silences/{id}", delete(alert::delete_silence))
         .route("/api/v1/catalog", get(catalog::get_catalog))
         .route("/api/v1/probes", get(probes::list))
         .route("/metrics", get(ops::metrics))

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use scenarios::duration::Human;
 use scenarios::model::Schedule;
-use scenarios::wire::{Outcome, RunResult};
+use scenarios::wire::RunResult;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -39,8 +39,9 @@ pub struct RunsQuery {
 #[derive(Debug, Serialize)]
 pub struct RegionSummary {
     pub region: String,
-    /// `up` (last run passed), `down` (last run failed) or `unknown` (no
-    /// run yet, or no live probe in the region).
+    /// The alert engine's state: `up`, `down` (after `after` failed runs),
+    /// `degraded` (latency objective missed), `muted` (silenced) or
+    /// `unknown` (no run yet, or no live probe in the region).
     pub state: &'static str,
     /// The probe that runs it there now; `null` when none is live.
     pub probe: Option<String>,
@@ -96,6 +97,10 @@ pub struct ScenarioDetail {
     /// Files the scenario names (`tls.ca_file`).
     pub files: Vec<String>,
     pub alert: AlertPolicyInfo,
+    /// Its open alerts.
+    pub alerts: Vec<crate::alert::Alert>,
+    /// Error budget and burn rates; `null` without an `slo` objective.
+    pub slo: Option<crate::alert::SloView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -134,6 +139,7 @@ pub async fn one(
         .cloned()
         .ok_or_else(|| unknown(&name))?;
     let summary = summary(&app, &s, window).await?;
+    let slo = crate::alert::slo_view(&app, &name).await?;
     let sc = &s.scenario;
     Ok(Json(ScenarioDetail {
         window: Human(window).to_string(),
@@ -157,6 +163,8 @@ pub async fn one(
             runbook: sc.alert.runbook.clone(),
             confirm: sc.alert.confirm,
         },
+        alerts: app.alerts.open_for(&name),
+        slo,
     }))
 }
 
@@ -237,11 +245,14 @@ async fn summary(
         .zip(stats)
         .map(|(region, stats)| {
             let live_probes = app.fleet.live_in(&region).len();
-            let state = match (live_probes, stats.last_outcome) {
-                (0, _) | (_, None) => "unknown",
-                (_, Some(Outcome::Success)) => "up",
-                _ => "down",
-            };
+            let (state, _) = app.alerts.region_state(
+                &s.name,
+                &region,
+                live_probes > 0,
+                &s.scenario.labels,
+                app.clock.now(),
+            );
+            let state = state.as_str();
             RegionSummary {
                 probe: app.fleet.owner(&s.name, &region),
                 region,

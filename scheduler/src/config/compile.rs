@@ -305,8 +305,12 @@ fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<NotifyEntry> {
         .find(|(s, _)| *s == kind_setting.value)
         .map(|(_, k)| *k);
     let url = raw.url.map(|u| r.file_string(u).value);
-    let secret = raw.secret.map(|s| r.file_string(s).value);
+    let secret = raw.secret.map(|s| r.file_string(s));
     let routing_key = raw.routing_key.map(|s| r.file_string(s).value);
+    let resend_interval = raw.resend_interval.map(|s| {
+        let s = r.file_string(s);
+        notify_duration(r, s, "resend_interval")
+    });
     let match_labels = raw
         .match_labels
         .into_iter()
@@ -327,13 +331,103 @@ fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<NotifyEntry> {
             "add `url = \"…\"` to this entry",
         );
     }
+    check_notifier(
+        r,
+        kind,
+        &kind_setting,
+        &secret,
+        &routing_key,
+        &resend_interval,
+    );
     Some(NotifyEntry {
         kind,
         url,
         match_labels,
-        secret,
+        secret: secret.map(|s| s.value),
         routing_key,
+        resend_interval: resend_interval.flatten(),
     })
+}
+
+/// Each kind's own keys: a webhook needs a usable `whsec_` secret,
+/// PagerDuty a `routing_key`; `resend_interval` is Alertmanager's.
+fn check_notifier(
+    r: &mut Reader<'_>,
+    kind: NotifierKind,
+    kind_setting: &Setting<String>,
+    secret: &Option<Setting<String>>,
+    routing_key: &Option<String>,
+    resend_interval: &Option<Option<Duration>>,
+) {
+    let here = Origin::File(kind_setting.origin_span());
+    match (kind, secret) {
+        (NotifierKind::Webhook, None) => r.error(
+            &here,
+            "a `webhook` notifier needs `secret`",
+            "add `secret = \"{{env.WEBHOOK_SECRET}}\"` (whsec_ + base64)",
+        ),
+        (NotifierKind::Webhook, Some(s)) => {
+            if let Err(e) = crate::alert::notify::SigningKey::try_new(&s.value) {
+                r.error(
+                    &s.origin,
+                    format!("invalid webhook secret: {e}"),
+                    "expected whsec_ + base64",
+                );
+            }
+        }
+        (_, Some(s)) => r.error(
+            &s.origin,
+            format!("`secret` is for webhooks, not `{}`", kind.as_str()),
+            "remove it (PagerDuty takes `routing_key`)",
+        ),
+        (_, None) => {}
+    }
+    if kind == NotifierKind::Pagerduty && routing_key.is_none() {
+        r.error(
+            &here,
+            "a `pagerduty` notifier needs `routing_key`",
+            "add `routing_key = \"{{env.PAGERDUTY_ROUTING_KEY}}\"`",
+        );
+    }
+    if kind != NotifierKind::Pagerduty && routing_key.is_some() {
+        r.error(
+            &here,
+            format!("`routing_key` is for PagerDuty, not `{}`", kind.as_str()),
+            "remove it",
+        );
+    }
+    if kind != NotifierKind::Alertmanager && resend_interval.is_some() {
+        r.error(
+            &here,
+            format!(
+                "`resend_interval` is for Alertmanager, not `{}`",
+                kind.as_str()
+            ),
+            "remove it",
+        );
+    }
+}
+
+fn notify_duration(r: &mut Reader<'_>, s: Setting<String>, key: &str) -> Option<Duration> {
+    match scenarios::duration::parse(&s.value) {
+        Ok(d) if d >= Duration::from_secs(1) => Some(d),
+        Ok(_) => {
+            r.error(
+                &s.origin,
+                format!("`{key}` is too short"),
+                "expected at least 1s",
+            );
+            None
+        }
+        Err(e) => {
+            r.error(
+                &s.origin,
+                format!("invalid duration `{}` for `{key}` ({e})", s.value),
+                scenarios::duration::EXPECTED,
+            );
+            None
+        }
+    }
 }
 
 impl Setting<String> {

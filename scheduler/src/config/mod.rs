@@ -115,6 +115,8 @@ pub struct NotifyEntry {
     pub secret: Option<String>,
     /// PagerDuty routing key.
     pub routing_key: Option<String>,
+    /// Alertmanager: how often firing alerts are sent again (default 60s).
+    pub resend_interval: Option<Duration>,
 }
 
 impl Config {

@@ -46,4 +46,5 @@ pub(super) struct RawNotify {
     pub match_labels: BTreeMap<String, Spanned<String>>,
     pub secret: Option<Spanned<String>>,
     pub routing_key: Option<Spanned<String>>,
+    pub resend_interval: Option<Spanned<String>>,
 }

@@ -31,6 +31,8 @@ pub struct Scrape {
     pub regions: Vec<(String, usize)>,
     pub invalid_files: usize,
     pub ingest: [u64; 3],
+    pub notifications: super::NotificationSample,
+    pub alerting: super::AlertSample,
 }
 
 impl Scrape {
@@ -96,7 +98,9 @@ impl Collector for Scrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         self.encode_scenarios(&mut encoder)?;
         self.encode_steps(&mut encoder)?;
-        self.encode_fleet(&mut encoder)
+        self.encode_fleet(&mut encoder)?;
+        self.notifications.encode(&mut encoder)?;
+        self.alerting.encode(&mut encoder)
     }
 }
 

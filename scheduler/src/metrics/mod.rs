@@ -10,9 +10,13 @@
 //! - [`names`]: every name, buckets and label values.
 //! - `series`: the per scenario × region state.
 //! - `encode`: the snapshot collector that writes one scrape.
+//! - `notifications`: the notifiers' attempt counters and queue gauges.
+//! - `alerting`: the alert engine's states, firing alerts and SLOs.
 
+mod alerting;
 mod encode;
 pub mod names;
+mod notifications;
 mod series;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,7 +25,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use scenarios::wire::RunResult;
 
+pub use alerting::{AlertSample, SloSample, StateSample};
 pub use encode::{ProbeSample, Scrape};
+pub use notifications::{KindSample, NotificationMetrics, NotificationOutcome, NotificationSample};
 pub use series::{Histogram, ScenarioSeries, SeriesMap, StepSeries};
 
 use crate::catalog::Catalog;
@@ -39,6 +45,8 @@ pub enum IngestOutcome {
 pub struct Metrics {
     series: Mutex<SeriesMap>,
     ingest: [AtomicU64; 3],
+    /// Notification attempts and queues, shared with the notifiers.
+    pub notifications: std::sync::Arc<NotificationMetrics>,
 }
 
 impl Metrics {

@@ -13,6 +13,13 @@ pub const PROBE_LAST_SEEN: &str = "sonde_probe_last_seen_timestamp_seconds";
 pub const REGION_LIVE_PROBES: &str = "sonde_region_live_probes";
 pub const CATALOG_INVALID_FILES: &str = "sonde_catalog_invalid_files";
 pub const INGEST_RESULTS: &str = "sonde_ingest_results";
+pub const SCENARIO_UP: &str = "sonde_scenario_up";
+pub const SCENARIO_STATE: &str = "sonde_scenario_state";
+pub const ALERTS_FIRING: &str = "sonde_alerts_firing";
+pub const SLO_BUDGET_REMAINING: &str = "sonde_slo_error_budget_remaining_ratio";
+pub const SLO_BURN_RATE: &str = "sonde_slo_burn_rate";
+pub const NOTIFICATIONS: &str = "sonde_notifications";
+pub const NOTIFICATION_QUEUE: &str = "sonde_notification_queue";
 
 /// Upper bounds (seconds) of the duration histograms.
 pub const BUCKETS: [f64; 13] = [
@@ -24,3 +31,10 @@ pub const PHASES: [&str; 5] = ["dns", "connect", "tls", "ttfb", "transfer"];
 
 /// The `outcome` label values of `sonde_ingest_results_total`.
 pub const INGEST_OUTCOMES: [&str; 3] = ["accepted", "duplicate", "rejected"];
+
+/// The `outcome` label values of `sonde_notifications_total`, in
+/// `NotificationOutcome` order.
+pub const NOTIFICATION_OUTCOMES: [&str; 3] = ["sent", "retry", "failed"];
+
+/// The `state` label values of `sonde_scenario_state`.
+pub const STATES: [&str; 5] = ["up", "down", "degraded", "unknown", "muted"];

@@ -9,7 +9,9 @@
 //! - [`probes`]: registered probes.
 //! - [`tokens`]: token hashes.
 //! - [`retention`]: deleting old results.
+//! - [`alert_events`]: the alert engine's outbox (defined in `crate::alert`).
 
+pub use crate::alert::outbox as alert_events;
 pub mod probes;
 pub mod results;
 pub mod retention;

@@ -6,9 +6,10 @@ use rusqlite::{Connection, params};
 use super::StoreError;
 
 /// Each migration once, in order; never edit a released one, add another.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE results (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE results (
         id BLOB PRIMARY KEY,          -- the result's UUID, 16 bytes
         scenario TEXT NOT NULL,
         region TEXT NOT NULL,
@@ -44,7 +45,113 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         revoked_at INTEGER
     );
     CREATE INDEX tokens_by_name ON tokens (name);",
-)];
+    ),
+    (
+        2,
+        // The alert engine (`crate::alert`): per scenario × region state,
+        // alerts with their timelines, silences, and the outbox of alert
+        // events the notifiers deliver.
+        "CREATE TABLE alert_state (
+        scenario TEXT NOT NULL,
+        region TEXT NOT NULL,
+        health TEXT NOT NULL,          -- no_data | up | down
+        fails INTEGER NOT NULL,        -- consecutive failed runs
+        passes INTEGER NOT NULL,       -- consecutive good runs
+        last_started INTEGER NOT NULL, -- Unix ms of the newest run seen
+        last_id TEXT,                  -- its result id
+        degraded INTEGER NOT NULL DEFAULT 0,
+        latency_ms REAL,
+        failure_json TEXT,             -- the newest failed run's details
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (scenario, region)
+    );
+    CREATE TABLE alerts (
+        row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,              -- stable alert id, e.g. checkout/region/eu-west-1
+        scope TEXT NOT NULL,
+        scenario TEXT,
+        regions TEXT NOT NULL,         -- JSON array
+        probe TEXT,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        grouped INTEGER NOT NULL DEFAULT 0,  -- under a global alert
+        notified INTEGER NOT NULL DEFAULT 0, -- a firing event was emitted (muted or not)
+        paged INTEGER NOT NULL DEFAULT 0,    -- an unmuted firing event was emitted
+        muted INTEGER NOT NULL DEFAULT 0,    -- a silence matches it now
+        confirm_request TEXT,
+        confirm_at INTEGER,
+        alert_json TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX alerts_open ON alerts (id) WHERE status = 'firing';
+    CREATE INDEX alerts_by_ended_at ON alerts (ended_at);
+    CREATE TABLE alert_timeline (
+        alert_row INTEGER NOT NULL REFERENCES alerts (row_id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,            -- fired | grouped | confirm_requested | confirmed | muted | unmuted | resolved
+        detail TEXT
+    );
+    CREATE INDEX alert_timeline_by_alert ON alert_timeline (alert_row, at);
+    CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        scenario TEXT,
+        region TEXT,
+        labels TEXT NOT NULL,          -- JSON object
+        starts_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        comment TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX silences_by_ends_at ON silences (ends_at);
+    CREATE TABLE alert_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id TEXT NOT NULL,
+        status TEXT NOT NULL,          -- firing | resolved
+        event_json TEXT NOT NULL,      -- the AlertEvent
+        muted INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );",
+    ),
+    (
+        3,
+        // The notifiers (`crate::alert::notify`): per `[[notify]]` entry a
+        // cursor into `alert_events`, an outbox of what it must deliver
+        // (with retry state), and the last state each alert was delivered
+        // in (Alertmanager re-sends; routing resolves).
+        "CREATE TABLE notify_cursors (
+        notifier TEXT PRIMARY KEY,      -- kind-<hash of kind, url, routing key, match>
+        last_event_id INTEGER NOT NULL, -- alert_events up to here are queued (or not for it)
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE notify_outbox (
+        notifier TEXT NOT NULL,
+        event_id INTEGER NOT NULL,      -- alert_events.id
+        alert_id TEXT NOT NULL,
+        status TEXT NOT NULL,           -- firing | resolved
+        event_json TEXT NOT NULL,       -- the AlertEvent, copied
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        queued_at INTEGER NOT NULL,     -- Unix ms
+        next_at INTEGER NOT NULL,       -- Unix ms of the next attempt
+        done_at INTEGER,                -- Unix ms it left pending
+        last_error TEXT,
+        PRIMARY KEY (notifier, event_id)
+    );
+    CREATE INDEX notify_outbox_pending ON notify_outbox (notifier, state, next_at);
+    CREATE INDEX notify_outbox_by_alert ON notify_outbox (notifier, alert_id, event_id);
+    CREATE TABLE notify_delivered (
+        notifier TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        status TEXT NOT NULL,           -- firing | resolved
+        event_json TEXT NOT NULL,
+        delivered_at INTEGER NOT NULL,  -- Unix ms
+        PRIMARY KEY (notifier, alert_id)
+    );",
+    ),
+];
 
 /// The newest schema this build knows.
 pub fn latest() -> i64 {

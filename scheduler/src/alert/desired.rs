@@ -1,0 +1,230 @@
+//! The alerts a scenario should have now, worked out from its region
+//! states, latency measurements and SLO status; and where to confirm a
+//! regional failure from.
+
+use scenarios::wire::{RunReason, RunRequest};
+use uuid::Uuid;
+
+use super::engine::State;
+use super::model::{Alert, Scope};
+use super::state::{Failure, Health};
+use super::world::World;
+use crate::catalog::CatalogScenario;
+
+/// An alert that should be firing.
+pub(super) struct Desired {
+    pub alert: Alert,
+    /// Under the scenario's global alert: recorded, not emitted.
+    pub grouped: bool,
+    /// A regional alert that asks another region to confirm.
+    pub confirm: Option<String>,
+}
+
+fn base(
+    world: &World,
+    s: &CatalogScenario,
+    id: String,
+    scope: Scope,
+    regions: Vec<String>,
+) -> Alert {
+    let policy = &s.scenario.alert;
+    Alert {
+        id,
+        scope,
+        scenario: Some(s.name.clone()),
+        regions,
+        probe: None,
+        severity: policy.severity.as_str().to_owned(),
+        step: None,
+        error: None,
+        expected: None,
+        actual: None,
+        confirmation: None,
+        trace_id: None,
+        runbook: policy.runbook.clone(),
+        url: Some(world.scenario_url(&s.name)),
+        summary: String::new(),
+        labels: s.scenario.labels.clone(),
+        started_at: world.now,
+        ended_at: None,
+        duration_s: None,
+    }
+}
+
+fn with_failure(mut alert: Alert, failure: Option<&Failure>) -> Alert {
+    if let Some(f) = failure {
+        alert.step.clone_from(&f.step);
+        alert.error.clone_from(&f.error);
+        alert.expected.clone_from(&f.expected);
+        alert.actual.clone_from(&f.actual);
+        alert.trace_id = Some(f.trace_id.clone());
+    }
+    alert
+}
+
+fn because(failure: Option<&Failure>) -> String {
+    failure.map_or_else(String::new, |f| format!(": {}", f.describe()))
+}
+
+/// The alerts scenario `s` should have now.
+pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec<Desired> {
+    let policy = &s.scenario.alert;
+    let regions = world.regions_of(s);
+    let health = |r: &String| st.health.get(&(s.name.clone(), r.clone()));
+    let down: Vec<&String> = regions
+        .iter()
+        .filter(|r| health(r).is_some_and(|h| h.health == Health::Down))
+        .collect();
+    let global = policy.global_regions > 0 && down.len() >= policy.global_regions as usize;
+    let mut out = Vec::new();
+    if global {
+        let newest = down
+            .iter()
+            .filter_map(|r| health(r))
+            .max_by_key(|h| h.last_started)
+            .and_then(|h| h.failure.as_ref());
+        let names: Vec<String> = down.iter().map(|r| (*r).clone()).collect();
+        let mut alert = base(
+            world,
+            s,
+            format!("{}/global", s.name),
+            Scope::Global,
+            names.clone(),
+        );
+        alert.summary = format!(
+            "{} is down in {} regions ({}){}",
+            s.name,
+            names.len(),
+            names.join(", "),
+            because(newest)
+        );
+        out.push(Desired {
+            alert: with_failure(alert, newest),
+            grouped: false,
+            confirm: None,
+        });
+    }
+    for r in &down {
+        let failure = health(r).and_then(|h| h.failure.as_ref());
+        let id = format!("{}/region/{r}", s.name);
+        let mut alert = base(world, s, id, Scope::Region, vec![(*r).clone()]);
+        alert.summary = format!("{} is down in {r}{}", s.name, because(failure));
+        out.push(Desired {
+            alert: with_failure(alert, failure),
+            grouped: global,
+            confirm: policy.confirm.then(|| (*r).clone()),
+        });
+    }
+    if let Some(objective) = &policy.latency {
+        let slow: Vec<(String, Option<f64>)> = regions
+            .iter()
+            .filter_map(|r| {
+                health(r)
+                    .filter(|h| h.degraded)
+                    .map(|h| (r.clone(), h.latency_ms))
+            })
+            .collect();
+        if !slow.is_empty() {
+            let detail: Vec<String> = slow
+                .iter()
+                .map(|(r, v)| format!("{r} {:.0}ms", v.unwrap_or_default()))
+                .collect();
+            let mut alert = base(
+                world,
+                s,
+                format!("{}/latency", s.name),
+                Scope::Latency,
+                slow.into_iter().map(|(r, _)| r).collect(),
+            );
+            alert.summary = format!(
+                "{} is degraded: p{} over {} above {} ({})",
+                s.name,
+                objective.percentile,
+                scenarios::duration::Human(objective.window),
+                scenarios::duration::Human(objective.threshold),
+                detail.join(", ")
+            );
+            out.push(Desired {
+                alert,
+                grouped: false,
+                confirm: None,
+            });
+        }
+    }
+    if let Some(status) = st.slo.get(&s.name) {
+        let burns = |keys: [&str; 2]| {
+            keys.iter()
+                .map(|k| {
+                    format!(
+                        "{k} {:.1}x",
+                        status.burn_rates.get(k).copied().unwrap_or(0.0)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for (kind, on, severity, windows) in [
+            ("page", status.page, "critical", ["1h", "5m"]),
+            ("ticket", status.ticket, "warning", ["1d", "2h"]),
+        ] {
+            if !on {
+                continue;
+            }
+            let mut alert = base(
+                world,
+                s,
+                format!("{}/slo/{kind}", s.name),
+                Scope::Slo,
+                regions.clone(),
+            );
+            alert.severity = severity.into();
+            alert.summary = format!(
+                "{} burns its error budget ({}% over {}): {}; {:.0}% of the budget left",
+                s.name,
+                status.availability,
+                scenarios::duration::Human(status.window),
+                burns(windows),
+                status.budget_remaining * 100.0
+            );
+            out.push(Desired {
+                alert,
+                grouped: false,
+                confirm: None,
+            });
+        }
+    }
+    out
+}
+
+/// A live probe of another region of the alert's scenario to confirm
+/// from (preferring regions that are up), with the run to ask of it.
+pub(super) fn confirm_target(
+    st: &State,
+    world: &World,
+    alert: &Alert,
+    down_region: &str,
+) -> Option<(String, String, RunRequest)> {
+    let name = alert.scenario.as_deref()?;
+    let s = world.catalog.get(name)?;
+    let mut others: Vec<String> = world
+        .regions_of(s)
+        .into_iter()
+        .filter(|r| r != down_region)
+        .collect();
+    let is_up = |r: &String| {
+        st.health
+            .get(&(name.to_owned(), r.clone()))
+            .is_some_and(|h| h.health == Health::Up)
+    };
+    others.sort_by_key(|r| !is_up(r));
+    others.into_iter().find_map(|region| {
+        let probe = world.owner(name, &region)?;
+        let request = RunRequest {
+            id: Uuid::now_v7(),
+            scenario: name.to_owned(),
+            requested_at: world.now,
+            reason: RunReason::Confirmation,
+        };
+        Some((probe, region, request))
+    })
+}

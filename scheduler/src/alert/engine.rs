@@ -1,0 +1,453 @@
+//! The engine: in-memory state (mirrored in the store) and the entry
+//! points that change it. Every change runs inside one store job, so an
+//! alert's new state, its timeline and its events commit together; the
+//! single writer thread also puts changes in one order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use scenarios::wire::{RunRequest, RunResult};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::model::{Alert, AlertEvent, AlertStatus, Confirmation};
+use super::persist::{self, StoredAlert};
+use super::run_now::Waiters;
+use super::silence::Silence;
+use super::slo::SloStatus;
+use super::state::{Observed, RegionHealth, RegionState};
+use super::world::World;
+use super::{latency, outbox};
+use crate::clock::Clock;
+use crate::store::{Store, StoreError};
+
+/// How long a finished silence stays listed.
+pub const RECENT_SILENCES: chrono::Duration = chrono::Duration::hours(24);
+
+/// Runs to ask for once the store job that decided them has committed.
+pub(super) type Effects = Vec<(String, RunRequest)>;
+
+#[derive(Debug, Default)]
+pub(super) struct State {
+    /// By (scenario, region).
+    pub health: BTreeMap<(String, String), RegionHealth>,
+    /// Firing alerts by alert id.
+    pub open: BTreeMap<String, StoredAlert>,
+    /// Active and future silences.
+    pub silences: Vec<Silence>,
+    /// The newest SLO status per scenario with an objective.
+    pub slo: BTreeMap<String, SloStatus>,
+    /// Scenarios with an SLO that got results since it was computed.
+    pub slo_dirty: BTreeSet<String>,
+    /// Confirmation runs asked for: request → (alert row, asked at ms).
+    pub confirms: BTreeMap<Uuid, (i64, i64)>,
+    /// The newest event id written (committed or about to be).
+    pub last_event: i64,
+}
+
+/// The alert engine.
+#[derive(Debug)]
+pub struct Engine {
+    state: Mutex<State>,
+    started: DateTime<Utc>,
+    base_url: String,
+    events: watch::Sender<i64>,
+    pub(super) waiters: Waiters,
+}
+
+/// A store job's view of the engine's state: the connection, the time and
+/// the runs to ask for after the commit.
+pub(super) struct Tx<'a> {
+    pub conn: &'a Connection,
+    pub now: DateTime<Utc>,
+    pub effects: Effects,
+}
+
+impl Tx<'_> {
+    pub fn now_ms(&self) -> i64 {
+        self.now.timestamp_millis()
+    }
+
+    pub fn timeline(&self, row: i64, kind: &str, detail: Option<&str>) -> Result<(), StoreError> {
+        persist::timeline(self.conn, row, self.now_ms(), kind, detail)
+    }
+}
+
+impl Engine {
+    /// The engine as the store remembers it: region states, firing alerts
+    /// (which are not emitted again) and silences.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn load(
+        store: &Store,
+        clock: &Arc<dyn Clock>,
+        base_url: String,
+    ) -> Result<Engine, StoreError> {
+        let now = clock.now();
+        let state = load_state(store, now).await?;
+        tracing::info!(
+            firing = state.open.len(),
+            regions = state.health.len(),
+            "Alert state restored."
+        );
+        Ok(Engine {
+            events: watch::channel(state.last_event).0,
+            state: Mutex::new(state),
+            started: now,
+            base_url,
+            waiters: Waiters::default(),
+        })
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// When this engine started (the probe-alert grace period runs from it).
+    pub fn started(&self) -> DateTime<Utc> {
+        self.started
+    }
+
+    /// `http://listen` (or the public URL): the base of alert links.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Changes to the id of the newest committed alert event: notifiers
+    /// wait on it instead of polling.
+    pub fn subscribe_events(&self) -> watch::Receiver<i64> {
+        self.events.subscribe()
+    }
+
+    /// After a commit: publishes the newest event id; says whether it grew.
+    pub(super) fn published(&self) -> bool {
+        let last = self.lock().last_event;
+        self.events.send_if_modified(|v| {
+            let newer = last > *v;
+            if newer {
+                *v = last;
+            }
+            newer
+        })
+    }
+
+    /// After a failed store job: memory may be ahead of the store; reload.
+    pub(super) async fn resync(&self, store: &Store, now: DateTime<Utc>) {
+        match load_state(store, now).await {
+            Ok(fresh) => {
+                let mut st = self.lock();
+                let slo = std::mem::take(&mut st.slo);
+                *st = fresh;
+                st.slo = slo;
+                tracing::warn!("Alert state reloaded from the store after a failed write.");
+            }
+            Err(e) => tracing::error!(error = %e, "Reloading the alert state failed."),
+        }
+    }
+
+    /// Counts new results (in `started_at` order; older than a region's
+    /// newest are ignored), records confirmation runs, and updates alerts.
+    pub(super) fn apply_results(
+        &self,
+        conn: &Connection,
+        world: &World,
+        results: &[&RunResult],
+    ) -> Result<Effects, StoreError> {
+        let mut st = self.lock();
+        let mut tx = Tx {
+            conn,
+            now: world.now,
+            effects: Vec::new(),
+        };
+        let mut sorted = results.to_vec();
+        sorted.sort_by_key(|r| (r.started_at, r.id));
+        let mut touched = BTreeSet::new();
+        for r in sorted {
+            let Some(s) = world.catalog.get(&r.scenario) else {
+                continue;
+            };
+            if let Some(request) = r.run_request {
+                record_confirmation(&mut st, &tx, r, request)?;
+            }
+            let policy = &s.scenario.alert;
+            let key = (r.scenario.clone(), r.region.clone());
+            let h = st.health.entry(key.clone()).or_default();
+            if h.observe_result(r, policy.after, policy.recover_after) != Observed::Stale {
+                touched.insert(key);
+            }
+            if policy.slo.is_some() {
+                st.slo_dirty.insert(r.scenario.clone());
+            }
+        }
+        let mut scenarios = BTreeSet::new();
+        for key in touched {
+            if let Some(objective) = world
+                .catalog
+                .get(&key.0)
+                .and_then(|s| s.scenario.alert.latency.clone())
+                && let Some(h) = st.health.get_mut(&key)
+            {
+                let (value, missed) =
+                    latency::measure(conn, &key.0, &key.1, &objective, tx.now_ms())?;
+                h.latency_ms = value;
+                h.degraded = missed;
+            }
+            if let Some(h) = st.health.get(&key) {
+                persist::save_health(conn, &key.0, &key.1, h, tx.now_ms())?;
+            }
+            scenarios.insert(key.0);
+        }
+        for name in scenarios {
+            if let Some(s) = world.catalog.get(&name) {
+                self.reconcile_scenario(&mut st, &mut tx, world, s)?;
+            }
+        }
+        Ok(tx.effects)
+    }
+
+    /// Re-evaluates everything: probes and regions, every scenario, alerts
+    /// of scenarios that are gone, silences that began or ended.
+    pub(super) fn tick(&self, conn: &Connection, world: &World) -> Result<Effects, StoreError> {
+        let mut st = self.lock();
+        let mut tx = Tx {
+            conn,
+            now: world.now,
+            effects: Vec::new(),
+        };
+        let now = world.now;
+        st.silences.retain(|s| s.ends_at > now);
+        let ttl = i64::try_from(crate::fleet::RUN_NOW_TTL.as_millis()).unwrap_or(i64::MAX);
+        st.confirms
+            .retain(|_, (_, at)| tx.now_ms().saturating_sub(*at) < ttl);
+        st.slo.retain(|name, _| {
+            world
+                .catalog
+                .get(name)
+                .is_some_and(|s| s.scenario.alert.slo.is_some())
+        });
+        self.reconcile_probes(&mut st, &mut tx, world)?;
+        for s in world.catalog.scenarios.values() {
+            self.reconcile_scenario(&mut st, &mut tx, world, s)?;
+        }
+        self.resolve_orphans(&mut st, &mut tx, world)?;
+        Ok(tx.effects)
+    }
+
+    /// Sets latency measurements and SLO statuses computed off the writer,
+    /// then re-evaluates the scenarios they belong to.
+    pub(super) fn apply_measurements(
+        &self,
+        conn: &Connection,
+        world: &World,
+        latency: Vec<((String, String), Option<f64>, bool)>,
+        slo: Vec<(String, SloStatus)>,
+    ) -> Result<Effects, StoreError> {
+        let mut st = self.lock();
+        let mut tx = Tx {
+            conn,
+            now: world.now,
+            effects: Vec::new(),
+        };
+        let mut scenarios = BTreeSet::new();
+        for (key, value, missed) in latency {
+            let Some(h) = st.health.get_mut(&key) else {
+                continue;
+            };
+            let changed = h.degraded != missed;
+            h.latency_ms = value;
+            h.degraded = missed;
+            if changed {
+                persist::save_health(conn, &key.0, &key.1, h, tx.now_ms())?;
+                scenarios.insert(key.0);
+            }
+        }
+        for (name, status) in slo {
+            st.slo.insert(name.clone(), status);
+            scenarios.insert(name);
+        }
+        for name in scenarios {
+            if let Some(s) = world.catalog.get(&name) {
+                self.reconcile_scenario(&mut st, &mut tx, world, s)?;
+            }
+        }
+        Ok(tx.effects)
+    }
+
+    /// Stores a new or changed silence and re-evaluates what it mutes.
+    pub(super) fn put_silence(
+        &self,
+        conn: &Connection,
+        world: &World,
+        silence: Silence,
+    ) -> Result<Effects, StoreError> {
+        persist::save_silence(conn, &silence)?;
+        {
+            let mut st = self.lock();
+            st.silences.retain(|s| s.id != silence.id);
+            st.silences.push(silence);
+        }
+        self.tick(conn, world)
+    }
+
+    /// Writes `event` to the outbox.
+    pub(super) fn emit(
+        st: &mut State,
+        tx: &Tx<'_>,
+        status: AlertStatus,
+        alert: &Alert,
+        muted: bool,
+    ) -> Result<(), StoreError> {
+        let event = AlertEvent {
+            status,
+            alert: alert.clone(),
+            muted,
+        };
+        st.last_event = outbox::insert(tx.conn, &event, tx.now_ms())?;
+        Ok(())
+    }
+
+    /// Whether an active silence matches `alert`.
+    pub(super) fn is_muted(st: &State, alert: &Alert, now: DateTime<Utc>) -> bool {
+        st.silences.iter().any(|s| s.mutes(alert, now))
+    }
+
+    /// What `scenario` shows in `region` now.
+    pub fn region_state(
+        &self,
+        scenario: &str,
+        region: &str,
+        live: bool,
+        labels: &BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> (RegionState, Option<bool>) {
+        let st = self.lock();
+        let key = (scenario.to_owned(), region.to_owned());
+        let h = st.health.get(&key).cloned().unwrap_or_default();
+        let regions = [region.to_owned()];
+        let muted = st
+            .silences
+            .iter()
+            .any(|s| s.is_active(now) && s.covers(Some(scenario), &regions, labels));
+        region_state(&h, live, muted)
+    }
+
+    /// Firing alerts of `scenario`.
+    pub fn open_for(&self, scenario: &str) -> Vec<Alert> {
+        self.lock()
+            .open
+            .values()
+            .filter(|a| a.alert.scenario.as_deref() == Some(scenario))
+            .map(|a| a.alert.clone())
+            .collect()
+    }
+
+    /// Every firing alert with its flags.
+    pub fn open(&self) -> Vec<StoredAlert> {
+        self.lock().open.values().cloned().collect()
+    }
+
+    /// The newest computed SLO status of `scenario`.
+    pub fn slo(&self, scenario: &str) -> Option<SloStatus> {
+        self.lock().slo.get(scenario).cloned()
+    }
+
+    /// Scenarios whose SLO got results since it was last computed.
+    pub(super) fn take_slo_dirty(&self) -> BTreeSet<String> {
+        std::mem::take(&mut self.lock().slo_dirty)
+    }
+
+    /// Active and future silences.
+    pub fn silences(&self) -> Vec<Silence> {
+        self.lock().silences.clone()
+    }
+}
+
+/// The displayed state and, unless unknown, whether it counts as up.
+pub fn region_state(h: &RegionHealth, live: bool, muted: bool) -> (RegionState, Option<bool>) {
+    use super::state::Health;
+    let up = match h.health {
+        Health::NoData => None,
+        Health::Up => Some(true),
+        Health::Down => Some(false),
+    };
+    if !live || up.is_none() {
+        return (RegionState::Unknown, None);
+    }
+    let state = if muted {
+        RegionState::Muted
+    } else if up == Some(false) {
+        RegionState::Down
+    } else if h.degraded {
+        RegionState::Degraded
+    } else {
+        RegionState::Up
+    };
+    (state, up)
+}
+
+fn record_confirmation(
+    st: &mut State,
+    tx: &Tx<'_>,
+    result: &RunResult,
+    request: Uuid,
+) -> Result<(), StoreError> {
+    let Some((row, _)) = st.confirms.remove(&request) else {
+        return Ok(());
+    };
+    let confirmation = Confirmation {
+        region: result.region.clone(),
+        outcome: result.outcome.as_str().to_owned(),
+    };
+    let detail = if result.outcome == scenarios::wire::Outcome::Success {
+        format!("up from {}: the failure looks regional", result.region)
+    } else {
+        let failure = super::state::Failure::of(result);
+        format!(
+            "also failing from {}: {}",
+            result.region,
+            failure.describe()
+        )
+    };
+    if let Some(open) = st.open.values_mut().find(|a| a.row == row) {
+        open.alert.confirmation = Some(confirmation);
+        persist::update_alert(tx.conn, open)?;
+    } else if let Some(mut stored) = persist::by_row(tx.conn, row)? {
+        stored.alert.confirmation = Some(confirmation);
+        persist::update_alert(tx.conn, &stored)?;
+    }
+    tx.timeline(row, "confirmed", Some(&detail))
+}
+
+async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreError> {
+    let now_ms = now.timestamp_millis();
+    store
+        .read(move |conn| {
+            let health = persist::load_health(conn)?
+                .into_iter()
+                .map(|(s, r, h)| ((s, r), h))
+                .collect();
+            let open: BTreeMap<String, StoredAlert> = persist::load_open(conn)?
+                .into_iter()
+                .map(|a| (a.alert.id.clone(), a))
+                .collect();
+            let confirms = open
+                .values()
+                .filter(|a| a.alert.confirmation.is_none())
+                .filter_map(|a| Some((a.confirm_request?, (a.row, a.confirm_at.unwrap_or(now_ms)))))
+                .collect();
+            Ok(State {
+                health,
+                open,
+                silences: persist::silences_ending_after(conn, now_ms)?,
+                confirms,
+                last_event: outbox::last_id(conn)?,
+                ..State::default()
+            })
+        })
+        .await
+}

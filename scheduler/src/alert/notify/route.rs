@@ -1,0 +1,128 @@
+//! Which notifiers an alert goes to: each `[[notify]]` entry's `match`
+//! labels against the alert's labels.
+
+use std::collections::BTreeMap;
+
+use crate::alert::{Alert, Scope};
+
+/// The Alertmanager `alertname` of a scope.
+pub fn alertname(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Region => "SondeScenarioDown",
+        Scope::Global => "SondeScenarioGlobalDown",
+        Scope::Probe => "SondeProbeDown",
+        Scope::Latency => "SondeLatencyDegraded",
+        Scope::Slo => "SondeSloBurn",
+    }
+}
+
+/// An alert's labels, as Alertmanager gets them and `match` sees them: the
+/// scenario's own labels, then ours (which win on a clash): `alertname`,
+/// `scope`, `severity`, `scenario`, `probe`, and `region` for one region
+/// or `regions` (comma-joined) for several.
+pub fn labels(alert: &Alert) -> BTreeMap<String, String> {
+    let mut labels = alert.labels.clone();
+    let mut put = |k: &str, v: &str| {
+        labels.insert(k.to_owned(), v.to_owned());
+    };
+    put("alertname", alertname(alert.scope));
+    put("scope", alert.scope.as_str());
+    put("severity", &alert.severity);
+    if let Some(scenario) = &alert.scenario {
+        put("scenario", scenario);
+    }
+    if let Some(probe) = &alert.probe {
+        put("probe", probe);
+    }
+    match alert.regions.as_slice() {
+        [] => {}
+        [one] => put("region", one),
+        many => put("regions", &many.join(",")),
+    }
+    labels
+}
+
+/// A `[[notify]]` entry's `match`: every label must be equal. `region`
+/// matches an alert that covers that region, whether it has one region or
+/// several, so a regional team also hears about global incidents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    match_labels: BTreeMap<String, String>,
+}
+
+impl Route {
+    pub fn new(match_labels: BTreeMap<String, String>) -> Route {
+        Route { match_labels }
+    }
+
+    /// Whether `alert` goes to this notifier.
+    pub fn matches(&self, alert: &Alert) -> bool {
+        if self.match_labels.is_empty() {
+            return true;
+        }
+        let labels = labels(alert);
+        self.match_labels.iter().all(|(key, want)| {
+            if key == "region" {
+                alert.regions.iter().any(|r| r == want)
+            } else {
+                labels.get(key) == Some(want)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::notify::testing::alert;
+
+    #[test]
+    fn labels_of_a_regional_and_a_global_alert() {
+        let regional = alert();
+        let l = labels(&regional);
+        assert_eq!(l["alertname"], "SondeScenarioDown");
+        assert_eq!(l["region"], "eu-west-1");
+        assert_eq!(l["team"], "shop");
+        assert!(!l.contains_key("regions"));
+        let mut global = alert();
+        global.scope = Scope::Global;
+        global.regions = vec!["eu-west-1".into(), "us-east-1".into()];
+        let l = labels(&global);
+        assert_eq!(l["alertname"], "SondeScenarioGlobalDown");
+        assert_eq!(l["regions"], "eu-west-1,us-east-1");
+        assert!(!l.contains_key("region"));
+    }
+
+    #[test]
+    fn our_labels_win_over_the_scenarios() {
+        let mut a = alert();
+        a.labels.insert("severity".into(), "info".into());
+        assert_eq!(labels(&a)["severity"], "critical");
+    }
+
+    #[test]
+    fn matching() {
+        let mut global = alert();
+        global.regions = vec!["eu-west-1".into(), "us-east-1".into()];
+        let cases: &[(&[(&str, &str)], bool)] = &[
+            (&[], true),
+            (&[("severity", "critical")], true),
+            (&[("severity", "warning")], false),
+            (&[("severity", "critical"), ("team", "shop")], true),
+            (&[("severity", "critical"), ("team", "payments")], false),
+            (&[("region", "us-east-1")], true),
+            (&[("region", "ap-southeast-1")], false),
+            (&[("scope", "region"), ("scenario", "checkout")], true),
+            (&[("probe", "p-eu-1")], false),
+        ];
+        for (labels, want) in cases {
+            let route = Route::new(
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            );
+            assert_eq!(route.matches(&global), *want, "{labels:?}");
+        }
+    }
+}

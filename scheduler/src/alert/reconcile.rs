@@ -1,0 +1,325 @@
+//! From state to alerts: each evaluation works out the alerts that should
+//! be firing (regional, global, latency, SLO, probe, region) and brings
+//! the open ones in line — opening, grouping, muting and resolving them,
+//! with a timeline entry and, when receivers must hear of it, an event.
+
+use std::collections::BTreeMap;
+
+use super::desired::{Desired, confirm_target, desired_for};
+use super::engine::{Engine, State, Tx};
+use super::model::{Alert, AlertStatus, Scope};
+use super::persist::{self, StoredAlert};
+use super::world::World;
+use crate::catalog::CatalogScenario;
+use crate::store::StoreError;
+
+/// Which open alerts one evaluation is about.
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    Scenario {
+        name: &'a str,
+        /// The SLO is not computed yet: leave SLO alerts as they are.
+        keep_slo: bool,
+    },
+    Probes,
+}
+
+impl Owner<'_> {
+    fn owns(self, a: &Alert) -> bool {
+        match self {
+            Owner::Scenario { name, keep_slo } => {
+                a.scenario.as_deref() == Some(name)
+                    && a.scope != Scope::Probe
+                    && !(keep_slo && a.scope == Scope::Slo)
+            }
+            Owner::Probes => a.scope == Scope::Probe,
+        }
+    }
+}
+
+fn probe_alert(
+    world: &World,
+    id: String,
+    region: &str,
+    probe: Option<&str>,
+    summary: String,
+) -> Alert {
+    Alert {
+        id,
+        scope: Scope::Probe,
+        scenario: None,
+        regions: vec![region.to_owned()],
+        probe: probe.map(str::to_owned),
+        severity: "warning".into(),
+        step: None,
+        error: None,
+        expected: None,
+        actual: None,
+        confirmation: None,
+        trace_id: None,
+        runbook: None,
+        url: Some(format!("{}/api/v1/probes", world.base_url)),
+        summary,
+        labels: BTreeMap::new(),
+        started_at: world.now,
+        ended_at: None,
+        duration_s: None,
+    }
+}
+
+impl Engine {
+    /// Brings the alerts of scenario `s` in line with its region states.
+    pub(super) fn reconcile_scenario(
+        &self,
+        st: &mut State,
+        tx: &mut Tx<'_>,
+        world: &World,
+        s: &CatalogScenario,
+    ) -> Result<(), StoreError> {
+        let desired = desired_for(st, world, s);
+        let owner = Owner::Scenario {
+            name: &s.name,
+            keep_slo: !st.slo.contains_key(&s.name),
+        };
+        self.sync(st, tx, world, owner, desired)
+    }
+
+    /// Probe alerts (a silent probe while its region has live ones) and
+    /// region alerts (no live probe at all).
+    pub(super) fn reconcile_probes(
+        &self,
+        st: &mut State,
+        tx: &mut Tx<'_>,
+        world: &World,
+    ) -> Result<(), StoreError> {
+        let mut desired = Vec::new();
+        for region in &world.regions {
+            let probes: Vec<_> = world
+                .probes
+                .iter()
+                .filter(|p| &p.region == region)
+                .collect();
+            if !probes.iter().any(|p| p.presumed_live) {
+                let summary = format!(
+                    "no live probe in {region}: its scenarios are unknown there (not run, not alerted)"
+                );
+                desired.push(probe_alert(
+                    world,
+                    format!("region/{region}"),
+                    region,
+                    None,
+                    summary,
+                ));
+                continue;
+            }
+            for p in probes.iter().filter(|p| !p.presumed_live) {
+                let summary = format!(
+                    "probe {} in {region} stopped reporting (last seen {}); its scenarios moved to other probes of the region",
+                    p.name,
+                    scenarios::wire::time::format(&p.last_seen)
+                );
+                let id = format!("probe/{}", p.name);
+                desired.push(probe_alert(world, id, region, Some(&p.name), summary));
+            }
+        }
+        let desired = desired
+            .into_iter()
+            .map(|alert| Desired {
+                alert,
+                grouped: false,
+                confirm: None,
+            })
+            .collect();
+        self.sync(st, tx, world, Owner::Probes, desired)
+    }
+
+    /// Resolves scenario alerts whose scenario left the catalog.
+    pub(super) fn resolve_orphans(
+        &self,
+        st: &mut State,
+        tx: &mut Tx<'_>,
+        world: &World,
+    ) -> Result<(), StoreError> {
+        let gone: Vec<String> = st
+            .open
+            .values()
+            .filter(|a| {
+                a.alert
+                    .scenario
+                    .as_deref()
+                    .is_some_and(|s| world.catalog.get(s).is_none())
+            })
+            .map(|a| a.alert.id.clone())
+            .collect();
+        for id in gone {
+            self.resolve(
+                st,
+                tx,
+                &id,
+                Some("the scenario was removed from the catalog"),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn sync(
+        &self,
+        st: &mut State,
+        tx: &mut Tx<'_>,
+        world: &World,
+        owner: Owner<'_>,
+        desired: Vec<Desired>,
+    ) -> Result<(), StoreError> {
+        let stale: Vec<String> = st
+            .open
+            .values()
+            .filter(|a| owner.owns(&a.alert))
+            .filter(|a| !desired.iter().any(|d| d.alert.id == a.alert.id))
+            .map(|a| a.alert.id.clone())
+            .collect();
+        for id in stale {
+            self.resolve(st, tx, &id, None)?;
+        }
+        for d in desired {
+            if st.open.contains_key(&d.alert.id) {
+                self.update(st, tx, d)?;
+            } else {
+                self.open_alert(st, tx, world, d)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn open_alert(
+        &self,
+        st: &mut State,
+        tx: &mut Tx<'_>,
+        world: &World,
+        d: Desired,
+    ) -> Result<(), StoreError> {
+        let muted = Self::is_muted(st, &d.alert, tx.now);
+        let mut a = StoredAlert {
+            row: 0,
+            alert: d.alert,
+            status: AlertStatus::Firing,
+            grouped: d.grouped,
+            notified: false,
+            paged: false,
+            muted,
+            confirm_request: None,
+            confirm_at: None,
+        };
+        let wants_confirm = d.confirm.is_some();
+        let confirm = d
+            .confirm
+            .and_then(|region| confirm_target(st, world, &a.alert, &region));
+        if let Some((_, _, request)) = &confirm {
+            a.confirm_request = Some(request.id);
+            a.confirm_at = Some(tx.now_ms());
+        }
+        if !a.grouped {
+            a.notified = true;
+            a.paged = !muted;
+        }
+        a.row = persist::insert_alert(tx.conn, &a)?;
+        tracing::info!(alert = %a.alert.id, grouped = a.grouped, muted, "Alert firing.");
+        if a.grouped {
+            tx.timeline(
+                a.row,
+                "grouped",
+                Some("under the scenario's global alert; not sent separately"),
+            )?;
+        } else {
+            Self::emit(st, tx, AlertStatus::Firing, &a.alert, muted)?;
+            tx.timeline(a.row, "fired", Some(&a.alert.summary))?;
+        }
+        if muted {
+            tx.timeline(
+                a.row,
+                "muted",
+                Some("a silence matches; events are recorded, not sent"),
+            )?;
+        }
+        match confirm {
+            Some((probe, region, request)) => {
+                let detail = format!("asked probe {probe} in {region} to run the scenario now");
+                tx.timeline(a.row, "confirm_requested", Some(&detail))?;
+                st.confirms.insert(request.id, (a.row, tx.now_ms()));
+                tx.effects.push((probe, request));
+            }
+            None if wants_confirm => {
+                let detail = "no live probe in another region of the scenario";
+                tx.timeline(a.row, "confirm_unavailable", Some(detail))?;
+            }
+            None => {}
+        }
+        st.open.insert(a.alert.id.clone(), a);
+        Ok(())
+    }
+
+    fn update(&self, st: &mut State, tx: &mut Tx<'_>, d: Desired) -> Result<(), StoreError> {
+        let muted_now = Self::is_muted(st, &d.alert, tx.now);
+        let Some(mut a) = st.open.remove(&d.alert.id) else {
+            return Ok(());
+        };
+        let mut changed = false;
+        if a.alert.regions != d.alert.regions {
+            a.alert.regions = d.alert.regions;
+            a.alert.summary = d.alert.summary;
+            changed = true;
+        }
+        if a.grouped != d.grouped {
+            a.grouped = d.grouped;
+            changed = true;
+            if d.grouped {
+                tx.timeline(a.row, "grouped", Some("under the scenario's global alert"))?;
+            } else {
+                tx.timeline(a.row, "ungrouped", Some("the global alert resolved"))?;
+            }
+        }
+        if a.muted != muted_now {
+            a.muted = muted_now;
+            changed = true;
+            let kind = if muted_now { "muted" } else { "unmuted" };
+            tx.timeline(a.row, kind, None)?;
+        }
+        if !(a.grouped || a.paged || (a.notified && a.muted)) {
+            // Never sent: its global alert resolved, or its silence ended.
+            Self::emit(st, tx, AlertStatus::Firing, &a.alert, a.muted)?;
+            tx.timeline(a.row, "fired", Some(&a.alert.summary))?;
+            a.notified = true;
+            a.paged = !a.muted;
+            changed = true;
+        }
+        if changed {
+            persist::update_alert(tx.conn, &a)?;
+        }
+        st.open.insert(a.alert.id.clone(), a);
+        Ok(())
+    }
+
+    /// Resolves open alert `id`; the resolve is emitted when its firing was.
+    fn resolve(
+        &self,
+        st: &mut State,
+        tx: &mut Tx<'_>,
+        id: &str,
+        why: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let Some(mut a) = st.open.remove(id) else {
+            return Ok(());
+        };
+        a.status = AlertStatus::Resolved;
+        a.alert.ended_at = Some(tx.now);
+        let lasted = tx.now.signed_duration_since(a.alert.started_at);
+        a.alert.duration_s = Some(lasted.num_milliseconds() as f64 / 1_000.0);
+        persist::update_alert(tx.conn, &a)?;
+        if a.notified {
+            // Sent unmuted once: receivers must hear it ended, silence or not.
+            Self::emit(st, tx, AlertStatus::Resolved, &a.alert, !a.paged)?;
+        }
+        tx.timeline(a.row, "resolved", why)?;
+        tracing::info!(alert = %a.alert.id, notified = a.notified, "Alert resolved.");
+        Ok(())
+    }
+}

@@ -1,0 +1,172 @@
+//! `POST /api/v1/scenarios/{name}/run?regions=a,b&wait=30s`: one run per
+//! region on that region's live probe, through the plan; the answer waits
+//! for every region's result or for `wait`. 200 every region passed, 422
+//! one failed, 504 one gave no result in time (no live probe counts as
+//! that), 404 unknown scenario. `curl --fail` on it is a deploy gate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use scenarios::wire::{Outcome, RunReason, RunRequest, RunResult};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::api::ApiError;
+use crate::app::App;
+
+/// Default `wait`.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+/// Longest `wait`.
+pub const MAX_WAIT: Duration = Duration::from_secs(120);
+
+/// Requests waiting for their result, by request id.
+#[derive(Debug, Default)]
+pub struct Waiters(Mutex<HashMap<Uuid, oneshot::Sender<RunResult>>>);
+
+impl Waiters {
+    fn register(&self, id: Uuid) -> oneshot::Receiver<RunResult> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(id, tx);
+        }
+        rx
+    }
+
+    fn forget(&self, id: Uuid) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(&id);
+        }
+    }
+
+    /// Hands a stored result to whoever waits for its request.
+    pub(super) fn complete(&self, result: &RunResult) {
+        let Some(id) = result.run_request else {
+            return;
+        };
+        let waiter = self.0.lock().ok().and_then(|mut map| map.remove(&id));
+        if let Some(tx) = waiter {
+            let _ = tx.send(result.clone());
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RunQuery {
+    regions: Option<String>,
+    wait: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunAnswer {
+    pub scenario: String,
+    pub results: BTreeMap<String, RunResult>,
+    pub missing: Vec<String>,
+}
+
+fn parse_wait(text: Option<&str>) -> Result<Duration, ApiError> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(DEFAULT_WAIT);
+    };
+    match scenarios::duration::parse(text) {
+        Ok(d) if !d.is_zero() && d <= MAX_WAIT => Ok(d),
+        _ => Err(ApiError::bad_request(format!(
+            "invalid `wait` `{text}`; expected a duration from 1ms to 120s, such as `30s`"
+        ))),
+    }
+}
+
+fn parse_regions(text: Option<&str>, all: Vec<String>) -> Result<Vec<String>, ApiError> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(all);
+    };
+    let mut out: Vec<String> = Vec::new();
+    for region in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        if !all.iter().any(|r| r == region) {
+            return Err(ApiError::bad_request(format!(
+                "the scenario does not run in `{region}`; its regions: {}",
+                all.join(", ")
+            )));
+        }
+        if !out.iter().any(|r| r == region) {
+            out.push(region.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+pub async fn run_now(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(query): Query<RunQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    app.auth.operator(&headers).await?;
+    let scenario = app
+        .catalog
+        .current()
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("unknown scenario `{name}`")))?;
+    let regions = parse_regions(query.regions.as_deref(), app.fleet.regions_of(&scenario))?;
+    let wait = parse_wait(query.wait.as_deref())?;
+    let mut missing = Vec::new();
+    let mut pending = Vec::new();
+    for region in regions {
+        let Some(probe) = app.fleet.owner(&name, &region) else {
+            missing.push(region);
+            continue;
+        };
+        let request = RunRequest {
+            id: Uuid::now_v7(),
+            scenario: name.clone(),
+            requested_at: app.clock.now(),
+            reason: RunReason::RunNow,
+        };
+        let rx = app.alerts.waiters.register(request.id);
+        tracing::info!(scenario = %name, region = %region, probe = %probe, "Run now requested.");
+        pending.push((region, request.id, rx));
+        app.fleet.enqueue_run(&probe, request);
+    }
+    let deadline = tokio::time::sleep(wait);
+    tokio::pin!(deadline);
+    let mut results = BTreeMap::new();
+    for (region, id, rx) in pending {
+        let got = tokio::select! {
+            biased;
+            r = rx => r.ok(),
+            () = &mut deadline => None,
+            () = app.shutdown.cancelled() => None,
+        };
+        match got {
+            Some(result) => {
+                results.insert(region, result);
+            }
+            None => {
+                app.alerts.waiters.forget(id);
+                missing.push(region);
+            }
+        }
+    }
+    let failed = results.values().any(|r| r.outcome != Outcome::Success);
+    let status = if failed {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if !missing.is_empty() || results.is_empty() {
+        // A scenario with no region to run in has not passed either.
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::OK
+    };
+    missing.sort();
+    let answer = RunAnswer {
+        scenario: name,
+        results,
+        missing,
+    };
+    Ok((status, Json(answer)).into_response())
+}

@@ -1,0 +1,241 @@
+//! Error budgets and multi-window burn rates (the Google SRE workbook's
+//! "multiwindow, multi-burn-rate alerts"). Pure: counts in, numbers out.
+//!
+//! With an availability objective `A` (percent), the error budget is the
+//! allowed error ratio `1 - A/100`. Over a window, the burn rate is the
+//! observed error ratio divided by that budget (1 = spending exactly the
+//! budget over the SLO window), and the budget remaining over the SLO
+//! window is `1 - error_ratio / budget` (below 0: overspent).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use scenarios::model::SloObjective;
+
+/// The burn-rate windows, in the `window` label's spelling.
+pub const BURN_WINDOWS: [(&str, Duration); 7] = [
+    ("5m", Duration::from_secs(300)),
+    ("30m", Duration::from_secs(1_800)),
+    ("1h", Duration::from_secs(3_600)),
+    ("2h", Duration::from_secs(7_200)),
+    ("6h", Duration::from_secs(21_600)),
+    ("1d", Duration::from_secs(86_400)),
+    ("3d", Duration::from_secs(259_200)),
+];
+
+/// Page: 2% of a 30-day budget in 1 h, or 5% in 6 h.
+const PAGE: [(&str, &str, f64); 2] = [("1h", "5m", 14.4), ("6h", "30m", 6.0)];
+/// Ticket: 10% of the budget in 1 d, or 10% in 3 d.
+const TICKET: [(&str, &str, f64); 2] = [("1d", "2h", 3.0), ("3d", "6h", 1.0)];
+
+/// Runs in a window and how many of them failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub failed: u64,
+}
+
+impl Counts {
+    /// Failed over total; 0 without runs.
+    pub fn error_ratio(self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.failed as f64 / self.total as f64
+        }
+    }
+}
+
+/// The allowed error ratio of an availability in percent.
+pub fn budget(availability: f64) -> f64 {
+    1.0 - availability / 100.0
+}
+
+/// Error ratio over the window divided by the allowed error ratio.
+pub fn burn_rate(counts: Counts, availability: f64) -> f64 {
+    let allowed = budget(availability);
+    if allowed <= 0.0 {
+        return if counts.failed > 0 {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+    }
+    counts.error_ratio() / allowed
+}
+
+/// `1 - (failed/total) / (1 - availability/100)`: 1 untouched, below 0
+/// overspent.
+pub fn budget_remaining(counts: Counts, availability: f64) -> f64 {
+    1.0 - burn_rate(counts, availability)
+}
+
+/// An SLO's state now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloStatus {
+    pub availability: f64,
+    pub window: Duration,
+    pub budget_remaining: f64,
+    /// By window label (`5m` … `3d`).
+    pub burn_rates: BTreeMap<&'static str, f64>,
+    /// A page-worthy burn (14.4× 1h and 5m, or 6× 6h and 30m).
+    pub page: bool,
+    /// A ticket-worthy burn (3× 1d and 2h, or 1× 3d and 6h).
+    pub ticket: bool,
+}
+
+impl SloStatus {
+    /// Whether a deploy should proceed: budget left and no page-worthy burn.
+    pub fn deploy_ok(&self) -> bool {
+        self.budget_remaining > 0.0 && !self.page
+    }
+}
+
+/// The status from the counts over the SLO window and over each of
+/// [`BURN_WINDOWS`] (same order).
+pub fn evaluate(objective: &SloObjective, window: Counts, burns: &[Counts; 7]) -> SloStatus {
+    let a = objective.availability;
+    let burn_rates: BTreeMap<&'static str, f64> = BURN_WINDOWS
+        .iter()
+        .zip(burns)
+        .map(|((label, _), c)| (*label, burn_rate(*c, a)))
+        .collect();
+    let over = |rules: &[(&str, &str, f64)]| {
+        rules.iter().any(|(long, short, factor)| {
+            let rate = |w: &str| burn_rates.get(w).copied().unwrap_or(0.0);
+            rate(long) > *factor && rate(short) > *factor
+        })
+    };
+    SloStatus {
+        availability: a,
+        window: objective.window,
+        budget_remaining: budget_remaining(window, a),
+        page: over(&PAGE),
+        ticket: over(&TICKET),
+        burn_rates,
+    }
+}
+
+/// Counts of the runs in `(now - window, now]` among `runs` (`started_at`
+/// in Unix ms, whether it succeeded).
+pub fn count(runs: &[(i64, bool)], now_ms: i64, window: Duration) -> Counts {
+    let since = now_ms.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+    runs.iter()
+        .filter(|(at, _)| *at > since && *at <= now_ms)
+        .fold(Counts::default(), |c, (_, ok)| Counts {
+            total: c.total + 1,
+            failed: c.failed + u64::from(!ok),
+        })
+}
+
+/// [`evaluate`] over a run history.
+pub fn evaluate_runs(objective: &SloObjective, runs: &[(i64, bool)], now_ms: i64) -> SloStatus {
+    let window = count(runs, now_ms, objective.window);
+    let burns = BURN_WINDOWS.map(|(_, w)| count(runs, now_ms, w));
+    evaluate(objective, window, &burns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+    const HOUR: i64 = 60 * MIN;
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn objective(availability: f64, days: u64) -> SloObjective {
+        SloObjective {
+            availability,
+            window: Duration::from_secs(days * 86_400),
+        }
+    }
+
+    /// One run a minute over `span` minutes before NOW, failing where `fail` says.
+    fn history(span: i64, fail: impl Fn(i64) -> bool) -> Vec<(i64, bool)> {
+        (0..span).map(|m| (NOW - m * MIN, !fail(m))).collect()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn budget_and_burn_by_hand() {
+        // 99.9%: 0.1% of runs may fail. 1000 runs, 1 failed: exactly on budget.
+        let c = Counts {
+            total: 1_000,
+            failed: 1,
+        };
+        assert!(close(burn_rate(c, 99.9), 1.0));
+        assert!(close(budget_remaining(c, 99.9), 0.0));
+        // 4 failed of 1000: 4x the budget, remaining 1 - 4 = -3 (overspent).
+        let c = Counts {
+            total: 1_000,
+            failed: 4,
+        };
+        assert!(close(burn_rate(c, 99.9), 4.0));
+        assert!(close(budget_remaining(c, 99.9), -3.0));
+        // 99%: 1 failed in 400 = 0.25% of runs, a quarter of the budget.
+        let c = Counts {
+            total: 400,
+            failed: 1,
+        };
+        assert!(close(budget_remaining(c, 99.0), 0.75));
+        assert_eq!(budget_remaining(Counts::default(), 99.9), 1.0);
+    }
+
+    #[test]
+    fn an_outage_in_the_last_ten_minutes_pages() {
+        // 30 days of one run a minute; the last 10 minutes all failed.
+        let runs = history(30 * 24 * 60, |m| m < 10);
+        let s = evaluate_runs(&objective(99.9, 30), &runs, NOW);
+        // 5m: 5/5 failed → ratio 1 → burn 1000.
+        assert!(close(s.burn_rates["5m"], 1_000.0));
+        // 30m: 10/30 → 333.33…
+        assert!(close(s.burn_rates["30m"], 10.0 / 30.0 / 0.001));
+        // 1h: 10/60 → 166.67.
+        assert!(close(s.burn_rates["1h"], 10.0 / 60.0 / 0.001));
+        // 3d: 10/4320 → 2.3148.
+        assert!(close(s.burn_rates["3d"], 10.0 / 4_320.0 / 0.001));
+        // 30d: 10 of 43200 failed; budget 43.2 runs → 1 - 10/43.2.
+        assert!(close(s.budget_remaining, 1.0 - 10.0 / 43.2));
+        assert!(s.page && s.ticket);
+        assert!(!s.deploy_ok(), "budget left, but a page-worthy burn");
+    }
+
+    #[test]
+    fn a_slow_burn_tickets_without_paging() {
+        // 99%: one failure every 40 runs over the last 3 days = 2.5% errors,
+        // burn 2.5 everywhere: above 1 (3d/6h ticket), below 3, 6 and 14.4.
+        let runs = history(3 * 24 * 60, |m| m % 40 == 0);
+        let s = evaluate_runs(&objective(99.0, 30), &runs, NOW);
+        assert!(close(s.burn_rates["3d"], 108.0 / 4_320.0 / 0.01));
+        assert!(close(s.burn_rates["6h"], 9.0 / 360.0 / 0.01));
+        assert!(close(s.burn_rates["1d"], 36.0 / 1_440.0 / 0.01));
+        assert!(!s.page);
+        assert!(s.ticket);
+        // 108 of 4320 failed within the 30d window: 2.5% of 1% → -1.5.
+        assert!(close(s.budget_remaining, 1.0 - 2.5));
+        assert!(!s.deploy_ok());
+    }
+
+    #[test]
+    fn a_short_spike_alone_does_not_page_and_old_runs_fall_out() {
+        // 6 hours of runs; failures only 2 hours ago, for 20 minutes.
+        let runs = history(6 * 60, |m| (120..140).contains(&m));
+        let s = evaluate_runs(&objective(99.9, 30), &runs, NOW);
+        assert_eq!(s.burn_rates["5m"], 0.0);
+        assert_eq!(s.burn_rates["1h"], 0.0);
+        // 2h covers minutes 0..=119: none of the failures (they start at 120).
+        assert_eq!(s.burn_rates["2h"], 0.0);
+        // 6h: 20/360.
+        assert!(close(s.burn_rates["6h"], 20.0 / 360.0 / 0.001));
+        assert!(!s.page, "6h burns but 30m does not");
+        // 1d burns but 2h does not; 3d and 6h both burn (55.6 > 1).
+        assert!(s.ticket);
+        // Later, the spike is outside every window but 1d and 3d.
+        let s = evaluate_runs(&objective(99.9, 30), &runs, NOW + 10 * HOUR);
+        assert_eq!(s.burn_rates["6h"], 0.0);
+        assert!(s.burn_rates["1d"] > 0.0);
+    }
+}

@@ -1,0 +1,237 @@
+//! The per scenario × region state machine: `up` → `down` after `after`
+//! consecutive failed runs, back `up` after `recover_after` good ones.
+//! Pure: no store, no clock.
+
+use scenarios::wire::{Outcome, RunResult};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What the runs say about a scenario in a region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Health {
+    /// No run seen yet.
+    #[default]
+    NoData,
+    Up,
+    Down,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::NoData => "no_data",
+            Health::Up => "up",
+            Health::Down => "down",
+        }
+    }
+
+    pub fn parse(s: &str) -> Health {
+        match s {
+            "up" => Health::Up,
+            "down" => Health::Down,
+            _ => Health::NoData,
+        }
+    }
+}
+
+/// What a region shows: the state in the API and `sonde_scenario_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionState {
+    Up,
+    Down,
+    Degraded,
+    Unknown,
+    Muted,
+}
+
+impl RegionState {
+    pub const ALL: [RegionState; 5] = [
+        RegionState::Up,
+        RegionState::Down,
+        RegionState::Degraded,
+        RegionState::Unknown,
+        RegionState::Muted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegionState::Up => "up",
+            RegionState::Down => "down",
+            RegionState::Degraded => "degraded",
+            RegionState::Unknown => "unknown",
+            RegionState::Muted => "muted",
+        }
+    }
+}
+
+/// The facts of a failed run that an alert carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub step: Option<String>,
+    pub error: Option<String>,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    pub trace_id: String,
+    pub outcome: String,
+}
+
+impl Failure {
+    /// The failing step of `result`, its error or its first failed
+    /// assertion.
+    pub fn of(result: &RunResult) -> Failure {
+        let step = result.failed_step();
+        let assertion = step.and_then(|s| s.assertions.iter().find(|a| !a.passed));
+        Failure {
+            step: step.map(|s| s.name.clone()),
+            error: step
+                .and_then(|s| s.error.as_ref())
+                .map(|e| e.message.clone()),
+            expected: assertion.map(|a| a.expected.clone()),
+            actual: assertion.map(|a| a.actual.clone()),
+            trace_id: result.trace_id.clone(),
+            outcome: result.outcome.as_str().to_owned(),
+        }
+    }
+
+    /// "step checkout expected 200, got 503" and the like.
+    pub fn describe(&self) -> String {
+        let step = self
+            .step
+            .as_deref()
+            .map_or_else(|| format!("run {}", self.outcome), |s| format!("step {s}"));
+        match (&self.error, &self.expected, &self.actual) {
+            (Some(error), _, _) => format!("{step} failed: {error}"),
+            (None, Some(expected), Some(actual)) => {
+                format!("{step} expected {expected}, got {actual}")
+            }
+            _ => format!("{step} failed ({})", self.outcome),
+        }
+    }
+}
+
+/// What one result did to the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// Older than (or the same as) the newest run seen: ignored.
+    Stale,
+    /// Counted; the health did not change.
+    Same,
+    /// Counted; the health changed to this.
+    Changed(Health),
+}
+
+/// One scenario in one region.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegionHealth {
+    pub health: Health,
+    pub fails: u32,
+    pub passes: u32,
+    /// `started_at` (Unix ms) and id of the newest run seen.
+    pub last_started: i64,
+    pub last_id: Option<Uuid>,
+    /// The newest failed run's details.
+    pub failure: Option<Failure>,
+    /// The latency objective is missed.
+    pub degraded: bool,
+    /// The objective's percentile over its window, when measured.
+    pub latency_ms: Option<f64>,
+}
+
+impl RegionHealth {
+    /// Counts a run that started at `started_ms`; `after` and
+    /// `recover_after` count as at least 1.
+    pub fn observe(
+        &mut self,
+        ok: bool,
+        started_ms: i64,
+        id: Uuid,
+        after: u32,
+        recover_after: u32,
+    ) -> Observed {
+        if self.last_id.is_some() && (started_ms, id) <= (self.last_started, self.last_id_or_nil())
+        {
+            return Observed::Stale;
+        }
+        self.last_started = started_ms;
+        self.last_id = Some(id);
+        let before = self.health;
+        if ok {
+            self.passes = self.passes.saturating_add(1);
+            self.fails = 0;
+            if before != Health::Down || self.passes >= recover_after.max(1) {
+                self.health = Health::Up;
+            }
+        } else {
+            self.fails = self.fails.saturating_add(1);
+            self.passes = 0;
+            self.health = if self.fails >= after.max(1) || before == Health::Down {
+                Health::Down
+            } else {
+                Health::Up
+            };
+        }
+        if self.health == before {
+            Observed::Same
+        } else {
+            Observed::Changed(self.health)
+        }
+    }
+
+    fn last_id_or_nil(&self) -> Uuid {
+        self.last_id.unwrap_or(Uuid::nil())
+    }
+
+    /// Counts `result`, keeping its details when it failed.
+    pub fn observe_result(
+        &mut self,
+        result: &RunResult,
+        after: u32,
+        recover_after: u32,
+    ) -> Observed {
+        let ok = result.outcome == Outcome::Success;
+        let observed = self.observe(
+            ok,
+            result.started_at.timestamp_millis(),
+            result.id,
+            after,
+            recover_after,
+        );
+        if observed != Observed::Stale && !ok {
+            self.failure = Some(Failure::of(result));
+        }
+        observed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(h: &mut RegionHealth, ok: bool, at: i64) -> Observed {
+        h.observe(ok, at, Uuid::from_u128(at as u128 + 1), 2, 2)
+    }
+
+    #[test]
+    fn down_after_consecutive_failures_up_after_consecutive_passes() {
+        let mut h = RegionHealth::default();
+        assert_eq!(run(&mut h, true, 1), Observed::Changed(Health::Up));
+        assert_eq!(run(&mut h, false, 2), Observed::Same);
+        assert_eq!(run(&mut h, false, 3), Observed::Changed(Health::Down));
+        assert_eq!(run(&mut h, false, 4), Observed::Same);
+        assert_eq!(run(&mut h, true, 5), Observed::Same);
+        assert_eq!(run(&mut h, false, 6), Observed::Same);
+        assert_eq!(run(&mut h, true, 7), Observed::Same);
+        assert_eq!(run(&mut h, true, 8), Observed::Changed(Health::Up));
+    }
+
+    #[test]
+    fn flapping_never_goes_down_and_old_runs_are_ignored() {
+        let mut h = RegionHealth::default();
+        for i in 0..20 {
+            assert_ne!(run(&mut h, i % 2 == 1, i), Observed::Changed(Health::Down));
+        }
+        assert_eq!(h.health, Health::Up);
+        assert_eq!(run(&mut h, false, 5), Observed::Stale);
+        assert_eq!(run(&mut h, false, 19), Observed::Stale);
+    }
+}

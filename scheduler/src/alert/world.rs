@@ -1,0 +1,95 @@
+//! A snapshot of what the engine decides on besides results: the time,
+//! the catalog and which probes are live. Taken before a store job, so
+//! the job itself never touches the fleet.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::app::App;
+use crate::assignment;
+use crate::catalog::{Catalog, CatalogScenario};
+
+/// One probe as the engine sees it.
+#[derive(Debug, Clone)]
+pub struct ProbeView {
+    pub name: String,
+    pub region: String,
+    /// Live by `probe_silence`.
+    pub live: bool,
+    /// Live, or the engine started less than `probe_silence` ago: right
+    /// after a restart every probe looks silent until it calls again, and
+    /// that must not page.
+    pub presumed_live: bool,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// The engine's view of the world at one instant.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub now: DateTime<Utc>,
+    pub catalog: Arc<Catalog>,
+    pub probes: Vec<ProbeView>,
+    /// Every region that has had a probe.
+    pub regions: BTreeSet<String>,
+    /// `{public_url}/api/v1/scenarios/`.
+    pub(super) base_url: String,
+}
+
+impl World {
+    /// Now, as `app` sees it.
+    pub fn capture(app: &App) -> World {
+        let now = app.clock.now();
+        let grace =
+            chrono::Duration::from_std(app.config.probe_silence).unwrap_or(chrono::Duration::MAX);
+        let starting = now.signed_duration_since(app.alerts.started()) <= grace;
+        let probes = app
+            .fleet
+            .probes()
+            .into_iter()
+            .map(|(p, live)| ProbeView {
+                presumed_live: live || starting,
+                live,
+                last_seen: p.last_seen,
+                name: p.name,
+                region: p.region,
+            })
+            .collect();
+        World {
+            now,
+            catalog: app.catalog.current(),
+            probes,
+            regions: app.fleet.regions(),
+            base_url: app.alerts.base_url().to_owned(),
+        }
+    }
+
+    /// The regions `s` runs in (every region with a probe when it names none).
+    pub fn regions_of(&self, s: &CatalogScenario) -> Vec<String> {
+        match &s.regions {
+            Some(regions) => regions.clone(),
+            None => self.regions.iter().cloned().collect(),
+        }
+    }
+
+    /// Whether `region` has a live probe.
+    pub fn live(&self, region: &str) -> bool {
+        self.probes.iter().any(|p| p.region == region && p.live)
+    }
+
+    /// The live probe that runs `scenario` in `region`.
+    pub fn owner(&self, scenario: &str, region: &str) -> Option<String> {
+        let live = self
+            .probes
+            .iter()
+            .filter(|p| p.region == region && p.live)
+            .map(|p| p.name.as_str());
+        assignment::owner(scenario, region, live).map(str::to_owned)
+    }
+
+    /// The API link of a scenario.
+    pub fn scenario_url(&self, scenario: &str) -> String {
+        format!("{}/api/v1/scenarios/{scenario}", self.base_url)
+    }
+}
