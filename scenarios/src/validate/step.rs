@@ -39,31 +39,8 @@ pub const DEFAULTS_KEYS: [&str; 7] = [
     "http",
 ];
 
-const HTTP_FIELDS: [&str; 23] = [
-    "name",
-    "kind",
-    "get",
-    "post",
-    "put",
-    "patch",
-    "delete",
-    "head",
-    "options",
-    "method",
-    "url",
-    "json",
-    "form",
-    "body",
-    "headers",
-    "timeout",
-    "follow_redirects",
-    "max_redirects",
-    "max_body_bytes",
-    "tls",
-    "http",
-    "expect",
-    "capture",
-];
+/// Fields of the other kinds: every other step field is an http step's.
+const NOT_HTTP: [&str; 4] = ["query", "type", "server", "address"];
 const DNS_FIELDS: [&str; 8] = [
     "name", "kind", "query", "type", "server", "timeout", "expect", "capture",
 ];
@@ -335,25 +312,28 @@ fn methods(raw: &RawStep) -> Vec<(Method, &Spanned<String>)> {
         .collect()
 }
 
+/// The fields a step of `kind` may have, in the order of the raw step.
+fn fields_of(kind: StepKind) -> Vec<&'static str> {
+    match kind {
+        StepKind::Http => crate::raw::STEP_KEYS
+            .into_iter()
+            .filter(|k| !NOT_HTTP.contains(k))
+            .collect(),
+        StepKind::Dns => DNS_FIELDS.to_vec(),
+        StepKind::Tcp => TCP_FIELDS.to_vec(),
+        StepKind::Tls => TLS_FIELDS.to_vec(),
+    }
+}
+
 fn allowed_fields(ctx: &mut Ctx<'_>, raw: &RawStep, kind: StepKind) {
-    let allowed: &[&str] = match kind {
-        StepKind::Http => &HTTP_FIELDS,
-        StepKind::Dns => &DNS_FIELDS,
-        StepKind::Tcp => &TCP_FIELDS,
-        StepKind::Tls => &TLS_FIELDS,
-    };
+    let allowed = fields_of(kind);
     for (field, span) in present(raw) {
         if !allowed.contains(&field) {
-            let owners: Vec<&str> = [
-                ("http", &HTTP_FIELDS[..]),
-                ("dns", &DNS_FIELDS),
-                ("tcp", &TCP_FIELDS),
-                ("tls", &TLS_FIELDS),
-            ]
-            .into_iter()
-            .filter(|(_, f)| f.contains(&field))
-            .map(|(k, _)| k)
-            .collect();
+            let owners: Vec<&str> = [StepKind::Http, StepKind::Dns, StepKind::Tcp, StepKind::Tls]
+                .into_iter()
+                .filter(|k| fields_of(*k).contains(&field))
+                .map(StepKind::as_str)
+                .collect();
             let span = key_before(ctx.src, span, field);
             ctx.push(
                 Diagnostic::new(
