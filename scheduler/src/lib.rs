@@ -36,6 +36,7 @@ pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod server;
+pub mod status;
 pub mod store;
 
 use std::sync::Arc;

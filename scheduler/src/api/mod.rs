@@ -34,6 +34,8 @@ use crate::app::App;
 /// Every route, with `app` as state.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
+        .route("/", get(crate::status::page))
+        .route("/scenarios/{name}", get(crate::status::scenario_page))
         .route("/api/v1/plan", get(plan::get_plan))
         .route(
             "/api/v1/results",

@@ -1,0 +1,624 @@
+//! The status page at `/` and `/scenarios/{name}`: server-rendered HTML
+//! with inline CSS and SVG, readable on a laptop and a phone, refreshed
+//! every 10 s by a few lines of script that keep the scroll position.
+//!
+//! The page shows the API's data only: every section is read by sending
+//! the read API's own requests (`/api/v1/scenarios`, `/api/v1/alerts`,
+//! `/api/v1/probes`, `/api/v1/catalog`, `…/runs`) through the router in
+//! process, so the page and the API can never disagree.
+
+mod render;
+mod svg;
+mod views;
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use scenarios::wire::{RunResult, StepStatus};
+use serde::de::DeserializeOwned;
+use tower::ServiceExt;
+
+use crate::app::App;
+pub use render::escape;
+use render::{age, encode, ms, state_class};
+use views::{
+    AlertView, Catalog, Percentiles, ProbeList, RegionSummary, RunList, ScenarioDetail,
+    ScenarioList,
+};
+
+/// Runs per region in the latency chart.
+const CHART_RUNS: usize = 100;
+/// Largest API answer the page reads.
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
+/// Resolved alerts listed per scenario.
+const RECENT_ALERTS: usize = 10;
+
+/// Why a page could not be built.
+#[derive(Debug)]
+enum PageError {
+    /// The API said 404.
+    NotFound,
+    /// Anything else: the API's status and message.
+    Api(StatusCode, String),
+}
+
+/// `GET path` on the API router, parsed as `T`.
+async fn api<T: DeserializeOwned>(app: &Arc<App>, path: &str) -> Result<T, PageError> {
+    let request = Request::get(path)
+        .body(Body::empty())
+        .map_err(|e| PageError::Api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let response = match crate::api::router(Arc::clone(app)).oneshot(request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let body = to_bytes(response.into_body(), MAX_ANSWER)
+        .await
+        .map_err(|e| PageError::Api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    if status == StatusCode::NOT_FOUND {
+        return Err(PageError::NotFound);
+    }
+    if !status.is_success() {
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        return Err(PageError::Api(status, format!("{path}: {message}")));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        tracing::error!(path, error = %e, "Status page cannot read an API answer.");
+        PageError::Api(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{path}: unexpected answer"),
+        )
+    })
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn error_page(e: PageError, what: &str) -> Response {
+    match e {
+        PageError::NotFound => html(
+            StatusCode::NOT_FOUND,
+            render::page(
+                "Not found · Sonde",
+                &format!(
+                    "<h1>Not found</h1><section><p>{}</p><p><a href=\"/\">Back to the overview</a></p></section>",
+                    escape(what)
+                ),
+            ),
+        ),
+        PageError::Api(status, message) => html(
+            status,
+            render::page(
+                "Error · Sonde",
+                &format!(
+                    "<h1>The status page could not be built</h1><section><pre>{}</pre></section>",
+                    escape(&message)
+                ),
+            ),
+        ),
+    }
+}
+
+/// `GET /`: the scenarios × regions grid, open alerts, probes and catalog
+/// errors.
+pub async fn page(State(app): State<Arc<App>>) -> Response {
+    match overview(&app).await {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => error_page(e, "no such page"),
+    }
+}
+
+/// `GET /scenarios/{name}`: one scenario in detail; 404 for an unknown one.
+pub async fn scenario_page(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+    match detail(&app, &name).await {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => error_page(e, &format!("There is no scenario `{name}` in the catalog.")),
+    }
+}
+
+async fn overview(app: &Arc<App>) -> Result<String, PageError> {
+    let list: ScenarioList = api(app, "/api/v1/scenarios").await?;
+    let alerts: views::AlertList = api(app, "/api/v1/alerts").await?;
+    let probes: ProbeList = api(app, "/api/v1/probes").await?;
+    let catalog: Catalog = api(app, "/api/v1/catalog").await?;
+    let now = app.clock.now();
+
+    let mut main = String::new();
+    let down = list
+        .scenarios
+        .iter()
+        .flat_map(|s| &s.regions)
+        .filter(|r| r.state == "down")
+        .count();
+    let _ = write!(
+        main,
+        "<h1>Fleet status</h1><p class=\"muted-text\">{} scenarios · {} probes ({} up) · {} open alerts · {} regions down · stats over {}</p>",
+        list.scenarios.len(),
+        probes.probes.len(),
+        probes.probes.iter().filter(|p| p.up).count(),
+        alerts.open.len(),
+        down,
+        escape(&list.window),
+    );
+
+    // The grid: regions in the order scenarios list them.
+    let mut regions: Vec<&str> = Vec::new();
+    for r in list.scenarios.iter().flat_map(|s| &s.regions) {
+        if !regions.contains(&r.region.as_str()) {
+            regions.push(&r.region);
+        }
+    }
+    main.push_str("<h2>Scenarios</h2><section>");
+    if list.scenarios.is_empty() {
+        main.push_str("<p class=\"muted-text\">No scenarios in the catalog.</p>");
+    } else {
+        let _ = write!(
+            main,
+            "<div class=\"grid\" style=\"--cols:{}\"><div class=\"head\">scenario</div>",
+            regions.len().max(1)
+        );
+        for r in &regions {
+            let _ = write!(main, "<div class=\"head\">{}</div>", escape(r));
+        }
+        for s in &list.scenarios {
+            let _ = write!(
+                main,
+                "<div class=\"name\"><a href=\"/scenarios/{}\">{}</a><small>{}{}</small></div>",
+                encode(&s.name),
+                escape(&s.name),
+                escape(&s.schedule),
+                s.description
+                    .as_deref()
+                    .map(|d| format!(" · {}", escape(d)))
+                    .unwrap_or_default(),
+            );
+            for region in &regions {
+                match s.regions.iter().find(|r| r.region == *region) {
+                    Some(r) => main.push_str(&cell(&s.name, r, now)),
+                    None => {
+                        let _ = write!(
+                            main,
+                            "<div class=\"cell cell-none\"><span class=\"r\">{}</span>not run here</div>",
+                            escape(region)
+                        );
+                    }
+                }
+            }
+        }
+        main.push_str("</div>");
+    }
+    main.push_str("</section>");
+
+    let _ = write!(
+        main,
+        "<h2>Open alerts ({})</h2><section>",
+        alerts.open.len()
+    );
+    main.push_str(&alert_table(alerts.open.iter(), now, "No open alerts."));
+    main.push_str("</section>");
+
+    main.push_str("<h2>Probes</h2><section>");
+    if probes.probes.is_empty() {
+        main.push_str("<p class=\"muted-text\">No probe has registered yet.</p>");
+    } else {
+        main.push_str("<table><thead><tr><th>probe</th><th>region</th><th>version</th><th>last seen</th><th>up</th><th>assigned scenarios</th><th>spool backlog</th></tr></thead><tbody>");
+        for p in &probes.probes {
+            let _ = write!(
+                main,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td title=\"{}\">{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&p.name),
+                escape(&p.region),
+                escape(p.version.as_deref().unwrap_or("–")),
+                escape(&p.last_seen),
+                escape(&age(&p.last_seen, now)),
+                if p.up { "ok" } else { "bad" },
+                if p.up { "up" } else { "silent" },
+                if p.assigned.is_empty() {
+                    "–".to_owned()
+                } else {
+                    p.assigned
+                        .iter()
+                        .map(|a| escape(a))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                p.spool_depth
+                    .map_or_else(|| "–".to_owned(), |d| d.to_string()),
+            );
+        }
+        main.push_str("</tbody></table>");
+    }
+    let orphaned: Vec<_> = probes
+        .regions
+        .iter()
+        .filter(|r| !r.unassigned.is_empty())
+        .collect();
+    for r in orphaned {
+        let _ = write!(
+            main,
+            "<p class=\"bad\">No live probe in {} ({} known): {} run nowhere there.</p>",
+            escape(&r.region),
+            r.probes,
+            r.unassigned
+                .iter()
+                .map(|a| escape(a))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    main.push_str("</section>");
+
+    let _ = write!(
+        main,
+        "<h2>Catalog errors ({})</h2><section>",
+        catalog.invalid_files
+    );
+    let invalid: Vec<_> = catalog
+        .files
+        .iter()
+        .filter(|f| f.status != "valid")
+        .collect();
+    if invalid.is_empty() {
+        let _ = write!(
+            main,
+            "<p class=\"ok\">All {} files validate (generation {}, {} scenarios).</p>",
+            catalog.files.len(),
+            catalog.generation,
+            catalog.scenarios
+        );
+    }
+    for f in invalid {
+        let _ = write!(
+            main,
+            "<h3><code>{}</code></h3><p class=\"muted-text\">{}</p><pre>{}</pre>",
+            escape(&f.path),
+            match (&f.scenario, f.serving_last_good) {
+                (Some(s), true) => format!("the last good version of {} keeps running", escape(s)),
+                _ => "never validated: not scheduled".to_owned(),
+            },
+            escape(f.diagnostics.as_deref().unwrap_or(""))
+        );
+    }
+    main.push_str("</section>");
+    Ok(render::page("Sonde status", &main))
+}
+
+/// One grid cell: state, last run age, p95.
+fn cell(scenario: &str, r: &RegionSummary, now: DateTime<Utc>) -> String {
+    let state = state_class(&r.state);
+    let last = r.last_run_at.as_deref().map_or_else(
+        || "no run yet".to_owned(),
+        |t| format!("last {}", age(t, now)),
+    );
+    let p95 = r
+        .duration_ms
+        .map(|Percentiles { p95, .. }| format!(" · p95 {}", ms(p95)))
+        .unwrap_or_default();
+    let probe = if r.live_probes == 0 {
+        " · no live probe".to_owned()
+    } else {
+        String::new()
+    };
+    format!(
+        "<a class=\"cell cell-{state}\" data-scenario=\"{s}\" data-region=\"{reg}\" data-state=\"{state}\" href=\"/scenarios/{href}\" style=\"text-decoration:none\" title=\"{s} in {reg}: {state}\"><span class=\"r\">{reg}</span><b>{state}</b>{last}{p95}{probe}</a>",
+        s = escape(scenario),
+        reg = escape(&r.region),
+        href = encode(scenario),
+        last = escape(&last),
+        p95 = escape(&p95),
+        probe = escape(&probe),
+    )
+}
+
+fn alert_table<'a>(
+    alerts: impl Iterator<Item = &'a AlertView>,
+    now: DateTime<Utc>,
+    empty: &str,
+) -> String {
+    let mut rows = String::new();
+    for a in alerts {
+        let al = &a.alert;
+        let what = match (&al.step, &al.expected, &al.actual) {
+            (Some(step), Some(e), Some(x)) => format!(
+                "step <b>{}</b>: expected <code>{}</code>, got <code>{}</code>",
+                escape(step),
+                escape(e),
+                escape(x)
+            ),
+            (Some(step), _, _) => format!(
+                "step <b>{}</b>{}",
+                escape(step),
+                al.error
+                    .as_deref()
+                    .map(|e| format!(": {}", escape(e)))
+                    .unwrap_or_default()
+            ),
+            _ => al.error.as_deref().map(escape).unwrap_or_default(),
+        };
+        let started = scenarios::wire::time::format(&al.started_at);
+        let _ = write!(
+            rows,
+            "<tr><td><span class=\"pill\" style=\"background:var(--{})\">{}</span></td><td>{}</td><td>{}<br>{}</td><td title=\"{}\">{}{}</td><td>{}</td></tr>",
+            if a.status == "firing" {
+                if a.muted { "muted" } else { "down" }
+            } else {
+                "up"
+            },
+            escape(&a.status),
+            escape(&al.severity),
+            escape(&al.summary),
+            what,
+            escape(&started),
+            escape(&age(&started, now)),
+            if a.grouped { " · grouped" } else { "" },
+            al.runbook
+                .as_deref()
+                .map(|r| format!("<a href=\"{}\" rel=\"noopener\">runbook</a>", escape(r)))
+                .unwrap_or_default(),
+        );
+    }
+    if rows.is_empty() {
+        return format!("<p class=\"muted-text\">{}</p>", escape(empty));
+    }
+    format!(
+        "<table><thead><tr><th>status</th><th>severity</th><th>alert</th><th>since</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+}
+
+async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
+    let enc = encode(name);
+    let d: ScenarioDetail = api(app, &format!("/api/v1/scenarios/{enc}")).await?;
+    let alerts: views::AlertList = api(app, "/api/v1/alerts").await?;
+    let mut series: Vec<(String, Vec<RunResult>)> = Vec::new();
+    for r in &d.summary.regions {
+        let runs: RunList = api(
+            app,
+            &format!(
+                "/api/v1/scenarios/{enc}/runs?region={}&limit={CHART_RUNS}",
+                encode(&r.region)
+            ),
+        )
+        .await?;
+        series.push((r.region.clone(), runs.runs));
+    }
+    let now = app.clock.now();
+    let s = &d.summary;
+
+    let mut main = format!(
+        "<p><a href=\"/\">← all scenarios</a></p><h1>{}</h1>",
+        escape(&s.name)
+    );
+    if let Some(desc) = &s.description {
+        let _ = write!(main, "<p>{}</p>", escape(desc));
+    }
+    let _ = write!(
+        main,
+        "<p class=\"muted-text\"><code>{}</code> · {} · timeout {} · alert after {} failed runs, recovers after {} · severity {}{}{}</p>",
+        escape(&s.path),
+        if s.schedule.starts_with("cron") {
+            escape(&s.schedule)
+        } else {
+            format!("every {}", escape(&s.schedule))
+        },
+        escape(&d.timeout),
+        d.alert.after,
+        d.alert.recover_after,
+        escape(&d.alert.severity),
+        d.alert
+            .runbook
+            .as_deref()
+            .map(|r| format!(" · <a href=\"{}\" rel=\"noopener\">runbook</a>", escape(r)))
+            .unwrap_or_default(),
+        s.labels
+            .iter()
+            .map(|(k, v)| format!(" · {}={}", escape(k), escape(v)))
+            .collect::<String>(),
+    );
+
+    let _ = write!(
+        main,
+        "<section><div class=\"grid\" style=\"--cols:{}\"><div class=\"head\">steps</div>",
+        s.regions.len().max(1)
+    );
+    for r in &s.regions {
+        let _ = write!(main, "<div class=\"head\">{}</div>", escape(&r.region));
+    }
+    let _ = write!(
+        main,
+        "<div class=\"name\">{}<small>over {}</small></div>",
+        d.steps
+            .iter()
+            .map(|st| format!(
+                "{} <small style=\"display:inline\">({})</small>",
+                escape(&st.name),
+                escape(&st.kind)
+            ))
+            .collect::<Vec<_>>()
+            .join(" → "),
+        escape(&d.window)
+    );
+    for r in &s.regions {
+        main.push_str(&cell(&s.name, r, now));
+    }
+    main.push_str("</div><table><thead><tr><th>region</th><th>probe</th><th>runs</th><th>success</th><th>p50</th><th>p95</th><th>p99</th><th>last outcome</th></tr></thead><tbody>");
+    for r in &s.regions {
+        let p = |f: fn(&Percentiles) -> f64| {
+            r.duration_ms
+                .as_ref()
+                .map_or_else(|| "–".into(), |d| ms(f(d)))
+        };
+        let _ = write!(
+            main,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&r.region),
+            escape(r.probe.as_deref().unwrap_or("none live")),
+            r.runs,
+            r.success_ratio
+                .map_or_else(|| "–".into(), |x| format!("{:.1}%", x * 100.0)),
+            p(|d| d.p50),
+            p(|d| d.p95),
+            p(|d| d.p99),
+            escape(r.last_outcome.as_deref().unwrap_or("–")),
+        );
+    }
+    main.push_str("</tbody></table></section>");
+
+    let _ = write!(
+        main,
+        "<h2>Latency (last {CHART_RUNS} runs per region)</h2><section>{}</section>",
+        svg::latency_chart(&series)
+    );
+
+    main.push_str("<h2>Latest run per region</h2><div class=\"charts\">");
+    for (region, runs) in &series {
+        let _ = write!(main, "<section><h3>{}</h3>", escape(region));
+        match runs.first() {
+            None => main.push_str("<p class=\"muted-text\">No run yet.</p>"),
+            Some(run) => {
+                let started = scenarios::wire::time::format(&run.started_at);
+                let _ = write!(
+                    main,
+                    "<p><span class=\"{}\">{}</span> · {} · {} by {} · trace <code>{}</code></p>{}{}",
+                    if run.outcome == scenarios::wire::Outcome::Success {
+                        "ok"
+                    } else {
+                        "bad"
+                    },
+                    run.outcome,
+                    escape(&ms(run.duration_ms)),
+                    escape(&age(&started, now)),
+                    escape(&run.probe),
+                    escape(&run.trace_id),
+                    svg::waterfall(run),
+                    failure(run),
+                );
+            }
+        }
+        main.push_str("</section>");
+    }
+    main.push_str("</div>");
+    main.push_str(&svg::phase_legend());
+
+    let open: Vec<&crate::alert::Alert> = d.alerts.iter().collect();
+    let _ = write!(main, "<h2>Open alerts ({})</h2><section>", open.len());
+    let open_views: Vec<&AlertView> = alerts
+        .open
+        .iter()
+        .filter(|a| a.alert.scenario.as_deref() == Some(name))
+        .collect();
+    if open.is_empty() {
+        main.push_str("<p class=\"muted-text\">No open alerts.</p>");
+    } else if open_views.len() == open.len() {
+        main.push_str(&alert_table(open_views.into_iter(), now, ""));
+    } else {
+        // The engine's view moved between the two reads: show its list.
+        main.push_str("<ul>");
+        for a in open {
+            let _ = write!(main, "<li>{}</li>", escape(&a.summary));
+        }
+        main.push_str("</ul>");
+    }
+    main.push_str("</section><h2>Recent alerts</h2><section>");
+    main.push_str(&alert_table(
+        alerts
+            .recent
+            .iter()
+            .filter(|a| a.alert.scenario.as_deref() == Some(name) && a.status != "firing")
+            .take(RECENT_ALERTS),
+        now,
+        "No resolved alerts.",
+    ));
+    main.push_str("</section>");
+
+    if let Some(slo) = &d.slo {
+        let _ = write!(
+            main,
+            "<h2>SLO</h2><section><p>Objective {:.3}% over {} · error budget left <b class=\"{}\">{:.1}%</b> · {}</p>",
+            slo.availability * 100.0,
+            escape(&slo.window),
+            if slo.budget_remaining > 0.0 {
+                "ok"
+            } else {
+                "bad"
+            },
+            slo.budget_remaining * 100.0,
+            if slo.deploy_ok {
+                "<span class=\"ok\">deploys OK</span>"
+            } else {
+                "<span class=\"bad\">hold deploys</span>"
+            },
+        );
+        if !slo.burn_rates.is_empty() {
+            main.push_str(
+                "<table><thead><tr><th>window</th><th>burn rate</th></tr></thead><tbody>",
+            );
+            for (w, rate) in &slo.burn_rates {
+                let _ = write!(main, "<tr><td>{}</td><td>{rate:.2}×</td></tr>", escape(w));
+            }
+            main.push_str("</tbody></table>");
+        }
+        main.push_str("</section>");
+    }
+    Ok(render::page(&format!("{} · Sonde", s.name), &main))
+}
+
+/// The failing step of `run`: its error and the failed assertions'
+/// expected vs actual.
+fn failure(run: &RunResult) -> String {
+    let Some(step) = run.steps.iter().find(|s| s.status == StepStatus::Failed) else {
+        return String::new();
+    };
+    let mut out = format!(
+        "<div class=\"failure\"><p class=\"bad\">Step <b>{}</b> failed{}</p>",
+        escape(&step.name),
+        step.http
+            .as_ref()
+            .map(|h| format!(
+                ": {} {} → {}",
+                escape(&h.method),
+                escape(&h.url),
+                h.status
+                    .map_or_else(|| "no status".into(), |s| s.to_string())
+            ))
+            .unwrap_or_default()
+    );
+    if let Some(e) = &step.error {
+        let kind = serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = write!(out, "<pre>{}: {}</pre>", escape(&kind), escape(&e.message));
+    }
+    let failed: Vec<_> = step.assertions.iter().filter(|a| !a.passed).collect();
+    if !failed.is_empty() {
+        out.push_str("<table><thead><tr><th>assertion</th><th>expected</th><th>actual</th></tr></thead><tbody>");
+        for a in failed {
+            let _ = write!(
+                out,
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                escape(&a.expr),
+                escape(&a.expected),
+                escape(&a.actual)
+            );
+        }
+        out.push_str("</tbody></table>");
+    }
+    out.push_str("</div>");
+    out
+}
