@@ -213,10 +213,25 @@ fn screenshot(url: &str) {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", out.display()))
-        .arg("--window-size=1280,900")
+        .args(["--window-size=1280,900", "--enable-logging=stderr", "--v=0"])
         .arg(url)
-        .status()
+        .output()
         .expect("chromium runs");
+    let log = String::from_utf8_lossy(&status.stderr);
+    // Console messages are logged as `…:CONSOLE(line)] "message"`; a script
+    // error or a failed resource on the page would show there.
+    let console_errors: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(":CONSOLE")
+                && (l.contains("Uncaught") || l.contains("Error") || l.contains("Failed"))
+        })
+        .collect();
+    assert!(
+        console_errors.is_empty(),
+        "console errors on the status page: {console_errors:?}"
+    );
+    let status = status.status;
     assert!(status.success(), "chromium: {status}");
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     assert!(size > 0, "no screenshot at {}", out.display());
