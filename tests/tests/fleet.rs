@@ -570,21 +570,25 @@ async fn edits_breaks_fixes_and_deletes_show_in_the_api_and_metrics() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn missing_wrong_and_cross_region_tokens_are_refused_and_store_nothing() {
-    let _serial = SERIAL.lock().await;
-    let text = simple_scenario("guarded", "http://127.0.0.1:9/", "1s", &["eu-west-1"]);
-    let fleet = Fleet::start(
-        FleetOptions::one_probe_per_region(&[]),
-        &[("guarded.toml", text)],
-    )
-    .await
-    .expect("fleet");
+/// A fleet without probe processes, serving one scenario file, and a
+/// token for probe `p-eu` in eu-west-1 to speak the protocol by hand.
+async fn fleet_with_a_token(file: &str, text: String) -> (Fleet, String) {
+    let fleet = Fleet::start(FleetOptions::one_probe_per_region(&[]), &[(file, text)])
+        .await
+        .expect("fleet");
     let token = fleet
         .scheduler_command(&["token", "create", "--name", "p-eu", "--region", "eu-west-1"])
         .await
         .expect("token");
-    let token = token.trim();
+    (fleet, token.trim().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_wrong_and_cross_region_tokens_are_refused_and_store_nothing() {
+    let _serial = SERIAL.lock().await;
+    let text = simple_scenario("guarded", "http://127.0.0.1:9/", "1s", &["eu-west-1"]);
+    let (fleet, token) = fleet_with_a_token("guarded.toml", text).await;
+    let token = token.as_str();
     let client = TestClient::new();
     let plan = fleet.url("/api/v1/plan");
     let results = fleet.url("/api/v1/results");
@@ -654,17 +658,8 @@ async fn missing_wrong_and_cross_region_tokens_are_refused_and_store_nothing() {
 async fn bad_ingest_input_gets_a_clear_4xx_and_affects_nothing_else() {
     let _serial = SERIAL.lock().await;
     let text = simple_scenario("known", "http://127.0.0.1:9/", "1m", &["eu-west-1"]);
-    let fleet = Fleet::start(
-        FleetOptions::one_probe_per_region(&[]),
-        &[("known.toml", text)],
-    )
-    .await
-    .expect("fleet");
-    let token = fleet
-        .scheduler_command(&["token", "create", "--name", "p-eu", "--region", "eu-west-1"])
-        .await
-        .expect("token");
-    let bearer = format!("Bearer {}", token.trim());
+    let (fleet, token) = fleet_with_a_token("known.toml", text).await;
+    let bearer = format!("Bearer {token}");
     let headers = [
         ("authorization", bearer.as_str()),
         ("x-sonde-probe", "p-eu"),
