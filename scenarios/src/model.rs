@@ -45,6 +45,17 @@ pub enum Schedule {
     },
 }
 
+impl Schedule {
+    /// The time between two runs: the interval, or the cron expression's
+    /// shortest gap.
+    pub fn period(&self) -> Duration {
+        match self {
+            Schedule::Interval(d) => *d,
+            Schedule::Cron { min_gap, .. } => *min_gap,
+        }
+    }
+}
+
 /// What a step does; `http` unless `kind` says otherwise.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,

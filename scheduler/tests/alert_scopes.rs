@@ -58,23 +58,34 @@ async fn two_regions_down_make_one_global_alert_and_no_regional_pages() {
     .await;
     assert_eq!(f.events().await.len(), 1);
 
-    // Two recover: the global alert resolves, and the region still down
-    // is paged on its own now.
+    // Two recover: the incident goes on in the last region, under the
+    // same global alert; nothing is paged regionally.
     f.record(vec![
         f.run("us-east-1", true, 60),
         f.run("ap-southeast-1", true, 61),
     ])
     .await;
-    let events = f.events().await;
+    f.tick().await;
+    assert_eq!(summary(&f.events().await), [firing("shop/global")]);
+    let alerts = f.t.get("/api/v1/alerts").await.json();
+    let global = alerts["open"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "shop/global")
+        .unwrap();
+    assert_eq!(global["regions"], serde_json::json!(["eu-west-1"]));
     assert_eq!(
-        summary(&events),
-        [
-            firing("shop/global"),
-            resolved("shop/global"),
-            firing("shop/region/eu-west-1")
-        ]
+        global["summary"],
+        "shop is down in 1 region (eu-west-1): step home expected 200, got 500"
     );
-    assert_eq!(events[1].event.alert.regions.len(), 3);
+
+    // The last one recovers: one resolve, for the page that was sent.
+    f.record(vec![f.run("eu-west-1", true, 62)]).await;
+    assert_eq!(
+        summary(&f.events().await),
+        [firing("shop/global"), resolved("shop/global")]
+    );
     // The grouped alerts that were never sent resolve silently.
     let alerts = f.t.get("/api/v1/alerts").await.json();
     let recent: Vec<_> = alerts["recent"]
@@ -83,12 +94,14 @@ async fn two_regions_down_make_one_global_alert_and_no_regional_pages() {
         .iter()
         .map(|a| a["id"].as_str().unwrap().to_owned())
         .collect();
-    assert!(
-        recent.contains(&"shop/region/us-east-1".to_owned()),
-        "{alerts}"
-    );
-    assert_eq!(alerts["open"].as_array().unwrap().len(), 1);
-    assert_eq!(alerts["open"][0]["grouped"], false);
+    for id in [
+        "shop/region/us-east-1",
+        "shop/region/eu-west-1",
+        "shop/global",
+    ] {
+        assert!(recent.contains(&id.to_owned()), "{id}: {alerts}");
+    }
+    assert_eq!(alerts["open"], serde_json::json!([]));
 }
 
 #[tokio::test]

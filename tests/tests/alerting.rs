@@ -177,6 +177,9 @@ async fn one_failing_region_pages_once_confirmed_from_another_region_and_resolve
     );
     assert_eq!(alert["runbook"], "https://runbooks.example.com/home");
     assert!(alert["trace_id"].as_str().is_some_and(|t| t.len() == 32));
+    // Sent once the other regions answered: the page says it is regional.
+    assert_eq!(alert["confirmation"]["outcome"], "success", "{alert}");
+    assert_ne!(alert["confirmation"]["region"], "eu-west-1", "{alert}");
 
     eventually(
         "the alert confirmed up from another region",
@@ -233,6 +236,79 @@ async fn one_failing_region_pages_once_confirmed_from_another_region_and_resolve
     }
     let firing = pages(&world).iter().filter(|(s, _)| s == "firing").count();
     assert_eq!(firing, 1, "exactly one page");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_failing_regions_page_once_as_a_global_alert_and_never_regionally() {
+    let _serial = SERIAL.lock().await;
+    let world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
+    eventually("every region up", LONG, || async {
+        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
+        let regions = s["regions"].as_array()?.clone();
+        (regions.len() == 3 && regions.iter().all(|r| r["state"] == "up")).then_some(())
+    })
+    .await;
+
+    fault(&world, "eu-west-1", false).await;
+    fault(&world, "ap-southeast-1", false).await;
+    let alert = eventually("a global page", LONG, || async {
+        pages(&world)
+            .into_iter()
+            .find(|(s, a)| s == "firing" && a["scope"] == "global")
+            .map(|(_, a)| a)
+    })
+    .await;
+    let mut regions: Vec<String> =
+        serde_json::from_value(alert["regions"].clone()).expect("regions");
+    regions.sort();
+    assert_eq!(regions, ["ap-southeast-1", "eu-west-1"], "{alert}");
+    assert_eq!(alert["step"], "home", "{alert}");
+
+    // Both regional alerts exist, grouped under the global one.
+    eventually("the regional alerts grouped", LONG, || async {
+        let alerts = world.fleet.get_json("/api/v1/alerts").await.ok()?;
+        let grouped = alerts["open"]
+            .as_array()?
+            .iter()
+            .filter(|a| a["scope"] == "region" && a["grouped"] == true)
+            .count();
+        (grouped == 2).then_some(())
+    })
+    .await;
+    if world.am_port.is_some() {
+        eventually("the global alert in Alertmanager", LONG, || async {
+            let alerts = am_alerts(&world).await?;
+            let home: Vec<_> = alerts
+                .iter()
+                .filter(|a| a["labels"]["scenario"] == "home")
+                .collect();
+            (home.len() == 1 && home[0]["labels"]["scope"] == "global").then_some(())
+        })
+        .await;
+    }
+
+    clear_faults(&world).await;
+    eventually("the global resolve", LONG, || async {
+        pages(&world)
+            .iter()
+            .any(|(s, a)| s == "resolved" && a["scope"] == "global")
+            .then_some(())
+    })
+    .await;
+    // Runs go on every second: time for a late regional page to show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let sent: Vec<(String, Value)> = pages(&world)
+        .into_iter()
+        .map(|(s, a)| (s, a["id"].clone()))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("firing".to_owned(), Value::from("home/global")),
+            ("resolved".to_owned(), Value::from("home/global"))
+        ],
+        "one page and its resolve, nothing regional"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

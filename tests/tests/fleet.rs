@@ -9,6 +9,7 @@ use serde_json::Value;
 use sonde_tests::TestClient;
 use sonde_tests::fleet::{Fleet, FleetOptions, eventually, simple_scenario};
 use sonde_tests::shop::{self, RunningShop, ShopOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
@@ -689,13 +690,29 @@ async fn bad_ingest_input_gets_a_clear_4xx_and_affects_nothing_else() {
         "says where: {message}"
     );
 
-    let big = "x".repeat(5 * 1024 * 1024);
-    assert_eq!(
-        post(format!("{{\"results\": [], \"pad\": \"{big}\"}}"))
-            .await
-            .status,
-        413
+    // An oversized batch is refused on its declared length, before any of
+    // it is read. Only the head is sent: the scheduler answers and closes
+    // while a client would still be writing, so a whole body races the
+    // answer with a broken pipe.
+    let head = format!(
+        "POST /api/v1/results HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: {bearer}\r\n\
+         x-sonde-probe: p-eu\r\nx-sonde-region: eu-west-1\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n",
+        5 * 1024 * 1024
     );
+    let addr = fleet.url("").trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    conn.write_all(head.as_bytes()).await.expect("head sent");
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut answer))
+        .await
+        .expect("answered before the body")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("max_batch_bytes"), "{answer}");
 
     let good = result_json("known", "p-eu", "eu-west-1");
     let unknown = result_json("no-such-scenario", "p-eu", "eu-west-1");

@@ -193,10 +193,7 @@ fn min_gap(cron: &croner::Cron, tz: chrono_tz::Tz) -> Option<Duration> {
 }
 
 fn timeout(ctx: &mut Ctx<'_>, raw: &RawHeader, schedule: Option<&Schedule>) -> Option<Duration> {
-    let period = schedule.map(|s| match s {
-        Schedule::Interval(d) => *d,
-        Schedule::Cron { min_gap, .. } => *min_gap,
-    });
+    let period = schedule.map(Schedule::period);
     let Some(t) = &raw.timeout else {
         return Some(period.map_or(DEFAULT_TIMEOUT, |p| p.min(DEFAULT_TIMEOUT)));
     };

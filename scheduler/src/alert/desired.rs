@@ -75,7 +75,12 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
         .iter()
         .filter(|r| health(r).is_some_and(|h| h.health == Health::Down))
         .collect();
-    let global = policy.global_regions > 0 && down.len() >= policy.global_regions as usize;
+    // A global incident lasts until its last region is back: paging the
+    // stragglers regionally as the fix rolls out would be noise.
+    let global_id = format!("{}/global", s.name);
+    let ongoing = st.open.contains_key(&global_id) && !down.is_empty();
+    let global =
+        ongoing || (policy.global_regions > 0 && down.len() >= policy.global_regions as usize);
     let mut out = Vec::new();
     if global {
         let newest = down
@@ -84,17 +89,12 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
             .max_by_key(|h| h.last_started)
             .and_then(|h| h.failure.as_ref());
         let names: Vec<String> = down.iter().map(|r| (*r).clone()).collect();
-        let mut alert = base(
-            world,
-            s,
-            format!("{}/global", s.name),
-            Scope::Global,
-            names.clone(),
-        );
+        let mut alert = base(world, s, global_id, Scope::Global, names.clone());
         alert.summary = format!(
-            "{} is down in {} regions ({}){}",
+            "{} is down in {} region{} ({}){}",
             s.name,
             names.len(),
+            if names.len() == 1 { "" } else { "s" },
             names.join(", "),
             because(newest)
         );
@@ -196,35 +196,33 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
     out
 }
 
-/// A live probe of another region of the alert's scenario to confirm
-/// from (preferring regions that are up), with the run to ask of it.
-pub(super) fn confirm_target(
-    st: &State,
+/// One live probe in each other region of the alert's scenario, with the
+/// run to ask of it: every region's view, so a failure seen elsewhere too
+/// is caught before the regional alert is sent.
+pub(super) fn confirm_targets(
     world: &World,
     alert: &Alert,
     down_region: &str,
-) -> Option<(String, String, RunRequest)> {
-    let name = alert.scenario.as_deref()?;
-    let s = world.catalog.get(name)?;
-    let mut others: Vec<String> = world
+) -> Vec<(String, String, RunRequest)> {
+    let Some(name) = alert.scenario.as_deref() else {
+        return Vec::new();
+    };
+    let Some(s) = world.catalog.get(name) else {
+        return Vec::new();
+    };
+    world
         .regions_of(s)
         .into_iter()
         .filter(|r| r != down_region)
-        .collect();
-    let is_up = |r: &String| {
-        st.health
-            .get(&(name.to_owned(), r.clone()))
-            .is_some_and(|h| h.health == Health::Up)
-    };
-    others.sort_by_key(|r| !is_up(r));
-    others.into_iter().find_map(|region| {
-        let probe = world.owner(name, &region)?;
-        let request = RunRequest {
-            id: Uuid::now_v7(),
-            scenario: name.to_owned(),
-            requested_at: world.now,
-            reason: RunReason::Confirmation,
-        };
-        Some((probe, region, request))
-    })
+        .filter_map(|region| {
+            let probe = world.owner(name, &region)?;
+            let request = RunRequest {
+                id: Uuid::now_v7(),
+                scenario: name.to_owned(),
+                requested_at: world.now,
+                reason: RunReason::Confirmation,
+            };
+            Some((probe, region, request))
+        })
+        .collect()
 }

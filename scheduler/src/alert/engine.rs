@@ -167,12 +167,16 @@ impl Engine {
         let mut sorted = results.to_vec();
         sorted.sort_by_key(|r| (r.started_at, r.id));
         let mut touched = BTreeSet::new();
+        let mut confirmed = BTreeSet::new();
         for r in sorted {
             let Some(s) = world.catalog.get(&r.scenario) else {
                 continue;
             };
-            if let Some(request) = r.run_request {
-                record_confirmation(&mut st, &tx, r, request)?;
+            if let Some(request) = r.run_request
+                && record_confirmation(&mut st, &tx, r, request)?
+            {
+                // The alert it confirms may be waiting for it.
+                confirmed.insert(r.scenario.clone());
             }
             let policy = &s.scenario.alert;
             let key = (r.scenario.clone(), r.region.clone());
@@ -184,7 +188,7 @@ impl Engine {
                 st.slo_dirty.insert(r.scenario.clone());
             }
         }
-        let mut scenarios = BTreeSet::new();
+        let mut scenarios = confirmed;
         for key in touched {
             if let Some(objective) = world
                 .catalog
@@ -390,20 +394,23 @@ pub fn region_state(h: &RegionHealth, live: bool, muted: bool) -> (RegionState, 
     (state, up)
 }
 
+/// Records a confirmation run's result on the alert that asked for it;
+/// false when no alert waits for `request`.
 fn record_confirmation(
     st: &mut State,
     tx: &Tx<'_>,
     result: &RunResult,
     request: Uuid,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let Some((row, _)) = st.confirms.remove(&request) else {
-        return Ok(());
+        return Ok(false);
     };
+    let up = result.outcome == scenarios::wire::Outcome::Success;
     let confirmation = Confirmation {
         region: result.region.clone(),
         outcome: result.outcome.as_str().to_owned(),
     };
-    let detail = if result.outcome == scenarios::wire::Outcome::Success {
+    let detail = if up {
         format!("up from {}: the failure looks regional", result.region)
     } else {
         let failure = super::state::Failure::of(result);
@@ -413,14 +420,25 @@ fn record_confirmation(
             failure.describe()
         )
     };
+    // Of several regions' answers the alert shows one that is up, if any:
+    // "down here, up there" is what tells on-call the failure is regional.
+    let keep = |old: &Option<Confirmation>| {
+        old.as_ref()
+            .is_none_or(|c| up && c.outcome != scenarios::wire::Outcome::Success.as_str())
+    };
     if let Some(open) = st.open.values_mut().find(|a| a.row == row) {
-        open.alert.confirmation = Some(confirmation);
-        persist::update_alert(tx.conn, open)?;
-    } else if let Some(mut stored) = persist::by_row(tx.conn, row)? {
+        if keep(&open.alert.confirmation) {
+            open.alert.confirmation = Some(confirmation);
+            persist::update_alert(tx.conn, open)?;
+        }
+    } else if let Some(mut stored) = persist::by_row(tx.conn, row)?
+        && keep(&stored.alert.confirmation)
+    {
         stored.alert.confirmation = Some(confirmation);
         persist::update_alert(tx.conn, &stored)?;
     }
-    tx.timeline(row, "confirmed", Some(&detail))
+    tx.timeline(row, "confirmed", Some(&detail))?;
+    Ok(true)
 }
 
 async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreError> {

@@ -40,6 +40,7 @@
 
 mod desired;
 mod engine;
+mod hold;
 mod http;
 mod latency;
 mod measure;

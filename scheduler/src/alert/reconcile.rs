@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::desired::{Desired, confirm_target, desired_for};
+use super::desired::{Desired, confirm_targets, desired_for};
 use super::engine::{Engine, State, Tx};
+use super::hold::{Hold, hold};
 use super::model::{Alert, AlertStatus, Scope};
 use super::persist::{self, StoredAlert};
 use super::world::World;
@@ -182,7 +183,7 @@ impl Engine {
         }
         for d in desired {
             if st.open.contains_key(&d.alert.id) {
-                self.update(st, tx, d)?;
+                self.update(st, tx, world, d)?;
             } else {
                 self.open_alert(st, tx, world, d)?;
             }
@@ -210,25 +211,35 @@ impl Engine {
             confirm_at: None,
         };
         let wants_confirm = d.confirm.is_some();
-        let confirm = d
+        let confirms = d
             .confirm
-            .and_then(|region| confirm_target(st, world, &a.alert, &region));
-        if let Some((_, _, request)) = &confirm {
-            a.confirm_request = Some(request.id);
+            .map(|region| confirm_targets(world, &a.alert, &region))
+            .unwrap_or_default();
+        if let Some((_, _, first)) = confirms.first() {
+            // The first request is kept in the store: after a restart the
+            // alert still waits out the confirmation time from `confirm_at`.
+            a.confirm_request = Some(first.id);
             a.confirm_at = Some(tx.now_ms());
         }
-        if !a.grouped {
+        a.row = persist::insert_alert(tx.conn, &a)?;
+        for (_, _, request) in &confirms {
+            st.confirms.insert(request.id, (a.row, tx.now_ms()));
+        }
+        let held = Self::hold_of(st, world, &a);
+        if !a.grouped && held.is_none() {
             a.notified = true;
             a.paged = !muted;
+            persist::update_alert(tx.conn, &a)?;
         }
-        a.row = persist::insert_alert(tx.conn, &a)?;
-        tracing::info!(alert = %a.alert.id, grouped = a.grouped, muted, "Alert firing.");
+        tracing::info!(alert = %a.alert.id, grouped = a.grouped, held = held.is_some(), muted, "Alert firing.");
         if a.grouped {
             tx.timeline(
                 a.row,
                 "grouped",
                 Some("under the scenario's global alert; not sent separately"),
             )?;
+        } else if let Some(why) = &held {
+            tx.timeline(a.row, "held", Some(&why.describe()))?;
         } else {
             Self::emit(st, tx, AlertStatus::Firing, &a.alert, muted)?;
             tx.timeline(a.row, "fired", Some(&a.alert.summary))?;
@@ -240,24 +251,32 @@ impl Engine {
                 Some("a silence matches; events are recorded, not sent"),
             )?;
         }
-        match confirm {
-            Some((probe, region, request)) => {
-                let detail = format!("asked probe {probe} in {region} to run the scenario now");
-                tx.timeline(a.row, "confirm_requested", Some(&detail))?;
-                st.confirms.insert(request.id, (a.row, tx.now_ms()));
-                tx.effects.push((probe, request));
-            }
-            None if wants_confirm => {
-                let detail = "no live probe in another region of the scenario";
-                tx.timeline(a.row, "confirm_unavailable", Some(detail))?;
-            }
-            None => {}
+        for (probe, region, request) in confirms {
+            let detail = format!("asked probe {probe} in {region} to run the scenario now");
+            tx.timeline(a.row, "confirm_requested", Some(&detail))?;
+            tx.effects.push((probe, request));
+        }
+        if wants_confirm && a.confirm_request.is_none() {
+            let detail = "no live probe in another region of the scenario";
+            tx.timeline(a.row, "confirm_unavailable", Some(detail))?;
         }
         st.open.insert(a.alert.id.clone(), a);
         Ok(())
     }
 
-    fn update(&self, st: &mut State, tx: &mut Tx<'_>, d: Desired) -> Result<(), StoreError> {
+    /// Why a regional alert that was never sent still waits, if it does.
+    fn hold_of(st: &State, world: &World, a: &StoredAlert) -> Option<Hold> {
+        let s = world.catalog.get(a.alert.scenario.as_deref()?)?;
+        hold(st, world, s, a)
+    }
+
+    fn update(
+        &self,
+        st: &mut State,
+        tx: &mut Tx<'_>,
+        world: &World,
+        d: Desired,
+    ) -> Result<(), StoreError> {
         let muted_now = Self::is_muted(st, &d.alert, tx.now);
         let Some(mut a) = st.open.remove(&d.alert.id) else {
             return Ok(());
@@ -283,8 +302,11 @@ impl Engine {
             let kind = if muted_now { "muted" } else { "unmuted" };
             tx.timeline(a.row, kind, None)?;
         }
-        if !(a.grouped || a.paged || (a.notified && a.muted)) {
-            // Never sent: its global alert resolved, or its silence ended.
+        if !(a.grouped || a.paged || (a.notified && a.muted))
+            && Self::hold_of(st, world, &a).is_none()
+        {
+            // Never sent: its hold ended, its global alert resolved, or its
+            // silence ended.
             Self::emit(st, tx, AlertStatus::Firing, &a.alert, a.muted)?;
             tx.timeline(a.row, "fired", Some(&a.alert.summary))?;
             a.notified = true;

@@ -1,0 +1,107 @@
+//! When a new regional alert waits before it is sent. Regions run a
+//! scenario at different offsets within its period, so a target that
+//! broke everywhere turns the regions down one after another; paging the
+//! first region alone and the global alert a minute later is the double
+//! page on-call hates. A regional alert is therefore held:
+//!
+//! - while its confirmation runs are out (at most the scenario's timeout
+//!   and a margin): they tell whether other regions see the failure, and
+//!   a failed one counts in its region, which may make the alert global;
+//! - while another region of the scenario is failing but not yet down and
+//!   enough such regions would make it global, for at most one period of
+//!   the scenario from the alert's start (at least [`MIN_GROUP_WAIT`], for
+//!   delivery delays; at most [`MAX_GROUP_WAIT`]).
+//!
+//! A held alert that turns global is grouped and never sent; one that
+//! resolves while held was never sent either.
+
+use std::time::Duration;
+
+use super::engine::State;
+use super::model::Scope;
+use super::persist::StoredAlert;
+use super::state::Health;
+use super::world::World;
+use crate::catalog::CatalogScenario;
+
+/// The shortest wait for a global alert: results of a region reach the
+/// scheduler a little apart even when its runs are close together.
+pub const MIN_GROUP_WAIT: Duration = Duration::from_secs(10);
+/// The longest a regional alert waits for a global one.
+pub const MAX_GROUP_WAIT: Duration = Duration::from_secs(300);
+/// What a confirmation run may take beyond the scenario's timeout
+/// (plan delivery, result delivery).
+pub const CONFIRM_MARGIN: Duration = Duration::from_secs(10);
+
+/// Why an alert is held, for its timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Hold {
+    /// Confirmation runs are out.
+    Confirming,
+    /// These regions are failing but not down yet.
+    Grouping(Vec<String>),
+}
+
+impl Hold {
+    pub fn describe(&self) -> String {
+        match self {
+            Hold::Confirming => "waiting for the confirmation runs before sending".into(),
+            Hold::Grouping(regions) => format!(
+                "{} also failing: waiting for a global alert before sending",
+                regions.join(", ")
+            ),
+        }
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Whether (and why) regional alert `a` of scenario `s` still waits.
+pub(super) fn hold(
+    st: &State,
+    world: &World,
+    s: &CatalogScenario,
+    a: &StoredAlert,
+) -> Option<Hold> {
+    if a.alert.scope != Scope::Region || a.grouped || a.notified {
+        return None;
+    }
+    let now = world.now.timestamp_millis();
+    let confirm_wait = ms(s.scenario.timeout.saturating_add(CONFIRM_MARGIN));
+    let confirming = st
+        .confirms
+        .values()
+        .any(|(row, at)| *row == a.row && now.saturating_sub(*at) < confirm_wait);
+    if confirming {
+        return Some(Hold::Confirming);
+    }
+    let policy = &s.scenario.alert;
+    if policy.global_regions == 0 {
+        return None;
+    }
+    let group_wait = ms(s
+        .scenario
+        .schedule
+        .period()
+        .clamp(MIN_GROUP_WAIT, MAX_GROUP_WAIT));
+    let started = a.alert.started_at.timestamp_millis();
+    if now.saturating_sub(started) >= group_wait {
+        return None;
+    }
+    let mut down = 0usize;
+    let mut failing = Vec::new();
+    for region in world.regions_of(s) {
+        let Some(h) = st.health.get(&(s.name.clone(), region.clone())) else {
+            continue;
+        };
+        if h.health == Health::Down {
+            down += 1;
+        } else if h.fails > 0 && world.live(&region) {
+            failing.push(region);
+        }
+    }
+    let could_be_global = down + failing.len() >= policy.global_regions as usize;
+    (could_be_global && !failing.is_empty()).then_some(Hold::Grouping(failing))
+}
