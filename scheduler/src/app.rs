@@ -87,7 +87,10 @@ impl App {
         } else {
             "http"
         };
-        let base_url = format!("{scheme}://{}", config.listen);
+        let base_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{}", config.listen));
         let alerts = Arc::new(Engine::load(&store, &clock, base_url).await?);
         let app = App {
             alerts,

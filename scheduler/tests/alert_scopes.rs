@@ -184,3 +184,42 @@ async fn right_after_a_restart_silent_looking_probes_do_not_page() {
     scheduler::alert::tick(&t.app).await.unwrap();
     assert!(alert_kit::events(&t).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_firing_region_whose_probes_go_silent_turns_unknown_not_down() {
+    let f = Fleet::new("after = 1\nconfirm = false").await;
+    f.post("ap-southeast-1", &[f.run("ap-southeast-1", false, 0)])
+        .await;
+    assert_eq!(
+        summary(&f.events().await),
+        [firing("shop/region/ap-southeast-1")]
+    );
+    // Its only probe goes silent: the region alert comes first, then the
+    // scenario alert's resolve, which says why.
+    f.t.clock.advance(Duration::from_secs(100));
+    f.plan("p-us").await;
+    f.plan("p-eu").await;
+    f.tick().await;
+    assert_eq!(
+        summary(&f.events().await),
+        [
+            firing("shop/region/ap-southeast-1"),
+            firing("region/ap-southeast-1"),
+            resolved("shop/region/ap-southeast-1")
+        ]
+    );
+    assert_eq!(f.state("ap-southeast-1").await, "unknown");
+    let alerts = f.t.get("/api/v1/alerts").await.json();
+    let ended = alerts["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "shop/region/ap-southeast-1")
+        .unwrap();
+    let last = ended["timeline"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["kind"], "resolved");
+    assert_eq!(
+        last["detail"],
+        "no live probe in ap-southeast-1: the state there is unknown (see the region alert)"
+    );
+}

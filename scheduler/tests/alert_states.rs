@@ -131,3 +131,18 @@ async fn two_failures_fire_one_regional_alert_and_recovery_resolves_it() {
     f.tick().await;
     assert_eq!(f.events().await.len(), 2, "nothing more");
 }
+
+#[tokio::test]
+async fn alert_links_use_the_public_url() {
+    let f = Fleet::with("after = 1\nconfirm = false", |c| {
+        c.public_url = Some("https://sonde.example.com".into());
+    })
+    .await;
+    f.post("eu-west-1", &[f.run("eu-west-1", false, 0)]).await;
+    let events = f.events().await;
+    assert_eq!(summary(&events), [firing("shop/region/eu-west-1")]);
+    assert_eq!(
+        events[0].event.alert.url.as_deref(),
+        Some("https://sonde.example.com/api/v1/scenarios/shop")
+    );
+}

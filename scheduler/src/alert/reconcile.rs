@@ -68,6 +68,26 @@ fn probe_alert(
     }
 }
 
+/// Why a scenario alert ends without its regions recovering: the probes
+/// of one of them went silent, so what it shows there is unknown.
+fn unknown_now(world: &World, a: &Alert) -> Option<String> {
+    if a.scope == Scope::Probe {
+        return None;
+    }
+    let silent: Vec<&str> = a
+        .regions
+        .iter()
+        .filter(|r| !world.presumed_live(r))
+        .map(String::as_str)
+        .collect();
+    (!silent.is_empty()).then(|| {
+        format!(
+            "no live probe in {}: the state there is unknown (see the region alert)",
+            silent.join(", ")
+        )
+    })
+}
+
 impl Engine {
     /// Brings the alerts of scenario `s` in line with its region states.
     pub(super) fn reconcile_scenario(
@@ -179,7 +199,8 @@ impl Engine {
             .map(|a| a.alert.id.clone())
             .collect();
         for id in stale {
-            self.resolve(st, tx, &id, None)?;
+            let why = st.open.get(&id).and_then(|a| unknown_now(world, &a.alert));
+            self.resolve(st, tx, &id, why.as_deref())?;
         }
         for d in desired {
             if st.open.contains_key(&d.alert.id) {

@@ -78,6 +78,14 @@ impl World {
         self.probes.iter().any(|p| p.region == region && p.live)
     }
 
+    /// Whether `region` has a probe presumed live: what is seen there
+    /// counts; without one the region is unknown, never down.
+    pub fn presumed_live(&self, region: &str) -> bool {
+        self.probes
+            .iter()
+            .any(|p| p.region == region && p.presumed_live)
+    }
+
     /// The live probe that runs `scenario` in `region`.
     pub fn owner(&self, scenario: &str, region: &str) -> Option<String> {
         let live = self

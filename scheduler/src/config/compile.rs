@@ -24,6 +24,9 @@ pub(super) fn compile(
     let mut r = Reader::new(source, env);
     let listen = r.string("listen", raw.listen);
     let listen = listen.map_or(Some(default_listen()), |s| address(&mut r, &s));
+    let public_url = r
+        .string("public_url", raw.public_url)
+        .and_then(|s| public_url(&mut r, &s));
     let data_dir = required_path(&mut r, "data_dir", raw.data_dir, base);
     let scenarios_dir = required_path(&mut r, "scenarios_dir", raw.scenarios_dir, base);
     if let Some(dir) = &scenarios_dir
@@ -93,6 +96,7 @@ pub(super) fn compile(
     match (listen, data_dir, scenarios_dir) {
         (Some(listen), Some(data_dir), Some(scenarios_dir)) => Ok(Config {
             listen,
+            public_url,
             data_dir: data_dir.value,
             scenarios_dir: scenarios_dir.value,
             retention,
@@ -139,6 +143,28 @@ fn address(r: &mut Reader<'_>, s: &Setting<String>) -> Option<SocketAddr> {
                 &s.origin,
                 format!("invalid listen address `{}`", s.value),
                 "expected an IP address and port, like `127.0.0.1:9470`",
+            );
+            None
+        }
+    }
+}
+
+/// An absolute `http(s)` URL without a trailing slash, query or fragment.
+fn public_url(r: &mut Reader<'_>, s: &Setting<String>) -> Option<String> {
+    match url::Url::parse(&s.value) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.has_host()
+                && u.query().is_none()
+                && u.fragment().is_none() =>
+        {
+            Some(s.value.trim_end_matches('/').to_owned())
+        }
+        _ => {
+            r.error(
+                &s.origin,
+                format!("invalid public_url `{}`", s.value),
+                "expected an http or https URL users reach the scheduler at, like `https://sonde.example.com`",
             );
             None
         }

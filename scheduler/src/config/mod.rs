@@ -38,6 +38,9 @@ pub const STORE_FILE: &str = "sonde.db";
 pub struct Config {
     /// Where the API, `/metrics` and the probe protocol listen.
     pub listen: SocketAddr,
+    /// How users reach the scheduler (`https://sonde.example.com`), for
+    /// the links in alerts; `None`: the listen address.
+    pub public_url: Option<String>,
     /// Holds the SQLite store.
     pub data_dir: PathBuf,
     /// Every `*.toml` below it is a scenario.
@@ -169,6 +172,7 @@ impl Config {
     pub fn with_dirs(data_dir: impl Into<PathBuf>, scenarios_dir: impl Into<PathBuf>) -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 9470)),
+            public_url: None,
             data_dir: data_dir.into(),
             scenarios_dir: scenarios_dir.into(),
             retention: DEFAULT_RETENTION,

@@ -11,6 +11,7 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub listen: Option<Spanned<String>>,
+    pub public_url: Option<Spanned<String>>,
     pub data_dir: Option<Spanned<String>>,
     pub scenarios_dir: Option<Spanned<String>>,
     pub retention: Option<Spanned<String>>,

@@ -166,3 +166,34 @@ fn the_example_file_validates() {
         .unwrap();
     assert!(c.scenarios_dir.join("checkout.toml").is_file());
 }
+
+#[test]
+fn public_url_is_checked_and_kept_without_a_trailing_slash() {
+    let c = parse(
+        &format!("{MINIMAL}public_url = \"https://sonde.example.com/\"\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.public_url.as_deref(), Some("https://sonde.example.com"));
+    let c = parse(
+        MINIMAL,
+        &[("SONDE_SCHEDULER_PUBLIC_URL", "http://10.1.2.3:9470")],
+    )
+    .unwrap();
+    assert_eq!(c.public_url.as_deref(), Some("http://10.1.2.3:9470"));
+    assert_eq!(parse(MINIMAL, &[]).unwrap().public_url, None);
+    for bad in [
+        "sonde.example.com",
+        "ftp://sonde.example.com",
+        "https://x/?a=1",
+    ] {
+        let err = parse(&format!("{MINIMAL}public_url = \"{bad}\"\n"), &[]).unwrap_err();
+        let text = rendered(&err);
+        assert!(
+            text.contains(&format!("invalid public_url `{bad}`"))
+                && text.contains("scheduler.toml:3:")
+                && text.contains("expected an http or https URL"),
+            "{text}"
+        );
+    }
+}

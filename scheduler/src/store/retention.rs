@@ -1,5 +1,7 @@
 //! Deleting results older than the retention period, in small chunks so
-//! ingest never waits long behind it.
+//! ingest never waits long behind it, and alert history that ended before
+//! it: resolved alerts with their timelines, ended silences, and the
+//! notification records nothing needs any more.
 
 use std::time::Duration;
 
@@ -37,7 +39,63 @@ pub async fn delete_before(store: &Store, cutoff_ms: i64) -> Result<usize, Store
     }
 }
 
-/// Runs [`delete_before`] now and then every [`EVERY`] until cancelled.
+/// What [`delete_alert_history_before`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertHistoryDeleted {
+    pub alerts: usize,
+    pub events: usize,
+    pub deliveries: usize,
+    pub silences: usize,
+}
+
+/// Deletes alert history that ended before `cutoff_ms`. Firing alerts stay
+/// whatever their age, and so does what a notifier still has to send:
+/// events not yet queued by every notifier, pending deliveries, and the
+/// last delivered state of alerts that were not resolved.
+///
+/// # Errors
+/// Store errors.
+pub async fn delete_alert_history_before(
+    store: &Store,
+    cutoff_ms: i64,
+) -> Result<AlertHistoryDeleted, StoreError> {
+    store
+        .write(move |conn| {
+            let alerts = conn.execute(
+                "DELETE FROM alerts WHERE status = 'resolved' AND ended_at < ?1",
+                params![cutoff_ms],
+            )?;
+            // The newest event is kept: its id is where notifiers resume.
+            let events = conn.execute(
+                "DELETE FROM alert_events WHERE created_at < ?1
+                   AND id < (SELECT MAX(id) FROM alert_events)
+                   AND id <= COALESCE((SELECT MIN(last_event_id) FROM notify_cursors),
+                                      (SELECT MAX(id) FROM alert_events))",
+                params![cutoff_ms],
+            )?;
+            let outbox = conn.execute(
+                "DELETE FROM notify_outbox WHERE state <> 'pending' AND done_at < ?1",
+                params![cutoff_ms],
+            )?;
+            let delivered = conn.execute(
+                "DELETE FROM notify_delivered WHERE status = 'resolved' AND delivered_at < ?1",
+                params![cutoff_ms],
+            )?;
+            let silences = conn.execute(
+                "DELETE FROM silences WHERE ends_at < ?1",
+                params![cutoff_ms],
+            )?;
+            Ok(AlertHistoryDeleted {
+                alerts,
+                events,
+                deliveries: outbox + delivered,
+                silences,
+            })
+        })
+        .await
+}
+
+/// Runs the deletions now and then every [`EVERY`] until cancelled.
 pub async fn run(
     store: Store,
     clock: std::sync::Arc<dyn Clock>,
@@ -51,6 +109,17 @@ pub async fn run(
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "Old results deleted."),
             Err(e) => tracing::warn!(error = %e, "Retention job failed."),
+        }
+        match delete_alert_history_before(&store, cutoff).await {
+            Ok(d) if d == AlertHistoryDeleted::default() => {}
+            Ok(d) => tracing::info!(
+                alerts = d.alerts,
+                events = d.events,
+                deliveries = d.deliveries,
+                silences = d.silences,
+                "Old alert history deleted."
+            ),
+            Err(e) => tracing::warn!(error = %e, "Alert history retention failed."),
         }
         tokio::select! {
             () = stop.cancelled() => return,

@@ -59,7 +59,12 @@ pub fn probe_of(region: &str) -> &'static str {
 
 impl Fleet {
     pub async fn new(alert: &str) -> Fleet {
-        let t = TestApp::new().await;
+        Self::with(alert, |_| {}).await
+    }
+
+    /// Like [`Fleet::new`] with the scheduler's config adjusted by `tune`.
+    pub async fn with(alert: &str, tune: impl FnOnce(&mut scheduler::config::Config)) -> Fleet {
+        let t = TestApp::with(tune).await;
         t.write_scenario("shop.toml", &shop(alert));
         t.app.catalog.reload().await.unwrap();
         assert!(
