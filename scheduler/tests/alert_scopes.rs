@@ -50,23 +50,32 @@ async fn two_regions_down_make_one_global_alert_and_no_regional_pages() {
     assert_eq!(f.state("eu-west-1").await, "down");
     assert_eq!(f.state("ap-southeast-1").await, "up");
 
-    // A third region joins: the global alert covers it, nothing is sent.
+    // A third region joins: the global alert covers it and receivers hear
+    // that it spread, under the same alert id.
     f.record(vec![
         f.run("ap-southeast-1", false, 40),
         f.run("ap-southeast-1", false, 50),
     ])
     .await;
-    assert_eq!(f.events().await.len(), 1);
+    let events = f.events().await;
+    assert_eq!(
+        summary(&events),
+        [firing("shop/global"), firing("shop/global")]
+    );
+    assert_eq!(
+        events[1].event.alert.regions,
+        ["us-east-1", "eu-west-1", "ap-southeast-1"]
+    );
 
     // Two recover: the incident goes on in the last region, under the
-    // same global alert; nothing is paged regionally.
+    // same global alert; nothing is sent for shrinking, nothing regional.
     f.record(vec![
         f.run("us-east-1", true, 60),
         f.run("ap-southeast-1", true, 61),
     ])
     .await;
     f.tick().await;
-    assert_eq!(summary(&f.events().await), [firing("shop/global")]);
+    assert_eq!(f.events().await.len(), 2);
     let alerts = f.t.get("/api/v1/alerts").await.json();
     let global = alerts["open"]
         .as_array()
@@ -84,7 +93,11 @@ async fn two_regions_down_make_one_global_alert_and_no_regional_pages() {
     f.record(vec![f.run("eu-west-1", true, 62)]).await;
     assert_eq!(
         summary(&f.events().await),
-        [firing("shop/global"), resolved("shop/global")]
+        [
+            firing("shop/global"),
+            firing("shop/global"),
+            resolved("shop/global")
+        ]
     );
     // The grouped alerts that were never sent resolve silently.
     let alerts = f.t.get("/api/v1/alerts").await.json();

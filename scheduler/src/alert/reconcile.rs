@@ -303,6 +303,9 @@ impl Engine {
             return Ok(());
         };
         let mut changed = false;
+        // Spreading to more regions is news for whoever was paged; shrinking
+        // while it recovers is not, and waits for the resolve.
+        let spread = d.alert.regions.iter().any(|r| !a.alert.regions.contains(r));
         if a.alert.regions != d.alert.regions {
             a.alert.regions = d.alert.regions;
             a.alert.summary = d.alert.summary;
@@ -333,6 +336,9 @@ impl Engine {
             a.notified = true;
             a.paged = !a.muted;
             changed = true;
+        } else if spread && a.notified && !a.grouped {
+            Self::emit(st, tx, AlertStatus::Firing, &a.alert, a.muted)?;
+            tx.timeline(a.row, "spread", Some(&a.alert.summary))?;
         }
         if changed {
             persist::update_alert(tx.conn, &a)?;
