@@ -34,6 +34,15 @@ fn identity() -> Identity {
 }
 
 fn setup(scheduler: &url::Url, results: usize, batch_max: usize) -> Setup {
+    setup_bytes(scheduler, results, batch_max, 1 << 20)
+}
+
+fn setup_bytes(
+    scheduler: &url::Url,
+    results: usize,
+    batch_max: usize,
+    batch_bytes: usize,
+) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let metrics = Metrics::new();
     let spool = Arc::new(Spool::open(dir.path(), 1 << 20, metrics.clone()).expect("spool"));
@@ -47,6 +56,7 @@ fn setup(scheduler: &url::Url, results: usize, batch_max: usize) -> Setup {
     let client = SchedulerClient::new(scheduler, &identity(), None).expect("client");
     let options = DeliveryOptions {
         batch_max,
+        batch_bytes,
         linger: Duration::ZERO,
         max_retry_after: Duration::from_secs(300),
         backoff: Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
@@ -281,6 +291,27 @@ async fn a_413_halves_the_batch() {
     let sizes: Vec<usize> = fake.posts().iter().map(|p| p.ids.len()).collect();
     assert_eq!(sizes, vec![4, 2, 2]);
     assert_eq!(fake.stored().len(), 4, "nothing dropped");
+}
+
+#[tokio::test]
+async fn batches_stay_under_the_byte_limit_however_many_results_wait() {
+    let fake = FakeScheduler::start().await;
+    let one = serde_json::to_vec(&result("checkout")).expect("json").len();
+    // Room for about three results per request.
+    let limit = one * 3 + 64;
+    let mut s = setup_bytes(&fake.url(), 20, 500, limit);
+    assert!(s.deliver_all().await);
+    let posts = fake.posts();
+    assert!(
+        posts.iter().all(|p| p.bytes <= limit && !p.ids.is_empty()),
+        "sizes: {:?}",
+        posts
+            .iter()
+            .map(|p| (p.ids.len(), p.bytes))
+            .collect::<Vec<_>>()
+    );
+    assert!(posts.iter().any(|p| p.ids.len() >= 2), "still batches");
+    assert_eq!(fake.stored().len(), 20, "nothing dropped");
 }
 
 #[tokio::test]

@@ -178,10 +178,20 @@ impl SchedulerClient {
     /// # Errors
     /// A [`CallError`] for every other answer.
     pub async fn deliver(&self, batch: &ResultBatch) -> Result<IngestAck, CallError> {
+        let body = serde_json::to_vec(batch).map_err(|e| CallError::Malformed(e.to_string()))?;
+        self.deliver_json(body).await
+    }
+
+    /// Delivers one batch already encoded as JSON.
+    ///
+    /// # Errors
+    /// As [`SchedulerClient::deliver`].
+    pub async fn deliver_json(&self, body: Vec<u8>) -> Result<IngestAck, CallError> {
         let response = self
             .http
             .post(self.results_url.clone())
-            .json(batch)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
             .timeout(DELIVERY_TIMEOUT)
             .send()
             .await

@@ -28,6 +28,12 @@ use super::spool::Spool;
 pub struct DeliveryOptions {
     /// Most results in one request.
     pub batch_max: usize,
+    /// Most bytes of JSON in one request: well under the scheduler's
+    /// `max_batch_bytes` (4 MiB by default), because a scheduler that
+    /// refuses a body on its declared length answers 413 and closes while
+    /// the body is still being written, which reaches the probe as a
+    /// broken connection rather than as the 413 that would halve the batch.
+    pub batch_bytes: usize,
     /// Pause after the first new result, so a batch gathers several.
     pub linger: Duration,
     /// Longest `Retry-After` honoured as given.
@@ -39,6 +45,7 @@ impl Default for DeliveryOptions {
     fn default() -> Self {
         Self {
             batch_max: 500,
+            batch_bytes: 1024 * 1024,
             linger: Duration::from_secs(1),
             max_retry_after: Duration::from_secs(300),
             backoff: Backoff::scheduler(),
@@ -137,7 +144,28 @@ impl Deliverer {
             return Attempt::Empty;
         }
         let batch = ResultBatch { results };
-        match self.client.deliver(&batch).await {
+        let body = match serde_json::to_vec(&batch) {
+            Ok(body) => body,
+            Err(e) => {
+                return self
+                    .failed(&batch.results, CallError::Malformed(e.to_string()))
+                    .await;
+            }
+        };
+        let count = batch.results.len();
+        if body.len() > self.options.batch_bytes && count > 1 {
+            // Fewer results in proportion to the excess, at least half as many.
+            let fit = count.saturating_mul(self.options.batch_bytes) / body.len();
+            self.batch_size = fit.clamp(1, count / 2);
+            tracing::debug!(
+                batch = count,
+                bytes = body.len(),
+                next_batch = self.batch_size,
+                "Batch over the byte limit; sending fewer results."
+            );
+            return Attempt::Progress;
+        }
+        match self.client.deliver_json(body).await {
             Ok(ack) => self.acknowledged(&batch.results, ack).await,
             Err(e) => self.failed(&batch.results, e).await,
         }

@@ -41,6 +41,8 @@ pub enum Reply {
 pub struct Post {
     pub at: Instant,
     pub ids: Vec<Uuid>,
+    /// Size of the request body.
+    pub bytes: usize,
     pub status: u16,
     pub headers: HeaderMap,
 }
@@ -197,6 +199,7 @@ async fn results_handler(
     inner.posts.push(Post {
         at: Instant::now(),
         ids,
+        bytes: body.len(),
         status,
         headers,
     });
