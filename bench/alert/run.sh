@@ -12,7 +12,8 @@ cd "$root"
 iterations=${1:-300}
 out=$(cargo bench --locked -p sonde-scheduler --bench alert_latency -- "$iterations" 2>/dev/null | grep -E '^(alert latency bench|\|)')
 
-python3 - "$root/BENCHMARKS.md" "$out" "$iterations" <<'PY'
+PYTHONPATH="$root/bench" python3 - "$root/BENCHMARKS.md" "$out" "$iterations" <<'PY'
+from section import write_section
 import sys, datetime, os, subprocess
 path, out, iterations = sys.argv[1], sys.argv[2], sys.argv[3]
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
@@ -38,13 +39,5 @@ head,
 "",
 ]
 section = "\n".join(lines)
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
-start = text.find("## Alerting")
-if start >= 0:
-    end = text.find("\n## ", start + 1)
-    text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text)
-print(section)
+write_section(sys.argv[1], section)
 PY

@@ -15,7 +15,8 @@ clients=${CLIENTS:-4}; per_client=${PER_CLIENT:-50000}
 ingest=$(cargo bench --locked -p sonde-scheduler --bench ingest -- "$clients" "$per_client" 2>/dev/null | grep -E '^(ingest bench|ingested|stored)')
 schedule=$("$here/schedule.sh" "${SCENARIOS:-1000}" "${SECONDS_RUN:-75}")
 
-python3 - "$root/BENCHMARKS.md" "$ingest" "$schedule" <<'PY'
+PYTHONPATH="$root/bench" python3 - "$root/BENCHMARKS.md" "$ingest" "$schedule" <<'PY'
+from section import write_section
 import json, sys, datetime, os, subprocess
 path, ingest, schedule = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
@@ -48,13 +49,5 @@ f"| {s['runs']:,} | {s['successes']:,} | {s['lateness_ms_p50']:.0f} ms | {s['lat
 "",
 ]
 section = "\n".join(lines)
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
-start = text.find("## Fleet")
-if start >= 0:
-    end = text.find("\n## ", start + 1)
-    text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text)
-print(section)
+write_section(sys.argv[1], section)
 PY

@@ -85,7 +85,8 @@ read -r bb_delay50 bb_delay99 <<<"$(bb_stats http://127.0.0.1:18480/)"
 echo "== 4. idle RSS"
 "$probe" bench "$here/single.toml" --runs 1 --concurrency 1 >"$work/idle.json"
 
-python3 - "$root/BENCHMARKS.md" <<PY
+PYTHONPATH="$root/bench" python3 - "$root/BENCHMARKS.md" <<PY
+from section import write_section
 import json, sys, datetime, platform, subprocess, os
 s1 = json.loads('''$sonde1'''); j1 = json.loads('''$sonde_j1'''); j2 = json.loads('''$sonde_j2''')
 sp = json.loads('''$sonde_plain'''); sd = json.loads('''$sonde_delay'''); idle = json.load(open("$work/idle.json"))
@@ -144,14 +145,5 @@ f"| hurl, 2 jobs | {h2[2]/1024:.1f} MB |",
 "",
 ]
 section = "\n".join(lines)
-path = sys.argv[1]
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\nEach section is written by its script; numbers from one run on a noisy 2-core machine, so compare ratios within a section.\n\n"
-start = text.find("## Probe runner")
-if start >= 0:
-    end = text.find("\n## ", start + 1)
-    text = text[:start] + section + (text[end+1:] if end >= 0 else "")
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text)
-print(section)
+write_section(sys.argv[1], section)
 PY

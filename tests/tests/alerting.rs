@@ -135,6 +135,15 @@ async fn clear_faults(world: &World) {
         .expect("faults cleared");
 }
 
+async fn every_region_up(world: &World) {
+    eventually("every region up", LONG, || async {
+        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
+        let regions = s["regions"].as_array()?.clone();
+        (regions.len() == 3 && regions.iter().all(|r| r["state"] == "up")).then_some(())
+    })
+    .await;
+}
+
 async fn am_alerts(world: &World) -> Option<Vec<Value>> {
     let port = world.am_port?;
     let resp = TestClient::new()
@@ -148,12 +157,7 @@ async fn am_alerts(world: &World) -> Option<Vec<Value>> {
 async fn one_failing_region_pages_once_confirmed_from_another_region_and_resolves() {
     let _serial = SERIAL.lock().await;
     let world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
-    eventually("every region up", LONG, || async {
-        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
-        let regions = s["regions"].as_array()?.clone();
-        (regions.len() == 3 && regions.iter().all(|r| r["state"] == "up")).then_some(())
-    })
-    .await;
+    every_region_up(&world).await;
 
     fault(&world, "eu-west-1", false).await;
     let alert = eventually("one regional page for eu-west-1", LONG, || async {
@@ -242,12 +246,7 @@ async fn one_failing_region_pages_once_confirmed_from_another_region_and_resolve
 async fn two_failing_regions_page_once_as_a_global_alert_and_never_regionally() {
     let _serial = SERIAL.lock().await;
     let world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
-    eventually("every region up", LONG, || async {
-        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
-        let regions = s["regions"].as_array()?.clone();
-        (regions.len() == 3 && regions.iter().all(|r| r["state"] == "up")).then_some(())
-    })
-    .await;
+    every_region_up(&world).await;
 
     fault(&world, "eu-west-1", false).await;
     fault(&world, "ap-southeast-1", false).await;
