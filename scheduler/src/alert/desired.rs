@@ -165,8 +165,8 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
                 .join(", ")
         };
         for (kind, on, severity, windows) in [
-            ("page", status.page, "critical", ["1h", "5m"]),
-            ("ticket", status.ticket, "warning", ["1d", "2h"]),
+            ("page", status.page, "critical", status.page_windows),
+            ("ticket", status.ticket, "warning", status.ticket_windows),
         ] {
             if !on {
                 continue;

@@ -23,10 +23,26 @@ pub const BURN_WINDOWS: [(&str, Duration); 7] = [
     ("3d", Duration::from_secs(259_200)),
 ];
 
-/// Page: 2% of a 30-day budget in 1 h, or 5% in 6 h.
-const PAGE: [(&str, &str, f64); 2] = [("1h", "5m", 14.4), ("6h", "30m", 6.0)];
+/// Page: 2% of the budget spent in 1 h, or 5% in 6 h (long window, short
+/// window, share of the budget).
+const PAGE: [(&str, &str, f64); 2] = [("1h", "5m", 0.02), ("6h", "30m", 0.05)];
 /// Ticket: 10% of the budget in 1 d, or 10% in 3 d.
-const TICKET: [(&str, &str, f64); 2] = [("1d", "2h", 3.0), ("3d", "6h", 1.0)];
+const TICKET: [(&str, &str, f64); 2] = [("1d", "2h", 0.10), ("3d", "6h", 0.10)];
+
+/// The burn rate at which `share` of the budget of an SLO over `slo`
+/// goes in `long`: 14.4, 6, 3 and 1 for the rules above over 30 days,
+/// scaled for other SLO windows so each rule keeps its meaning. `None`
+/// when the long window is longer than the SLO window (it says nothing).
+pub fn factor(share: f64, slo: Duration, long: Duration) -> Option<f64> {
+    (long <= slo && !long.is_zero()).then(|| share * slo.as_secs_f64() / long.as_secs_f64())
+}
+
+fn window_of(label: &str) -> Option<Duration> {
+    BURN_WINDOWS
+        .iter()
+        .find(|(l, _)| *l == label)
+        .map(|(_, d)| *d)
+}
 
 /// Runs in a window and how many of them failed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,10 +94,14 @@ pub struct SloStatus {
     pub budget_remaining: f64,
     /// By window label (`5m` … `3d`).
     pub burn_rates: BTreeMap<&'static str, f64>,
-    /// A page-worthy burn (14.4× 1h and 5m, or 6× 6h and 30m).
+    /// A page-worthy burn (over 30 days: 14.4× 1h and 5m, or 6× 6h and 30m).
     pub page: bool,
-    /// A ticket-worthy burn (3× 1d and 2h, or 1× 3d and 6h).
+    /// A ticket-worthy burn (over 30 days: 3× 1d and 2h, or 1× 3d and 6h).
     pub ticket: bool,
+    /// The (long, short) windows of the page and ticket rules that fired,
+    /// or of the first rule when none did: what a summary quotes.
+    pub page_windows: [&'static str; 2],
+    pub ticket_windows: [&'static str; 2],
 }
 
 impl SloStatus {
@@ -100,18 +120,32 @@ pub fn evaluate(objective: &SloObjective, window: Counts, burns: &[Counts; 7]) -
         .zip(burns)
         .map(|((label, _), c)| (*label, burn_rate(*c, a)))
         .collect();
-    let over = |rules: &[(&str, &str, f64)]| {
-        rules.iter().any(|(long, short, factor)| {
-            let rate = |w: &str| burn_rates.get(w).copied().unwrap_or(0.0);
-            rate(long) > *factor && rate(short) > *factor
-        })
+    // The first rule whose long and short windows both burn above its
+    // factor.
+    let over = |rules: &[(&'static str, &'static str, f64)]| {
+        rules
+            .iter()
+            .find(|(long, short, share)| {
+                let Some(factor) =
+                    window_of(long).and_then(|w| factor(*share, objective.window, w))
+                else {
+                    return false;
+                };
+                let rate = |w: &str| burn_rates.get(w).copied().unwrap_or(0.0);
+                rate(long) > factor && rate(short) > factor
+            })
+            .map(|(long, short, _)| [*long, *short])
     };
+    let page = over(&PAGE);
+    let ticket = over(&TICKET);
     SloStatus {
         availability: a,
         window: objective.window,
         budget_remaining: budget_remaining(window, a),
-        page: over(&PAGE),
-        ticket: over(&TICKET),
+        page: page.is_some(),
+        ticket: ticket.is_some(),
+        page_windows: page.unwrap_or([PAGE[0].0, PAGE[0].1]),
+        ticket_windows: ticket.unwrap_or([TICKET[0].0, TICKET[0].1]),
         burn_rates,
     }
 }
@@ -237,5 +271,64 @@ mod tests {
         let s = evaluate_runs(&objective(99.9, 30), &runs, NOW + 10 * HOUR);
         assert_eq!(s.burn_rates["6h"], 0.0);
         assert!(s.burn_rates["1d"] > 0.0);
+    }
+
+    #[test]
+    fn factors_are_the_workbook_ones_over_30_days_and_scale_with_the_window() {
+        let day = Duration::from_secs(86_400);
+        let hour = Duration::from_secs(3_600);
+        let f = |share, slo, long| factor(share, slo, long).unwrap();
+        assert!(close(f(0.02, day * 30, hour), 14.4));
+        assert!(close(f(0.05, day * 30, hour * 6), 6.0));
+        assert!(close(f(0.10, day * 30, day), 3.0));
+        assert!(close(f(0.10, day * 30, day * 3), 1.0));
+        // 2% of a 7-day budget in one hour.
+        assert!(close(f(0.02, day * 7, hour), 3.36));
+        assert_eq!(factor(0.10, day, day * 3), None);
+    }
+
+    #[test]
+    fn a_burn_that_pages_a_7_day_slo_does_not_page_a_30_day_one() {
+        // A run every 6 s for a day; three failures in the last hour (one
+        // in the last 5 minutes): 1h burns 5x, 5m 20x against 99.9%.
+        let runs: Vec<(i64, bool)> = (0..14_400)
+            .map(|i| (NOW - i * 6_000, ![10, 200, 400].contains(&i)))
+            .collect();
+        let counts = |w| count(&runs, NOW, w);
+        let burns = BURN_WINDOWS.map(|(_, w)| counts(w));
+        let rate_1h = burn_rate(burns[2], 99.9);
+        assert!(rate_1h > 3.36 && rate_1h < 14.4, "{rate_1h}");
+        let week = evaluate(
+            &objective(99.9, 7),
+            counts(Duration::from_secs(7 * 86_400)),
+            &burns,
+        );
+        let month = evaluate(
+            &objective(99.9, 30),
+            counts(Duration::from_secs(30 * 86_400)),
+            &burns,
+        );
+        assert!(week.page, "{week:?}");
+        assert_eq!(week.page_windows, ["1h", "5m"]);
+        assert!(!month.page, "{month:?}");
+    }
+
+    #[test]
+    fn the_rule_that_fired_is_the_one_quoted() {
+        // A steady 1% of failures over the last 6 hours, none in the last
+        // 5 minutes: 6h and 30m burn 10x (over 6x), 1h 10x (under 14.4x).
+        let runs: Vec<(i64, bool)> = (0..14_400)
+            .map(|i| (NOW - i * 6_000, !(i < 3_600 && i % 100 == 50)))
+            .collect();
+        let s = evaluate_runs(&objective(99.9, 30), &runs, NOW);
+        assert!(s.page, "{s:?}");
+        assert_eq!(s.page_windows, ["6h", "30m"]);
+        assert!(
+            close(s.burn_rates["6h"], 10.0) && close(s.burn_rates["5m"], 0.0),
+            "{s:?}"
+        );
+        // 1d burns 2.5x (under 3x), but 3d 2.5x and 6h 10x are over 1x.
+        assert!(s.ticket, "{s:?}");
+        assert_eq!(s.ticket_windows, ["3d", "6h"]);
     }
 }
