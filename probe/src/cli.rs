@@ -43,8 +43,9 @@ enum Command {
     Agent(crate::agent::AgentArgs),
     /// GET a URL (default: this agent's own /readyz); exit 0 on 2xx, else 1.
     Health {
-        #[arg(default_value = "http://127.0.0.1:9471/readyz")]
-        url: String,
+        /// Default: `/readyz` on the agent's `--listen` address, read from
+        /// `SONDE_PROBE_LISTEN` as the agent does (127.0.0.1:9471 without it).
+        url: Option<String>,
     },
 }
 
@@ -99,7 +100,13 @@ pub fn main() -> ExitCode {
         Command::Validate { paths } => validate(&paths),
         Command::Run(args) => block_on(run(args)),
         Command::Bench(args) => block_on(crate::bench::run(args)),
-        Command::Health { url } => block_on(health(url)),
+        Command::Health { url } => match url.map_or_else(own_readyz, Ok) {
+            Ok(url) => block_on(health(url)),
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
+            }
+        },
         Command::Agent(args) => block_on(crate::agent::run(args)),
     }
 }
@@ -251,6 +258,29 @@ async fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// The agent's own `/readyz`: where `SONDE_PROBE_LISTEN` (the agent's
+/// `--listen`) says it listens, so a container that moves the port needs
+/// no health-check override. An unspecified address (`0.0.0.0`, `::`) is
+/// asked on loopback.
+fn own_readyz() -> Result<String, String> {
+    let text = std::env::var("SONDE_PROBE_LISTEN")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| crate::agent::DEFAULT_LISTEN.to_owned());
+    let mut addr: std::net::SocketAddr = text.trim().parse().map_err(|_| {
+        format!(
+            "SONDE_PROBE_LISTEN `{text}` is not an address; expected IP:PORT, like `0.0.0.0:9471`"
+        )
+    })?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok(format!("http://{addr}/readyz"))
 }
 
 async fn health(url: String) -> ExitCode {

@@ -163,3 +163,64 @@ async fn run_redacts_secrets_in_text_and_json() {
     }
     assert_eq!(target.requests()[0].header("x-key"), Some("sup3r-s3cret"));
 }
+
+/// `probe health` with `SONDE_PROBE_LISTEN` set, off the test's runtime
+/// (which serves the targets).
+async fn health_with(listen: String) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        probe()
+            .arg("health")
+            .env("SONDE_PROBE_LISTEN", listen)
+            .output()
+    })
+    .await
+    .expect("joined")
+    .expect("probe runs")
+}
+
+#[tokio::test]
+async fn health_asks_the_agents_listen_address_from_the_environment() {
+    let ready = TestTarget::new()
+        .route("/readyz", 200, "ready")
+        .start()
+        .await
+        .expect("target");
+    let port = url::Url::parse(&ready.url("/"))
+        .expect("url")
+        .port()
+        .expect("port");
+    // As a container sets it: every interface; asked on loopback.
+    let out = health_with(format!("0.0.0.0:{port}")).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ready.requests_to("/readyz").len(), 1);
+
+    let not_ready = TestTarget::new()
+        .route("/readyz", 503, "draining")
+        .start()
+        .await
+        .expect("target");
+    let port = url::Url::parse(&not_ready.url("/"))
+        .expect("url")
+        .port()
+        .expect("port");
+    let out = health_with(format!("127.0.0.1:{port}")).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("http://127.0.0.1:{port}/readyz answered 503")),
+        "{stderr}"
+    );
+
+    let out = health_with("port 9471".into()).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("SONDE_PROBE_LISTEN `port 9471` is not an address"),
+        "{stderr}"
+    );
+}

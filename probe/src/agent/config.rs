@@ -13,6 +13,9 @@ use super::plan::PollOptions;
 use crate::cli::NetArgs;
 use crate::run::Runner;
 
+/// Where the agent serves `/metrics`, `/livez` and `/readyz` by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9471";
+
 /// `probe agent` flags; each also reads `SONDE_PROBE_<FLAG>`.
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
@@ -32,7 +35,7 @@ pub struct AgentArgs {
     #[arg(long, env = "SONDE_PROBE_SPOOL_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub spool_max_bytes: u64,
     /// Address of `/metrics`, `/livez` and `/readyz`.
-    #[arg(long, env = "SONDE_PROBE_LISTEN", default_value = "127.0.0.1:9471")]
+    #[arg(long, env = "SONDE_PROBE_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// Most runs at once; a run that finds none free is skipped and counted.
     #[arg(long, env = "SONDE_PROBE_CONCURRENCY", default_value_t = 64,

@@ -45,7 +45,7 @@ use tokio_util::task::TaskTracker;
 pub use backoff::Backoff;
 pub use client::{CallError, ClientError, Identity, PlanFetch, SchedulerClient};
 pub use clock::{Clock, SystemClock, TokioClock};
-pub use config::{AgentArgs, AgentConfig};
+pub use config::{AgentArgs, AgentConfig, DEFAULT_LISTEN};
 pub use deliver::{Attempt, Deliverer, DeliveryOptions};
 pub use limits::{Limits, host_key};
 pub use metrics::{DropReason, FailureReason, Metrics, SkipReason};
