@@ -236,3 +236,49 @@ async fn a_firing_region_whose_probes_go_silent_turns_unknown_not_down() {
         "no live probe in ap-southeast-1: the state there is unknown (see the region alert)"
     );
 }
+
+#[tokio::test]
+async fn a_region_that_no_probe_ever_reported_from_raises_one_region_alert() {
+    let f = Fleet::new("after = 2\nconfirm = false").await;
+    let typo = alert_kit::shop("").replace(
+        r#"regions = ["us-east-1", "eu-west-1", "ap-southeast-1"]"#,
+        r#"regions = ["us-east-1", "eu-west1"]"#,
+    );
+    f.t.write_scenario(
+        "typo.toml",
+        &typo.replace("name = \"shop\"", "name = \"typo\""),
+    );
+    f.t.app.catalog.reload().await.unwrap();
+    assert!(f.t.app.catalog.current().get("typo").is_some());
+    // Right after a start probes may not have called yet: nothing.
+    f.tick().await;
+    assert_eq!(summary(&f.events().await), []);
+
+    f.t.clock.advance(Duration::from_secs(100));
+    f.touch_all().await;
+    f.tick().await;
+    let events = f.events().await;
+    assert_eq!(summary(&events), [firing("region/eu-west1")]);
+    let a = &events[0].event.alert;
+    assert_eq!(a.scope, Scope::Probe);
+    assert_eq!(a.scenario, None);
+    assert_eq!(
+        a.summary,
+        "no probe has ever reported in eu-west1, which typo names: it runs nowhere there \
+         (a misspelt region, or its probes are not deployed yet)"
+    );
+
+    // Fixing the file resolves it.
+    f.t.write_scenario(
+        "typo.toml",
+        &typo
+            .replace("name = \"shop\"", "name = \"typo\"")
+            .replace("eu-west1", "eu-west-1"),
+    );
+    f.t.app.catalog.reload().await.unwrap();
+    f.tick().await;
+    assert_eq!(
+        summary(&f.events().await),
+        [firing("region/eu-west1"), resolved("region/eu-west1")]
+    );
+}

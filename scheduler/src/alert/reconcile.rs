@@ -88,6 +88,23 @@ fn unknown_now(world: &World, a: &Alert) -> Option<String> {
     })
 }
 
+/// Regions that scenarios name but no probe has ever reported from, with
+/// those scenarios; nothing until the engine has run `probe_silence`.
+fn never_seen(world: &World) -> BTreeMap<&str, Vec<&str>> {
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    if world.starting {
+        return out;
+    }
+    for s in world.catalog.scenarios.values() {
+        for region in s.regions.iter().flatten() {
+            if !world.regions.contains(region) {
+                out.entry(region.as_str()).or_default().push(&s.name);
+            }
+        }
+    }
+    out
+}
+
 impl Engine {
     /// Brings the alerts of scenario `s` in line with its region states.
     pub(super) fn reconcile_scenario(
@@ -142,6 +159,25 @@ impl Engine {
                 let id = format!("probe/{}", p.name);
                 desired.push(probe_alert(world, id, region, Some(&p.name), summary));
             }
+        }
+        for (region, scenarios) in never_seen(world) {
+            let summary = format!(
+                "no probe has ever reported in {region}, which {} names: {} nowhere there \
+                 (a misspelt region, or its probes are not deployed yet)",
+                scenarios.join(", "),
+                if scenarios.len() == 1 {
+                    "it runs"
+                } else {
+                    "they run"
+                }
+            );
+            desired.push(probe_alert(
+                world,
+                format!("region/{region}"),
+                region,
+                None,
+                summary,
+            ));
         }
         let desired = desired
             .into_iter()

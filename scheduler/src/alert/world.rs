@@ -33,6 +33,9 @@ pub struct World {
     pub probes: Vec<ProbeView>,
     /// Every region that has had a probe.
     pub regions: BTreeSet<String>,
+    /// The engine started less than `probe_silence` ago: probes may not
+    /// have called yet.
+    pub starting: bool,
     /// `{public_url}/api/v1/scenarios/`.
     pub(super) base_url: String,
 }
@@ -61,6 +64,7 @@ impl World {
             catalog: app.catalog.current(),
             probes,
             regions: app.fleet.regions(),
+            starting,
             base_url: app.alerts.base_url().to_owned(),
         }
     }
