@@ -15,6 +15,12 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     }
 }
 
+/// `d` in whole milliseconds, as the store's Unix-ms times count; a
+/// duration beyond `i64` milliseconds saturates.
+pub fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// The system clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

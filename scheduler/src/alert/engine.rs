@@ -225,7 +225,7 @@ impl Engine {
         };
         let now = world.now;
         st.silences.retain(|s| s.ends_at > now);
-        let ttl = i64::try_from(crate::fleet::RUN_NOW_TTL.as_millis()).unwrap_or(i64::MAX);
+        let ttl = crate::clock::millis(crate::fleet::RUN_NOW_TTL);
         st.confirms
             .retain(|_, (_, at)| tx.now_ms().saturating_sub(*at) < ttl);
         st.slo.retain(|name, _| {

@@ -23,6 +23,7 @@ use super::persist::StoredAlert;
 use super::state::Health;
 use super::world::World;
 use crate::catalog::CatalogScenario;
+use crate::clock::millis;
 
 /// The shortest wait for a global alert: results of a region reach the
 /// scheduler a little apart even when its runs are close together.
@@ -54,10 +55,6 @@ impl Hold {
     }
 }
 
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// Whether (and why) regional alert `a` of scenario `s` still waits.
 pub(super) fn hold(
     st: &State,
@@ -69,7 +66,7 @@ pub(super) fn hold(
         return None;
     }
     let now = world.now.timestamp_millis();
-    let confirm_wait = ms(s.scenario.timeout.saturating_add(CONFIRM_MARGIN));
+    let confirm_wait = millis(s.scenario.timeout.saturating_add(CONFIRM_MARGIN));
     let confirming = st
         .confirms
         .values()
@@ -81,11 +78,12 @@ pub(super) fn hold(
     if policy.global_regions == 0 {
         return None;
     }
-    let group_wait = ms(s
-        .scenario
-        .schedule
-        .period()
-        .clamp(MIN_GROUP_WAIT, MAX_GROUP_WAIT));
+    let group_wait = millis(
+        s.scenario
+            .schedule
+            .period()
+            .clamp(MIN_GROUP_WAIT, MAX_GROUP_WAIT),
+    );
     let started = a.alert.started_at.timestamp_millis();
     if now.saturating_sub(started) >= group_wait {
         return None;

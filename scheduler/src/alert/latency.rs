@@ -32,7 +32,7 @@ pub fn measure(
     objective: &LatencyObjective,
     now_ms: i64,
 ) -> Result<(Option<f64>, bool), StoreError> {
-    let window = i64::try_from(objective.window.as_millis()).unwrap_or(i64::MAX);
+    let window = crate::clock::millis(objective.window);
     let runs = results::window(conn, scenario, region, now_ms.saturating_sub(window))?;
     let mut durations: Vec<f64> = runs
         .into_iter()

@@ -76,7 +76,7 @@ pub fn slo_status_at(
     objective: &SloObjective,
     now_ms: i64,
 ) -> Result<SloStatus, StoreError> {
-    let ms = |d: Duration| now_ms.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let ms = |d: Duration| now_ms.saturating_sub(crate::clock::millis(d));
     let mut since = vec![ms(objective.window)];
     since.extend(slo::BURN_WINDOWS.iter().map(|(_, w)| ms(*w)));
     let oldest = since.iter().copied().min().unwrap_or(now_ms);

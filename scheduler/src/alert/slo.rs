@@ -153,7 +153,7 @@ pub fn evaluate(objective: &SloObjective, window: Counts, burns: &[Counts; 7]) -
 /// Counts of the runs in `(now - window, now]` among `runs` (`started_at`
 /// in Unix ms, whether it succeeded).
 pub fn count(runs: &[(i64, bool)], now_ms: i64, window: Duration) -> Counts {
-    let since = now_ms.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+    let since = now_ms.saturating_sub(crate::clock::millis(window));
     runs.iter()
         .filter(|(at, _)| *at > since && *at <= now_ms)
         .fold(Counts::default(), |c, (_, ok)| Counts {

@@ -16,7 +16,7 @@ use super::DeliveryOptions;
 use super::channel::{Attempt, Channel, Notification};
 use super::queue::{self, Queued, Record};
 use super::route::Route;
-use crate::clock::Clock;
+use crate::clock::{Clock, millis};
 use crate::metrics::{NotificationMetrics, NotificationOutcome};
 use crate::store::{Store, StoreError};
 
@@ -83,7 +83,7 @@ impl Worker {
 
     async fn init(&self) -> bool {
         let (key, now) = (self.key.clone(), self.clock.now_ms());
-        let backfill = ms(self.options.new_notifier_backfill);
+        let backfill = millis(self.options.new_notifier_backfill);
         let result = self
             .store
             .write(move |conn| queue::init_cursor(conn, &key, now, backfill))
@@ -128,7 +128,7 @@ impl Worker {
         self.metrics
             .set_queue(&self.key, self.channel.kind(), waiting);
         let now = self.clock.now_ms();
-        let mut wait = ms(self.options.poll);
+        let mut wait = millis(self.options.poll);
         if let Some(due) = next_due {
             wait = wait.min(due - now);
         }
@@ -209,7 +209,9 @@ impl Worker {
                 Record::Failed { error: reason },
                 NotificationOutcome::Failed,
             ),
-            Attempt::Retry { reason, .. } if now - queued_at >= ms(self.options.give_up_after) => {
+            Attempt::Retry { reason, .. }
+                if now - queued_at >= millis(self.options.give_up_after) =>
+            {
                 let error = format!("gave up after {attempts} attempts: {reason}");
                 (Record::Failed { error }, NotificationOutcome::Failed)
             }
@@ -220,7 +222,7 @@ impl Worker {
                     wait = wait.max(after.min(o.backoff_cap));
                 }
                 let record = Record::Retry {
-                    next_at: now + ms(wait),
+                    next_at: now + millis(wait),
                     error: reason,
                 };
                 (record, NotificationOutcome::Retry)
@@ -234,8 +236,11 @@ impl Worker {
         if let Some(every) = self.channel.resend_every()
             && now >= timers.resend_at
         {
-            timers.resend_at = now + ms(every);
-            let (key, since) = (self.key.clone(), now - ms(self.options.resend_resolved_for));
+            timers.resend_at = now + millis(every);
+            let (key, since) = (
+                self.key.clone(),
+                now - millis(self.options.resend_resolved_for),
+            );
             let events = self
                 .store
                 .write(move |conn| queue::delivered(conn, &key, since))
@@ -253,8 +258,8 @@ impl Worker {
             }
         }
         if now >= timers.prune_at {
-            timers.prune_at = now + ms(PRUNE_EVERY);
-            let (key, before) = (self.key.clone(), now - ms(self.options.keep_done));
+            timers.prune_at = now + millis(PRUNE_EVERY);
+            let (key, before) = (self.key.clone(), now - millis(self.options.keep_done));
             self.store
                 .write(move |conn| queue::prune(conn, &key, before))
                 .await?;
@@ -273,10 +278,6 @@ pub fn backoff(attempts: u32, base: Duration, cap: Duration) -> Duration {
     let random = getrandom::u64().unwrap_or(0);
     let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
     half + Duration::from_millis(random % jitter_ms.saturating_add(1))
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
