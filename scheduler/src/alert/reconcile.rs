@@ -283,11 +283,6 @@ impl Engine {
             st.confirms.insert(request.id, (a.row, tx.now_ms()));
         }
         let held = Self::hold_of(st, world, &a);
-        if !a.grouped && held.is_none() {
-            a.notified = true;
-            a.paged = !muted;
-            persist::update_alert(tx.conn, &a)?;
-        }
         tracing::info!(alert = %a.alert.id, grouped = a.grouped, held = held.is_some(), muted, "Alert firing.");
         if a.grouped {
             tx.timeline(
@@ -298,8 +293,8 @@ impl Engine {
         } else if let Some(why) = &held {
             tx.timeline(a.row, "held", Some(&why.describe()))?;
         } else {
-            Self::emit(st, tx, AlertStatus::Firing, &a.alert, muted)?;
-            tx.timeline(a.row, "fired", Some(&a.alert.summary))?;
+            Self::fire(st, tx, &mut a)?;
+            persist::update_alert(tx.conn, &a)?;
         }
         if muted {
             tx.timeline(
@@ -318,6 +313,16 @@ impl Engine {
             tx.timeline(a.row, "confirm_unavailable", Some(detail))?;
         }
         st.open.insert(a.alert.id.clone(), a);
+        Ok(())
+    }
+
+    /// Sends `a`'s firing (recorded only while it is muted) and marks it
+    /// notified; the caller writes the row.
+    fn fire(st: &mut State, tx: &Tx<'_>, a: &mut StoredAlert) -> Result<(), StoreError> {
+        Self::emit(st, tx, AlertStatus::Firing, &a.alert, a.muted)?;
+        tx.timeline(a.row, "fired", Some(&a.alert.summary))?;
+        a.notified = true;
+        a.paged = !a.muted;
         Ok(())
     }
 
@@ -367,10 +372,7 @@ impl Engine {
         {
             // Never sent: its hold ended, its global alert resolved, or its
             // silence ended.
-            Self::emit(st, tx, AlertStatus::Firing, &a.alert, a.muted)?;
-            tx.timeline(a.row, "fired", Some(&a.alert.summary))?;
-            a.notified = true;
-            a.paged = !a.muted;
+            Self::fire(st, tx, &mut a)?;
             changed = true;
         } else if spread && a.notified && !a.grouped {
             Self::emit(st, tx, AlertStatus::Firing, &a.alert, a.muted)?;
