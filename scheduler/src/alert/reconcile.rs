@@ -68,6 +68,11 @@ fn probe_alert(
     }
 }
 
+/// The one `region/REGION` alert: the region has no probe to run there.
+fn region_alert(world: &World, region: &str, summary: String) -> Alert {
+    probe_alert(world, format!("region/{region}"), region, None, summary)
+}
+
 /// Why a scenario alert ends without its regions recovering: the probes
 /// of one of them went silent, so what it shows there is unknown.
 fn unknown_now(world: &World, a: &Alert) -> Option<String> {
@@ -141,13 +146,7 @@ impl Engine {
                 let summary = format!(
                     "no live probe in {region}: its scenarios are unknown there (not run, not alerted)"
                 );
-                desired.push(probe_alert(
-                    world,
-                    format!("region/{region}"),
-                    region,
-                    None,
-                    summary,
-                ));
+                desired.push(region_alert(world, region, summary));
                 continue;
             }
             for p in probes.iter().filter(|p| !p.presumed_live) {
@@ -171,13 +170,7 @@ impl Engine {
                     "they run"
                 }
             );
-            desired.push(probe_alert(
-                world,
-                format!("region/{region}"),
-                region,
-                None,
-                summary,
-            ));
+            desired.push(region_alert(world, region, summary));
         }
         let desired = desired
             .into_iter()
