@@ -28,6 +28,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+mod support;
+use support::BenchScheduler;
+
 const REGIONS: [&str; 3] = ["bench-a", "bench-b", "bench-c"];
 const RECEIVERS: [&str; 4] = ["webhook", "alertmanager", "pagerduty", "slack"];
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -195,61 +198,30 @@ async fn main() {
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
     tokio::spawn(receiver(listener, seen_tx));
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
-    std::fs::write(
-        dir.path().join("scenarios/bench.toml"),
-        "name = \"bench\"\ninterval = \"1h\"\ntimeout = \"10s\"\n\
+    let bench = "name = \"bench\"\ninterval = \"1h\"\ntimeout = \"10s\"\n\
          regions = [\"bench-a\", \"bench-b\", \"bench-c\"]\n\
          [[steps]]\nname = \"home\"\nget = \"http://127.0.0.1:9/\"\nexpect = [\"status == 200\"]\n\
-         [alert]\nafter = 1\nrecover_after = 1\nglobal_regions = 2\nconfirm = true\n",
-    )
-    .unwrap();
-    let port = sonde_tests::free_port().unwrap();
-    let config_path = dir.path().join("scheduler.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nscenarios_dir = \"scenarios\"\n\
-             probe_silence = \"1h\"\n\n\
+         [alert]\nafter = 1\nrecover_after = 1\nglobal_regions = 2\nconfirm = true\n";
+    let setup = BenchScheduler::new(
+        &[("bench.toml", bench)],
+        &format!(
+            "probe_silence = \"1h\"\n\n\
              [[notify]]\nkind = \"webhook\"\nurl = \"http://{hook}/webhook\"\nsecret = \"{SECRET}\"\n\n\
              [[notify]]\nkind = \"alertmanager\"\nurl = \"http://{hook}/alertmanager\"\nresend_interval = \"1h\"\n\n\
              [[notify]]\nkind = \"pagerduty\"\nurl = \"http://{hook}/pagerduty\"\nrouting_key = \"R0UT1NGKEY\"\n\n\
              [[notify]]\nkind = \"slack\"\nurl = \"http://{hook}/slack\"\n"
         ),
-    )
-    .unwrap();
-    let bin = env!("CARGO_BIN_EXE_scheduler");
-    let mut tokens = Vec::new();
-    for region in REGIONS {
-        let name = format!("p-{region}");
-        let out = std::process::Command::new(bin)
-            .args(["token", "create", "--name", &name, "--region", region])
-            .arg("--config")
-            .arg(&config_path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tokens.push((
-            name,
-            region,
-            String::from_utf8(out.stdout).unwrap().trim().to_owned(),
-        ));
-    }
-    let mut server = sonde_tests::Spawn::new(bin)
-        .arg("--config")
-        .arg(&config_path)
-        .env("SONDE_LOG", "warn")
-        .start()
-        .unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    sonde_tests::wait_for_http(&format!("http://{addr}/readyz"), Duration::from_secs(20))
-        .await
-        .unwrap();
+    );
+    let tokens: Vec<_> = REGIONS
+        .iter()
+        .map(|region| {
+            let name = format!("p-{region}");
+            let token = setup.token(&name, region);
+            (name, *region, token)
+        })
+        .collect();
+    let mut server = setup.start().await;
+    let addr = setup.addr;
     let mut probes = Vec::new();
     for (name, region, token) in tokens {
         let mut p = ProbeClient::connect(addr, &name, region, token).await;

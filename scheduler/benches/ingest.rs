@@ -17,6 +17,9 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+mod support;
+use support::BenchScheduler;
+
 const BATCH: usize = 500;
 const SCENARIO: &str = r#"name = "checkout"
 interval = "30s"
@@ -121,33 +124,15 @@ async fn main() {
         .collect();
     let clients = args.first().copied().unwrap_or(8);
     let per_client = args.get(1).copied().unwrap_or(25_000);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
-    std::fs::write(dir.path().join("scenarios/checkout.toml"), SCENARIO).unwrap();
-    let port = sonde_tests::free_port().unwrap();
-    let config_path = dir.path().join("scheduler.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nscenarios_dir = \"scenarios\"\n\
-             ingest_rate = 10000000\ningest_burst = 10000000\nmax_batch_bytes = 16777216\n"
-        ),
-    )
-    .unwrap();
-    let bin = env!("CARGO_BIN_EXE_scheduler");
+    let setup = BenchScheduler::new(
+        &[("checkout.toml", SCENARIO)],
+        "ingest_rate = 10000000\ningest_burst = 10000000\nmax_batch_bytes = 16777216\n",
+    );
     let mut work = Vec::new();
     let mut size = 0usize;
     for c in 0..clients {
         let probe = format!("bench-{c}");
-        let out = std::process::Command::new(bin)
-            .args([
-                "token", "create", "--name", &probe, "--region", "bench", "--config",
-            ])
-            .arg(&config_path)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let token = setup.token(&probe, "bench");
         let mut batches = Vec::new();
         let mut left = per_client;
         while left > 0 {
@@ -160,16 +145,8 @@ async fn main() {
         }
         work.push((probe, token, batches));
     }
-    let mut server = sonde_tests::Spawn::new(bin)
-        .arg("--config")
-        .arg(&config_path)
-        .env("SONDE_LOG", "warn")
-        .start()
-        .unwrap();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    sonde_tests::wait_for_http(&format!("http://{addr}/readyz"), Duration::from_secs(20))
-        .await
-        .unwrap();
+    let mut server = setup.start().await;
+    let addr = setup.addr;
     let pid = server.pid().unwrap();
     let total = clients * per_client;
     println!(
@@ -200,7 +177,7 @@ async fn main() {
     );
     let status = server.terminate(Duration::from_secs(30)).await.unwrap();
     assert!(status.success());
-    let conn = scheduler::store::open_direct(&dir.path().join("data/sonde.db"), 0).unwrap();
+    let conn = scheduler::store::open_direct(&setup.store_path(), 0).unwrap();
     let stored = scheduler::store::results::count(&conn).unwrap();
     assert_eq!(usize::try_from(stored).unwrap(), total);
     println!("stored rows after SIGTERM: {stored}");
