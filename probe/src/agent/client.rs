@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Response, StatusCode};
-use scenarios::wire::{IngestAck, Plan, ResultBatch};
+use scenarios::wire::{IngestAck, Plan};
 use url::Url;
 
 /// Body text kept from an error answer, for the log line.
@@ -173,19 +173,12 @@ impl SchedulerClient {
         }
     }
 
-    /// Delivers one batch; 200 and 422 both carry an [`IngestAck`].
+    /// Delivers one [`scenarios::wire::ResultBatch`] encoded as JSON (the deliverer encodes
+    /// it first to keep it under its byte limit); 200 and 422 both carry an
+    /// [`IngestAck`].
     ///
     /// # Errors
     /// A [`CallError`] for every other answer.
-    pub async fn deliver(&self, batch: &ResultBatch) -> Result<IngestAck, CallError> {
-        let body = serde_json::to_vec(batch).map_err(|e| CallError::Malformed(e.to_string()))?;
-        self.deliver_json(body).await
-    }
-
-    /// Delivers one batch already encoded as JSON.
-    ///
-    /// # Errors
-    /// As [`SchedulerClient::deliver`].
     pub async fn deliver_json(&self, body: Vec<u8>) -> Result<IngestAck, CallError> {
         let response = self
             .http

@@ -73,6 +73,8 @@ pub async fn delete_alert_history_before(
                                       (SELECT MAX(id) FROM alert_events))",
                 params![cutoff_ms],
             )?;
+            // Each notifier's worker prunes its own finished rows after a
+            // week; this also clears those of notifiers no longer configured.
             let outbox = conn.execute(
                 "DELETE FROM notify_outbox WHERE state <> 'pending' AND done_at < ?1",
                 params![cutoff_ms],
