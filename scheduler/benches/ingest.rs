@@ -178,7 +178,7 @@ async fn main() {
     let status = server.terminate(Duration::from_secs(30)).await.unwrap();
     assert!(status.success());
     let conn = scheduler::store::open_direct(&setup.store_path(), 0).unwrap();
-    let stored = scheduler::store::results::count(&conn).unwrap();
+    let stored = conn.count_results().unwrap();
     assert_eq!(usize::try_from(stored).unwrap(), total);
     println!("stored rows after SIGTERM: {stored}");
 }

@@ -2,11 +2,10 @@
 //! ratio and duration percentiles over a window, read from the store.
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use scenarios::wire::Outcome;
 use serde::Serialize;
 
-use crate::store::{StoreError, results};
+use crate::store::{Results, StoreError};
 
 /// Duration percentiles in milliseconds (nearest rank).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -56,22 +55,22 @@ pub fn percentiles(values: &mut [f64]) -> Option<Percentiles> {
 /// # Errors
 /// Store errors.
 pub fn region_stats(
-    conn: &Connection,
+    store: &dyn Results,
     scenario: &str,
     region: &str,
     since: DateTime<Utc>,
 ) -> Result<RegionStats, StoreError> {
-    let runs = results::window(conn, scenario, region, since.timestamp_millis())?;
-    let last = results::last(conn, scenario, region)?;
+    let runs = store.results_since(scenario, region, since.timestamp_millis())?;
+    let last = store.last_result(scenario, region)?;
     let ok = runs.iter().filter(|(o, _)| *o == Outcome::Success).count();
     let mut durations: Vec<f64> = runs.iter().map(|(_, d)| *d).collect();
     Ok(RegionStats {
-        last_outcome: last.as_ref().map(|(o, _, _)| *o),
+        last_outcome: last.as_ref().map(|l| l.outcome),
         last_run_at: last
             .as_ref()
-            .and_then(|(_, ms, _)| DateTime::from_timestamp_millis(*ms))
+            .and_then(|l| DateTime::from_timestamp_millis(l.started_at))
             .map(|t| scenarios::wire::time::format(&t)),
-        last_probe: last.map(|(_, _, probe)| probe),
+        last_probe: last.map(|l| l.probe),
         runs: runs.len(),
         success_ratio: (!runs.is_empty()).then(|| ok as f64 / runs.len() as f64),
         duration_ms: percentiles(&mut durations),

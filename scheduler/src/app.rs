@@ -121,10 +121,10 @@ impl App {
         let catalog = self.catalog.current();
         let (series, damaged) = self
             .store
-            .read(move |conn| {
+            .read(move |tx| {
                 let metrics = Metrics::default();
                 let mut batch = Vec::with_capacity(1024);
-                let damaged = store::results::for_each(conn, |r| {
+                let damaged = tx.for_each_result(&mut |r| {
                     batch.push(r);
                     if batch.len() == batch.capacity() {
                         metrics.observe(&batch, &catalog);
@@ -175,7 +175,7 @@ impl App {
             invalid_files: catalog.invalid_files(),
             ingest: self.metrics.ingest_counts(),
             notifications: self.metrics.notifications.sample(),
-            alerting: crate::alert::sample(self),
+            alerting: crate::evaluate::sample(self),
         }
     }
 
@@ -225,7 +225,7 @@ impl App {
             tasks,
             &stop,
         )?;
-        tasks.spawn(crate::alert::run(Arc::clone(self), stop.clone()));
+        tasks.spawn(crate::evaluate::run(Arc::clone(self), stop.clone()));
         tasks.spawn(store::retention::run(
             self.store.clone(),
             Arc::clone(&self.clock),

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::config::ProbeEntry;
-use crate::store::{self, Store, StoreError};
+use crate::store::{Store, StoreError, Tokens, Tx};
 
 /// Every token starts with this.
 pub const TOKEN_PREFIX: &str = "sonde_";
@@ -239,10 +239,14 @@ impl Authenticator {
             return Ok(());
         }
         let started = Instant::now();
-        let stored = self.store.read(load_active).await.map_err(|e| {
-            tracing::error!(error = %e, "Reading tokens failed.");
-            AuthError::Unavailable
-        })?;
+        let stored = self
+            .store
+            .read(|tx: &dyn Tx| load_active(tx))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "Reading tokens failed.");
+                AuthError::Unavailable
+            })?;
         if let Ok(mut cache) = self.cache.write() {
             cache.stored = Arc::new(stored);
             cache.loaded = Some(started);
@@ -251,8 +255,9 @@ impl Authenticator {
     }
 }
 
-fn load_active(conn: &rusqlite::Connection) -> Result<Vec<Known>, StoreError> {
-    Ok(store::tokens::list(conn, None)?
+fn load_active(store: &dyn Tokens) -> Result<Vec<Known>, StoreError> {
+    Ok(store
+        .tokens(None)?
         .into_iter()
         .filter(|t| t.revoked_at.is_none())
         .filter_map(|t| {

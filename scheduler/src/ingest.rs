@@ -12,7 +12,7 @@ use std::time::Duration;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use scenarios::load::MAX_STEPS;
-use scenarios::wire::{IngestAck, Rejected, RunResult};
+use scenarios::wire::{IngestAck, Rejected, ResultBatch, RunResult};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -82,12 +82,6 @@ impl IngestLimiter {
     }
 }
 
-/// The usual batch: every entry a valid result, parsed in one pass.
-#[derive(Deserialize)]
-struct Batch {
-    results: Vec<RunResult>,
-}
-
 /// A batch with a bad entry: each entry on its own, to reject only it.
 #[derive(Deserialize)]
 struct RawBatch<'a> {
@@ -97,7 +91,7 @@ struct RawBatch<'a> {
 
 /// Each entry parsed, or rejected with why.
 fn parse(body: &[u8]) -> Result<Vec<Result<RunResult, Rejected>>, IngestError> {
-    if let Ok(batch) = serde_json::from_slice::<Batch>(body) {
+    if let Ok(batch) = serde_json::from_slice::<ResultBatch>(body) {
         return Ok(batch.results.into_iter().map(Ok).collect());
     }
     let batch: RawBatch<'_> =
@@ -115,6 +109,51 @@ fn parse(body: &[u8]) -> Result<Vec<Result<RunResult, Rejected>>, IngestError> {
 struct Valid {
     result: RunResult,
     row: ResultRow,
+}
+
+/// Stores the results (once per id) and feeds the new ones to the alert
+/// engine in the same transaction; says for each whether it was new.
+async fn store(app: &App, valid: Vec<Valid>) -> Result<Vec<(RunResult, bool)>, StoreError> {
+    let now = app.clock.now_ms();
+    crate::evaluate::commit(app, move |engine, tx, world| {
+        let inserted = tx.insert_results(&mut valid.iter().map(|v| &v.row), now)?;
+        let new: Vec<&RunResult> = valid
+            .iter()
+            .zip(&inserted)
+            .filter(|(_, new)| **new)
+            .map(|(v, _)| &v.result)
+            .collect();
+        let effects = engine.apply_results(tx, world, &new)?;
+        let stored = valid.into_iter().map(|v| v.result).zip(inserted).collect();
+        Ok((stored, effects))
+    })
+    .await
+}
+
+/// Stores results that arrived as values, as ingest would (tests and
+/// one-off tools); says for each whether it was new.
+///
+/// # Errors
+/// Store errors, or a result that cannot be serialized.
+pub async fn store_results(app: &App, results: Vec<RunResult>) -> Result<Vec<bool>, StoreError> {
+    let valid = results
+        .into_iter()
+        .map(|result| {
+            Ok(Valid {
+                row: ResultRow::of(&result)?,
+                result,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let stored = store(app, valid).await?;
+    let mut new = Vec::with_capacity(stored.len());
+    for (result, inserted) in stored {
+        if inserted {
+            app.alerts.waiters.complete(&result);
+        }
+        new.push(inserted);
+    }
+    Ok(new)
 }
 
 /// Ingests one batch body from `probe`.
@@ -138,17 +177,15 @@ pub async fn ingest(
             Err(r) => rejected.push(r),
         }
     }
-    let (valid, rows): (Vec<RunResult>, Vec<ResultRow>) =
-        valid.into_iter().map(|v| (v.result, v.row)).unzip();
-    // Stored and fed to the alert engine in one transaction.
-    let (inserted, valid) = crate::alert::record(app, rows, valid).await?;
+    let stored = store(app, valid).await?;
     let mut ack = IngestAck::default();
     let mut accepted = Vec::new();
-    for (result, new) in valid.into_iter().zip(inserted) {
+    for (result, new) in stored {
         if let Some(request) = result.run_request {
             app.fleet.complete_run(&probe.name, request);
         }
         if new {
+            app.alerts.waiters.complete(&result);
             ack.accepted.push(result.id);
             accepted.push(result);
         } else {

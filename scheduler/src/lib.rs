@@ -31,6 +31,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod evaluate;
 pub mod fleet;
 pub mod health;
 pub mod ingest;

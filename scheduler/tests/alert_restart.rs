@@ -38,7 +38,7 @@ async fn a_restart_while_firing_neither_repages_nor_loses_the_resolve() {
     f.post("eu-west-1", &[f.run("eu-west-1", true, 90)]).await;
     f.tick().await;
     let t = f.t.restart().await;
-    scheduler::alert::tick(&t.app).await.unwrap();
+    scheduler::evaluate::tick(&t.app).await.unwrap();
     assert_eq!(
         summary(&alert_kit::events(&t).await),
         [

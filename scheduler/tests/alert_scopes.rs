@@ -194,7 +194,7 @@ async fn right_after_a_restart_silent_looking_probes_do_not_page() {
     // The scheduler was down for ten minutes: every probe looks silent.
     t.clock.advance(Duration::from_secs(600));
     let t = t.restart().await;
-    scheduler::alert::tick(&t.app).await.unwrap();
+    scheduler::evaluate::tick(&t.app).await.unwrap();
     assert!(alert_kit::events(&t).await.is_empty());
 }
 

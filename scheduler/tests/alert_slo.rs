@@ -36,7 +36,7 @@ async fn burn_rates_page_and_ticket_from_stored_runs() {
         })
         .collect();
     f.record(runs).await;
-    scheduler::alert::measure(&f.t.app, true).await.unwrap();
+    scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
 
     // By hand: 5m 5/5 → 100x; 30m 10/30 → 33.3x; 1h 10/60 → 16.7x;
     // 2h and longer 10/100 → 10x; budget over 1d: 1 - 0.1/0.01 = -9.
@@ -88,7 +88,7 @@ async fn burn_rates_page_and_ticket_from_stored_runs() {
         .collect();
     f.record(runs).await;
     f.touch_all().await;
-    scheduler::alert::measure(&f.t.app, true).await.unwrap();
+    scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
     let ids: Vec<_> = f
         .events()
         .await
@@ -131,7 +131,7 @@ async fn slow_runs_make_the_region_degraded_with_a_latency_alert() {
     // Ten minutes on, the slow runs are out of the window.
     f.t.clock.advance(std::time::Duration::from_secs(900));
     f.touch_all().await;
-    scheduler::alert::measure(&f.t.app, true).await.unwrap();
+    scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
     assert_eq!(f.events().await.len(), 2);
     assert_eq!(f.state("eu-west-1").await, "up");
 }

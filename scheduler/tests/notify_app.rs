@@ -35,17 +35,9 @@ async fn the_app_delivers_alert_events_and_counts_them() {
     );
 
     let event = firing(&alert("eu-west-1"));
-    let json = serde_json::to_string(&event).unwrap();
     let now = chrono::Utc::now().timestamp_millis();
     app.store
-        .write(move |conn| {
-            conn.execute(
-                "INSERT INTO alert_events (alert_id, status, event_json, muted, created_at)
-                 VALUES ('checkout/region/eu-west-1', 'firing', ?1, 0, ?2)",
-                rusqlite::params![json, now],
-            )?;
-            Ok(())
-        })
+        .write(move |tx| tx.insert_event(&event, now))
         .await
         .unwrap();
     app.notifications.wake();

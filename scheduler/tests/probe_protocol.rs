@@ -41,7 +41,7 @@ async fn no_token_wrong_token_and_revoked_token_get_401_and_nothing_is_stored() 
     let token = t.probe_token("p-eu-1", "eu-west-1").await;
     t.app
         .store
-        .write(|c| scheduler::store::tokens::revoke(c, "p-eu-1", 1))
+        .write(|tx| tx.revoke_tokens("p-eu-1", 1))
         .await
         .unwrap();
     // Revocations take effect within the token cache's refresh (2 s).

@@ -8,7 +8,7 @@ mod common;
 
 use chrono::Duration;
 use scenarios::wire::RunResult;
-use scheduler::store::results::{self, ResultRow};
+use scheduler::store::results::ResultRow;
 use scheduler::store::{Store, StoreError, retention};
 
 fn row(at: chrono::DateTime<chrono::Utc>) -> ResultRow {
@@ -37,7 +37,7 @@ async fn concurrent_overlapping_batches_store_each_id_once() {
                 .collect();
             tokio::spawn(async move {
                 store
-                    .write(move |c| results::insert(c, &batch, 0))
+                    .write(move |tx| tx.insert_results(&mut batch.iter(), 0))
                     .await
                     .unwrap()
             })
@@ -48,7 +48,7 @@ async fn concurrent_overlapping_batches_store_each_id_once() {
         inserted += h.await.unwrap().iter().filter(|new| **new).count();
     }
     assert_eq!(inserted, 300);
-    assert_eq!(store.read(results::count).await.unwrap(), 300);
+    assert_eq!(store.read(|tx| tx.count_results()).await.unwrap(), 300);
     store.close().await;
     assert!(matches!(
         store.write(|_| Ok(())).await,
@@ -67,12 +67,12 @@ async fn retention_deletes_results_that_started_before_the_cutoff() {
         .map(|i| row(common::t0() + Duration::seconds(i)))
         .collect();
     store
-        .write(move |c| results::insert(c, &[old, new].concat(), 0))
+        .write(move |tx| tx.insert_results(&mut old.iter().chain(&new), 0))
         .await
         .unwrap();
     let cutoff = (common::t0() - Duration::days(30)).timestamp_millis();
     assert_eq!(retention::delete_before(&store, cutoff).await.unwrap(), 7);
-    assert_eq!(store.read(results::count).await.unwrap(), 3);
+    assert_eq!(store.read(|tx| tx.count_results()).await.unwrap(), 3);
     store.close().await;
 }
 
@@ -83,21 +83,20 @@ async fn migrations_are_recorded_and_a_newer_store_is_refused() {
     let store = Store::open(&path, 0).await.unwrap();
     store.close().await;
     let store = Store::open(&path, 0).await.unwrap();
-    let versions: i64 = store
-        .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))?))
-        .await
+    store.close().await;
+    // The SQLite file itself, as the store left it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let versions: i64 = conn
+        .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(versions, 3, "results, alerts, notifiers");
-    let mode: String = store
-        .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
-        .await
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-    store
-        .write(|c| Ok(c.execute("INSERT INTO schema_version VALUES (99, 0)", [])?))
-        .await
+    conn.execute("INSERT INTO schema_version VALUES (99, 0)", [])
         .unwrap();
-    store.close().await;
+    drop(conn);
     let err = Store::open(&path, 0).await.unwrap_err();
     assert!(
         matches!(err, StoreError::NewerSchema { found: 99, .. }),

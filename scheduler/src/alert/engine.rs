@@ -7,27 +7,26 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use scenarios::wire::{RunRequest, RunResult};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::latency;
 use super::model::{Alert, AlertEvent, AlertStatus, Confirmation};
-use super::persist::{self, StoredAlert};
 use super::run_now::Waiters;
 use super::silence::Silence;
 use super::slo::SloStatus;
 use super::state::{Observed, RegionHealth, RegionState};
+use super::stored::StoredAlert;
 use super::world::World;
-use super::{latency, outbox};
 use crate::clock::Clock;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Tx as StoreTx};
 
 /// How long a finished silence stays listed.
 pub const RECENT_SILENCES: chrono::Duration = chrono::Duration::hours(24);
 
 /// Runs to ask for once the store job that decided them has committed.
-pub(super) type Effects = Vec<(String, RunRequest)>;
+pub type Effects = Vec<(String, RunRequest)>;
 
 #[derive(Debug, Default)]
 pub(super) struct State {
@@ -54,13 +53,13 @@ pub struct Engine {
     started: DateTime<Utc>,
     base_url: String,
     events: watch::Sender<i64>,
-    pub(super) waiters: Waiters,
+    pub(crate) waiters: Waiters,
 }
 
-/// A store job's view of the engine's state: the connection, the time and
-/// the runs to ask for after the commit.
+/// A store job's view of the engine's state: the store's transaction, the
+/// time and the runs to ask for after the commit.
 pub(super) struct Tx<'a> {
-    pub conn: &'a Connection,
+    pub store: &'a dyn StoreTx,
     pub now: DateTime<Utc>,
     pub effects: Effects,
 }
@@ -71,7 +70,7 @@ impl Tx<'_> {
     }
 
     pub fn timeline(&self, row: i64, kind: &str, detail: Option<&str>) -> Result<(), StoreError> {
-        persist::timeline(self.conn, row, self.now_ms(), kind, detail)
+        self.store.add_timeline(row, self.now_ms(), kind, detail)
     }
 }
 
@@ -125,7 +124,7 @@ impl Engine {
     }
 
     /// After a commit: publishes the newest event id; says whether it grew.
-    pub(super) fn published(&self) -> bool {
+    pub(crate) fn published(&self) -> bool {
         let last = self.lock().last_event;
         self.events.send_if_modified(|v| {
             let newer = last > *v;
@@ -137,7 +136,7 @@ impl Engine {
     }
 
     /// After a failed store job: memory may be ahead of the store; reload.
-    pub(super) async fn resync(&self, store: &Store, now: DateTime<Utc>) {
+    pub(crate) async fn resync(&self, store: &Store, now: DateTime<Utc>) {
         match load_state(store, now).await {
             Ok(fresh) => {
                 let mut st = self.lock();
@@ -152,15 +151,15 @@ impl Engine {
 
     /// Counts new results (in `started_at` order; older than a region's
     /// newest are ignored), records confirmation runs, and updates alerts.
-    pub(super) fn apply_results(
+    pub fn apply_results(
         &self,
-        conn: &Connection,
+        store: &dyn StoreTx,
         world: &World,
         results: &[&RunResult],
     ) -> Result<Effects, StoreError> {
         let mut st = self.lock();
         let mut tx = Tx {
-            conn,
+            store,
             now: world.now,
             effects: Vec::new(),
         };
@@ -197,12 +196,12 @@ impl Engine {
                 && let Some(h) = st.health.get_mut(&key)
             {
                 let (value, missed) =
-                    latency::measure(conn, &key.0, &key.1, &objective, tx.now_ms())?;
+                    latency::measure(tx.store, &key.0, &key.1, &objective, tx.now_ms())?;
                 h.latency_ms = value;
                 h.degraded = missed;
             }
             if let Some(h) = st.health.get(&key) {
-                persist::save_health(conn, &key.0, &key.1, h, tx.now_ms())?;
+                tx.store.save_health(&key.0, &key.1, h, tx.now_ms())?;
             }
             scenarios.insert(key.0);
         }
@@ -216,10 +215,10 @@ impl Engine {
 
     /// Re-evaluates everything: probes and regions, every scenario, alerts
     /// of scenarios that are gone, silences that began or ended.
-    pub(super) fn tick(&self, conn: &Connection, world: &World) -> Result<Effects, StoreError> {
+    pub fn tick(&self, store: &dyn StoreTx, world: &World) -> Result<Effects, StoreError> {
         let mut st = self.lock();
         let mut tx = Tx {
-            conn,
+            store,
             now: world.now,
             effects: Vec::new(),
         };
@@ -244,16 +243,16 @@ impl Engine {
 
     /// Sets latency measurements and SLO statuses computed off the writer,
     /// then re-evaluates the scenarios they belong to.
-    pub(super) fn apply_measurements(
+    pub fn apply_measurements(
         &self,
-        conn: &Connection,
+        store: &dyn StoreTx,
         world: &World,
         latency: Vec<((String, String), Option<f64>, bool)>,
         slo: Vec<(String, SloStatus)>,
     ) -> Result<Effects, StoreError> {
         let mut st = self.lock();
         let mut tx = Tx {
-            conn,
+            store,
             now: world.now,
             effects: Vec::new(),
         };
@@ -266,7 +265,7 @@ impl Engine {
             h.latency_ms = value;
             h.degraded = missed;
             if changed {
-                persist::save_health(conn, &key.0, &key.1, h, tx.now_ms())?;
+                tx.store.save_health(&key.0, &key.1, h, tx.now_ms())?;
                 scenarios.insert(key.0);
             }
         }
@@ -283,19 +282,19 @@ impl Engine {
     }
 
     /// Stores a new or changed silence and re-evaluates what it mutes.
-    pub(super) fn put_silence(
+    pub fn put_silence(
         &self,
-        conn: &Connection,
+        store: &dyn StoreTx,
         world: &World,
         silence: Silence,
     ) -> Result<Effects, StoreError> {
-        persist::save_silence(conn, &silence)?;
+        store.save_silence(&silence)?;
         {
             let mut st = self.lock();
             st.silences.retain(|s| s.id != silence.id);
             st.silences.push(silence);
         }
-        self.tick(conn, world)
+        self.tick(store, world)
     }
 
     /// Writes `event` to the outbox.
@@ -311,7 +310,7 @@ impl Engine {
             alert: alert.clone(),
             muted,
         };
-        st.last_event = outbox::insert(tx.conn, &event, tx.now_ms())?;
+        st.last_event = tx.store.insert_event(&event, tx.now_ms())?;
         Ok(())
     }
 
@@ -361,7 +360,7 @@ impl Engine {
     }
 
     /// Scenarios whose SLO got results since it was last computed.
-    pub(super) fn take_slo_dirty(&self) -> BTreeSet<String> {
+    pub(crate) fn take_slo_dirty(&self) -> BTreeSet<String> {
         std::mem::take(&mut self.lock().slo_dirty)
     }
 
@@ -429,13 +428,13 @@ fn record_confirmation(
     if let Some(open) = st.open.values_mut().find(|a| a.row == row) {
         if keep(&open.alert.confirmation) {
             open.alert.confirmation = Some(confirmation);
-            persist::update_alert(tx.conn, open)?;
+            tx.store.update_alert(open)?;
         }
-    } else if let Some(mut stored) = persist::by_row(tx.conn, row)?
+    } else if let Some(mut stored) = tx.store.alert_by_row(row)?
         && keep(&stored.alert.confirmation)
     {
         stored.alert.confirmation = Some(confirmation);
-        persist::update_alert(tx.conn, &stored)?;
+        tx.store.update_alert(&stored)?;
     }
     tx.timeline(row, "confirmed", Some(&detail))?;
     Ok(true)
@@ -444,12 +443,14 @@ fn record_confirmation(
 async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreError> {
     let now_ms = now.timestamp_millis();
     store
-        .read(move |conn| {
-            let health = persist::load_health(conn)?
+        .read(move |tx| {
+            let health = tx
+                .load_health()?
                 .into_iter()
                 .map(|(s, r, h)| ((s, r), h))
                 .collect();
-            let open: BTreeMap<String, StoredAlert> = persist::load_open(conn)?
+            let open: BTreeMap<String, StoredAlert> = tx
+                .open_alerts()?
                 .into_iter()
                 .map(|a| (a.alert.id.clone(), a))
                 .collect();
@@ -461,9 +462,9 @@ async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreErr
             Ok(State {
                 health,
                 open,
-                silences: persist::silences_ending_after(conn, now_ms)?,
+                silences: tx.silences_ending_after(now_ms)?,
                 confirms,
-                last_event: outbox::last_id(conn)?,
+                last_event: tx.last_event_id()?,
                 ..State::default()
             })
         })

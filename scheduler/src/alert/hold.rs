@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use super::engine::State;
 use super::model::Scope;
-use super::persist::StoredAlert;
 use super::state::Health;
+use super::stored::StoredAlert;
 use super::world::World;
 use crate::catalog::CatalogScenario;
 use crate::clock::millis;

@@ -12,10 +12,11 @@ use serde::Serialize;
 
 use super::engine::RECENT_SILENCES;
 use super::model::{Alert, AlertStatus};
-use super::persist::{self, StoredAlert, TimelineEntry};
 use super::silence::{NewSilence, Silence};
+use super::stored::{StoredAlert, TimelineEntry};
 use crate::api::ApiError;
 use crate::app::App;
+use crate::store::Tx;
 
 /// Resolved alerts listed.
 const RECENT_ALERTS: usize = 50;
@@ -39,12 +40,9 @@ pub struct AlertList {
     pub recent: Vec<AlertView>,
 }
 
-fn view(
-    conn: &rusqlite::Connection,
-    a: StoredAlert,
-) -> Result<AlertView, crate::store::StoreError> {
+fn view(tx: &dyn Tx, a: StoredAlert) -> Result<AlertView, crate::store::StoreError> {
     Ok(AlertView {
-        timeline: persist::timeline_of(conn, a.row)?,
+        timeline: tx.timeline_of(a.row)?,
         alert: a.alert,
         status: a.status,
         grouped: a.grouped,
@@ -55,14 +53,16 @@ fn view(
 pub async fn list_alerts(State(app): State<Arc<App>>) -> Result<Json<AlertList>, ApiError> {
     let list = app
         .store
-        .read(|conn| {
-            let open = persist::load_open(conn)?
+        .read(|tx| {
+            let open = tx
+                .open_alerts()?
                 .into_iter()
-                .map(|a| view(conn, a))
+                .map(|a| view(tx, a))
                 .collect::<Result<_, _>>()?;
-            let recent = persist::recent(conn, RECENT_ALERTS)?
+            let recent = tx
+                .resolved_alerts(RECENT_ALERTS)?
                 .into_iter()
-                .map(|a| view(conn, a))
+                .map(|a| view(tx, a))
                 .collect::<Result<_, _>>()?;
             Ok(AlertList { open, recent })
         })
@@ -88,7 +88,7 @@ pub async fn list_silences(State(app): State<Arc<App>>) -> Result<Json<SilenceLi
     let since = (now - RECENT_SILENCES).timestamp_millis();
     let silences = app
         .store
-        .read(move |conn| persist::silences_ending_after(conn, since))
+        .read(move |tx| tx.silences_ending_after(since))
         .await?
         .into_iter()
         .map(|s| SilenceView {
@@ -112,10 +112,7 @@ pub async fn create_silence(
         .build(uuid::Uuid::now_v7().to_string(), &grant.name, now)
         .map_err(ApiError::bad_request)?;
     let saved = silence.clone();
-    super::commit(&app, move |engine, conn, world| {
-        Ok(((), engine.put_silence(conn, world, saved)?))
-    })
-    .await?;
+    crate::evaluate::silences::put(&app, saved).await?;
     tracing::info!(silence = %silence.id, by = %grant.name, "Silence created.");
     let view = SilenceView {
         active: silence.is_active(now),
@@ -130,17 +127,7 @@ pub async fn delete_silence(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let grant = app.auth.operator(&headers).await?;
-    let found = super::commit(&app, move |engine, conn, world| {
-        let Some(mut silence) = persist::silence(conn, &id)? else {
-            return Ok((false, Vec::new()));
-        };
-        if silence.ends_at <= world.now {
-            return Ok((false, Vec::new()));
-        }
-        silence.ends_at = world.now.max(silence.starts_at);
-        Ok((true, engine.put_silence(conn, world, silence)?))
-    })
-    .await?;
+    let found = crate::evaluate::silences::expire(&app, id).await?;
     if found {
         tracing::info!(by = %grant.name, "Silence expired.");
         Ok(StatusCode::NO_CONTENT)

@@ -3,11 +3,10 @@
 //! are left out: a timeout is "down", not "slow", and a fast refusal
 //! would hide slowness.
 
-use rusqlite::Connection;
 use scenarios::model::LatencyObjective;
 use scenarios::wire::Outcome;
 
-use crate::store::{StoreError, results};
+use crate::store::{Results, StoreError};
 
 /// Nearest-rank percentile `p` (0–100) of `values` (sorted here).
 pub fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
@@ -26,14 +25,14 @@ pub fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
 /// # Errors
 /// Store errors.
 pub fn measure(
-    conn: &Connection,
+    store: &dyn Results,
     scenario: &str,
     region: &str,
     objective: &LatencyObjective,
     now_ms: i64,
 ) -> Result<(Option<f64>, bool), StoreError> {
     let window = crate::clock::millis(objective.window);
-    let runs = results::window(conn, scenario, region, now_ms.saturating_sub(window))?;
+    let runs = store.results_since(scenario, region, now_ms.saturating_sub(window))?;
     let mut durations: Vec<f64> = runs
         .into_iter()
         .filter(|(o, _)| *o == Outcome::Success)

@@ -9,7 +9,7 @@ use super::desired::{Desired, confirm_targets, desired_for};
 use super::engine::{Engine, State, Tx};
 use super::hold::{Hold, hold};
 use super::model::{Alert, AlertStatus, Scope};
-use super::persist::{self, StoredAlert};
+use super::stored::StoredAlert;
 use super::world::World;
 use crate::catalog::CatalogScenario;
 use crate::store::StoreError;
@@ -271,7 +271,7 @@ impl Engine {
             a.confirm_request = Some(first.id);
             a.confirm_at = Some(tx.now_ms());
         }
-        a.row = persist::insert_alert(tx.conn, &a)?;
+        a.row = tx.store.insert_alert(&a)?;
         for (_, _, request) in &confirms {
             st.confirms.insert(request.id, (a.row, tx.now_ms()));
         }
@@ -287,7 +287,7 @@ impl Engine {
             tx.timeline(a.row, "held", Some(&why.describe()))?;
         } else {
             Self::fire(st, tx, &mut a)?;
-            persist::update_alert(tx.conn, &a)?;
+            tx.store.update_alert(&a)?;
         }
         if muted {
             tx.timeline(
@@ -372,7 +372,7 @@ impl Engine {
             tx.timeline(a.row, "spread", Some(&a.alert.summary))?;
         }
         if changed {
-            persist::update_alert(tx.conn, &a)?;
+            tx.store.update_alert(&a)?;
         }
         st.open.insert(a.alert.id.clone(), a);
         Ok(())
@@ -393,7 +393,7 @@ impl Engine {
         a.alert.ended_at = Some(tx.now);
         let lasted = tx.now.signed_duration_since(a.alert.started_at);
         a.alert.duration_s = Some(lasted.num_milliseconds() as f64 / 1_000.0);
-        persist::update_alert(tx.conn, &a)?;
+        tx.store.update_alert(&a)?;
         if a.notified {
             // Sent unmuted once: receivers must hear it ended, silence or not.
             Self::emit(st, tx, AlertStatus::Resolved, &a.alert, !a.paged)?;

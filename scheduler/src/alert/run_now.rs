@@ -45,7 +45,7 @@ impl Waiters {
     }
 
     /// Hands a stored result to whoever waits for its request.
-    pub(super) fn complete(&self, result: &RunResult) {
+    pub(crate) fn complete(&self, result: &RunResult) {
         let Some(id) = result.run_request else {
             return;
         };

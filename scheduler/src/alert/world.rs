@@ -1,13 +1,13 @@
 //! A snapshot of what the engine decides on besides results: the time,
-//! the catalog and which probes are live. Taken before a store job, so
-//! the job itself never touches the fleet.
+//! the catalog and which probes are live. Taken before a store job
+//! (`crate::evaluate::capture`), so the job itself never touches the
+//! fleet.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::app::App;
 use crate::assignment;
 use crate::catalog::{Catalog, CatalogScenario};
 
@@ -37,38 +37,10 @@ pub struct World {
     /// have called yet.
     pub starting: bool,
     /// `{public_url}/api/v1/scenarios/`.
-    pub(super) base_url: String,
+    pub base_url: String,
 }
 
 impl World {
-    /// Now, as `app` sees it.
-    pub fn capture(app: &App) -> World {
-        let now = app.clock.now();
-        let grace =
-            chrono::Duration::from_std(app.config.probe_silence).unwrap_or(chrono::Duration::MAX);
-        let starting = now.signed_duration_since(app.alerts.started()) <= grace;
-        let probes = app
-            .fleet
-            .probes()
-            .into_iter()
-            .map(|(p, live)| ProbeView {
-                presumed_live: live || starting,
-                live,
-                last_seen: p.last_seen,
-                name: p.name,
-                region: p.region,
-            })
-            .collect();
-        World {
-            now,
-            catalog: app.catalog.current(),
-            probes,
-            regions: app.fleet.regions(),
-            starting,
-            base_url: app.alerts.base_url().to_owned(),
-        }
-    }
-
     /// The regions `s` runs in (every region with a probe when it names none).
     pub fn regions_of(&self, s: &CatalogScenario) -> Vec<String> {
         match &s.regions {

@@ -100,7 +100,7 @@ pub struct ScenarioDetail {
     /// Its open alerts.
     pub alerts: Vec<crate::alert::Alert>,
     /// Error budget and burn rates; `null` without an `slo` objective.
-    pub slo: Option<crate::alert::SloView>,
+    pub slo: Option<crate::evaluate::SloView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -139,7 +139,7 @@ pub async fn one(
         .cloned()
         .ok_or_else(|| unknown(&name))?;
     let summary = summary(&app, &s, window).await?;
-    let slo = crate::alert::slo_view(&app, &name).await?;
+    let slo = crate::evaluate::slo_view(&app, &name).await?;
     let sc = &s.scenario;
     Ok(Json(ScenarioDetail {
         window: Human(window).to_string(),
@@ -191,7 +191,7 @@ pub async fn runs(
     let (scenario, r) = (name.clone(), region.clone());
     let runs = app
         .store
-        .read(move |conn| crate::store::results::recent(conn, &scenario, r.as_deref(), limit))
+        .read(move |tx| tx.recent_results(&scenario, r.as_deref(), limit))
         .await?;
     Ok(Json(RunList {
         scenario: name,
@@ -234,9 +234,9 @@ async fn summary(
     let (name, rs) = (s.name.clone(), regions.clone());
     let stats = app
         .store
-        .read(move |conn| {
+        .read(move |tx| {
             rs.iter()
-                .map(|region| region_stats(conn, &name, region, since))
+                .map(|region| region_stats(tx, &name, region, since))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;

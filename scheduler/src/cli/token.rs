@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use super::{EXIT_INVALID, TokenAction};
 use crate::auth::{generate_token, token_sha256};
 use crate::config::{Config, is_valid_name};
-use crate::store::tokens::{self, TokenRow};
+use crate::store::Tx;
+use crate::store::tokens::TokenRow;
 
 pub(super) fn token(config: &Config, action: TokenAction) -> ExitCode {
     let result = match action {
@@ -38,7 +39,7 @@ pub(super) fn token(config: &Config, action: TokenAction) -> ExitCode {
     }
 }
 
-fn open_store(config: &Config) -> anyhow::Result<rusqlite::Connection> {
+fn open_store(config: &Config) -> anyhow::Result<Box<dyn Tx>> {
     Ok(crate::store::open_direct(
         &config.store_path(),
         chrono::Utc::now().timestamp_millis(),
@@ -86,7 +87,7 @@ fn create(
         created_at: chrono::Utc::now().timestamp_millis(),
         revoked_at: None,
     };
-    tokens::insert(&conn, &row)?;
+    conn.insert_token(&row)?;
     drop(conn);
     let mut out = std::io::stdout().lock();
     writeln!(out, "{token}")?;
@@ -116,7 +117,7 @@ fn list(config: &Config, name: Option<&str>) -> anyhow::Result<ExitCode> {
         "{:<36}  {:<8}  {:<24}  {:<16}  {:<10}  {:<24}  REVOKED",
         "ID", "KIND", "NAME", "REGION", "SHA256", "CREATED"
     );
-    for t in tokens::list(&conn, name)? {
+    for t in conn.tokens(name)? {
         println!(
             "{:<36}  {:<8}  {:<24}  {:<16}  {:<10}  {:<24}  {}",
             t.id,
@@ -148,7 +149,7 @@ fn list(config: &Config, name: Option<&str>) -> anyhow::Result<ExitCode> {
 
 fn revoke(config: &Config, name: &str) -> anyhow::Result<ExitCode> {
     let conn = open_store(config)?;
-    let revoked = tokens::revoke(&conn, name, chrono::Utc::now().timestamp_millis())?;
+    let revoked = conn.revoke_tokens(name, chrono::Utc::now().timestamp_millis())?;
     eprintln!("revoked {revoked} token(s) of `{name}`");
     if config.probes.iter().any(|p| p.name == name) {
         eprintln!(

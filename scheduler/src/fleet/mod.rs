@@ -112,7 +112,7 @@ impl Fleet {
         clock: Arc<dyn Clock>,
         silence: Duration,
     ) -> Result<Fleet, StoreError> {
-        let rows = store.read(crate::store::probes::all).await?;
+        let rows = store.read(|tx| tx.probes()).await?;
         let probes = rows
             .into_iter()
             .map(|row| (row.name.clone(), ProbeState::from_row(row)))
@@ -164,11 +164,7 @@ impl Fleet {
         let row = self.touch_in_memory(id, report);
         self.refresh_liveness();
         match row {
-            Some(row) => {
-                self.store
-                    .write(move |c| crate::store::probes::upsert(c, &row))
-                    .await
-            }
+            Some(row) => self.store.write(move |tx| tx.upsert_probe(&row)).await,
             None => Ok(()),
         }
     }

@@ -64,9 +64,7 @@ impl Fleet {
         };
         if let Some(row) = changed {
             tracing::info!(probe = %id.name, revision, scenarios = scenarios.len(), "Plan changed.");
-            self.store
-                .write(move |c| crate::store::probes::upsert(c, &row))
-                .await?;
+            self.store.write(move |tx| tx.upsert_probe(&row)).await?;
         }
         Ok(PlanView {
             etag: plan_etag(&hash),

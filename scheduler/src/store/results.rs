@@ -1,9 +1,9 @@
-//! Run results: inserting them once by id, and reading history.
+//! Run results: stored once by id, read back as history.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use scenarios::wire::{Outcome, RunResult};
 
 use super::StoreError;
+use crate::alert::slo::Counts;
 
 /// One result as stored. Times are Unix milliseconds.
 #[derive(Debug, Clone)]
@@ -39,158 +39,100 @@ impl ResultRow {
             result_json: json.to_owned(),
         }
     }
-}
 
-/// Inserts each row unless its id is stored already; says for each
-/// whether it was new.
-///
-/// # Errors
-/// SQL errors.
-pub fn insert(conn: &Connection, rows: &[ResultRow], now_ms: i64) -> Result<Vec<bool>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO results (id, scenario, region, probe, version, scheduled_at,
-            started_at, duration_ms, outcome, run_request, result_json, ingested_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?;
-    let mut inserted = Vec::with_capacity(rows.len());
-    for r in rows {
-        let changed = stmt.execute(params![
-            r.id.as_bytes().as_slice(),
-            r.scenario,
-            r.region,
-            r.probe,
-            r.version,
-            r.scheduled_at,
-            r.started_at,
-            r.duration_ms,
-            r.outcome.as_str(),
-            r.run_request,
-            r.result_json,
-            now_ms
-        ])?;
-        inserted.push(changed == 1);
-    }
-    Ok(inserted)
-}
-
-/// How many results are stored.
-///
-/// # Errors
-/// SQL errors.
-pub fn count(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM results", [], |row| row.get(0))?)
-}
-
-/// The newest results of one scenario (in one region, or all), newest first.
-///
-/// # Errors
-/// SQL errors, or a stored result that no longer parses.
-pub fn recent(
-    conn: &Connection,
-    scenario: &str,
-    region: Option<&str>,
-    limit: usize,
-) -> Result<Vec<RunResult>, StoreError> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    // Two statements, so each uses the (scenario, region, started_at) index.
-    let (sql, region) = match region {
-        Some(region) => (
-            "SELECT result_json FROM results WHERE scenario = ?1 AND region = ?2
-             ORDER BY started_at DESC, id DESC LIMIT ?3",
-            region,
-        ),
-        None => (
-            "SELECT result_json FROM results WHERE scenario = ?1 AND ?2 = ''
-             ORDER BY started_at DESC, id DESC LIMIT ?3",
-            "",
-        ),
-    };
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params![scenario, region, limit], |row| {
-        row.get::<_, String>(0)
-    })?;
-    let mut out = Vec::new();
-    for json in rows {
-        out.push(parse(&json?)?);
-    }
-    Ok(out)
-}
-
-/// Outcome and duration of a scenario's runs in a region since `since_ms`.
-///
-/// # Errors
-/// SQL errors.
-pub fn window(
-    conn: &Connection,
-    scenario: &str,
-    region: &str,
-    since_ms: i64,
-) -> Result<Vec<(Outcome, f64)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT outcome, duration_ms FROM results
-         WHERE scenario = ?1 AND region = ?2 AND started_at >= ?3",
-    )?;
-    let rows = stmt.query_map(params![scenario, region, since_ms], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (outcome, duration) = row?;
-        out.push((outcome_of(&outcome)?, duration));
-    }
-    Ok(out)
-}
-
-/// The newest run of a scenario in a region: its outcome, start and probe.
-///
-/// # Errors
-/// SQL errors.
-pub fn last(
-    conn: &Connection,
-    scenario: &str,
-    region: &str,
-) -> Result<Option<(Outcome, i64, String)>, StoreError> {
-    let row = conn
-        .prepare_cached(
-            "SELECT outcome, started_at, probe FROM results
-             WHERE scenario = ?1 AND region = ?2 ORDER BY started_at DESC LIMIT 1",
-        )?
-        .query_row(params![scenario, region], |row| {
-            Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
-        })
-        .optional()?;
-    match row {
-        Some((outcome, at, probe)) => Ok(Some((outcome_of(&outcome)?, at, probe))),
-        None => Ok(None),
+    /// The row for a result that arrived as a value (tests, one-off tools).
+    ///
+    /// # Errors
+    /// When the result cannot be serialized.
+    pub fn of(result: &RunResult) -> Result<ResultRow, StoreError> {
+        let json = serde_json::to_string(result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(ResultRow::from_raw(result, &json))
     }
 }
 
-/// Calls `each` with every stored result, oldest first (rebuilding the
-/// metrics at start-up). Rows that no longer parse are skipped and counted.
-///
-/// # Errors
-/// SQL errors.
-pub fn for_each(conn: &Connection, mut each: impl FnMut(RunResult)) -> Result<usize, StoreError> {
-    let mut stmt = conn.prepare("SELECT result_json FROM results ORDER BY started_at")?;
-    let mut rows = stmt.query([])?;
-    let mut damaged = 0;
-    while let Some(row) = rows.next()? {
-        let json: String = row.get(0)?;
-        match serde_json::from_str(&json) {
-            Ok(result) => each(result),
-            Err(_) => damaged += 1,
-        }
-    }
-    Ok(damaged)
+/// The newest run of a scenario in a region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastRun {
+    pub outcome: Outcome,
+    /// Unix milliseconds.
+    pub started_at: i64,
+    pub probe: String,
 }
 
-fn parse(json: &str) -> Result<RunResult, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("stored result: {e}")))
-}
+/// The `results` table.
+pub trait Results {
+    /// Inserts each row unless its id is stored already; says for each
+    /// whether it was new.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn insert_results(
+        &self,
+        rows: &mut dyn Iterator<Item = &ResultRow>,
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError>;
 
-fn outcome_of(s: &str) -> Result<Outcome, StoreError> {
-    Outcome::ALL
-        .into_iter()
-        .find(|o| o.as_str() == s)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown outcome `{s}`")))
+    /// How many results are stored.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn count_results(&self) -> Result<i64, StoreError>;
+
+    /// The newest results of one scenario (in one region, or all), newest
+    /// first.
+    ///
+    /// # Errors
+    /// Database errors, or a stored result that no longer parses.
+    fn recent_results(
+        &self,
+        scenario: &str,
+        region: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunResult>, StoreError>;
+
+    /// Outcome and duration of a scenario's runs in a region since
+    /// `since_ms`.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn results_since(
+        &self,
+        scenario: &str,
+        region: &str,
+        since_ms: i64,
+    ) -> Result<Vec<(Outcome, f64)>, StoreError>;
+
+    /// The newest run of a scenario in a region.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn last_result(&self, scenario: &str, region: &str) -> Result<Option<LastRun>, StoreError>;
+
+    /// Calls `each` with every stored result, oldest first (rebuilding the
+    /// metrics at start-up). Rows that no longer parse are skipped and
+    /// counted.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn for_each_result(&self, each: &mut dyn FnMut(RunResult)) -> Result<usize, StoreError>;
+
+    /// For each of `since` (Unix ms), the runs of `scenario` started after
+    /// it and up to `until_ms`, and how many of them failed: the SLO's
+    /// windows in one pass.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn outcome_counts(
+        &self,
+        scenario: &str,
+        until_ms: i64,
+        since: &[i64],
+    ) -> Result<Vec<Counts>, StoreError>;
+
+    /// Deletes at most `limit` results that started before `cutoff_ms`;
+    /// returns how many.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn delete_results_before(&self, cutoff_ms: i64, limit: usize) -> Result<usize, StoreError>;
 }

@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use rusqlite::params;
 use tokio_util::sync::CancellationToken;
 
+pub use super::alerts::AlertHistoryDeleted;
 use super::{Store, StoreError};
 use crate::clock::Clock;
 
 /// Rows deleted per transaction.
-const CHUNK: i64 = 5_000;
+const CHUNK: usize = 5_000;
 /// How often the job runs.
 pub const EVERY: Duration = Duration::from_secs(3600);
 
@@ -24,34 +24,17 @@ pub async fn delete_before(store: &Store, cutoff_ms: i64) -> Result<usize, Store
     let mut total = 0;
     loop {
         let deleted = store
-            .write(move |conn| {
-                Ok(conn.execute(
-                    "DELETE FROM results WHERE rowid IN
-                       (SELECT rowid FROM results WHERE started_at < ?1 LIMIT ?2)",
-                    params![cutoff_ms, CHUNK],
-                )?)
-            })
+            .write(move |tx| tx.delete_results_before(cutoff_ms, CHUNK))
             .await?;
         total += deleted;
-        if i64::try_from(deleted).unwrap_or(0) < CHUNK {
+        if deleted < CHUNK {
             return Ok(total);
         }
     }
 }
 
-/// What [`delete_alert_history_before`] deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AlertHistoryDeleted {
-    pub alerts: usize,
-    pub events: usize,
-    pub deliveries: usize,
-    pub silences: usize,
-}
-
-/// Deletes alert history that ended before `cutoff_ms`. Firing alerts stay
-/// whatever their age, and so does what a notifier still has to send:
-/// events not yet queued by every notifier, pending deliveries, and the
-/// last delivered state of alerts that were not resolved.
+/// Deletes alert history that ended before `cutoff_ms` (see
+/// [`Alerts::delete_alert_history_before`](super::Alerts::delete_alert_history_before)).
 ///
 /// # Errors
 /// Store errors.
@@ -60,40 +43,7 @@ pub async fn delete_alert_history_before(
     cutoff_ms: i64,
 ) -> Result<AlertHistoryDeleted, StoreError> {
     store
-        .write(move |conn| {
-            let alerts = conn.execute(
-                "DELETE FROM alerts WHERE status = 'resolved' AND ended_at < ?1",
-                params![cutoff_ms],
-            )?;
-            // The newest event is kept: its id is where notifiers resume.
-            let events = conn.execute(
-                "DELETE FROM alert_events WHERE created_at < ?1
-                   AND id < (SELECT MAX(id) FROM alert_events)
-                   AND id <= COALESCE((SELECT MIN(last_event_id) FROM notify_cursors),
-                                      (SELECT MAX(id) FROM alert_events))",
-                params![cutoff_ms],
-            )?;
-            // Each notifier's worker prunes its own finished rows after a
-            // week; this also clears those of notifiers no longer configured.
-            let outbox = conn.execute(
-                "DELETE FROM notify_outbox WHERE state <> 'pending' AND done_at < ?1",
-                params![cutoff_ms],
-            )?;
-            let delivered = conn.execute(
-                "DELETE FROM notify_delivered WHERE status = 'resolved' AND delivered_at < ?1",
-                params![cutoff_ms],
-            )?;
-            let silences = conn.execute(
-                "DELETE FROM silences WHERE ends_at < ?1",
-                params![cutoff_ms],
-            )?;
-            Ok(AlertHistoryDeleted {
-                alerts,
-                events,
-                deliveries: outbox + delivered,
-                silences,
-            })
-        })
+        .write(move |tx| tx.delete_alert_history_before(cutoff_ms))
         .await
 }
 

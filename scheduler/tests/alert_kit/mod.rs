@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Utc};
 use scenarios::wire::RunResult;
 use scheduler::alert::AlertStatus;
-use scheduler::store::alert_events::{self, EventRow};
+use scheduler::store::outbox::EventRow;
 
 use crate::common::{Reply, TestApp, batch, result, t0};
 
@@ -123,13 +123,13 @@ impl Fleet {
             .into_iter()
             .map(|v| serde_json::from_value(v).unwrap())
             .collect();
-        scheduler::alert::record_results(&self.t.app, results)
+        scheduler::ingest::store_results(&self.t.app, results)
             .await
             .unwrap();
     }
 
     pub async fn tick(&self) {
-        scheduler::alert::tick(&self.t.app).await.unwrap();
+        scheduler::evaluate::tick(&self.t.app).await.unwrap();
     }
 
     /// Every event in the outbox, oldest first.
@@ -188,7 +188,7 @@ pub fn run_at(region: &str, ok: bool, at: DateTime<Utc>) -> serde_json::Value {
 pub async fn events(t: &TestApp) -> Vec<EventRow> {
     t.app
         .store
-        .read(|c| alert_events::pending_after(c, 0, 10_000))
+        .read(|tx| tx.events_after(0, 10_000))
         .await
         .unwrap()
 }

@@ -12,7 +12,7 @@ use axum::http::{Request, StatusCode};
 use chrono::{DateTime, TimeZone, Utc};
 use http_body_util::BodyExt;
 use scheduler::auth::{generate_token, token_sha256};
-use scheduler::store::tokens::{self, TokenRow};
+use scheduler::store::tokens::TokenRow;
 use scheduler::{App, Config, ManualClock};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -140,18 +140,14 @@ impl TestApp {
         };
         self.app
             .store
-            .write(move |c| tokens::insert(c, &row))
+            .write(move |tx| tx.insert_token(&row))
             .await
             .unwrap();
         token
     }
 
     pub async fn stored_results(&self) -> i64 {
-        self.app
-            .store
-            .read(scheduler::store::results::count)
-            .await
-            .unwrap()
+        self.app.store.read(|tx| tx.count_results()).await.unwrap()
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {

@@ -169,23 +169,11 @@ impl Fixture {
 
     /// Writes an event as the engine does and wakes the workers; returns its id.
     pub async fn push(&self, event: &AlertEvent) -> i64 {
-        let json = serde_json::to_string(event).unwrap();
-        let (alert_id, muted) = (event.alert.id.clone(), event.muted);
-        let status = match event.status {
-            AlertStatus::Firing => "firing",
-            AlertStatus::Resolved => "resolved",
-        };
+        let event = event.clone();
         let now = self.clock.now_ms();
         let id = self
             .store
-            .write(move |conn| {
-                conn.execute(
-                    "INSERT INTO alert_events (alert_id, status, event_json, muted, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    rusqlite::params![alert_id, status, json, muted, now],
-                )?;
-                Ok(conn.last_insert_rowid())
-            })
+            .write(move |tx| tx.insert_event(&event, now))
             .await
             .unwrap();
         self.dispatcher.wake();
@@ -193,18 +181,15 @@ impl Fixture {
     }
 
     /// `(state, attempts)` of every outbox row, by event id.
+    /// Read from the SQLite file itself: no interface method lists them.
     pub async fn outbox(&self) -> Vec<(i64, String, u32)> {
-        self.store
-            .read(|conn| {
-                let mut stmt = conn.prepare(
-                    "SELECT event_id, state, attempts FROM notify_outbox ORDER BY event_id",
-                )?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(rows)
-            })
-            .await
+        let conn = rusqlite::Connection::open(Self::path_in(&self.dir)).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT event_id, state, attempts FROM notify_outbox ORDER BY event_id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
             .unwrap()
     }
 

@@ -15,7 +15,6 @@
 mod alertmanager;
 mod channel;
 mod pagerduty;
-mod queue;
 mod route;
 mod sign;
 mod slack;
@@ -38,7 +37,6 @@ use tokio_util::task::TaskTracker;
 pub use alertmanager::{Alertmanager, DEFAULT_RESEND};
 pub use channel::{Attempt, BoxFuture, Channel, Notification};
 pub use pagerduty::DEFAULT_URL as PAGERDUTY_URL;
-pub use queue::cursor_floor;
 pub use route::{Route, alertname, labels};
 pub use sign::{SECRET_PREFIX, SecretError, SigningKey};
 pub use webhook::{WebhookBody, message_id};

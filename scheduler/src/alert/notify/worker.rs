@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::DeliveryOptions;
 use super::channel::{Attempt, Channel, Notification};
-use super::queue::{self, Queued, Record};
 use super::route::Route;
 use crate::clock::{Clock, millis};
 use crate::metrics::{NotificationMetrics, NotificationOutcome};
+use crate::store::notify_queue::{Queued, Record};
 use crate::store::{Store, StoreError};
 
 /// Due notifications read at once.
@@ -86,7 +86,7 @@ impl Worker {
         let backfill = millis(self.options.new_notifier_backfill);
         let result = self
             .store
-            .write(move |conn| queue::init_cursor(conn, &key, now, backfill))
+            .write(move |tx| tx.init_cursor(&key, now, backfill))
             .await;
         if let Err(e) = &result {
             tracing::warn!(notifier = %self.key, error = %e, "Cannot start the notification queue.");
@@ -105,7 +105,7 @@ impl Worker {
             let (key, now) = (self.key.clone(), self.clock.now_ms());
             let batch = self
                 .store
-                .read(move |conn| queue::due(conn, &key, now, DUE_BATCH))
+                .read(move |tx| tx.due(&key, now, DUE_BATCH))
                 .await?;
             if batch.is_empty() {
                 break;
@@ -123,7 +123,7 @@ impl Worker {
         let key = self.key.clone();
         let (waiting, next_due) = self
             .store
-            .read(move |conn| Ok((queue::waiting(conn, &key)?, queue::next_due(conn, &key)?)))
+            .read(move |tx| Ok((tx.waiting(&key)?, tx.next_due(&key)?)))
             .await?;
         self.metrics
             .set_queue(&self.key, self.channel.kind(), waiting);
@@ -140,18 +140,14 @@ impl Worker {
 
     async fn enqueue(&self) -> Result<(), StoreError> {
         let key = self.key.clone();
-        if !self
-            .store
-            .read(move |conn| queue::has_new(conn, &key))
-            .await?
-        {
+        if !self.store.read(move |tx| tx.has_new(&key)).await? {
             return Ok(());
         }
         loop {
             let (key, route, now) = (self.key.clone(), self.route.clone(), self.clock.now_ms());
             let read = self
                 .store
-                .write(move |conn| queue::enqueue(conn, &key, &route, now))
+                .write(move |tx| tx.enqueue(&key, &|alert| route.matches(alert), now))
                 .await?;
             if read == 0 {
                 return Ok(());
@@ -189,7 +185,7 @@ impl Worker {
         }
         let (key, event_id) = (self.key.clone(), q.event_id);
         self.store
-            .write(move |conn| queue::record(conn, &key, event_id, &record, now))
+            .write(move |tx| tx.record(&key, event_id, &record, now))
             .await?;
         self.metrics.count(kind, outcome);
         Ok(())
@@ -243,7 +239,7 @@ impl Worker {
             );
             let events = self
                 .store
-                .write(move |conn| queue::delivered(conn, &key, since))
+                .write(move |tx| tx.delivered(&key, since))
                 .await?;
             if !events.is_empty() {
                 let attempt = self.channel.resend(&events, self.clock.now()).await;
@@ -260,9 +256,7 @@ impl Worker {
         if now >= timers.prune_at {
             timers.prune_at = now + millis(PRUNE_EVERY);
             let (key, before) = (self.key.clone(), now - millis(self.options.keep_done));
-            self.store
-                .write(move |conn| queue::prune(conn, &key, before))
-                .await?;
+            self.store.write(move |tx| tx.prune(&key, before)).await?;
         }
         Ok(())
     }

@@ -7,45 +7,16 @@
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::StoreError;
+use crate::store::{StoreError, Tx, WriteJob};
 
 /// Jobs waiting for the writer; senders wait when it is full.
 pub(super) const QUEUE: usize = 256;
 /// At most this many jobs share one transaction.
 const GROUP: usize = 128;
 
-/// Called after the group's COMMIT (or its failure).
-pub(super) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// Runs inside the transaction (or, given `None`, gives up without running)
-/// and says whether it succeeded.
-pub(super) type Work = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
-
 pub(super) enum Message {
-    Job(Work),
+    Job(WriteJob),
     Close(oneshot::Sender<()>),
-}
-
-/// Wraps `f` as a job whose result reaches `reply` after the commit.
-pub(super) fn job<T, F>(f: F, reply: oneshot::Sender<Result<T, StoreError>>) -> Work
-where
-    T: Send + 'static,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-{
-    Box::new(move |conn| {
-        let outcome = match conn {
-            Some(conn) => f(conn),
-            None => Err(StoreError::Closed),
-        };
-        let ok = outcome.is_ok();
-        let finish: Finish = Box::new(move |committed| {
-            let result = match (outcome, committed) {
-                (_, Err(e)) | (Err(e), Ok(())) => Err(e),
-                (Ok(v), Ok(())) => Ok(v),
-            };
-            let _ = reply.send(result);
-        });
-        (ok, finish)
-    })
 }
 
 /// The writer thread's loop; returns when told to close or every sender
@@ -92,7 +63,7 @@ pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>) {
     }
 }
 
-fn apply_group(conn: &mut Connection, work: Vec<Work>) {
+fn apply_group(conn: &mut Connection, work: Vec<WriteJob>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let e = StoreError::from(e);
         for w in work {
@@ -109,7 +80,7 @@ fn apply_group(conn: &mut Connection, work: Vec<Work>) {
             finishes.push((finish, Some(StoreError::from(e))));
             continue;
         }
-        let (ok, finish) = w(Some(conn));
+        let (ok, finish) = w(Some(&*conn as &dyn Tx));
         let end = if ok {
             "RELEASE job"
         } else {

@@ -1,0 +1,52 @@
+//! The alerting series of one scrape: each scenario × region's state, SLO
+//! budgets and burn rates, and the firing alerts by scope and severity.
+
+use crate::alert::Scope;
+use crate::app::App;
+use crate::metrics::{AlertSample, SloSample, StateSample};
+
+/// The alerting series of one scrape.
+pub fn sample(app: &App) -> AlertSample {
+    let world = super::capture(app);
+    let now = world.now;
+    let mut out = AlertSample::default();
+    for s in world.catalog.scenarios.values() {
+        for region in world.regions_of(s) {
+            let (state, up) = app.alerts.region_state(
+                &s.name,
+                &region,
+                world.live(&region),
+                &s.scenario.labels,
+                now,
+            );
+            out.states.push(StateSample {
+                scenario: s.name.clone(),
+                region,
+                state: state.as_str(),
+                up,
+            });
+        }
+        if let Some(status) = app.alerts.slo(&s.name) {
+            out.slo.push(SloSample {
+                scenario: s.name.clone(),
+                budget_remaining: status.budget_remaining,
+                burn_rates: status.burn_rates.iter().map(|(w, v)| (*w, *v)).collect(),
+            });
+        }
+    }
+    let open = app.alerts.open();
+    for scope in Scope::ALL {
+        for severity in ["critical", "warning", "info"] {
+            let n = open
+                .iter()
+                .filter(|a| a.alert.scope == scope && a.alert.severity == severity)
+                .count();
+            out.firing.push((
+                scope.as_str(),
+                severity,
+                u64::try_from(n).unwrap_or(u64::MAX),
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,114 @@
+//! The alert engine's tables: each scenario × region's state, alerts with
+//! their timelines, and silences. Every write runs in the job that made
+//! the change it records.
+
+use super::StoreError;
+use crate::alert::{RegionHealth, Silence, StoredAlert, TimelineEntry};
+
+/// What [`Alerts::delete_alert_history_before`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertHistoryDeleted {
+    pub alerts: usize,
+    pub events: usize,
+    pub deliveries: usize,
+    pub silences: usize,
+}
+
+/// The `alert_state`, `alerts`, `alert_timeline` and `silences` tables.
+pub trait Alerts {
+    /// Saves one scenario × region state.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn save_health(
+        &self,
+        scenario: &str,
+        region: &str,
+        h: &RegionHealth,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Every saved state.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn load_health(&self) -> Result<Vec<(String, String, RegionHealth)>, StoreError>;
+
+    /// Inserts a new alert; returns its row id.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn insert_alert(&self, a: &StoredAlert) -> Result<i64, StoreError>;
+
+    /// Writes every changing column of an alert row.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn update_alert(&self, a: &StoredAlert) -> Result<(), StoreError>;
+
+    /// Every firing alert.
+    ///
+    /// # Errors
+    /// Database errors, or a stored alert that no longer parses.
+    fn open_alerts(&self) -> Result<Vec<StoredAlert>, StoreError>;
+
+    /// One alert by row.
+    ///
+    /// # Errors
+    /// Database errors, or a stored alert that no longer parses.
+    fn alert_by_row(&self, row: i64) -> Result<Option<StoredAlert>, StoreError>;
+
+    /// Resolved alerts, newest first.
+    ///
+    /// # Errors
+    /// Database errors, or a stored alert that no longer parses.
+    fn resolved_alerts(&self, limit: usize) -> Result<Vec<StoredAlert>, StoreError>;
+
+    /// Adds a timeline entry to an alert.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn add_timeline(
+        &self,
+        row: i64,
+        at_ms: i64,
+        kind: &str,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// An alert's timeline, oldest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn timeline_of(&self, row: i64) -> Result<Vec<TimelineEntry>, StoreError>;
+
+    /// Saves a silence (new or changed).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn save_silence(&self, s: &Silence) -> Result<(), StoreError>;
+
+    /// Silences that end after `since_ms`, by start.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn silences_ending_after(&self, since_ms: i64) -> Result<Vec<Silence>, StoreError>;
+
+    /// One silence by id.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn silence(&self, id: &str) -> Result<Option<Silence>, StoreError>;
+
+    /// Deletes alert history that ended before `cutoff_ms`. Firing alerts
+    /// stay whatever their age, and so does what a notifier still has to
+    /// send: events not yet queued by every notifier, pending deliveries,
+    /// and the last delivered state of alerts that were not resolved.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn delete_alert_history_before(
+        &self,
+        cutoff_ms: i64,
+    ) -> Result<AlertHistoryDeleted, StoreError>;
+}

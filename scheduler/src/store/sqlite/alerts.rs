@@ -1,0 +1,289 @@
+//! The engine's tables (migration 2): `alert_state`, `alerts`,
+//! `alert_timeline` and `silences`.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use super::corrupt;
+use super::outbox::status_str;
+use crate::alert::{
+    Alert, AlertStatus, Failure, Health, RegionHealth, Silence, StoredAlert, TimelineEntry,
+};
+use crate::store::StoreError;
+use crate::store::alerts::Alerts;
+
+fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+impl Alerts for Connection {
+    fn save_health(
+        &self,
+        scenario: &str,
+        region: &str,
+        h: &RegionHealth,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let failure = h
+            .failure
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| corrupt("failure", e))?;
+        self.prepare_cached(
+            "INSERT INTO alert_state (scenario, region, health, fails, passes, last_started,
+                last_id, degraded, latency_ms, failure_json, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (scenario, region) DO UPDATE SET health = excluded.health,
+                fails = excluded.fails, passes = excluded.passes,
+                last_started = excluded.last_started, last_id = excluded.last_id,
+                degraded = excluded.degraded, latency_ms = excluded.latency_ms,
+                failure_json = excluded.failure_json, updated_at = excluded.updated_at",
+        )?
+        .execute(params![
+            scenario,
+            region,
+            h.health.as_str(),
+            h.fails,
+            h.passes,
+            h.last_started,
+            h.last_id.map(|id| id.to_string()),
+            h.degraded,
+            h.latency_ms,
+            failure,
+            now_ms
+        ])?;
+        Ok(())
+    }
+
+    fn load_health(&self) -> Result<Vec<(String, String, RegionHealth)>, StoreError> {
+        let mut stmt = self.prepare(
+            "SELECT scenario, region, health, fails, passes, last_started, last_id, degraded,
+                latency_ms, failure_json FROM alert_state",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let last_id: Option<String> = r.get(6)?;
+            let failure: Option<String> = r.get(9)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                RegionHealth {
+                    health: Health::parse(&r.get::<_, String>(2)?),
+                    fails: r.get(3)?,
+                    passes: r.get(4)?,
+                    last_started: r.get(5)?,
+                    last_id: last_id.and_then(|s| Uuid::parse_str(&s).ok()),
+                    degraded: r.get(7)?,
+                    latency_ms: r.get(8)?,
+                    failure: failure.and_then(|f| serde_json::from_str::<Failure>(&f).ok()),
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn insert_alert(&self, a: &StoredAlert) -> Result<i64, StoreError> {
+        let (json, regions) = alert_json(&a.alert)?;
+        self.prepare_cached(
+            "INSERT INTO alerts (id, scope, scenario, regions, probe, severity, status, started_at,
+                ended_at, grouped, notified, paged, muted, confirm_request, confirm_at, alert_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )?
+        .execute(params![
+            a.alert.id,
+            a.alert.scope.as_str(),
+            a.alert.scenario,
+            regions,
+            a.alert.probe,
+            a.alert.severity,
+            status_str(a.status),
+            a.alert.started_at.timestamp_millis(),
+            a.alert.ended_at.map(|t| t.timestamp_millis()),
+            a.grouped,
+            a.notified,
+            a.paged,
+            a.muted,
+            a.confirm_request.map(|u| u.to_string()),
+            a.confirm_at,
+            json
+        ])?;
+        Ok(self.last_insert_rowid())
+    }
+
+    fn update_alert(&self, a: &StoredAlert) -> Result<(), StoreError> {
+        let (json, regions) = alert_json(&a.alert)?;
+        self.prepare_cached(
+            "UPDATE alerts SET regions = ?2, status = ?3, ended_at = ?4, grouped = ?5,
+                notified = ?6, paged = ?7, muted = ?8, confirm_request = ?9, confirm_at = ?10,
+                alert_json = ?11
+             WHERE row_id = ?1",
+        )?
+        .execute(params![
+            a.row,
+            regions,
+            status_str(a.status),
+            a.alert.ended_at.map(|t| t.timestamp_millis()),
+            a.grouped,
+            a.notified,
+            a.paged,
+            a.muted,
+            a.confirm_request.map(|u| u.to_string()),
+            a.confirm_at,
+            json
+        ])?;
+        Ok(())
+    }
+
+    fn open_alerts(&self) -> Result<Vec<StoredAlert>, StoreError> {
+        query_alerts(self, "WHERE status = 'firing' ORDER BY row_id", [])
+    }
+
+    fn alert_by_row(&self, row: i64) -> Result<Option<StoredAlert>, StoreError> {
+        Ok(query_alerts(self, "WHERE row_id = ?1", [row])?.pop())
+    }
+
+    fn resolved_alerts(&self, limit: usize) -> Result<Vec<StoredAlert>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        query_alerts(
+            self,
+            "WHERE status = 'resolved' ORDER BY ended_at DESC, row_id DESC LIMIT ?1",
+            [limit],
+        )
+    }
+
+    fn add_timeline(
+        &self,
+        row: i64,
+        at_ms: i64,
+        kind: &str,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.prepare_cached(
+            "INSERT INTO alert_timeline (alert_row, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![row, at_ms, kind, detail])?;
+        Ok(())
+    }
+
+    fn timeline_of(&self, row: i64) -> Result<Vec<TimelineEntry>, StoreError> {
+        let mut stmt = self.prepare_cached(
+            "SELECT at, kind, detail FROM alert_timeline WHERE alert_row = ?1 ORDER BY at, rowid",
+        )?;
+        let rows = stmt.query_map([row], |r| {
+            Ok(TimelineEntry {
+                at: time(r.get(0)?),
+                kind: r.get(1)?,
+                detail: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn save_silence(&self, s: &Silence) -> Result<(), StoreError> {
+        let labels = serde_json::to_string(&s.labels).map_err(|e| corrupt("silence", e))?;
+        self.prepare_cached(
+            "INSERT INTO silences (id, scenario, region, labels, starts_at, ends_at, comment,
+                created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at",
+        )?
+        .execute(params![
+            s.id,
+            s.scenario,
+            s.region,
+            labels,
+            s.starts_at.timestamp_millis(),
+            s.ends_at.timestamp_millis(),
+            s.comment,
+            s.created_by,
+            s.created_at.timestamp_millis()
+        ])?;
+        Ok(())
+    }
+
+    fn silences_ending_after(&self, since_ms: i64) -> Result<Vec<Silence>, StoreError> {
+        let sql = format!(
+            "SELECT {SILENCE_COLUMNS} FROM silences WHERE ends_at > ?1 ORDER BY starts_at, id"
+        );
+        let mut stmt = self.prepare_cached(&sql)?;
+        let rows = stmt.query_map([since_ms], silence_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn silence(&self, id: &str) -> Result<Option<Silence>, StoreError> {
+        let sql = format!("SELECT {SILENCE_COLUMNS} FROM silences WHERE id = ?1");
+        Ok(self
+            .prepare_cached(&sql)?
+            .query_row([id], silence_row)
+            .optional()?)
+    }
+
+    fn delete_alert_history_before(
+        &self,
+        cutoff_ms: i64,
+    ) -> Result<crate::store::alerts::AlertHistoryDeleted, StoreError> {
+        super::retention::delete_alert_history_before(self, cutoff_ms)
+    }
+}
+
+fn alert_json(alert: &Alert) -> Result<(String, String), StoreError> {
+    let json = serde_json::to_string(alert).map_err(|e| corrupt("alert", e))?;
+    let regions = serde_json::to_string(&alert.regions).map_err(|e| corrupt("alert", e))?;
+    Ok((json, regions))
+}
+
+const ALERT_COLUMNS: &str =
+    "row_id, status, grouped, notified, paged, muted, confirm_request, confirm_at, alert_json";
+
+fn stored_alert(r: &Row<'_>) -> rusqlite::Result<StoredAlert> {
+    let status: String = r.get(1)?;
+    let confirm: Option<String> = r.get(6)?;
+    let json: String = r.get(8)?;
+    let alert = serde_json::from_str(&json).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(StoredAlert {
+        row: r.get(0)?,
+        alert,
+        status: if status == "firing" {
+            AlertStatus::Firing
+        } else {
+            AlertStatus::Resolved
+        },
+        grouped: r.get(2)?,
+        notified: r.get(3)?,
+        paged: r.get(4)?,
+        muted: r.get(5)?,
+        confirm_request: confirm.and_then(|s| Uuid::parse_str(&s).ok()),
+        confirm_at: r.get(7)?,
+    })
+}
+
+fn query_alerts(
+    conn: &Connection,
+    filter: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<StoredAlert>, StoreError> {
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts {filter}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(args, stored_alert)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+const SILENCE_COLUMNS: &str =
+    "id, scenario, region, labels, starts_at, ends_at, comment, created_by, created_at";
+
+fn silence_row(r: &Row<'_>) -> rusqlite::Result<Silence> {
+    let labels: String = r.get(3)?;
+    Ok(Silence {
+        id: r.get(0)?,
+        scenario: r.get(1)?,
+        region: r.get(2)?,
+        labels: serde_json::from_str(&labels).unwrap_or_default(),
+        starts_at: time(r.get(4)?),
+        ends_at: time(r.get(5)?),
+        comment: r.get(6)?,
+        created_by: r.get(7)?,
+        created_at: time(r.get(8)?),
+    })
+}

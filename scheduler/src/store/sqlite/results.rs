@@ -1,0 +1,195 @@
+//! The `results` table.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use scenarios::wire::{Outcome, RunResult};
+
+use crate::alert::slo::Counts;
+use crate::store::StoreError;
+use crate::store::results::{LastRun, ResultRow, Results};
+
+impl Results for Connection {
+    fn insert_results(
+        &self,
+        rows: &mut dyn Iterator<Item = &ResultRow>,
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut stmt = self.prepare_cached(
+            "INSERT OR IGNORE INTO results (id, scenario, region, probe, version, scheduled_at,
+                started_at, duration_ms, outcome, run_request, result_json, ingested_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        let mut inserted = Vec::with_capacity(rows.size_hint().0);
+        for r in rows {
+            let changed = stmt.execute(params![
+                r.id.as_bytes().as_slice(),
+                r.scenario,
+                r.region,
+                r.probe,
+                r.version,
+                r.scheduled_at,
+                r.started_at,
+                r.duration_ms,
+                r.outcome.as_str(),
+                r.run_request,
+                r.result_json,
+                now_ms
+            ])?;
+            inserted.push(changed == 1);
+        }
+        Ok(inserted)
+    }
+
+    fn count_results(&self) -> Result<i64, StoreError> {
+        Ok(self.query_row("SELECT COUNT(*) FROM results", [], |row| row.get(0))?)
+    }
+
+    fn recent_results(
+        &self,
+        scenario: &str,
+        region: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunResult>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Two statements, so each uses the (scenario, region, started_at) index.
+        let (sql, region) = match region {
+            Some(region) => (
+                "SELECT result_json FROM results WHERE scenario = ?1 AND region = ?2
+                 ORDER BY started_at DESC, id DESC LIMIT ?3",
+                region,
+            ),
+            None => (
+                "SELECT result_json FROM results WHERE scenario = ?1 AND ?2 = ''
+                 ORDER BY started_at DESC, id DESC LIMIT ?3",
+                "",
+            ),
+        };
+        let mut stmt = self.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![scenario, region, limit], |row| {
+            row.get::<_, String>(0)
+        })?;
+        let mut out = Vec::new();
+        for json in rows {
+            out.push(parse(&json?)?);
+        }
+        Ok(out)
+    }
+
+    fn results_since(
+        &self,
+        scenario: &str,
+        region: &str,
+        since_ms: i64,
+    ) -> Result<Vec<(Outcome, f64)>, StoreError> {
+        let mut stmt = self.prepare_cached(
+            "SELECT outcome, duration_ms FROM results
+             WHERE scenario = ?1 AND region = ?2 AND started_at >= ?3",
+        )?;
+        let rows = stmt.query_map(params![scenario, region, since_ms], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (outcome, duration) = row?;
+            out.push((outcome_of(&outcome)?, duration));
+        }
+        Ok(out)
+    }
+
+    fn last_result(&self, scenario: &str, region: &str) -> Result<Option<LastRun>, StoreError> {
+        let row = self
+            .prepare_cached(
+                "SELECT outcome, started_at, probe FROM results
+                 WHERE scenario = ?1 AND region = ?2 ORDER BY started_at DESC LIMIT 1",
+            )?
+            .query_row(params![scenario, region], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .optional()?;
+        match row {
+            Some((outcome, started_at, probe)) => Ok(Some(LastRun {
+                outcome: outcome_of(&outcome)?,
+                started_at,
+                probe,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    fn for_each_result(&self, each: &mut dyn FnMut(RunResult)) -> Result<usize, StoreError> {
+        let mut stmt = self.prepare("SELECT result_json FROM results ORDER BY started_at")?;
+        let mut rows = stmt.query([])?;
+        let mut damaged = 0;
+        while let Some(row) = rows.next()? {
+            let json: String = row.get(0)?;
+            match serde_json::from_str(&json) {
+                Ok(result) => each(result),
+                Err(_) => damaged += 1,
+            }
+        }
+        Ok(damaged)
+    }
+
+    fn outcome_counts(
+        &self,
+        scenario: &str,
+        until_ms: i64,
+        since: &[i64],
+    ) -> Result<Vec<Counts>, StoreError> {
+        let oldest = since.iter().copied().min().unwrap_or(until_ms);
+        let sums: Vec<String> = (0..since.len())
+            .map(|i| {
+                let p = i + 3;
+                format!(
+                    "COALESCE(SUM(started_at > ?{p}), 0), \
+                     COALESCE(SUM(started_at > ?{p} AND outcome != 'success'), 0)"
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM results WHERE scenario = ?1 AND started_at <= ?2 AND started_at > ?{}",
+            sums.join(", "),
+            since.len() + 3
+        );
+        let mut params: Vec<rusqlite::types::Value> =
+            vec![scenario.to_owned().into(), until_ms.into()];
+        params.extend(since.iter().map(|s| rusqlite::types::Value::from(*s)));
+        params.push(oldest.into());
+        let counts =
+            self.prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(params), |row| {
+                    (0..since.len())
+                        .map(|i| {
+                            Ok(Counts {
+                                total: u64::try_from(row.get::<_, i64>(2 * i)?).unwrap_or(0),
+                                failed: u64::try_from(row.get::<_, i64>(2 * i + 1)?).unwrap_or(0),
+                            })
+                        })
+                        .collect()
+                })?;
+        Ok(counts)
+    }
+
+    fn delete_results_before(&self, cutoff_ms: i64, limit: usize) -> Result<usize, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(self.execute(
+            "DELETE FROM results WHERE rowid IN
+               (SELECT rowid FROM results WHERE started_at < ?1 LIMIT ?2)",
+            params![cutoff_ms, limit],
+        )?)
+    }
+}
+
+fn parse(json: &str) -> Result<RunResult, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("stored result: {e}")))
+}
+
+fn outcome_of(s: &str) -> Result<Outcome, StoreError> {
+    Outcome::ALL
+        .into_iter()
+        .find(|o| o.as_str() == s)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown outcome `{s}`")))
+}
