@@ -224,7 +224,7 @@ impl Engine {
         };
         let now = world.now;
         st.silences.retain(|s| s.ends_at > now);
-        let ttl = crate::clock::millis(crate::fleet::RUN_NOW_TTL);
+        let ttl = crate::clock::millis(super::hold::RUN_REQUEST_TTL);
         st.confirms
             .retain(|_, (_, at)| tx.now_ms().saturating_sub(*at) < ttl);
         st.slo.retain(|name, _| {

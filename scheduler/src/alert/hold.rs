@@ -33,6 +33,10 @@ pub const MAX_GROUP_WAIT: Duration = Duration::from_secs(300);
 /// What a confirmation run may take beyond the scenario's timeout
 /// (plan delivery, result delivery).
 pub const CONFIRM_MARGIN: Duration = Duration::from_secs(10);
+/// How long an on-demand run request (a confirmation, a run now) stays
+/// out: the fleet drops one nobody answered after this long, and the
+/// engine stops waiting for it.
+pub const RUN_REQUEST_TTL: Duration = Duration::from_secs(600);
 
 /// Why an alert is held, for its timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]

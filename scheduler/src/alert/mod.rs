@@ -60,6 +60,7 @@ mod stored;
 mod world;
 
 pub use engine::{Effects, Engine, region_state};
+pub use hold::RUN_REQUEST_TTL;
 pub use http::{
     AlertList, AlertView, SilenceView, create_silence, delete_silence, list_alerts, list_silences,
 };

@@ -2,7 +2,6 @@
 //! stays in the probe's plan until a result answers it or it expires.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use scenarios::wire::RunRequest;
@@ -11,7 +10,7 @@ use uuid::Uuid;
 use super::Fleet;
 
 /// A request nobody answered is dropped after this long.
-pub const RUN_NOW_TTL: Duration = Duration::from_secs(600);
+pub use crate::alert::RUN_REQUEST_TTL as RUN_NOW_TTL;
 
 /// Pending requests by probe name.
 #[derive(Debug, Default)]
