@@ -112,6 +112,10 @@ impl RunContext {
 
     /// Starts an on-demand run: it waits for a concurrency slot up to the
     /// scenario's timeout instead of being skipped at once.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "an on-demand run is scheduled when the probe takes the request, in real time"
+    )]
     pub fn spawn_requested(&self, scenario: Arc<Scenario>, request: Uuid) {
         let ctx = self.clone();
         self.tracker.spawn(async move {
@@ -162,6 +166,10 @@ impl RunContext {
 }
 
 /// The result of a run that had to be cut: every step skipped.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a cut run reports when it really started, as the runner would have"
+)]
 fn overrun_result(
     scenario: &Scenario,
     trigger: RunTrigger,

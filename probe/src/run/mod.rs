@@ -48,6 +48,10 @@ pub struct RunTrigger {
 
 impl RunTrigger {
     /// A run wanted now (`probe run`, `probe bench`), on the system's clock.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a one-off run from the command line has no schedule clock"
+    )]
     pub fn now() -> Self {
         Self {
             scheduled_at: Utc::now(),

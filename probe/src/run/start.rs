@@ -21,6 +21,10 @@ pub struct RunStart {
 impl RunStart {
     /// A run beginning now, on the system's wall clock: a result reports
     /// when the run really started.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a result reports the real time its run started"
+    )]
     pub fn now(trigger: RunTrigger) -> Self {
         Self::at(trigger, Utc::now())
     }
