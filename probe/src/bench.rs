@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use crate::cli::{EXIT_INVALID, NetArgs, load_all, runner};
 use crate::run::RunTrigger;

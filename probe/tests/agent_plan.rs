@@ -1,6 +1,10 @@
 //! Following the plan: compiling it (invalid scenarios skipped), polling
 //! with ETags, caching it on disk, and an agent that starts from the cache
 //! while the scheduler is unreachable and still runs its scenarios.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp real times; the injected clock is for the code under test"
+)]
 
 mod agent_support;
 

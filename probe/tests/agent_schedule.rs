@@ -1,6 +1,10 @@
 //! The agent's timer under a paused tokio clock: stable, spread offsets,
 //! one run per interval, overlap and concurrency skips, on-demand runs,
 //! changed and removed scenarios, and the per-host rate limit.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp real times; the injected clock is for the code under test"
+)]
 
 mod agent_support;
 

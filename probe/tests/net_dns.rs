@@ -1,6 +1,10 @@
 //! `net` DNS: `dns` steps against the test kit's responder (answers and
 //! rcodes are data), host resolution through it, and servers that never
 //! answer.
+#![allow(
+    clippy::disallowed_types,
+    reason = "tests measure real elapsed time; the injected clock is for the code under test"
+)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,10 @@
 //! `net` over plain HTTP against real servers on loopback: phases, reuse,
 //! deadlines in every phase, body caps and decoding. Timings are asserted
 //! by order and lower bounds only.
+#![allow(
+    clippy::disallowed_types,
+    reason = "tests measure real elapsed time; the injected clock is for the code under test"
+)]
 
 use std::io::Write as _;
 use std::sync::Arc;

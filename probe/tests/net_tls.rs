@@ -1,6 +1,11 @@
 //! `net` over TLS against the test kit's rcgen certificates: ALPN, reuse,
 //! trust from the step and from `--ca-file`, and a certificate report for
 //! every kind of bad certificate.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests stamp real times and measure real elapsed time; the injected clock is for the code under test"
+)]
 
 use std::sync::Arc;
 use std::time::Duration;

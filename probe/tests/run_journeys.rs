@@ -1,6 +1,10 @@
 //! The runner against real servers on loopback: the checkout journey on the
 //! demo shop, failures reported with expected vs actual, secrets redacted,
 //! the headers every request carries, cookies, redirects and deadlines.
+#![allow(
+    clippy::disallowed_types,
+    reason = "tests measure real elapsed time; the injected clock is for the code under test"
+)]
 
 mod common;
 

@@ -27,5 +27,7 @@ mod validate;
 pub mod wire;
 
 pub use diagnostic::Diagnostic;
-pub use load::{Invalid, LoadError, ScenarioFile, load_dir, load_file, parse_scenario};
+pub use load::{
+    Invalid, LoadError, ScenarioFile, load_dir, load_file, load_file_as, parse_scenario,
+};
 pub use model::Scenario;

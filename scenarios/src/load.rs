@@ -61,7 +61,8 @@ impl FileSource for MapFiles {
 /// A scenario file that did not validate, with what is needed to print it.
 #[derive(Debug, Clone)]
 pub struct Invalid {
-    /// The path as the user gave it.
+    /// The file's display name: its path as given, or relative to the
+    /// catalog's directory (see [`load_file_as`]).
     pub path: String,
     /// The text the diagnostics point into (lossy when not UTF-8).
     pub source: String,
@@ -101,6 +102,7 @@ impl LoadError {
 /// A loaded scenario file: its validated scenario and the text it came from.
 #[derive(Debug, Clone)]
 pub struct ScenarioFile {
+    /// The file's display name, as in [`Invalid::path`].
     pub path: String,
     pub source: String,
     pub scenario: Scenario,
@@ -157,12 +159,23 @@ pub fn parse_scenario(
         .map_err(|diagnostics| invalid(source.to_string(), diagnostics))
 }
 
-/// Reads and validates one scenario file.
+/// Reads and validates one scenario file, shown by its path as given
+/// (`probe run`, `probe validate`).
 ///
 /// # Errors
 /// When it cannot be read or does not validate.
 pub fn load_file(path: &Path) -> Result<ScenarioFile, LoadError> {
-    let shown = path.display().to_string();
+    load_file_as(path, path.display().to_string())
+}
+
+/// Reads and validates one scenario file, shown as `shown` in errors and
+/// diagnostics and kept as [`ScenarioFile::path`]: the scheduler's catalog
+/// names a file by its path relative to the scenario directory. The default
+/// scenario name is the stem of `shown`.
+///
+/// # Errors
+/// When it cannot be read or does not validate.
+pub fn load_file_as(path: &Path, shown: String) -> Result<ScenarioFile, LoadError> {
     let bytes = read_capped(path).map_err(|source| LoadError::Io {
         path: shown.clone(),
         source,

@@ -12,7 +12,11 @@
 //! A good run in `bench-a` then resolves the alert, timed the same way.
 //!
 //! `cargo bench -p sonde-scheduler --bench alert_latency [-- ITERATIONS]`
-
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "benches stamp real times and measure real elapsed time; the injected clock is for the code under test"
+)]
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::expect_used)]
 
 use std::collections::BTreeMap;

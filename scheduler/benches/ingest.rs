@@ -6,7 +6,11 @@
 //! build, the store in a temp dir on the machine's disk.
 //!
 //! `cargo bench -p sonde-scheduler --bench ingest [-- CLIENTS RESULTS_PER_CLIENT]`
-
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "benches stamp real times and measure real elapsed time; the injected clock is for the code under test"
+)]
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::time::{Duration, Instant};

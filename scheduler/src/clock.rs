@@ -26,6 +26,10 @@ pub fn millis(d: std::time::Duration) -> i64 {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one implementation of the clock on the system's time"
+    )]
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }

@@ -1,6 +1,9 @@
 //! The built `scheduler` binary: token commands, validate, serve with a
 //! clean SIGTERM, restart with the data kept, TLS and `health`.
-
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp real times; the injected clock is for the code under test"
+)]
 #![allow(clippy::unwrap_used)]
 
 mod common;

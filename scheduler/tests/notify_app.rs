@@ -1,6 +1,9 @@
 //! The scheduler starts its notifiers from `[[notify]]`, delivers what the
 //! engine writes to `alert_events`, and shows the attempts in `/metrics`.
-
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp real times; the injected clock is for the code under test"
+)]
 #![allow(clippy::unwrap_used)]
 
 mod notify_support;

@@ -2,6 +2,10 @@
 //! as real processes on loopback, with the demo shop as target. Each test
 //! starts its own fleet; they run one at a time so that two fleets do not
 //! compete for the machine's two cores and blur the timings.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp real times; the injected clock is for the code under test"
+)]
 
 use std::time::Duration;
 

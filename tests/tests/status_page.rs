@@ -3,6 +3,10 @@
 //! target: the grid, a region turning down, escaping, the scenario page's
 //! SVG, 404s, catalog errors, and a headless Chromium screenshot when
 //! Debian's `chromium` is installed.
+#![allow(
+    clippy::disallowed_types,
+    reason = "tests measure real elapsed time; the injected clock is for the code under test"
+)]
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -30,6 +30,10 @@ pub trait Clock: Send + Sync + Debug + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one implementation of the clock on the system's time"
+    )]
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }

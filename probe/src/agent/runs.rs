@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::limits::{Limits, host_key};
 use super::metrics::{Metrics, SkipReason};
-use crate::run::{RunTrigger, Runner};
+use crate::run::{RunStart, RunTrigger, Runner};
 
 /// Time a run may take past its scenario's timeout before it is cut; the
 /// runner keeps its own deadlines, so this only catches a runaway.
@@ -112,6 +112,10 @@ impl RunContext {
 
     /// Starts an on-demand run: it waits for a concurrency slot up to the
     /// scenario's timeout instead of being skipped at once.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "an on-demand run is scheduled when the probe takes the request, in real time"
+    )]
     pub fn spawn_requested(&self, scenario: Arc<Scenario>, request: Uuid) {
         let ctx = self.clone();
         self.tracker.spawn(async move {
@@ -162,6 +166,10 @@ impl RunContext {
 }
 
 /// The result of a run that had to be cut: every step skipped.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a cut run reports when it really started, as the runner would have"
+)]
 fn overrun_result(
     scenario: &Scenario,
     trigger: RunTrigger,
@@ -169,22 +177,17 @@ fn overrun_result(
     limit: Duration,
 ) -> RunResult {
     let started_at = Utc::now() - chrono::Duration::from_std(limit).unwrap_or_default();
-    RunResult {
-        id: Uuid::now_v7(),
-        scenario: scenario.name.clone(),
-        version: scenario.version.clone(),
-        probe: ctx.probe.clone(),
-        region: ctx.region.clone(),
-        scheduled_at: trigger.scheduled_at,
-        started_at,
-        duration_ms: limit.as_secs_f64() * 1_000.0,
-        outcome: Outcome::Timeout,
-        trace_id: crate::run::new_trace_id(),
-        run_request: trigger.request,
-        steps: scenario
-            .steps
-            .iter()
-            .map(|s| StepResult::skipped(s.name.clone(), s.kind()))
-            .collect(),
-    }
+    let steps = scenario
+        .steps
+        .iter()
+        .map(|s| StepResult::skipped(s.name.clone(), s.kind()))
+        .collect();
+    RunStart::at(trigger, started_at).result(
+        scenario,
+        &ctx.probe,
+        &ctx.region,
+        limit,
+        Outcome::Timeout,
+        steps,
+    )
 }

@@ -9,6 +9,7 @@ mod cookies;
 mod http_step;
 mod other_steps;
 mod scope;
+mod start;
 mod trace;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use crate::secrets::Secrets;
 pub use cookies::CookieJar;
 pub use http_step::USER_AGENT;
 pub use scope::RunScope;
+pub(crate) use start::RunStart;
 pub use trace::{new_trace_id, traceparent};
 
 /// What every run of a probe shares.
@@ -45,6 +47,11 @@ pub struct RunTrigger {
 }
 
 impl RunTrigger {
+    /// A run wanted now (`probe run`, `probe bench`), on the system's clock.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a one-off run from the command line has no schedule clock"
+    )]
     pub fn now() -> Self {
         Self {
             scheduled_at: Utc::now(),
@@ -70,9 +77,8 @@ pub(crate) struct RunState<'a> {
 impl Runner {
     /// Runs `scenario` once.
     pub async fn run(&self, scenario: &Scenario, trigger: RunTrigger) -> RunResult {
-        let started_at = Utc::now();
+        let begun = RunStart::now(trigger);
         let start = Instant::now();
-        let trace_id = new_trace_id();
         let mut state = RunState {
             runner: self,
             scenario,
@@ -85,7 +91,7 @@ impl Runner {
             },
             session: self.net.session(),
             cookies: CookieJar::default(),
-            trace_id: trace_id.clone(),
+            trace_id: begun.trace_id.clone(),
             run_deadline: start + scenario.timeout,
             tls_by_origin: HashMap::new(),
         };
@@ -111,20 +117,14 @@ impl Runner {
             }
             steps.push(result);
         }
-        let mut result = RunResult {
-            id: Uuid::now_v7(),
-            scenario: scenario.name.clone(),
-            version: scenario.version.clone(),
-            probe: self.probe.clone(),
-            region: self.region.clone(),
-            scheduled_at: trigger.scheduled_at,
-            started_at,
-            duration_ms: ms(start.elapsed()),
+        let mut result = begun.result(
+            scenario,
+            &self.probe,
+            &self.region,
+            start.elapsed(),
             outcome,
-            trace_id,
-            run_request: trigger.request,
             steps,
-        };
+        );
         result.redact(&self.secrets.values());
         result
     }

@@ -18,6 +18,10 @@ pub struct RunScope<'a> {
 }
 
 impl Scope for RunScope<'_> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "`{{now}}` is the real time the request is sent"
+    )]
     fn lookup(&self, reference: &Ref) -> Option<Value> {
         match reference {
             Ref::Name(n) => self.captures.get(n).or_else(|| self.vars.get(n)).cloned(),

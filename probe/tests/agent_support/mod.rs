@@ -1,6 +1,10 @@
 //! Shared by the agent's tests: a fake scheduler (a small axum app on
 //! `127.0.0.1:0` speaking the plan and results protocol, with scripted
 //! answers), result and plan builders, and a scrape reader.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp real times; the injected clock is for the code under test"
+)]
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, VecDeque};

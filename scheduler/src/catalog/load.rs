@@ -1,16 +1,12 @@
 //! One pass over the scenario directory.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use scenarios::diagnostic::{Diagnostic, Style};
-use scenarios::load::{
-    DirFiles, LoadError, MAX_FILE_BYTES, ScenarioFile, check_unique_names, parse_scenario,
-    scenario_paths,
-};
+use scenarios::load::{LoadError, ScenarioFile, check_unique_names, load_file_as, scenario_paths};
 use scenarios::{Invalid, Scenario};
 
 use super::{Catalog, CatalogFile, CatalogScenario, FileState};
@@ -82,15 +78,8 @@ fn relative(dir: &Path, path: &Path) -> String {
 }
 
 fn load_one(dir: &Path, path: &Path) -> Result<ScenarioFile, LoadError> {
-    let rel = relative(dir, path);
-    let bytes = read_capped(path).map_err(|source| LoadError::Io {
-        path: rel.clone(),
-        source,
-    })?;
-    let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let scenario = parse_scenario(&rel, &bytes, &DirFiles(parent)).map_err(LoadError::Invalid)?;
-    let source = String::from_utf8_lossy(&bytes).into_owned();
-    if let Some(name) = non_text_file(&scenario) {
+    let file = load_file_as(path, relative(dir, path))?;
+    if let Some(name) = non_text_file(&file.scenario) {
         let diag = Diagnostic::new(
             format!("`{name}` is not UTF-8 text"),
             0..0,
@@ -98,16 +87,12 @@ fn load_one(dir: &Path, path: &Path) -> Result<ScenarioFile, LoadError> {
         )
         .with_help("use a PEM file");
         return Err(LoadError::Invalid(Box::new(Invalid {
-            path: rel,
-            source,
+            path: file.path,
+            source: file.source,
             diagnostics: vec![diag],
         })));
     }
-    Ok(ScenarioFile {
-        path: rel,
-        source,
-        scenario,
-    })
+    Ok(file)
 }
 
 fn non_text_file(scenario: &Scenario) -> Option<&str> {
@@ -134,12 +119,4 @@ fn entry_of(file: ScenarioFile) -> CatalogScenario {
         regions: scenario.regions.clone(),
         scenario: Arc::new(scenario),
     }
-}
-
-fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
 }

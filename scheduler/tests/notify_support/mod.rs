@@ -2,7 +2,10 @@
 //! the way the engine writes them, the delivery workers started and
 //! stopped, and in-test receivers on `127.0.0.1:0` that record every
 //! request and answer from a script.
-
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp real times; the injected clock is for the code under test"
+)]
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, VecDeque};
