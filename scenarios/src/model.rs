@@ -296,8 +296,12 @@ pub struct TlsHandshake {
     pub tls: TlsOptions,
 }
 
-/// Alert severities, from most to least urgent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Alert severities, from most to least urgent. Serialized as
+/// [`Severity::as_str`] (alerts in the API, notifications and the store).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Severity {
     Critical,
     Warning,
@@ -305,6 +309,9 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, most urgent first (to pre-register metric labels).
+    pub const ALL: [Severity; 3] = [Severity::Critical, Severity::Warning, Severity::Info];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Critical => "critical",

@@ -59,7 +59,7 @@ async fn a_regional_failure_is_sent_once_the_other_regions_confirm_it() {
     assert_eq!(summary(&events), [firing("shop/region/eu-west-1")]);
     let up_from_us = Some(Confirmation {
         region: "us-east-1".into(),
-        outcome: "success".into(),
+        outcome: scenarios::wire::Outcome::Success,
     });
     assert_eq!(events[0].event.alert.confirmation, up_from_us);
 

@@ -136,7 +136,7 @@ async fn a_region_without_live_probes_is_unknown_with_one_region_alert() {
     assert_eq!(a.scenario, None);
     assert_eq!(a.probe, None);
     assert_eq!(a.regions, ["ap-southeast-1"]);
-    assert_eq!(a.severity, "warning");
+    assert_eq!(a.severity.as_str(), "warning");
     assert_eq!(f.state("ap-southeast-1").await, "unknown");
     assert_eq!(f.state("us-east-1").await, "up");
     let scrape = f.t.scrape(None).await.text();
@@ -178,7 +178,7 @@ async fn a_silent_probe_among_live_ones_raises_a_probe_alert() {
         (Scope::Probe, Some("p-eu-2"))
     );
     assert_eq!(a.regions, ["eu-west-1"]);
-    assert_eq!(a.severity, "warning");
+    assert_eq!(a.severity.as_str(), "warning");
     f.t.plan(&spare, "p-eu-2", "eu-west-1", &[]).await;
     f.tick().await;
     assert_eq!(

@@ -60,8 +60,8 @@ async fn burn_rates_page_and_ticket_from_stored_runs() {
         [firing("shop/slo/page"), firing("shop/slo/ticket")]
     );
     assert_eq!(events[0].event.alert.scope, Scope::Slo);
-    assert_eq!(events[0].event.alert.severity, "critical");
-    assert_eq!(events[1].event.alert.severity, "warning");
+    assert_eq!(events[0].event.alert.severity.as_str(), "critical");
+    assert_eq!(events[1].event.alert.severity.as_str(), "warning");
 
     let scrape = f.t.scrape(None).await.text();
     let budget = sample(

@@ -48,7 +48,7 @@ async fn two_failures_fire_one_regional_alert_and_recovery_resolves_it() {
     assert_eq!(a.scope, Scope::Region);
     assert_eq!(a.scenario.as_deref(), Some("shop"));
     assert_eq!(a.regions, ["eu-west-1"]);
-    assert_eq!(a.severity, "critical");
+    assert_eq!(a.severity.as_str(), "critical");
     assert_eq!(a.step.as_deref(), Some("home"));
     assert_eq!(a.expected.as_deref(), Some("200"));
     assert_eq!(a.actual.as_deref(), Some("500"));

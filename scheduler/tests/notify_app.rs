@@ -11,7 +11,7 @@ mod notify_support;
 use std::sync::Arc;
 
 use notify_support::{Receiver, alert, entry, eventually, firing};
-use scheduler::config::NotifierKind;
+use scheduler::config::{NotifierKind, WebhookSecret};
 use scheduler::{App, Config, SystemClock};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -23,7 +23,7 @@ async fn the_app_delivers_alert_events_and_counts_them() {
     std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
     let mut config = Config::with_dirs(dir.path().join("data"), dir.path().join("scenarios"));
     let mut hook = entry(NotifierKind::Webhook, &receiver.url("/hook"));
-    hook.secret = Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
+    hook.secret = Some(WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
     config.notify = vec![hook];
     let shutdown = CancellationToken::new();
     let app = App::open(config, Arc::new(SystemClock), shutdown.clone())

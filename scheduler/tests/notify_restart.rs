@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use notify_support::{Fixture, Receiver, alert, entry, eventually, fast, firing};
-use scheduler::config::{NotifierKind, NotifyEntry};
+use scheduler::config::{NotifierKind, NotifyEntry, WebhookSecret};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const EVENTS: usize = 20;
 
 fn webhook(url: &str) -> NotifyEntry {
     let mut e = entry(NotifierKind::Webhook, url);
-    e.secret = Some(SECRET.into());
+    e.secret = Some(WebhookSecret::parse(SECRET).unwrap());
     e
 }
 

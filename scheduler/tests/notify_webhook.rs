@@ -10,13 +10,13 @@ mod notify_support;
 
 use notify_support::{Fixture, Receiver, alert, entry, eventually, fast, firing, resolved};
 use scheduler::alert::notify::SigningKey;
-use scheduler::config::NotifierKind;
+use scheduler::config::{NotifierKind, WebhookSecret};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn webhook(url: &str) -> scheduler::config::NotifyEntry {
     let mut e = entry(NotifierKind::Webhook, url);
-    e.secret = Some(SECRET.into());
+    e.secret = Some(WebhookSecret::parse(SECRET).unwrap());
     e
 }
 

@@ -2,6 +2,7 @@
 //! states, latency measurements and SLO status; and where to confirm a
 //! regional failure from.
 
+use scenarios::model::Severity;
 use scenarios::wire::{RunReason, RunRequest};
 use uuid::Uuid;
 
@@ -29,25 +30,12 @@ fn base(
 ) -> Alert {
     let policy = &s.scenario.alert;
     Alert {
-        id,
-        scope,
         scenario: Some(s.name.clone()),
         regions,
-        probe: None,
-        severity: policy.severity.as_str().to_owned(),
-        step: None,
-        error: None,
-        expected: None,
-        actual: None,
-        confirmation: None,
-        trace_id: None,
         runbook: policy.runbook.clone(),
         url: Some(world.scenario_url(&s.name)),
-        summary: String::new(),
         labels: s.scenario.labels.clone(),
-        started_at: world.now,
-        ended_at: None,
-        duration_s: None,
+        ..Alert::new(id, scope, policy.severity, world.now)
     }
 }
 
@@ -165,8 +153,13 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
                 .join(", ")
         };
         for (kind, on, severity, windows) in [
-            ("page", status.page, "critical", status.page_windows),
-            ("ticket", status.ticket, "warning", status.ticket_windows),
+            ("page", status.page, Severity::Critical, status.page_windows),
+            (
+                "ticket",
+                status.ticket,
+                Severity::Warning,
+                status.ticket_windows,
+            ),
         ] {
             if !on {
                 continue;
@@ -178,7 +171,7 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
                 Scope::Slo,
                 regions.clone(),
             );
-            alert.severity = severity.into();
+            alert.severity = severity;
             alert.summary = format!(
                 "{} burns its error budget ({}% over {}): {}; {:.0}% of the budget left",
                 s.name,

@@ -407,7 +407,7 @@ fn record_confirmation(
     let up = result.outcome == scenarios::wire::Outcome::Success;
     let confirmation = Confirmation {
         region: result.region.clone(),
-        outcome: result.outcome.as_str().to_owned(),
+        outcome: result.outcome,
     };
     let detail = if up {
         format!("up from {}: the failure looks regional", result.region)
@@ -423,7 +423,7 @@ fn record_confirmation(
     // "down here, up there" is what tells on-call the failure is regional.
     let keep = |old: &Option<Confirmation>| {
         old.as_ref()
-            .is_none_or(|c| up && c.outcome != scenarios::wire::Outcome::Success.as_str())
+            .is_none_or(|c| up && c.outcome != scenarios::wire::Outcome::Success)
     };
     if let Some(open) = st.open.values_mut().find(|a| a.row == row) {
         if keep(&open.alert.confirmation) {

@@ -1,10 +1,12 @@
 //! What an alert is, as every receiver sees it: the facts on-call needs at
-//! 3 AM (DESIGN.md, "Notifications"). The engine produces [`AlertEvent`]s;
+//! 3 AM (`docs/alerting.md`, "What a notification carries"). The engine produces [`AlertEvent`]s;
 //! the notifiers deliver them.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use scenarios::model::Severity;
+use scenarios::wire::Outcome;
 use serde::{Deserialize, Serialize};
 
 /// Where an alert applies.
@@ -55,8 +57,7 @@ pub enum AlertStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confirmation {
     pub region: String,
-    /// `success`, `failure`, `timeout` or `error`.
-    pub outcome: String,
+    pub outcome: Outcome,
 }
 
 /// One alert with everything a notification carries. Serialized as the
@@ -73,8 +74,7 @@ pub struct Alert {
     pub regions: Vec<String>,
     /// Set for a single probe's alert.
     pub probe: Option<String>,
-    /// `critical`, `warning` or `info`.
-    pub severity: String,
+    pub severity: Severity,
     /// The failing step, its error, and the failed assertion's expected vs
     /// actual, from the run that raised the alert.
     pub step: Option<String>,
@@ -97,6 +97,39 @@ pub struct Alert {
     pub duration_s: Option<f64>,
 }
 
+impl Alert {
+    /// An alert with only what every alert has; the rest is empty until
+    /// set (`Alert { scenario: …, ..Alert::new(…) }`).
+    pub fn new(
+        id: impl Into<String>,
+        scope: Scope,
+        severity: Severity,
+        started_at: DateTime<Utc>,
+    ) -> Alert {
+        Alert {
+            id: id.into(),
+            scope,
+            scenario: None,
+            regions: Vec::new(),
+            probe: None,
+            severity,
+            step: None,
+            error: None,
+            expected: None,
+            actual: None,
+            confirmation: None,
+            trace_id: None,
+            runbook: None,
+            url: None,
+            summary: String::new(),
+            labels: BTreeMap::new(),
+            started_at,
+            ended_at: None,
+            duration_s: None,
+        }
+    }
+}
+
 /// A change of an alert's state, to be delivered to every matching notifier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertEvent {
@@ -104,4 +137,28 @@ pub struct AlertEvent {
     pub alert: Alert,
     /// True when the alert is silenced: recorded, not sent.
     pub muted: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stored alerts and every payload carry these words; a rename would
+    /// break rows written by earlier versions.
+    #[test]
+    fn severity_and_outcome_serialize_as_their_words() {
+        for s in Severity::ALL {
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            assert_eq!(serde_json::from_str::<Severity>(&json).unwrap(), s);
+        }
+        for o in Outcome::ALL {
+            assert_eq!(
+                serde_json::to_string(&o).unwrap(),
+                format!("\"{}\"", o.as_str())
+            );
+        }
+        let unknown = serde_json::from_str::<Severity>("\"error\"").unwrap_err();
+        assert!(unknown.to_string().contains("unknown variant `error`"));
+    }
 }

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use scenarios::model::Severity;
+
 use super::desired::{Desired, confirm_targets, desired_for};
 use super::engine::{Engine, State, Tx};
 use super::hold::{Hold, hold};
@@ -46,25 +48,11 @@ fn probe_alert(
     summary: String,
 ) -> Alert {
     Alert {
-        id,
-        scope: Scope::Probe,
-        scenario: None,
         regions: vec![region.to_owned()],
         probe: probe.map(str::to_owned),
-        severity: "warning".into(),
-        step: None,
-        error: None,
-        expected: None,
-        actual: None,
-        confirmation: None,
-        trace_id: None,
-        runbook: None,
         url: Some(format!("{}/api/v1/probes", world.base_url)),
         summary,
-        labels: BTreeMap::new(),
-        started_at: world.now,
-        ended_at: None,
-        duration_s: None,
+        ..Alert::new(id, Scope::Probe, Severity::Warning, world.now)
     }
 }
 

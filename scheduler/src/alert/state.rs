@@ -72,7 +72,7 @@ pub struct Failure {
     pub expected: Option<String>,
     pub actual: Option<String>,
     pub trace_id: String,
-    pub outcome: String,
+    pub outcome: Outcome,
 }
 
 impl Failure {
@@ -89,7 +89,7 @@ impl Failure {
             expected: assertion.map(|a| a.expected.clone()),
             actual: assertion.map(|a| a.actual.clone()),
             trace_id: result.trace_id.clone(),
-            outcome: result.outcome.as_str().to_owned(),
+            outcome: result.outcome,
         }
     }
 

@@ -12,7 +12,7 @@ use super::settings::{EnvLookup, Origin, Reader, Setting};
 use super::{
     Config, DEFAULT_INGEST_RATE, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_BYTES, DEFAULT_PROBE_SILENCE,
     DEFAULT_RETENTION, DEFAULT_SHUTDOWN_GRACE, NotifierKind, NotifyEntry, ProbeEntry, TlsFiles,
-    default_burst, is_valid_name,
+    WebhookSecret, default_burst, is_valid_name,
 };
 
 pub(super) fn compile(
@@ -327,9 +327,8 @@ fn probes(r: &mut Reader<'_>, raw: Vec<RawProbe>) -> Vec<ProbeEntry> {
 fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<NotifyEntry> {
     let kind_setting = r.file_string(raw.kind);
     let kind = NotifierKind::ALL
-        .iter()
-        .find(|(s, _)| *s == kind_setting.value)
-        .map(|(_, k)| *k);
+        .into_iter()
+        .find(|k| k.as_str() == kind_setting.value);
     let url = raw.url.map(|u| r.file_string(u).value);
     let secret = raw.secret.map(|s| r.file_string(s));
     let routing_key = raw.routing_key.map(|s| r.file_string(s).value);
@@ -357,7 +356,7 @@ fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<NotifyEntry> {
             "add `url = \"…\"` to this entry",
         );
     }
-    check_notifier(
+    let secret = check_notifier(
         r,
         kind,
         &kind_setting,
@@ -369,14 +368,15 @@ fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<NotifyEntry> {
         kind,
         url,
         match_labels,
-        secret: secret.map(|s| s.value),
+        secret,
         routing_key,
         resend_interval: resend_interval.flatten(),
     })
 }
 
-/// Each kind's own keys: a webhook needs a usable `whsec_` secret,
-/// PagerDuty a `routing_key`; `resend_interval` is Alertmanager's.
+/// Each kind's own keys: a webhook needs a usable `whsec_` secret (its
+/// decoded key is returned), PagerDuty a `routing_key`; `resend_interval`
+/// is Alertmanager's.
 fn check_notifier(
     r: &mut Reader<'_>,
     kind: NotifierKind,
@@ -384,23 +384,23 @@ fn check_notifier(
     secret: &Option<Setting<String>>,
     routing_key: &Option<String>,
     resend_interval: &Option<Option<Duration>>,
-) {
+) -> Option<WebhookSecret> {
     let here = Origin::File(kind_setting.origin_span());
+    let mut key = None;
     match (kind, secret) {
         (NotifierKind::Webhook, None) => r.error(
             &here,
             "a `webhook` notifier needs `secret`",
             "add `secret = \"{{env.WEBHOOK_SECRET}}\"` (whsec_ + base64)",
         ),
-        (NotifierKind::Webhook, Some(s)) => {
-            if let Err(e) = crate::alert::notify::SigningKey::try_new(&s.value) {
-                r.error(
-                    &s.origin,
-                    format!("invalid webhook secret: {e}"),
-                    "expected whsec_ + base64",
-                );
-            }
-        }
+        (NotifierKind::Webhook, Some(s)) => match WebhookSecret::parse(&s.value) {
+            Ok(decoded) => key = Some(decoded),
+            Err(e) => r.error(
+                &s.origin,
+                format!("invalid webhook secret: {e}"),
+                "expected whsec_ + base64",
+            ),
+        },
         (_, Some(s)) => r.error(
             &s.origin,
             format!("`secret` is for webhooks, not `{}`", kind.as_str()),
@@ -432,6 +432,7 @@ fn check_notifier(
             "remove it",
         );
     }
+    key
 }
 
 fn notify_duration(r: &mut Reader<'_>, s: Setting<String>, key: &str) -> Option<Duration> {

@@ -7,15 +7,16 @@
 
 mod compile;
 mod error;
+mod notify;
 mod raw;
 mod settings;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::{ConfigError, Problem};
+pub use notify::{NotifierKind, NotifyEntry, SECRET_PREFIX, SecretError, WebhookSecret};
 pub use settings::EnvLookup;
 
 /// Default `listen`.
@@ -79,47 +80,6 @@ pub struct ProbeEntry {
     pub region: String,
     /// Lowercase hex SHA-256 of the token.
     pub token_sha256: String,
-}
-
-/// Where the alert engine can send notifications.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotifierKind {
-    Alertmanager,
-    Pagerduty,
-    Slack,
-    Webhook,
-}
-
-impl NotifierKind {
-    const ALL: [(&'static str, NotifierKind); 4] = [
-        ("alertmanager", NotifierKind::Alertmanager),
-        ("pagerduty", NotifierKind::Pagerduty),
-        ("slack", NotifierKind::Slack),
-        ("webhook", NotifierKind::Webhook),
-    ];
-
-    /// The config and metric label form.
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map_or("webhook", |(s, _)| s)
-    }
-}
-
-/// A `[[notify]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifyEntry {
-    pub kind: NotifierKind,
-    pub url: Option<String>,
-    /// Labels an alert must carry to go to this notifier.
-    pub match_labels: BTreeMap<String, String>,
-    /// Signing key of a webhook.
-    pub secret: Option<String>,
-    /// PagerDuty routing key.
-    pub routing_key: Option<String>,
-    /// Alertmanager: how often firing alerts are sent again (default 60s).
-    pub resend_interval: Option<Duration>,
 }
 
 impl Config {

@@ -92,7 +92,10 @@ fn env_templates_expand_in_any_string() {
         c.notify[0].url.as_deref(),
         Some("https://hooks.example.com/sonde")
     );
-    assert_eq!(c.notify[0].secret.as_deref(), Some("whsec_abc"));
+    assert_eq!(
+        c.notify[0].secret,
+        Some(crate::config::WebhookSecret::parse("whsec_abc").unwrap())
+    );
 }
 
 #[test]

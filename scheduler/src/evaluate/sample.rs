@@ -22,7 +22,7 @@ pub fn sample(app: &App) -> AlertSample {
             out.states.push(StateSample {
                 scenario: s.name.clone(),
                 region,
-                state: state.as_str(),
+                state,
                 up,
             });
         }
@@ -36,14 +36,14 @@ pub fn sample(app: &App) -> AlertSample {
     }
     let open = app.alerts.open();
     for scope in Scope::ALL {
-        for severity in ["critical", "warning", "info"] {
+        for severity in scenarios::model::Severity::ALL {
             let n = open
                 .iter()
                 .filter(|a| a.alert.scope == scope && a.alert.severity == severity)
                 .count();
             out.firing.push((
                 scope.as_str(),
-                severity,
+                severity.as_str(),
                 u64::try_from(n).unwrap_or(u64::MAX),
             ));
         }

@@ -7,8 +7,9 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 
 use super::names::{
-    ALERTS_FIRING, SCENARIO_STATE, SCENARIO_UP, SLO_BUDGET_REMAINING, SLO_BURN_RATE, STATES,
+    ALERTS_FIRING, SCENARIO_STATE, SCENARIO_UP, SLO_BUDGET_REMAINING, SLO_BURN_RATE,
 };
+use crate::alert::RegionState;
 
 /// What the engine shows at one scrape.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +25,7 @@ pub struct AlertSample {
 pub struct StateSample {
     pub scenario: String,
     pub region: String,
-    pub state: &'static str,
+    pub state: RegionState,
     /// `None` while unknown.
     pub up: Option<bool>,
 }
@@ -70,11 +71,11 @@ impl AlertSample {
             MetricType::Gauge,
         )?;
         for s in &self.states {
-            for state in STATES {
+            for state in RegionState::ALL {
                 let labels = [
                     ("scenario", s.scenario.as_str()),
                     ("region", s.region.as_str()),
-                    ("state", state),
+                    ("state", state.as_str()),
                 ];
                 gauge(&mut m, &labels, if state == s.state { 1.0 } else { 0.0 })?;
             }

@@ -1,6 +1,6 @@
-//! `/metrics`: the scheduler's series (DESIGN.md "Metric names
-//! (scheduler)"), encoded by prometheus-client as OpenMetrics and served
-//! as OpenMetrics or classic text by content negotiation.
+//! `/metrics`: the scheduler's series (`docs/api.md`, "`GET /metrics`"),
+//! encoded by prometheus-client as OpenMetrics and served as OpenMetrics
+//! or classic text by content negotiation.
 //!
 //! Result series live in plain maps updated on each ingest and rebuilt from
 //! the store at start-up, so counters and histograms survive restarts

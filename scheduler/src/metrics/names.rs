@@ -1,5 +1,5 @@
-//! Every metric name the scheduler exposes, in one place (DESIGN.md,
-//! "Metric names (scheduler)"). Counters are named without `_total`: the
+//! Every metric name the scheduler exposes, in one place (`docs/api.md`,
+//! "`GET /metrics`"). Counters are named without `_total`: the
 //! encoder adds it.
 
 pub const SCENARIO_SUCCESS: &str = "sonde_scenario_success";
@@ -35,6 +35,3 @@ pub const INGEST_OUTCOMES: [&str; 3] = ["accepted", "duplicate", "rejected"];
 /// The `outcome` label values of `sonde_notifications_total`, in
 /// `NotificationOutcome` order.
 pub const NOTIFICATION_OUTCOMES: [&str; 3] = ["sent", "retry", "failed"];
-
-/// The `state` label values of `sonde_scenario_state`.
-pub const STATES: [&str; 5] = ["up", "down", "degraded", "unknown", "muted"];

@@ -20,15 +20,11 @@ pub enum NotificationOutcome {
     Failed,
 }
 
-const KINDS: [NotifierKind; 4] = [
-    NotifierKind::Alertmanager,
-    NotifierKind::Pagerduty,
-    NotifierKind::Slack,
-    NotifierKind::Webhook,
-];
-
 fn index(kind: NotifierKind) -> usize {
-    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+    NotifierKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(0)
 }
 
 /// Live counters, shared with the delivery workers.
@@ -66,7 +62,7 @@ impl NotificationMetrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut kinds = Vec::new();
-        for kind in KINDS {
+        for kind in NotifierKind::ALL {
             let attempts = self.attempts[index(kind)]
                 .each_ref()
                 .map(|a| a.load(Ordering::Relaxed));

@@ -361,7 +361,7 @@ fn alert_table<'a>(
                 "up"
             },
             escape(&a.status),
-            escape(&al.severity),
+            escape(al.severity.as_str()),
             escape(&al.summary),
             what,
             escape(&started),

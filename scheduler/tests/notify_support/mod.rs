@@ -18,6 +18,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
+use scenarios::model::Severity;
+use scenarios::wire::Outcome;
 use scheduler::alert::notify::{DeliveryOptions, Dispatcher};
 use scheduler::alert::{Alert, AlertEvent, AlertStatus, Confirmation, Scope};
 use scheduler::config::{NotifierKind, NotifyEntry};
@@ -42,31 +44,25 @@ pub fn fast() -> DeliveryOptions {
     }
 }
 
-/// A regional alert like DESIGN.md's example, started now.
+/// A regional alert like the example in `docs/alerting.md`, started now.
 pub fn alert(id_region: &str) -> Alert {
+    let id = format!("checkout/region/{id_region}");
     Alert {
-        id: format!("checkout/region/{id_region}"),
-        scope: Scope::Region,
         scenario: Some("checkout".into()),
         regions: vec![id_region.into()],
-        probe: None,
-        severity: "critical".into(),
         step: Some("checkout".into()),
-        error: None,
         expected: Some("200".into()),
         actual: Some("503".into()),
         confirmation: Some(Confirmation {
             region: "us-east-1".into(),
-            outcome: "success".into(),
+            outcome: Outcome::Success,
         }),
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
         runbook: Some("https://runbooks.example.com/checkout".into()),
         url: Some("http://127.0.0.1:9470/api/v1/scenarios/checkout".into()),
         summary: format!("checkout is down in {id_region}: step checkout expected 200, got 503"),
         labels: [("team".to_owned(), "shop".to_owned())].into(),
-        started_at: Utc::now(),
-        ended_at: None,
-        duration_s: None,
+        ..Alert::new(id, Scope::Region, Severity::Critical, Utc::now())
     }
 }
 

@@ -38,7 +38,7 @@ pub use alertmanager::{Alertmanager, DEFAULT_RESEND};
 pub use channel::{Attempt, BoxFuture, Channel, Notification};
 pub use pagerduty::DEFAULT_URL as PAGERDUTY_URL;
 pub use route::{Route, alertname, labels};
-pub use sign::{SECRET_PREFIX, SecretError, SigningKey};
+pub use sign::SigningKey;
 pub use webhook::{WebhookBody, message_id};
 pub use worker::backoff;
 
@@ -185,7 +185,7 @@ impl Dispatcher {
 /// The receivers of `entries`.
 ///
 /// # Errors
-/// A webhook without a usable `whsec_` secret, a PagerDuty entry without
+/// A webhook without a secret, a PagerDuty entry without
 /// `routing_key`, an entry without `url`, or no HTTP client.
 pub fn targets(
     entries: &[NotifyEntry],
@@ -236,10 +236,13 @@ fn channel(client: reqwest::Client, entry: &NotifyEntry) -> Result<Arc<dyn Chann
         NotifierKind::Webhook => {
             let secret = entry
                 .secret
-                .as_deref()
+                .clone()
                 .ok_or_else(|| "needs `secret` (whsec_…)".to_owned())?;
-            let key = SigningKey::try_new(secret).map_err(|e| e.to_string())?;
-            Arc::new(webhook::Webhook::new(client, url()?, key))
+            Arc::new(webhook::Webhook::new(
+                client,
+                url()?,
+                SigningKey::new(secret),
+            ))
         }
     })
 }

@@ -2,6 +2,7 @@
 //! id, so re-sent triggers update one incident and the resolve closes it.
 
 use chrono::{DateTime, Utc};
+use scenarios::model::Severity;
 use serde_json::{Map, Value, json};
 
 use super::channel::{Attempt, BoxFuture, Channel, Notification, post};
@@ -46,7 +47,7 @@ pub fn event(routing_key: &str, status: AlertStatus, alert: &Alert) -> Value {
     event["payload"] = json!({
         "summary": text::cut(&alert.summary, SUMMARY_CHARS),
         "source": "sonde",
-        "severity": severity(&alert.severity),
+        "severity": severity(alert.severity),
         "timestamp": text::time(alert.started_at),
         "component": alert.scenario.as_deref().or(alert.probe.as_deref()),
         "group": alert.regions.join(","),
@@ -67,13 +68,13 @@ pub fn event(routing_key: &str, status: AlertStatus, alert: &Alert) -> Value {
     event
 }
 
-/// PagerDuty knows critical, error, warning and info.
-fn severity(severity: &str) -> &'static str {
+/// PagerDuty's word for a severity (it also knows `error`, which no
+/// Sonde severity maps to).
+fn severity(severity: Severity) -> &'static str {
     match severity {
-        "critical" => "critical",
-        "info" => "info",
-        "error" => "error",
-        _ => "warning",
+        Severity::Critical => "critical",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
     }
 }
 

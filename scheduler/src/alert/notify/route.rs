@@ -27,7 +27,7 @@ pub fn labels(alert: &Alert) -> BTreeMap<String, String> {
     };
     put("alertname", alertname(alert.scope));
     put("scope", alert.scope.as_str());
-    put("severity", &alert.severity);
+    put("severity", alert.severity.as_str());
     if let Some(scenario) = &alert.scenario {
         put("scenario", scenario);
     }

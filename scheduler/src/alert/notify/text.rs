@@ -1,5 +1,7 @@
 //! The facts on-call reads at 3 AM, worded once for every channel.
 
+use scenarios::wire::Outcome;
+
 use crate::alert::{Alert, AlertStatus, Confirmation, Scope};
 
 /// One named fact of an alert, in reading order.
@@ -17,7 +19,7 @@ pub fn facts(alert: &Alert, status: AlertStatus) -> Vec<Fact> {
     if !alert.regions.is_empty() {
         out.push(("Regions", alert.regions.join(", ")));
     }
-    out.push(("Severity", alert.severity.clone()));
+    out.push(("Severity", alert.severity.as_str().to_owned()));
     if let Some(step) = &alert.step {
         out.push(("Step", step.clone()));
     }
@@ -50,12 +52,12 @@ pub fn failure(alert: &Alert) -> Option<Fact> {
 }
 
 fn confirmation(c: &Confirmation, scope: Scope) -> String {
-    match (c.outcome.as_str(), scope) {
-        ("success", Scope::Region) => {
+    match (c.outcome, scope) {
+        (Outcome::Success, Scope::Region) => {
             format!("passed from {} (the failure is regional)", c.region)
         }
-        ("success", _) => format!("passed from {}", c.region),
-        (outcome, _) => format!("{outcome} from {} too", c.region),
+        (Outcome::Success, _) => format!("passed from {}", c.region),
+        (outcome, _) => format!("{} from {} too", outcome.as_str(), c.region),
     }
 }
 

@@ -1,5 +1,6 @@
-//! The generic webhook: the DESIGN.md body, signed as Standard Webhooks
-//! says (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+//! The generic webhook: the body of `docs/alerting.md` ("Generic
+//! webhook"), signed as Standard Webhooks says (`webhook-id`,
+//! `webhook-timestamp`, `webhook-signature`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

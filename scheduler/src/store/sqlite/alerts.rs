@@ -96,7 +96,7 @@ impl Alerts for Connection {
             a.alert.scenario,
             regions,
             a.alert.probe,
-            a.alert.severity,
+            a.alert.severity.as_str(),
             status_str(a.status),
             a.alert.started_at.timestamp_millis(),
             a.alert.ended_at.map(|t| t.timestamp_millis()),
