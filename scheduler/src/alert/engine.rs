@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use super::model::{Alert, AlertEvent, AlertStatus, Confirmation};
 use super::persist::{self, StoredAlert};
-use super::run_now::Waiters;
 use super::silence::Silence;
 use super::slo::SloStatus;
 use super::state::{Observed, RegionHealth, RegionState};
@@ -54,7 +53,6 @@ pub struct Engine {
     started: DateTime<Utc>,
     base_url: String,
     events: watch::Sender<i64>,
-    pub(super) waiters: Waiters,
 }
 
 /// A store job's view of the engine's state: the connection, the time and
@@ -98,7 +96,6 @@ impl Engine {
             state: Mutex::new(state),
             started: now,
             base_url,
-            waiters: Waiters::default(),
         })
     }
 

@@ -2,12 +2,10 @@
 //! for all windows), latency objectives, and the alerting series of a
 //! scrape.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rusqlite::Connection;
 use scenarios::model::SloObjective;
-use serde::Serialize;
 
 use super::model::Scope;
 use super::slo::{self, SloStatus};
@@ -115,50 +113,6 @@ pub fn slo_status_at(
         *b = *c;
     }
     Ok(slo::evaluate(objective, window, &burns))
-}
-
-/// The SLO as the scenario detail shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SloView {
-    pub availability: f64,
-    pub window: String,
-    pub budget_remaining: f64,
-    pub burn_rates: BTreeMap<&'static str, f64>,
-    /// False when the budget is spent or a page-worthy burn is on.
-    pub deploy_ok: bool,
-}
-
-/// The SLO of scenario `name` computed now from the store.
-///
-/// # Errors
-/// Store errors.
-pub async fn slo_view(app: &App, name: &str) -> Result<Option<SloView>, StoreError> {
-    let Some(objective) = app
-        .catalog
-        .current()
-        .get(name)
-        .and_then(|s| s.scenario.alert.slo.clone())
-    else {
-        return Ok(None);
-    };
-    let now_ms = app.clock.now_ms();
-    let owned = name.to_owned();
-    let status = app
-        .store
-        .read(move |conn| slo_status_at(conn, &owned, &objective, now_ms))
-        .await?;
-    let paging = app
-        .alerts
-        .open_for(name)
-        .iter()
-        .any(|a| a.id == format!("{name}/slo/page"));
-    Ok(Some(SloView {
-        availability: status.availability,
-        window: scenarios::duration::Human(status.window).to_string(),
-        budget_remaining: status.budget_remaining,
-        deploy_ok: status.deploy_ok() && !paging,
-        burn_rates: status.burn_rates,
-    }))
 }
 
 /// The alerting series of one scrape.

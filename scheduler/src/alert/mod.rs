@@ -1,6 +1,6 @@
 //! Alerting: per scenario × region state from stored results, scopes
 //! (regional, global, probe, latency, SLO), confirmation runs, silences,
-//! run-now, and the notifiers that deliver each change of state.
+//! and the notifiers that deliver each change of state.
 //!
 //! - [`model`]: what an alert is ([`Alert`], [`AlertEvent`]).
 //! - `state`: the up/down state machine; [`slo`]: budget and burn-rate
@@ -8,8 +8,8 @@
 //! - `engine`, `reconcile`, `desired`, `world`: the engine, which turns
 //!   states into alerts inside store jobs; `measure`: SLO and latency
 //!   measurements over stored runs, and the metrics.
-//! - `persist`: its tables; [`outbox`]: the alert events for notifiers.
-//! - `http`, `run_now`: the API handlers; [`notify`]: the notifiers.
+//! - [`persist`]: its tables; [`outbox`]: the alert events for notifiers.
+//! - `silencing`: silences put and expired; [`notify`]: the notifiers.
 //!
 //! # The outbox contract (engine → notifiers)
 //!
@@ -41,16 +41,15 @@
 mod desired;
 mod engine;
 mod hold;
-mod http;
 mod latency;
 mod measure;
 pub mod model;
 pub mod notify;
 pub mod outbox;
-mod persist;
+pub mod persist;
 mod reconcile;
-mod run_now;
 mod silence;
+mod silencing;
 pub mod slo;
 mod state;
 mod world;
@@ -62,15 +61,13 @@ use rusqlite::Connection;
 use scenarios::wire::RunResult;
 use tokio_util::sync::CancellationToken;
 
+pub use engine::RECENT_SILENCES;
 pub use engine::{Engine, region_state};
-pub use http::{
-    AlertList, AlertView, SilenceView, create_silence, delete_silence, list_alerts, list_silences,
-};
-pub use measure::{SloView, measure, sample, slo_status_at, slo_view};
+pub use measure::{measure, sample, slo_status_at};
 pub use model::{Alert, AlertEvent, AlertStatus, Confirmation, Scope};
 pub use persist::{StoredAlert, TimelineEntry};
-pub use run_now::{DEFAULT_WAIT, MAX_WAIT, RunAnswer, run_now};
 pub use silence::{NewSilence, Silence};
+pub use silencing::{expire_silence, put_silence};
 pub use slo::SloStatus;
 pub use state::{Health, RegionHealth, RegionState};
 pub use world::World;
@@ -143,7 +140,7 @@ pub async fn record(
     .await?;
     for (r, new) in results.iter().zip(&inserted) {
         if *new {
-            app.alerts.waiters.complete(r);
+            app.fleet.result_stored(r);
         }
     }
     Ok((inserted, results))
