@@ -149,7 +149,7 @@ pub async fn store_results(app: &App, results: Vec<RunResult>) -> Result<Vec<boo
     let mut new = Vec::with_capacity(stored.len());
     for (result, inserted) in stored {
         if inserted {
-            app.alerts.waiters.complete(&result);
+            app.fleet.result_stored(&result);
         }
         new.push(inserted);
     }
@@ -185,7 +185,7 @@ pub async fn ingest(
             app.fleet.complete_run(&probe.name, request);
         }
         if new {
-            app.alerts.waiters.complete(&result);
+            app.fleet.result_stored(&result);
             ack.accepted.push(result.id);
             accepted.push(result);
         } else {

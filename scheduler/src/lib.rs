@@ -11,7 +11,7 @@
 //! - [`assignment`]: rendezvous hashing of scenario × region onto probes.
 //! - [`fleet`]: registered probes, liveness, plans, on-demand runs.
 //! - [`ingest`]: result batches into the store, once per result id.
-//! - [`aggregate`]: per-region summaries for the API.
+//! - [`views`]: the typed answers of the read API and the status page.
 //! - [`metrics`]: `/metrics` series and their encoding.
 //! - [`api`]: the axum router.
 //! - [`server`]: listener, TLS, graceful drain.
@@ -21,7 +21,6 @@
 // Tests may unwrap; the service must not.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod aggregate;
 pub mod alert;
 pub mod api;
 pub mod app;
@@ -39,6 +38,7 @@ pub mod metrics;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod views;
 
 use std::sync::Arc;
 

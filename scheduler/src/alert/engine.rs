@@ -13,7 +13,6 @@ use uuid::Uuid;
 
 use super::latency;
 use super::model::{Alert, AlertEvent, AlertStatus, Confirmation};
-use super::run_now::Waiters;
 use super::silence::Silence;
 use super::slo::SloStatus;
 use super::state::{Observed, RegionHealth, RegionState};
@@ -53,7 +52,6 @@ pub struct Engine {
     started: DateTime<Utc>,
     base_url: String,
     events: watch::Sender<i64>,
-    pub(crate) waiters: Waiters,
 }
 
 /// A store job's view of the engine's state: the store's transaction, the
@@ -97,7 +95,6 @@ impl Engine {
             state: Mutex::new(state),
             started: now,
             base_url,
-            waiters: Waiters::default(),
         })
     }
 

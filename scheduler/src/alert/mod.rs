@@ -46,27 +46,21 @@
 mod desired;
 mod engine;
 mod hold;
-mod http;
 pub mod latency;
 mod measure;
 pub mod model;
 pub mod notify;
 mod reconcile;
-mod run_now;
 mod silence;
 pub mod slo;
 mod state;
 mod stored;
 mod world;
 
-pub use engine::{Effects, Engine, region_state};
+pub use engine::{Effects, Engine, RECENT_SILENCES, region_state};
 pub use hold::RUN_REQUEST_TTL;
-pub use http::{
-    AlertList, AlertView, SilenceView, create_silence, delete_silence, list_alerts, list_silences,
-};
 pub use measure::slo_status_at;
 pub use model::{Alert, AlertEvent, AlertStatus, Confirmation, Scope};
-pub use run_now::{DEFAULT_WAIT, MAX_WAIT, RunAnswer, run_now};
 pub use silence::{NewSilence, Silence};
 pub use slo::SloStatus;
 pub use state::{Failure, Health, RegionHealth, RegionState};

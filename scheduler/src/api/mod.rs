@@ -1,19 +1,26 @@
 //! The HTTP API (axum). JSON with snake_case fields; errors are
 //! `{"error": "…"}` with a fitting status.
 //!
+//! Every HTTP handler lives here; the read handlers serialize the typed
+//! views of `crate::views`, which the status page renders too.
+//!
 //! - `plan`, `results`: the probe protocol (probe token).
-//! - `scenarios`, `catalog`, `probes`: the read API (no token).
+//! - `scenarios`, `alerts`, `catalog`, `probes`: the read API (no token).
+//! - `silences`, `run_now`: silences and on-demand runs (operator token
+//!   for writes).
 //! - `ops`: `/metrics`, `/livez`, `/readyz`.
-//! - alerts, silences and run now: handlers in `crate::alert`.
 //! - `error`: [`ApiError`], the JSON error answer.
 
+mod alerts;
 mod catalog;
 pub mod error;
 mod ops;
 mod plan;
 mod probes;
 mod results;
+mod run_now;
 mod scenarios;
+mod silences;
 
 use std::sync::Arc;
 
@@ -28,7 +35,6 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 pub use plan::{MAX_WAIT, SPOOL_HEADER, VERSION_HEADER};
 
-use crate::alert;
 use crate::app::App;
 
 /// Every route, with `app` as state.
@@ -45,13 +51,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/scenarios", get(scenarios::list))
         .route("/api/v1/scenarios/{name}", get(scenarios::one))
         .route("/api/v1/scenarios/{name}/runs", get(scenarios::runs))
-        .route("/api/v1/scenarios/{name}/run", post(alert::run_now))
-        .route("/api/v1/alerts", get(alert::list_alerts))
+        .route("/api/v1/scenarios/{name}/run", post(run_now::run_now))
+        .route("/api/v1/alerts", get(alerts::list))
         .route(
             "/api/v1/silences",
-            get(alert::list_silences).post(alert::create_silence),
+            get(silences::list).post(silences::create),
         )
-        .route("/api/v1/silences/{id}", delete(alert::delete_silence))
+        .route("/api/v1/silences/{id}", delete(silences::delete))
         .route("/api/v1/catalog", get(catalog::get_catalog))
         .route("/api/v1/probes", get(probes::list))
         .route("/metrics", get(ops::metrics))

@@ -16,7 +16,6 @@
 mod measure;
 mod sample;
 pub mod silences;
-mod slo_view;
 mod world;
 
 use std::sync::Arc;
@@ -30,7 +29,6 @@ use crate::store::{StoreError, Tx};
 
 pub use measure::measure;
 pub use sample::sample;
-pub use slo_view::{SloView, slo_view};
 pub use world::capture;
 
 /// How often SLOs and latency objectives are recomputed in full.

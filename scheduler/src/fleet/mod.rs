@@ -7,7 +7,8 @@
 //! the fleet's epoch, which wakes long-polling plan requests.
 //!
 //! - `plan`: a probe's plan, its content hash (the ETag) and revision.
-//! - `run_now`: on-demand runs waiting for a probe.
+//! - `run_now`: on-demand runs waiting for a probe, and the callers
+//!   waiting for their results.
 
 mod plan;
 mod run_now;
@@ -100,6 +101,7 @@ pub struct Fleet {
     clock: Arc<dyn Clock>,
     silence: Duration,
     store: Store,
+    waiters: run_now::Waiters,
 }
 
 impl Fleet {
@@ -126,6 +128,7 @@ impl Fleet {
             clock,
             silence,
             store,
+            waiters: run_now::Waiters::default(),
         };
         fleet.refresh_liveness();
         Ok(fleet)

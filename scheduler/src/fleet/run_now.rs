@@ -1,16 +1,21 @@
 //! On-demand runs waiting for a probe (run now, confirmation runs). Each
 //! stays in the probe's plan until a result answers it or it expires.
+//! A run-now request also has a caller waiting for its result: the
+//! waiters are answered as each result is stored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use scenarios::wire::RunRequest;
+use scenarios::wire::{RunRequest, RunResult};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::Fleet;
 
 /// A request nobody answered is dropped after this long.
-pub use crate::alert::RUN_REQUEST_TTL as RUN_NOW_TTL;
+pub const RUN_NOW_TTL: Duration = Duration::from_secs(600);
 
 /// Pending requests by probe name.
 #[derive(Debug, Default)]
@@ -25,6 +30,18 @@ impl Queue {
         };
         queue.retain(|r| now.signed_duration_since(r.requested_at) < ttl);
         queue.clone()
+    }
+}
+
+/// Requests whose caller waits for the result, by request id.
+#[derive(Debug, Default)]
+pub(super) struct Waiters(Mutex<HashMap<Uuid, oneshot::Sender<RunResult>>>);
+
+impl Waiters {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, oneshot::Sender<RunResult>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -53,6 +70,33 @@ impl Fleet {
         };
         if removed {
             self.bump();
+        }
+    }
+}
+
+impl Fleet {
+    /// The result of request `id`, once it is stored; forget it with
+    /// [`Fleet::stop_waiting`] when the caller gives up.
+    pub fn wait_for_result(&self, id: Uuid) -> oneshot::Receiver<RunResult> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.map().insert(id, tx);
+        rx
+    }
+
+    /// Nobody waits for request `id` any more.
+    pub fn stop_waiting(&self, id: Uuid) {
+        self.waiters.map().remove(&id);
+    }
+
+    /// Hands a newly stored result to whoever waits for its request.
+    pub fn result_stored(&self, result: &RunResult) {
+        let Some(id) = result.run_request else {
+            return;
+        };
+        let waiter = self.waiters.map().remove(&id);
+        if let Some(tx) = waiter {
+            // The caller may have given up just now; nothing to answer then.
+            let _ = tx.send(result.clone());
         }
     }
 }

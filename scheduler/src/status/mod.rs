@@ -2,81 +2,52 @@
 //! with inline CSS and SVG, readable on a laptop and a phone, refreshed
 //! every 10 s by a few lines of script that keep the scroll position.
 //!
-//! The page shows the API's data only: every section is read by sending
-//! the read API's own requests (`/api/v1/scenarios`, `/api/v1/alerts`,
-//! `/api/v1/probes`, `/api/v1/catalog`, `…/runs`) through the router in
-//! process, so the page and the API can never disagree.
+//! The page shows the API's data only: every section renders the typed
+//! views the read API serializes (`crate::views`), so the page and the
+//! API can never disagree.
 
 mod render;
 mod svg;
-mod views;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use scenarios::wire::{RunResult, StepStatus};
-use serde::de::DeserializeOwned;
-use tower::ServiceExt;
+use scenarios::wire::{Outcome, RunResult, StepStatus};
 
+use crate::alert::{AlertStatus, RegionState};
+use crate::api::ApiError;
 use crate::app::App;
+use crate::store::StoreError;
+use crate::views::{self, AlertView, FileStatus, Percentiles, RegionSummary, ScheduleView};
 pub use render::escape;
-use render::{age, encode, ms, state_class};
-use views::{
-    AlertView, Catalog, Percentiles, ProbeList, RegionSummary, RunList, ScenarioDetail,
-    ScenarioList,
-};
+use render::{age, encode, ms};
 
 /// Runs per region in the latency chart.
 const CHART_RUNS: usize = 100;
-/// Largest API answer the page reads.
-const MAX_ANSWER: usize = 64 * 1024 * 1024;
 /// Resolved alerts listed per scenario.
 const RECENT_ALERTS: usize = 10;
 
 /// Why a page could not be built.
 #[derive(Debug)]
 enum PageError {
-    /// The API said 404.
+    /// The scenario is not in the catalog (any more).
     NotFound,
-    /// Anything else: the API's status and message.
+    /// Anything else: the status and message the API would answer.
     Api(StatusCode, String),
 }
 
-/// `GET path` on the API router, parsed as `T`.
-async fn api<T: DeserializeOwned>(app: &Arc<App>, path: &str) -> Result<T, PageError> {
-    let request = Request::get(path)
-        .body(Body::empty())
-        .map_err(|e| PageError::Api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let response = match crate::api::router(Arc::clone(app)).oneshot(request).await {
-        Ok(r) => r,
-        Err(never) => match never {},
-    };
-    let status = response.status();
-    let body = to_bytes(response.into_body(), MAX_ANSWER)
-        .await
-        .map_err(|e| PageError::Api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    if status == StatusCode::NOT_FOUND {
-        return Err(PageError::NotFound);
+impl PageError {
+    /// The store failed reading what the API serves at `path`.
+    fn store(path: &str) -> impl FnOnce(StoreError) -> PageError + '_ {
+        move |e| {
+            let e = ApiError::from(e);
+            PageError::Api(e.status, format!("{path}: {}", e.message))
+        }
     }
-    if !status.is_success() {
-        let message = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-        return Err(PageError::Api(status, format!("{path}: {message}")));
-    }
-    serde_json::from_slice(&body).map_err(|e| {
-        tracing::error!(path, error = %e, "Status page cannot read an API answer.");
-        PageError::Api(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("{path}: unexpected answer"),
-        )
-    })
 }
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -133,10 +104,14 @@ pub async fn scenario_page(State(app): State<Arc<App>>, Path(name): Path<String>
 }
 
 async fn overview(app: &Arc<App>) -> Result<String, PageError> {
-    let list: ScenarioList = api(app, "/api/v1/scenarios").await?;
-    let alerts: views::AlertList = api(app, "/api/v1/alerts").await?;
-    let probes: ProbeList = api(app, "/api/v1/probes").await?;
-    let catalog: Catalog = api(app, "/api/v1/catalog").await?;
+    let list = views::scenario_list(app, views::DEFAULT_WINDOW)
+        .await
+        .map_err(PageError::store("/api/v1/scenarios"))?;
+    let alerts = views::alert_list(app)
+        .await
+        .map_err(PageError::store("/api/v1/alerts"))?;
+    let probes = views::probe_list(app);
+    let catalog = views::catalog_view(&app.catalog.current());
     let now = app.clock.now();
 
     let mut main = String::new();
@@ -144,7 +119,7 @@ async fn overview(app: &Arc<App>) -> Result<String, PageError> {
         .scenarios
         .iter()
         .flat_map(|s| &s.regions)
-        .filter(|r| r.state == "down")
+        .filter(|r| r.state == RegionState::Down)
         .count();
     let _ = write!(
         main,
@@ -182,7 +157,7 @@ async fn overview(app: &Arc<App>) -> Result<String, PageError> {
                 "<div class=\"name\"><a href=\"/scenarios/{}\">{}</a><small>{}{}</small></div>",
                 encode(&s.name),
                 escape(&s.name),
-                escape(&s.schedule),
+                escape(&s.schedule.to_string()),
                 s.description
                     .as_deref()
                     .map(|d| format!(" · {}", escape(d)))
@@ -272,7 +247,7 @@ async fn overview(app: &Arc<App>) -> Result<String, PageError> {
     let invalid: Vec<_> = catalog
         .files
         .iter()
-        .filter(|f| f.status != "valid")
+        .filter(|f| f.status != FileStatus::Valid)
         .collect();
     if invalid.is_empty() {
         let _ = write!(
@@ -301,12 +276,13 @@ async fn overview(app: &Arc<App>) -> Result<String, PageError> {
 
 /// One grid cell: state, last run age, p95.
 fn cell(scenario: &str, r: &RegionSummary, now: DateTime<Utc>) -> String {
-    let state = state_class(&r.state);
-    let last = r.last_run_at.as_deref().map_or_else(
+    let state = r.state.as_str();
+    let last = r.stats.last_run_at.as_deref().map_or_else(
         || "no run yet".to_owned(),
         |t| format!("last {}", age(t, now)),
     );
     let p95 = r
+        .stats
         .duration_ms
         .map(|Percentiles { p95, .. }| format!(" · p95 {}", ms(p95)))
         .unwrap_or_default();
@@ -355,12 +331,12 @@ fn alert_table<'a>(
         let _ = write!(
             rows,
             "<tr><td><span class=\"pill\" style=\"background:var(--{})\">{}</span></td><td>{}</td><td>{}<br>{}</td><td title=\"{}\">{}{}</td><td>{}</td></tr>",
-            if a.status == "firing" {
-                if a.muted { "muted" } else { "down" }
-            } else {
-                "up"
+            match (a.status, a.muted) {
+                (AlertStatus::Firing, true) => "muted",
+                (AlertStatus::Firing, false) => "down",
+                (AlertStatus::Resolved, _) => "up",
             },
-            escape(&a.status),
+            status_name(a.status),
             escape(al.severity.as_str()),
             escape(&al.summary),
             what,
@@ -383,18 +359,23 @@ fn alert_table<'a>(
 
 async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
     let enc = encode(name);
-    let d: ScenarioDetail = api(app, &format!("/api/v1/scenarios/{enc}")).await?;
-    let alerts: views::AlertList = api(app, "/api/v1/alerts").await?;
+    let d = views::scenario_detail(app, name, views::DEFAULT_WINDOW)
+        .await
+        .map_err(PageError::store(&format!("/api/v1/scenarios/{enc}")))?
+        .ok_or(PageError::NotFound)?;
+    let alerts = views::alert_list(app)
+        .await
+        .map_err(PageError::store("/api/v1/alerts"))?;
     let mut series: Vec<(String, Vec<RunResult>)> = Vec::new();
     for r in &d.summary.regions {
-        let runs: RunList = api(
-            app,
-            &format!(
-                "/api/v1/scenarios/{enc}/runs?region={}&limit={CHART_RUNS}",
-                encode(&r.region)
-            ),
-        )
-        .await?;
+        let path = format!(
+            "/api/v1/scenarios/{enc}/runs?region={}&limit={CHART_RUNS}",
+            encode(&r.region)
+        );
+        let runs = views::run_list(app, name, Some(r.region.clone()), CHART_RUNS)
+            .await
+            .map_err(PageError::store(&path))?
+            .ok_or(PageError::NotFound)?;
         series.push((r.region.clone(), runs.runs));
     }
     let now = app.clock.now();
@@ -411,15 +392,14 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
         main,
         "<p class=\"muted-text\"><code>{}</code> · {} · timeout {} · alert after {} failed runs, recovers after {} · severity {}{}{}</p>",
         escape(&s.path),
-        if s.schedule.starts_with("cron") {
-            escape(&s.schedule)
-        } else {
-            format!("every {}", escape(&s.schedule))
+        match &s.schedule {
+            ScheduleView::Cron { .. } => escape(&s.schedule.to_string()),
+            ScheduleView::Interval(_) => format!("every {}", escape(&s.schedule.to_string())),
         },
         escape(&d.timeout),
         d.alert.after,
         d.alert.recover_after,
-        escape(&d.alert.severity),
+        escape(d.alert.severity.as_str()),
         d.alert
             .runbook
             .as_deref()
@@ -447,7 +427,7 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
             .map(|st| format!(
                 "{} <small style=\"display:inline\">({})</small>",
                 escape(&st.name),
-                escape(&st.kind)
+                escape(st.kind.as_str())
             ))
             .collect::<Vec<_>>()
             .join(" → "),
@@ -459,7 +439,8 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
     main.push_str("</div><table><thead><tr><th>region</th><th>probe</th><th>runs</th><th>success</th><th>p50</th><th>p95</th><th>p99</th><th>last outcome</th></tr></thead><tbody>");
     for r in &s.regions {
         let p = |f: fn(&Percentiles) -> f64| {
-            r.duration_ms
+            r.stats
+                .duration_ms
                 .as_ref()
                 .map_or_else(|| "–".into(), |d| ms(f(d)))
         };
@@ -468,13 +449,14 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&r.region),
             escape(r.probe.as_deref().unwrap_or("none live")),
-            r.runs,
-            r.success_ratio
+            r.stats.runs,
+            r.stats
+                .success_ratio
                 .map_or_else(|| "–".into(), |x| format!("{:.1}%", x * 100.0)),
             p(|d| d.p50),
             p(|d| d.p95),
             p(|d| d.p99),
-            escape(r.last_outcome.as_deref().unwrap_or("–")),
+            escape(r.stats.last_outcome.map_or("–", Outcome::as_str)),
         );
     }
     main.push_str("</tbody></table></section>");
@@ -495,7 +477,7 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
                 let _ = write!(
                     main,
                     "<p><span class=\"{}\">{}</span> · {} · {} by {} · trace <code>{}</code></p>{}{}",
-                    if run.outcome == scenarios::wire::Outcome::Success {
+                    if run.outcome == Outcome::Success {
                         "ok"
                     } else {
                         "bad"
@@ -539,7 +521,9 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
         alerts
             .recent
             .iter()
-            .filter(|a| a.alert.scenario.as_deref() == Some(name) && a.status != "firing")
+            .filter(|a| {
+                a.alert.scenario.as_deref() == Some(name) && a.status != AlertStatus::Firing
+            })
             .take(RECENT_ALERTS),
         now,
         "No resolved alerts.",
@@ -576,6 +560,14 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
         main.push_str("</section>");
     }
     Ok(render::page(&format!("{} · Sonde", s.name), &main))
+}
+
+/// `firing` or `resolved`, as the API spells it.
+fn status_name(status: AlertStatus) -> &'static str {
+    match status {
+        AlertStatus::Firing => "firing",
+        AlertStatus::Resolved => "resolved",
+    }
 }
 
 /// The failing step of `run`: its error and the failed assertions'

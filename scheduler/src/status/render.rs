@@ -35,17 +35,6 @@ pub fn encode(text: &str) -> String {
     out
 }
 
-/// The states a grid cell can have; anything else shows as `unknown`.
-pub fn state_class(state: &str) -> &'static str {
-    match state {
-        "up" => "up",
-        "down" => "down",
-        "degraded" => "degraded",
-        "muted" => "muted",
-        _ => "unknown",
-    }
-}
-
 /// `3.2 ms`, `1.24 s`.
 pub fn ms(value: f64) -> String {
     if value >= 1000.0 {

@@ -1,5 +1,5 @@
-//! Per scenario × region summaries for the API: state, last run, success
-//! ratio and duration percentiles over a window, read from the store.
+//! What the store says about one scenario in one region: last run,
+//! success ratio and duration percentiles over a window.
 
 use chrono::{DateTime, Utc};
 use scenarios::wire::Outcome;

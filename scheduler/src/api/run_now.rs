@@ -4,8 +4,8 @@
 //! one failed, 504 one gave no result in time (no live probe counts as
 //! that), 404 unknown scenario. `curl --fail` on it is a deploy gate.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -14,47 +14,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use scenarios::wire::{Outcome, RunReason, RunRequest, RunResult};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::api::ApiError;
+use super::error::ApiError;
 use crate::app::App;
 
 /// Default `wait`.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 /// Longest `wait`.
 pub const MAX_WAIT: Duration = Duration::from_secs(120);
-
-/// Requests waiting for their result, by request id.
-#[derive(Debug, Default)]
-pub struct Waiters(Mutex<HashMap<Uuid, oneshot::Sender<RunResult>>>);
-
-impl Waiters {
-    fn register(&self, id: Uuid) -> oneshot::Receiver<RunResult> {
-        let (tx, rx) = oneshot::channel();
-        if let Ok(mut map) = self.0.lock() {
-            map.insert(id, tx);
-        }
-        rx
-    }
-
-    fn forget(&self, id: Uuid) {
-        if let Ok(mut map) = self.0.lock() {
-            map.remove(&id);
-        }
-    }
-
-    /// Hands a stored result to whoever waits for its request.
-    pub(crate) fn complete(&self, result: &RunResult) {
-        let Some(id) = result.run_request else {
-            return;
-        };
-        let waiter = self.0.lock().ok().and_then(|mut map| map.remove(&id));
-        if let Some(tx) = waiter {
-            let _ = tx.send(result.clone());
-        }
-    }
-}
 
 #[derive(Debug, Deserialize)]
 pub struct RunQuery {
@@ -128,7 +96,7 @@ pub async fn run_now(
             requested_at: app.clock.now(),
             reason: RunReason::RunNow,
         };
-        let rx = app.alerts.waiters.register(request.id);
+        let rx = app.fleet.wait_for_result(request.id);
         tracing::info!(scenario = %name, region = %region, probe = %probe, "Run now requested.");
         pending.push((region, request.id, rx));
         app.fleet.enqueue_run(&probe, request);
@@ -148,7 +116,7 @@ pub async fn run_now(
                 results.insert(region, result);
             }
             None => {
-                app.alerts.waiters.forget(id);
+                app.fleet.stop_waiting(id);
                 missing.push(region);
             }
         }

@@ -1,12 +1,14 @@
-//! The SLO as the scenario detail shows it.
+//! A scenario's SLO as its detail shows it, computed from stored runs.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::alert::slo_status_at;
 use crate::app::App;
 use crate::store::StoreError;
 
+/// The SLO as the scenario detail shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SloView {
     pub availability: f64,
@@ -17,7 +19,8 @@ pub struct SloView {
     pub deploy_ok: bool,
 }
 
-/// The SLO of scenario `name` computed now from the store.
+/// The SLO of scenario `name` computed now from the store; `None` without
+/// an `slo` objective.
 ///
 /// # Errors
 /// Store errors.
@@ -34,7 +37,7 @@ pub async fn slo_view(app: &App, name: &str) -> Result<Option<SloView>, StoreErr
     let owned = name.to_owned();
     let status = app
         .store
-        .read(move |tx| crate::alert::slo_status_at(tx, &owned, &objective, now_ms))
+        .read(move |tx| slo_status_at(tx, &owned, &objective, now_ms))
         .await?;
     let paging = app
         .alerts

@@ -1,0 +1,30 @@
+//! The read side's answers as typed views: what the JSON API serializes
+//! and the status page renders, built in one place so the two can never
+//! disagree. Field names and values are the API's (`docs/api.md`).
+//!
+//! - `scenarios`: the scenario list and each region's summary;
+//!   `region_stats`: the stored runs behind a summary.
+//! - `scenario`: one scenario in detail; `slo`: its error budget.
+//! - `runs`: a scenario's recent runs.
+//! - `alerts`: alerts with their timelines, and silences.
+//! - `probes`: probes and regions. `catalog`: the scenario files.
+
+mod alerts;
+mod catalog;
+mod probes;
+mod region_stats;
+mod runs;
+mod scenario;
+mod scenarios;
+mod slo;
+
+pub use alerts::{AlertList, AlertView, SilenceList, SilenceView, alert_list, silence_list};
+pub use catalog::{CatalogView, FileStatus, FileView, catalog_view};
+pub use probes::{ProbeList, ProbeView, RegionView, probe_list};
+pub use region_stats::{Percentiles, RegionStats, percentiles, region_stats};
+pub use runs::{RunList, run_list};
+pub use scenario::{AlertPolicyInfo, ScenarioDetail, StepInfo, scenario_detail};
+pub use scenarios::{
+    DEFAULT_WINDOW, RegionSummary, ScenarioList, ScenarioSummary, ScheduleView, scenario_list,
+};
+pub use slo::{SloView, slo_view};
