@@ -1,7 +1,7 @@
 //! Ingest throughput: results per second sustained into the durable store
 //! (WAL, `synchronous=FULL`) by several concurrent clients over HTTP.
 //!
-//! Conditions (DESIGN.md "Benchmarks"): 5-step results of about 1.5 KB of
+//! Conditions (BENCHMARKS.md, "Fleet"): 5-step results of about 1.5 KB of
 //! JSON each, batches of 500, rate limits raised for the run, a release
 //! build, the store in a temp dir on the machine's disk.
 //!
@@ -58,7 +58,7 @@ fn result(probe: &str) -> String {
             r#"{{"name":"{name}","kind":"http","status":"skipped","duration_ms":null,"phases":null,"http":null,"tls":null,"dns":null,"assertions":[],"captures":[],"error":null}}"#
         )
     };
-    // Like DESIGN.md's example: three steps ran, two were skipped.
+    // A run that failed at its third step: three steps ran, two were skipped.
     let steps = [
         step("home", "/"),
         step("login", "/api/login"),

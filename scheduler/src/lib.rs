@@ -2,21 +2,31 @@
 //! probes, hands each probe its plan, ingests results durably and exposes
 //! history and metrics.
 //!
-//! Module map:
-//! - [`config`]: `scheduler.toml`, environment overrides, diagnostics.
-//! - [`store`]: the SQLite store (single writer with group commit,
-//!   migrations, retention).
-//! - [`auth`]: bearer tokens (hashes only) and who may call what.
-//! - [`catalog`]: the scenario directory, validated, watched, reloaded.
-//! - [`assignment`]: rendezvous hashing of scenario × region onto probes.
-//! - [`fleet`]: registered probes, liveness, plans, on-demand runs.
-//! - [`ingest`]: result batches into the store, once per result id.
+//! Module map, top layer first (each uses only those below it; see
+//! `docs/architecture.md`):
+//! - [`api`]: every HTTP handler (plan, results, read API, alerts,
+//!   silences, run now, `/metrics`, health) and the axum router.
+//! - [`status`]: the HTML status page, rendered from [`views`].
 //! - [`views`]: the typed answers of the read API and the status page.
+//! - [`ingest`]: result batches into the store and the alert engine in one
+//!   transaction, once per result id.
+//! - [`evaluate`]: runs the alert engine in store jobs (ticks, SLO and
+//!   latency measurement, silences, the alerting series of a scrape).
+//! - [`fleet`]: registered probes, liveness, plans, on-demand runs and
+//!   their waiters.
+//! - [`catalog`]: the scenario directory, validated, watched, reloaded.
+//! - [`alert`]: the alert engine and the notifiers (no HTTP, no SQL).
+//! - [`store`]: the storage interface and its SQLite backend (migrations,
+//!   single writer with group commit, retention).
+//! - [`auth`]: bearer tokens (hashes only) and who may call what.
 //! - [`metrics`]: `/metrics` series and their encoding.
-//! - [`api`]: the axum router.
-//! - [`server`]: listener, TLS, graceful drain.
-//! - [`app`]: the shared state; [`clock`]: injectable time.
-//! - [`cli`]: the command line behind the thin `main.rs`.
+//! - [`assignment`]: rendezvous hashing of scenario × region onto probes.
+//! - [`config`]: `scheduler.toml`, environment overrides, diagnostics.
+//! - [`clock`]: injectable time.
+//! - [`app`]: the shared state and the background tasks;
+//!   [`server`]: listener, TLS, graceful drain.
+//! - [`cli`]: the command line behind the thin `main.rs`; [`health`]:
+//!   `scheduler health`, the container health check.
 
 // Tests may unwrap; the service must not.
 #![cfg_attr(test, allow(clippy::unwrap_used))]

@@ -1,5 +1,5 @@
-//! The agent's own metrics (DESIGN.md, "Metric names (probe agent
-//! /metrics)"): exactly these names and labels, all in this one place.
+//! The agent's own metrics (docs/probe.md, "`probe agent`"): exactly
+//! these names and labels, all in this one place.
 //! Per-scenario results are exposed by the scheduler, not here.
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
