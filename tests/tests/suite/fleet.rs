@@ -11,7 +11,8 @@ use sonde_tests::fleet::{Fleet, FleetOptions, eventually, simple_scenario};
 use sonde_tests::shop::{self, RunningShop, ShopOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::one_fleet::one_fleet_at_a_time;
+
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
 const LONG: Duration = Duration::from_secs(40);
 
@@ -106,7 +107,7 @@ async fn settle(fleet: &Fleet, file: &str, text: &str, scenario: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_regions_report_to_the_api_the_metrics_and_a_real_prometheus() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let (shop, _shop_dir) = start_shop().await;
     let files = [
         (
@@ -237,7 +238,7 @@ fn which(name: &str) -> std::io::Result<std::path::PathBuf> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkilling_the_scheduler_repeatedly_loses_and_duplicates_nothing() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let (shop, _shop_dir) = start_shop().await;
     let text = simple_scenario(
         "beat",
@@ -276,7 +277,7 @@ async fn sigkilling_the_scheduler_repeatedly_loses_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_outage_is_spooled_and_drains_when_the_scheduler_returns() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let (shop, _shop_dir) = start_shop().await;
     let text = simple_scenario("outage", &shop.http_url("/healthz"), "1s", &["eu-west-1"]);
     let mut fleet = Fleet::start(
@@ -311,7 +312,7 @@ async fn an_outage_is_spooled_and_drains_when_the_scheduler_returns() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_probe_killed_with_a_backlog_and_a_torn_record_delivers_the_rest() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let (shop, _shop_dir) = start_shop().await;
     let text = simple_scenario("torn", &shop.http_url("/healthz"), "1s", &["eu-west-1"]);
     let mut fleet = Fleet::start(
@@ -374,7 +375,7 @@ async fn a_probe_killed_with_a_backlog_and_a_torn_record_delivers_the_rest() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_probe_hands_its_scenario_over_and_takes_it_back() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let (shop, _shop_dir) = start_shop().await;
     let text = simple_scenario("handover", &shop.http_url("/healthz"), "1s", &["eu-west-1"]);
     let options = FleetOptions {
@@ -473,7 +474,7 @@ async fn a_silent_probe_hands_its_scenario_over_and_takes_it_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn edits_breaks_fixes_and_deletes_show_in_the_api_and_metrics() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let (shop, _shop_dir) = start_shop().await;
     let text = simple_scenario("reload", &shop.http_url("/healthz"), "1s", &["eu-west-1"]);
     let fleet = Fleet::start(
@@ -586,7 +587,7 @@ async fn fleet_with_a_token(file: &str, text: String) -> (Fleet, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_wrong_and_cross_region_tokens_are_refused_and_store_nothing() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let text = simple_scenario("guarded", "http://127.0.0.1:9/", "1s", &["eu-west-1"]);
     let (fleet, token) = fleet_with_a_token("guarded.toml", text).await;
     let token = token.as_str();
@@ -657,7 +658,7 @@ async fn missing_wrong_and_cross_region_tokens_are_refused_and_store_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_ingest_input_gets_a_clear_4xx_and_affects_nothing_else() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let text = simple_scenario("known", "http://127.0.0.1:9/", "1m", &["eu-west-1"]);
     let (fleet, token) = fleet_with_a_token("known.toml", text).await;
     let bearer = format!("Bearer {token}");

@@ -1,5 +1,4 @@
 //! The demo shop serves the checkout journey and injects faults per region.
-#![allow(clippy::unwrap_used)]
 
 use serde_json::{Value, json};
 use sonde_tests::TestClient;

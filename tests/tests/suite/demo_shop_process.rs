@@ -1,7 +1,6 @@
 //! The `demo-shop` binary, run through the harness: it prints where it
 //! listens, logs JSON, takes its password from the environment, answers
 //! `health`, and stops cleanly on SIGTERM.
-#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

@@ -10,7 +10,8 @@ use sonde_tests::fleet::{Fleet, FleetOptions, eventually};
 use sonde_tests::shop::{self, RunningShop, ShopOptions};
 use sonde_tests::{RunningTarget, Spawn, TestClient, TestTarget};
 
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::one_fleet::one_fleet_at_a_time;
+
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
 const LONG: Duration = Duration::from_secs(40);
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -155,7 +156,7 @@ async fn am_alerts(world: &World) -> Option<Vec<Value>> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_failing_region_pages_once_confirmed_from_another_region_and_resolves() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
     every_region_up(&world).await;
 
@@ -244,7 +245,7 @@ async fn one_failing_region_pages_once_confirmed_from_another_region_and_resolve
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_failing_regions_page_once_as_a_global_alert_and_never_regionally() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
     every_region_up(&world).await;
 
@@ -312,7 +313,7 @@ async fn two_failing_regions_page_once_as_a_global_alert_and_never_regionally() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flapping_region_never_pages_with_after_2() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
     fault(&world, "ap-southeast-1", true).await;
     // Enough runs for many fail/pass pairs.
@@ -348,7 +349,7 @@ async fn a_flapping_region_never_pages_with_after_2() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_every_probe_of_a_region_raises_one_region_alert_and_no_scenario_alert() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let mut world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
     eventually("results from every region", LONG, || async {
         let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
@@ -403,7 +404,7 @@ async fn killing_every_probe_of_a_region_raises_one_region_alert_and_no_scenario
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scheduler_restart_while_firing_neither_repages_nor_loses_the_resolve() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let mut world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
     fault(&world, "us-east-1", false).await;
     eventually("the page", LONG, || async {

@@ -1,5 +1,4 @@
 //! The fake target's routes behave as documented, hostile ones included.
-#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

@@ -13,7 +13,8 @@ use sonde_tests::TestClient;
 use sonde_tests::fleet::{Fleet, FleetOptions, eventually, simple_scenario};
 use sonde_tests::shop::{self, ShopOptions};
 
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::one_fleet::one_fleet_at_a_time;
+
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
 const LONG: Duration = Duration::from_secs(40);
 /// The scenarios' interval; a region is down after `after = 2` failed runs.
@@ -71,7 +72,7 @@ async fn get(client: &TestClient, url: &str) -> Option<(u16, String)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_page_shows_the_grid_a_region_going_down_and_scenario_details() {
-    let _serial = SERIAL.lock().await;
+    let _one_fleet = one_fleet_at_a_time().await;
     let shop_dir = tempfile::tempdir().expect("tempdir");
     let shop = shop::start(ShopOptions::for_tests(shop_dir.path()))
         .await

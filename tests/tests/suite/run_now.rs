@@ -8,10 +8,13 @@ use sonde_tests::TestClient;
 use sonde_tests::fleet::{Fleet, FleetOptions, eventually};
 use sonde_tests::shop::{self, ShopOptions};
 
+use crate::one_fleet::one_fleet_at_a_time;
+
 const LONG: Duration = Duration::from_secs(40);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_now_answers_per_region_and_fails_the_gate_when_a_region_fails() {
+    let _one_fleet = one_fleet_at_a_time().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let shop = shop::start(ShopOptions::for_tests(dir.path()))
         .await

@@ -1,6 +1,5 @@
 //! The DNS responder answers its records, NXDOMAIN inside its zone and
 //! REFUSED outside, over UDP and TCP.
-#![allow(clippy::unwrap_used)]
 
 use hickory_resolver::Resolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};

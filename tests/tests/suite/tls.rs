@@ -1,6 +1,5 @@
 //! Each certificate kind is accepted or rejected, for the right reason, by
 //! a rustls client that trusts the test CA.
-#![allow(clippy::unwrap_used)]
 
 use rustls::{CertificateError, Error};
 use sonde_tests::{TestTarget, TlsKind, certs, test_ca, tls_handshake};

@@ -4,7 +4,7 @@
 //! After an intended change, rewrite the files and review the diff:
 //!
 //! ```text
-//! UPDATE_GOLDEN=1 cargo test -p sonde-scenarios --test wire_golden
+//! UPDATE_GOLDEN=1 cargo test -p sonde-scenarios --test suite wire_golden::
 //! ```
 
 use std::collections::BTreeMap;
