@@ -1,0 +1,133 @@
+//! SLO and latency objectives computed from stored runs with explicit
+//! timestamps: budget, burn rates, page and ticket alerts, the detail's
+//! `slo` block and the metrics; a missed latency objective is `degraded`
+//! with its own alert, distinct from down.
+
+use scheduler::alert::Scope;
+
+use crate::alert_kit::{Fleet, firing, summary};
+use crate::common::t0;
+
+/// The value of the sample `series` (name and labels exactly as written).
+fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{series} missing:\n{scrape}"))
+}
+
+fn close(a: &serde_json::Value, b: f64) -> bool {
+    a.as_f64().is_some_and(|a| (a - b).abs() < 1e-9)
+}
+
+#[tokio::test]
+async fn burn_rates_page_and_ticket_from_stored_runs() {
+    // 99% over 1d: 1% of runs may fail.
+    let f = Fleet::new("after = 100\nslo = { availability = 99.0, window = \"1d\" }").await;
+    // One run a minute for 100 minutes up to now; the last 10 failed.
+    let runs = (0..100)
+        .map(|m| {
+            let at = t0() - chrono::Duration::minutes(m) - chrono::Duration::seconds(1);
+            crate::alert_kit::run_at("eu-west-1", m >= 10, at)
+        })
+        .collect();
+    f.record(runs).await;
+    scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
+
+    // By hand: 5m 5/5 → 100x; 30m 10/30 → 33.3x; 1h 10/60 → 16.7x;
+    // 2h and longer 10/100 → 10x; budget over 1d: 1 - 0.1/0.01 = -9.
+    let detail = f.t.get("/api/v1/scenarios/shop").await.json();
+    let slo = &detail["slo"];
+    assert_eq!(slo["availability"], 99.0);
+    assert_eq!(slo["window"], "1d");
+    assert!(close(&slo["budget_remaining"], -9.0), "{slo}");
+    let burns = &slo["burn_rates"];
+    assert!(close(&burns["5m"], 100.0), "{slo}");
+    assert!(close(&burns["30m"], 10.0 / 30.0 / 0.01), "{slo}");
+    assert!(close(&burns["1h"], 10.0 / 60.0 / 0.01), "{slo}");
+    for w in ["2h", "6h", "1d", "3d"] {
+        assert!(close(&burns[w], 10.0), "{w}: {slo}");
+    }
+    assert_eq!(slo["deploy_ok"], false);
+
+    let events = f.events().await;
+    assert_eq!(
+        summary(&events),
+        [firing("shop/slo/page"), firing("shop/slo/ticket")]
+    );
+    assert_eq!(events[0].event.alert.scope, Scope::Slo);
+    assert_eq!(events[0].event.alert.severity.as_str(), "critical");
+    assert_eq!(events[1].event.alert.severity.as_str(), "warning");
+
+    let scrape = f.t.scrape(None).await.text();
+    let budget = sample(
+        &scrape,
+        "sonde_slo_error_budget_remaining_ratio{scenario=\"shop\"}",
+    );
+    assert!((budget + 9.0).abs() < 1e-9);
+    let burn = sample(
+        &scrape,
+        "sonde_slo_burn_rate{scenario=\"shop\",window=\"5m\"}",
+    );
+    assert!((burn - 100.0).abs() < 1e-9);
+    let firing = sample(
+        &scrape,
+        "sonde_alerts_firing{scope=\"slo\",severity=\"critical\"}",
+    );
+    assert_eq!(firing, 1.0);
+
+    // Half an hour later, with good runs since, the short windows cool
+    // down: no page any more (5m burns 0), the ticket stays (1d and 2h).
+    f.t.clock.advance(std::time::Duration::from_secs(1_800));
+    let runs = (0..30)
+        .map(|m| crate::alert_kit::run_at("eu-west-1", true, t0() + chrono::Duration::minutes(m)))
+        .collect();
+    f.record(runs).await;
+    f.touch_all().await;
+    scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
+    let ids: Vec<_> = f
+        .events()
+        .await
+        .iter()
+        .map(|e| (e.alert_id.clone(), e.status))
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(ids[2], crate::alert_kit::resolved("shop/slo/page"));
+}
+
+#[tokio::test]
+async fn slow_runs_make_the_region_degraded_with_a_latency_alert() {
+    let f = Fleet::new("latency = \"p95 < 800ms over 10m\"\nconfirm = false").await;
+    let mut runs = Vec::new();
+    for i in 0..10 {
+        let mut r = f.run("eu-west-1", true, i * 30);
+        r["duration_ms"] = serde_json::json!(if i < 5 { 200.0 } else { 1_200.0 });
+        runs.push(r);
+        let mut fast = f.run("us-east-1", true, i * 30);
+        fast["duration_ms"] = serde_json::json!(150.0);
+        runs.push(fast);
+    }
+    f.t.clock.advance(std::time::Duration::from_secs(300));
+    f.touch_all().await;
+    f.record(runs).await;
+    let events = f.events().await;
+    assert_eq!(summary(&events), [firing("shop/latency")]);
+    let a = &events[0].event.alert;
+    assert_eq!(a.scope, Scope::Latency);
+    assert_eq!(a.regions, ["eu-west-1"]);
+    assert_eq!(
+        a.summary,
+        "shop is degraded: p95 over 10m above 800ms (eu-west-1 1200ms)"
+    );
+    assert_eq!(f.state("eu-west-1").await, "degraded");
+    assert_eq!(f.state("us-east-1").await, "up");
+    let scrape = f.t.scrape(None).await.text();
+    assert!(scrape.contains("sonde_scenario_up{scenario=\"shop\",region=\"eu-west-1\"} 1.0"));
+
+    // Ten minutes on, the slow runs are out of the window.
+    f.t.clock.advance(std::time::Duration::from_secs(900));
+    f.touch_all().await;
+    scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
+    assert_eq!(f.events().await.len(), 2);
+    assert_eq!(f.state("eu-west-1").await, "up");
+}

@@ -1,0 +1,42 @@
+//! The scheduler's integration tests, one module per concern, linked into
+//! one test binary: each binary links the whole dependency tree, so one per
+//! concern cost minutes of linking and gigabytes of disk.
+//!
+//! Run one concern with a filter: `cargo test -p sonde-scheduler --test
+//! suite alert_confirm::`.
+
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests stamp real times; the injected clock is for the code under test"
+)]
+#![allow(clippy::unwrap_used)]
+
+// Shared set-up.
+mod alert_kit;
+mod common;
+mod notify_support;
+
+mod alert_confirm;
+mod alert_restart;
+mod alert_retention;
+mod alert_run_now;
+mod alert_scopes;
+mod alert_silences;
+mod alert_slo;
+mod alert_states;
+mod binary;
+mod failover;
+mod hot_reload;
+mod metrics;
+mod notify_alertmanager;
+mod notify_app;
+mod notify_config;
+mod notify_pagerduty;
+mod notify_restart;
+mod notify_rules;
+mod notify_slack;
+mod notify_webhook;
+mod probe_protocol;
+mod read_api;
+mod store;

@@ -1,0 +1,101 @@
+//! The store on real SQLite files: group commit keeps each id once under
+//! concurrent writers, retention deletes by start time, migrations are
+//! recorded and a newer schema is refused.
+
+use chrono::Duration;
+use scenarios::wire::RunResult;
+use scheduler::store::results::ResultRow;
+use scheduler::store::{Store, StoreError, retention};
+
+fn row(at: chrono::DateTime<chrono::Utc>) -> ResultRow {
+    let json = crate::common::result("checkout", "p1", "eu-west-1", "success", at);
+    let result: RunResult = serde_json::from_value(json.clone()).unwrap();
+    ResultRow::from_raw(&result, &json.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_overlapping_batches_store_each_id_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db"), 0).await.unwrap();
+    let rows: Vec<ResultRow> = (0..300)
+        .map(|i| row(crate::common::t0() + Duration::seconds(i)))
+        .collect();
+    // 30 writers, each sending 100 rows that overlap its neighbours'.
+    let handles: Vec<_> = (0..30)
+        .map(|w| {
+            let store = store.clone();
+            let batch: Vec<ResultRow> = rows
+                .iter()
+                .cycle()
+                .skip(w * 10)
+                .take(100)
+                .cloned()
+                .collect();
+            tokio::spawn(async move {
+                store
+                    .write(move |tx| tx.insert_results(&mut batch.iter(), 0))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut inserted = 0;
+    for h in handles {
+        inserted += h.await.unwrap().iter().filter(|new| **new).count();
+    }
+    assert_eq!(inserted, 300);
+    assert_eq!(store.read(|tx| tx.count_results()).await.unwrap(), 300);
+    store.close().await;
+    assert!(matches!(
+        store.write(|_| Ok(())).await,
+        Err(StoreError::Closed)
+    ));
+}
+
+#[tokio::test]
+async fn retention_deletes_results_that_started_before_the_cutoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db"), 0).await.unwrap();
+    let old: Vec<ResultRow> = (0..7)
+        .map(|i| row(crate::common::t0() - Duration::days(40) + Duration::seconds(i)))
+        .collect();
+    let new: Vec<ResultRow> = (0..3)
+        .map(|i| row(crate::common::t0() + Duration::seconds(i)))
+        .collect();
+    store
+        .write(move |tx| tx.insert_results(&mut old.iter().chain(&new), 0))
+        .await
+        .unwrap();
+    let cutoff = (crate::common::t0() - Duration::days(30)).timestamp_millis();
+    assert_eq!(retention::delete_before(&store, cutoff).await.unwrap(), 7);
+    assert_eq!(store.read(|tx| tx.count_results()).await.unwrap(), 3);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn migrations_are_recorded_and_a_newer_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, 0).await.unwrap();
+    store.close().await;
+    let store = Store::open(&path, 0).await.unwrap();
+    store.close().await;
+    // The SQLite file itself, as the store left it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let versions: i64 = conn
+        .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(versions, 3, "results, alerts, notifiers");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    conn.execute("INSERT INTO schema_version VALUES (99, 0)", [])
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&path, 0).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 99, .. }),
+        "{err}"
+    );
+}

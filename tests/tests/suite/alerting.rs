@@ -1,0 +1,457 @@
+//! Alerting end to end: the built scheduler and probe agents on loopback,
+//! the demo shop failing per region, a real Alertmanager (Debian's
+//! `prometheus-alertmanager`) and a webhook receiver that records every
+//! notification.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sonde_tests::fleet::{Fleet, FleetOptions, eventually};
+use sonde_tests::shop::{self, RunningShop, ShopOptions};
+use sonde_tests::{RunningTarget, Spawn, TestClient, TestTarget};
+
+use crate::one_fleet::one_fleet_at_a_time;
+
+const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
+const LONG: Duration = Duration::from_secs(40);
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+struct World {
+    shop: RunningShop,
+    _shop_dir: tempfile::TempDir,
+    hook: RunningTarget,
+    am_port: Option<u16>,
+    _am: Option<sonde_tests::ChildGuard>,
+    fleet: Fleet,
+}
+
+/// A fleet of one probe per region watching the shop's home page every
+/// second, notifying a webhook receiver and, when installed, a real
+/// Alertmanager.
+async fn world(after: u32, probes: FleetOptions) -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = shop::start(ShopOptions::for_tests(dir.path()))
+        .await
+        .expect("shop");
+    let hook = TestTarget::new()
+        .route("/hook", 200, "ok")
+        .start()
+        .await
+        .expect("receiver");
+    let (am_port, am) = match alertmanager(dir.path()).await {
+        Some((port, guard)) => (Some(port), Some(guard)),
+        None => (None, None),
+    };
+    let mut notify = format!(
+        "[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n",
+        hook.url("/hook")
+    );
+    if let Some(port) = am_port {
+        notify.push_str(&format!("\n[[notify]]\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:{port}\"\nresend_interval = \"2s\"\n"));
+    }
+    let scenario = format!(
+        "name = \"home\"\ninterval = \"1s\"\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-southeast-1\"]\n\
+         [[steps]]\nname = \"home\"\nget = \"{}\"\nexpect = [\"status == 200\"]\n\
+         [alert]\nafter = {after}\nrecover_after = 1\nglobal_regions = 2\nconfirm = true\nrunbook = \"https://runbooks.example.com/home\"\n",
+        shop.http_url("/")
+    );
+    let options = FleetOptions {
+        extra_config: notify,
+        ..probes
+    };
+    let fleet = Fleet::start(options, &[("home.toml", scenario)])
+        .await
+        .expect("fleet");
+    World {
+        shop,
+        _shop_dir: dir,
+        hook,
+        am_port,
+        _am: am,
+        fleet,
+    }
+}
+
+async fn alertmanager(dir: &std::path::Path) -> Option<(u16, sonde_tests::ChildGuard)> {
+    let program = std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|p| p.join("prometheus-alertmanager"))
+        .find(|p| p.is_file())?;
+    let port = sonde_tests::free_port().ok()?;
+    let config = dir.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: none\n  group_wait: 1s\nreceivers:\n  - name: none\n",
+    )
+    .ok()?;
+    let guard = Spawn::new(program)
+        .args([
+            format!("--config.file={}", config.display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--cluster.listen-address=".to_string(),
+            format!("--storage.path={}", dir.join("am").display()),
+        ])
+        .log_dir(dir)
+        .start()
+        .ok()?;
+    sonde_tests::wait_for_http(
+        &format!("http://127.0.0.1:{port}/-/ready"),
+        Duration::from_secs(20),
+    )
+    .await
+    .ok()?;
+    Some((port, guard))
+}
+
+/// The webhook notifications received so far: (status, alert).
+fn pages(world: &World) -> Vec<(String, Value)> {
+    world
+        .hook
+        .requests_to("/hook")
+        .iter()
+        .filter_map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).ok()?;
+            Some((body["status"].as_str()?.to_string(), body["alert"].clone()))
+        })
+        .collect()
+}
+
+async fn fault(world: &World, region: &str, flap: bool) {
+    let body = serde_json::json!({"region": region, "path": "/", "status": 503, "flap": flap});
+    let resp = TestClient::new()
+        .post_json(&world.shop.http_url("/_faults"), &[], &body)
+        .await
+        .expect("fault set");
+    assert!(resp.status.as_u16() < 300, "fault: {}", resp.text());
+}
+
+async fn clear_faults(world: &World) {
+    TestClient::new()
+        .request(
+            hyper::Method::DELETE,
+            &world.shop.http_url("/_faults"),
+            &[],
+            None,
+        )
+        .await
+        .expect("faults cleared");
+}
+
+async fn every_region_up(world: &World) {
+    eventually("every region up", LONG, || async {
+        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
+        let regions = s["regions"].as_array()?.clone();
+        (regions.len() == 3 && regions.iter().all(|r| r["state"] == "up")).then_some(())
+    })
+    .await;
+}
+
+async fn am_alerts(world: &World) -> Option<Vec<Value>> {
+    let port = world.am_port?;
+    let resp = TestClient::new()
+        .get(&format!("http://127.0.0.1:{port}/api/v2/alerts"))
+        .await
+        .ok()?;
+    resp.json().ok()?.as_array().cloned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_failing_region_pages_once_confirmed_from_another_region_and_resolves() {
+    let _one_fleet = one_fleet_at_a_time().await;
+    let world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
+    every_region_up(&world).await;
+
+    fault(&world, "eu-west-1", false).await;
+    let alert = eventually("one regional page for eu-west-1", LONG, || async {
+        let firing: Vec<_> = pages(&world)
+            .into_iter()
+            .filter(|(s, _)| s == "firing")
+            .collect();
+        match firing.as_slice() {
+            [(_, a)] => Some(a.clone()),
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(alert["scope"], "region", "{alert}");
+    assert_eq!(alert["regions"], serde_json::json!(["eu-west-1"]));
+    assert_eq!(alert["step"], "home");
+    assert_eq!(
+        (alert["expected"].as_str(), alert["actual"].as_str()),
+        (Some("200"), Some("503")),
+        "{alert}"
+    );
+    assert_eq!(alert["runbook"], "https://runbooks.example.com/home");
+    assert!(alert["trace_id"].as_str().is_some_and(|t| t.len() == 32));
+    // Sent once the other regions answered: the page says it is regional.
+    assert_eq!(alert["confirmation"]["outcome"], "success", "{alert}");
+    assert_ne!(alert["confirmation"]["region"], "eu-west-1", "{alert}");
+
+    eventually(
+        "the alert confirmed up from another region",
+        LONG,
+        || async {
+            let alerts = world.fleet.get_json("/api/v1/alerts").await.ok()?;
+            let open = alerts["open"].as_array()?;
+            let c = &open.iter().find(|a| a["id"] == "home/region/eu-west-1")?["confirmation"];
+            (c["outcome"] == "success" && c["region"] != "eu-west-1").then_some(())
+        },
+    )
+    .await;
+    if world.am_port.is_some() {
+        eventually("the alert in Alertmanager", LONG, || async {
+            let alerts = am_alerts(&world).await?;
+            alerts
+                .iter()
+                .any(|a| {
+                    a["labels"]["scenario"] == "home"
+                        && a["labels"]["region"] == "eu-west-1"
+                        && a["labels"]["scope"] == "region"
+                })
+                .then_some(())
+        })
+        .await;
+    } else {
+        eprintln!(
+            "note: prometheus-alertmanager is not installed; the Alertmanager leg is skipped"
+        );
+    }
+
+    clear_faults(&world).await;
+    eventually("the resolve", LONG, || async {
+        let resolved: Vec<_> = pages(&world)
+            .into_iter()
+            .filter(|(s, _)| s == "resolved")
+            .collect();
+        (resolved.len() == 1
+            && resolved[0].1["duration_s"]
+                .as_f64()
+                .is_some_and(|d| d > 0.0))
+        .then_some(())
+    })
+    .await;
+    if world.am_port.is_some() {
+        eventually("the alert resolved in Alertmanager", LONG, || async {
+            let alerts = am_alerts(&world).await?;
+            alerts
+                .iter()
+                .all(|a| a["labels"]["scenario"] != "home" || a["status"]["state"] != "active")
+                .then_some(())
+        })
+        .await;
+    }
+    let firing = pages(&world).iter().filter(|(s, _)| s == "firing").count();
+    assert_eq!(firing, 1, "exactly one page");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_failing_regions_page_once_as_a_global_alert_and_never_regionally() {
+    let _one_fleet = one_fleet_at_a_time().await;
+    let world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
+    every_region_up(&world).await;
+
+    fault(&world, "eu-west-1", false).await;
+    fault(&world, "ap-southeast-1", false).await;
+    let alert = eventually("a global page", LONG, || async {
+        pages(&world)
+            .into_iter()
+            .find(|(s, a)| s == "firing" && a["scope"] == "global")
+            .map(|(_, a)| a)
+    })
+    .await;
+    let mut regions: Vec<String> =
+        serde_json::from_value(alert["regions"].clone()).expect("regions");
+    regions.sort();
+    assert_eq!(regions, ["ap-southeast-1", "eu-west-1"], "{alert}");
+    assert_eq!(alert["step"], "home", "{alert}");
+
+    // Both regional alerts exist, grouped under the global one.
+    eventually("the regional alerts grouped", LONG, || async {
+        let alerts = world.fleet.get_json("/api/v1/alerts").await.ok()?;
+        let grouped = alerts["open"]
+            .as_array()?
+            .iter()
+            .filter(|a| a["scope"] == "region" && a["grouped"] == true)
+            .count();
+        (grouped == 2).then_some(())
+    })
+    .await;
+    if world.am_port.is_some() {
+        eventually("the global alert in Alertmanager", LONG, || async {
+            let alerts = am_alerts(&world).await?;
+            let home: Vec<_> = alerts
+                .iter()
+                .filter(|a| a["labels"]["scenario"] == "home")
+                .collect();
+            (home.len() == 1 && home[0]["labels"]["scope"] == "global").then_some(())
+        })
+        .await;
+    }
+
+    clear_faults(&world).await;
+    eventually("the global resolve", LONG, || async {
+        pages(&world)
+            .iter()
+            .any(|(s, a)| s == "resolved" && a["scope"] == "global")
+            .then_some(())
+    })
+    .await;
+    // Runs go on every second: time for a late regional page to show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let sent: Vec<(String, Value)> = pages(&world)
+        .into_iter()
+        .map(|(s, a)| (s, a["id"].clone()))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("firing".to_owned(), Value::from("home/global")),
+            ("resolved".to_owned(), Value::from("home/global"))
+        ],
+        "one page and its resolve, nothing regional"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flapping_region_never_pages_with_after_2() {
+    let _one_fleet = one_fleet_at_a_time().await;
+    let world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
+    fault(&world, "ap-southeast-1", true).await;
+    // Enough runs for many fail/pass pairs.
+    let before = eventually("the probe running", LONG, || async {
+        let s = world
+            .fleet
+            .scrape(&world.fleet.probes[2].metrics_url())
+            .await
+            .ok()?;
+        s.sum("sonde_agent_runs_total", &[("scenario", "home")])
+    })
+    .await;
+    eventually("at least ten flapping runs", LONG, || async {
+        let s = world
+            .fleet
+            .scrape(&world.fleet.probes[2].metrics_url())
+            .await
+            .ok()?;
+        (s.sum(
+            "sonde_agent_runs_total",
+            &[("scenario", "home"), ("outcome", "failure")],
+        )? >= 4.0
+            && s.sum("sonde_agent_runs_total", &[("scenario", "home")])? >= before + 10.0)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        pages(&world).is_empty(),
+        "a flapping region paged: {:?}",
+        pages(&world)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_every_probe_of_a_region_raises_one_region_alert_and_no_scenario_alert() {
+    let _one_fleet = one_fleet_at_a_time().await;
+    let mut world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
+    eventually("results from every region", LONG, || async {
+        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
+        s["regions"]
+            .as_array()?
+            .iter()
+            .all(|r| r["state"] == "up")
+            .then_some(())
+    })
+    .await;
+    world.fleet.kill_probe(1).await; // eu-west-1's only probe
+    let alert = eventually("a region alert for eu-west-1", LONG, || async {
+        pages(&world)
+            .into_iter()
+            .find(|(s, a)| s == "firing" && a["id"] == "region/eu-west-1")
+            .map(|(_, a)| a)
+    })
+    .await;
+    assert_eq!(alert["scope"], "probe");
+    assert!(
+        alert["probe"].is_null() && alert["scenario"].is_null(),
+        "{alert}"
+    );
+    eventually("the scenario unknown in eu-west-1", LONG, || async {
+        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
+        let eu = s["regions"]
+            .as_array()?
+            .iter()
+            .find(|r| r["region"] == "eu-west-1")?
+            .clone();
+        (eu["state"] == "unknown").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let scenario_pages: Vec<_> = pages(&world)
+        .into_iter()
+        .filter(|(_, a)| !a["scenario"].is_null())
+        .collect();
+    assert!(
+        scenario_pages.is_empty(),
+        "a dead probe paged for its scenarios: {scenario_pages:?}"
+    );
+    let region_pages = pages(&world)
+        .iter()
+        .filter(|(s, a)| s == "firing" && a["scope"] == "probe")
+        .count();
+    assert_eq!(
+        region_pages, 1,
+        "one probe/region alert, not one per probe or scenario"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduler_restart_while_firing_neither_repages_nor_loses_the_resolve() {
+    let _one_fleet = one_fleet_at_a_time().await;
+    let mut world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
+    fault(&world, "us-east-1", false).await;
+    eventually("the page", LONG, || async {
+        pages(&world)
+            .iter()
+            .any(|(s, a)| s == "firing" && a["id"] == "home/region/us-east-1")
+            .then_some(())
+    })
+    .await;
+    world.fleet.stop_scheduler().await.expect("scheduler stops");
+    world
+        .fleet
+        .start_scheduler()
+        .await
+        .expect("scheduler restarts");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    clear_faults(&world).await;
+    eventually("the resolve after the restart", LONG, || async {
+        pages(&world)
+            .iter()
+            .any(|(s, a)| s == "resolved" && a["id"] == "home/region/us-east-1")
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ids: Vec<String> = world
+        .hook
+        .requests_to("/hook")
+        .iter()
+        .filter_map(|r| r.header("webhook-id").map(str::to_string))
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    let firing = pages(&world)
+        .iter()
+        .filter(|(s, a)| s == "firing" && a["id"] == "home/region/us-east-1")
+        .count();
+    assert_eq!(
+        ids.len(),
+        unique.len(),
+        "no notification delivered twice: {ids:?}"
+    );
+    assert_eq!(firing, 1, "paged once across the restart");
+    let resolved = pages(&world)
+        .iter()
+        .filter(|(s, _)| s == "resolved")
+        .count();
+    assert_eq!(resolved, 1, "resolved once");
+}

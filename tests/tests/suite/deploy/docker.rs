@@ -1,0 +1,168 @@
+//! The Dockerfiles build static binaries and run them from scratch as a
+//! non-root user with a health check; the compose file is valid for
+//! `docker-compose` and runs every service hardened in one network
+//! namespace.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::{REGIONS, deploy, read, run, skip, tool, yaml_docs};
+
+const IMAGES: [&str; 3] = ["probe", "scheduler", "demo-shop"];
+
+/// A Dockerfile's stages: (the FROM line, the instructions after it).
+fn stages(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut stages: Vec<(String, Vec<String>)> = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // Join continuation lines into one instruction.
+        current.push_str(line.trim_end_matches('\\'));
+        if line.ends_with('\\') {
+            current.push(' ');
+            continue;
+        }
+        let instruction = std::mem::take(&mut current);
+        if instruction.starts_with("FROM ") {
+            stages.push((instruction, Vec::new()));
+        } else if let Some((_, body)) = stages.last_mut() {
+            body.push(instruction);
+        }
+    }
+    stages
+}
+
+#[test]
+fn dockerfiles_build_static_and_run_from_scratch_as_non_root_with_a_healthcheck() {
+    for image in IMAGES {
+        let path = deploy(&format!("docker/{image}.Dockerfile"));
+        let stages = stages(&read(&path));
+        let what = path.display();
+        assert_eq!(stages.len(), 2, "{what}: a builder and a runtime stage");
+        let (from, builder) = &stages[0];
+        assert_eq!(from, "FROM rust:1.95-bookworm AS builder", "{what}");
+        let builder = builder.join("\n");
+        assert!(
+            builder.contains("RUSTFLAGS=\"-C target-feature=+crt-static\""),
+            "{what}"
+        );
+        assert!(
+            builder.contains("--target x86_64-unknown-linux-gnu"),
+            "{what}"
+        );
+        let (from, runtime) = &stages[1];
+        assert_eq!(from, "FROM scratch AS runtime", "{what}");
+        let has = |prefix: &str| runtime.iter().find(|i| i.starts_with(prefix));
+        assert!(has("RUN").is_none(), "{what}: no shell in scratch");
+        let user = has("USER ").expect("USER").trim_start_matches("USER ");
+        let uid: u32 = user
+            .split(':')
+            .next()
+            .unwrap()
+            .parse()
+            .expect("a numeric USER");
+        assert_ne!(uid, 0, "{what}: non-root USER");
+        let bin = format!("\"/{image}\"");
+        let health = has("HEALTHCHECK").expect("HEALTHCHECK");
+        assert!(
+            health.contains(&format!("CMD [{bin}, \"health\"")),
+            "{what}: {health}"
+        );
+        assert_eq!(
+            has("ENTRYPOINT").unwrap(),
+            &format!("ENTRYPOINT [{bin}]"),
+            "{what}"
+        );
+        assert_eq!(has("STOPSIGNAL").unwrap(), "STOPSIGNAL SIGTERM", "{what}");
+        assert!(
+            has("VOLUME").unwrap().contains("\"/var/lib/sonde\""),
+            "{what}"
+        );
+        for copy in runtime.iter().filter(|i| i.starts_with("COPY")) {
+            // deploy/docker/build swaps exactly this source for its staged copy.
+            assert!(
+                copy.contains("--from=builder") && copy.contains(" /out/"),
+                "{what}: {copy}"
+            );
+        }
+        let ignore = read(&deploy(&format!("docker/{image}.Dockerfile.dockerignore")));
+        assert!(
+            ignore.lines().any(|l| l == "/target"),
+            "{what}: context excludes /target"
+        );
+    }
+    for script in ["docker/build", "docker/compose-tokens"] {
+        run(Command::new("bash").arg("-n").arg(deploy(script)));
+    }
+}
+
+fn service<'a>(config: &'a Value, name: &str) -> &'a Value {
+    let s = &config["services"][name];
+    assert!(s.is_object(), "compose: no service {name}");
+    s
+}
+
+fn check_compose(config: &Value) {
+    for name in ["demo-shop", "scheduler"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(REGIONS.iter().map(|r| format!("probe-{r}")))
+    {
+        let s = service(config, &name);
+        assert_eq!(s["read_only"], true, "{name}: read_only");
+        assert_eq!(s["user"], "65532:65532", "{name}: user");
+        assert!(
+            s["cap_drop"].as_array().unwrap().iter().any(|c| c == "ALL"),
+            "{name}"
+        );
+        if name != "demo-shop" {
+            assert_eq!(
+                s["network_mode"], "service:demo-shop",
+                "{name}: one network namespace"
+            );
+        }
+    }
+    for region in REGIONS {
+        let s = service(config, &format!("probe-{region}"));
+        assert_eq!(s["environment"]["SONDE_PROBE_REGION"], region);
+        let command: Vec<&str> = s["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            command.contains(&"--allow-target=127.0.0.0/8"),
+            "{region}: {command:?}"
+        );
+        // The image's HEALTHCHECK (`probe health`) asks the port in
+        // SONDE_PROBE_LISTEN, so each probe sets that and no override.
+        assert!(
+            s["environment"]["SONDE_PROBE_LISTEN"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("0.0.0.0:")),
+            "{region}: {s}"
+        );
+        assert!(s.get("healthcheck").is_none(), "{region}: {s}");
+    }
+}
+
+#[test]
+fn compose_file_is_valid_for_docker_compose() {
+    let file = deploy("docker/compose.yaml");
+    // Plain YAML in any case (anchors resolved, merge keys left as keys).
+    assert_eq!(yaml_docs(&read(&file)).len(), 1);
+    let Some(compose) = tool("docker-compose", "DOCKER_COMPOSE") else {
+        return skip(
+            "compose",
+            "docker-compose",
+            "apt-get install docker-compose",
+        );
+    };
+    let out = run(Command::new(compose).arg("-f").arg(&file).arg("config"));
+    let config = yaml_docs(&String::from_utf8(out.stdout).unwrap()).remove(0);
+    check_compose(&config);
+}

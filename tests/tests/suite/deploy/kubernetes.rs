@@ -1,0 +1,309 @@
+//! The Kustomize bases and region overlays render with `kubectl kustomize`
+//! (and pass `kubernetes-validate` when installed): hardened containers,
+//! probes, resources, references that resolve, a grace period that covers
+//! the drain, and one overlay and token hash per region.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::{REGIONS, deploy, env_refs, run, skip, tool, yaml_docs};
+
+/// `10s`, `1m`: the durations the deploy files use, in seconds.
+fn seconds(text: &str) -> u64 {
+    let (n, unit) = text.split_at(text.len() - 1);
+    let n: u64 = n.parse().unwrap_or_else(|_| panic!("duration {text:?}"));
+    match unit {
+        "s" => n,
+        "m" => n * 60,
+        _ => panic!("duration {text:?}: expected s or m"),
+    }
+}
+
+/// The directories `kubectl apply -k` is meant for: both bases and every
+/// region overlay.
+fn kustomizations() -> Vec<PathBuf> {
+    let root = deploy("kubernetes");
+    let mut dirs = vec![root.join("base/scheduler"), root.join("base/probe")];
+    let mut overlays: Vec<PathBuf> = std::fs::read_dir(root.join("overlays"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("kustomization.yaml").is_file())
+        .collect();
+    overlays.sort();
+    for region in REGIONS {
+        assert!(
+            overlays.iter().any(|p| p.ends_with(region)),
+            "no overlay for {region}"
+        );
+    }
+    dirs.extend(overlays);
+    dirs
+}
+
+fn kustomize(kubectl: &Path, dir: &Path) -> String {
+    let out = run(Command::new(kubectl).arg("kustomize").arg(dir));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn named<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+}
+
+fn env_value<'a>(container: &'a Value, name: &str) -> Option<&'a str> {
+    container["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)?["value"]
+        .as_str()
+}
+
+/// The hardening every container gets, at container level (pod-level
+/// settings are checked too, but a container's own wins).
+fn check_container(c: &Value, what: &str) {
+    let sc = &c["securityContext"];
+    assert_eq!(sc["runAsNonRoot"], true, "{what}: runAsNonRoot");
+    assert_eq!(sc["runAsUser"], 65532, "{what}: runAsUser");
+    assert_eq!(
+        sc["readOnlyRootFilesystem"], true,
+        "{what}: readOnlyRootFilesystem"
+    );
+    assert_eq!(
+        sc["allowPrivilegeEscalation"], false,
+        "{what}: allowPrivilegeEscalation"
+    );
+    let drop = sc["capabilities"]["drop"].as_array();
+    assert!(
+        drop.is_some_and(|d| d.iter().any(|c| c == "ALL")),
+        "{what}: capabilities.drop ALL"
+    );
+    assert_eq!(
+        sc["seccompProfile"]["type"], "RuntimeDefault",
+        "{what}: seccompProfile"
+    );
+    assert_eq!(
+        c["livenessProbe"]["httpGet"]["path"], "/livez",
+        "{what}: liveness"
+    );
+    assert_eq!(
+        c["readinessProbe"]["httpGet"]["path"], "/readyz",
+        "{what}: readiness"
+    );
+    let resources = &c["resources"];
+    for path in ["/requests/cpu", "/requests/memory", "/limits/memory"] {
+        assert!(
+            resources.pointer(path).is_some_and(|v| !v.is_null()),
+            "{what}: resources{path}"
+        );
+    }
+}
+
+/// Secrets, ConfigMaps and claims that the pod uses exist in the same render
+/// (generated names carry a hash suffix that Kustomize must have rewritten).
+fn check_references(pod: &Value, objects: &[Value], what: &str) {
+    let volumes = pod["volumes"].as_array().cloned().unwrap_or_default();
+    for v in &volumes {
+        if let Some(name) = v["secret"]["secretName"].as_str() {
+            assert!(
+                named(objects, "Secret", name).is_some(),
+                "{what}: Secret {name}"
+            );
+        }
+        if let Some(name) = v["persistentVolumeClaim"]["claimName"].as_str() {
+            assert!(
+                named(objects, "PersistentVolumeClaim", name).is_some(),
+                "{what}: PersistentVolumeClaim {name}"
+            );
+        }
+        if let Some(name) = v["configMap"]["name"].as_str() {
+            assert!(
+                named(objects, "ConfigMap", name).is_some(),
+                "{what}: ConfigMap {name}"
+            );
+        }
+    }
+    for c in pod["containers"].as_array().unwrap() {
+        for source in c["envFrom"].as_array().cloned().unwrap_or_default() {
+            if let Some(name) = source["secretRef"]["name"].as_str() {
+                assert!(
+                    named(objects, "Secret", name).is_some(),
+                    "{what}: Secret {name}"
+                );
+            }
+        }
+    }
+}
+
+/// `terminationGracePeriodSeconds` covers the process's own drain.
+fn check_grace(pod: &Value, objects: &[Value], what: &str) {
+    let period = pod["terminationGracePeriodSeconds"].as_u64().unwrap_or(30);
+    for c in pod["containers"].as_array().unwrap() {
+        if let Some(grace) = env_value(c, "SONDE_PROBE_GRACE") {
+            // Runs in flight get the grace, then the spool's last delivery.
+            assert!(
+                period >= 2 * seconds(grace),
+                "{what}: {period}s < 2 × {grace}"
+            );
+        }
+    }
+    if let Some(toml) = scheduler_toml(objects) {
+        let grace = toml_string(&toml, "shutdown_grace").unwrap_or_else(|| "10s".into());
+        assert!(
+            period >= seconds(&grace) + 10,
+            "{what}: {period}s < {grace} + 10s"
+        );
+    }
+}
+
+fn scheduler_toml(objects: &[Value]) -> Option<String> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == "ConfigMap")
+        .find_map(|o| o["data"]["scheduler.toml"].as_str().map(str::to_owned))
+}
+
+/// The value of a top-level `key = "…"` line.
+fn toml_string(toml: &str, key: &str) -> Option<String> {
+    toml.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+fn check_render(dir: &Path, objects: &[Value]) {
+    let what = dir.display().to_string();
+    assert!(!objects.is_empty(), "{what}: renders nothing");
+    for o in objects {
+        // Kustomize v2 drops the namespace of a replaced generator unless
+        // the overlay sets it again.
+        assert_eq!(
+            o["metadata"]["namespace"], "sonde",
+            "{what}: {} {} namespace",
+            o["kind"], o["metadata"]["name"]
+        );
+    }
+    let workloads: Vec<&Value> = objects
+        .iter()
+        .filter(|o| {
+            matches!(
+                o["kind"].as_str(),
+                Some("Deployment" | "StatefulSet" | "DaemonSet")
+            )
+        })
+        .collect();
+    assert!(!workloads.is_empty(), "{what}: no workload");
+    for w in workloads {
+        let what = format!("{what}: {} {}", w["kind"], w["metadata"]["name"]);
+        let pod = &w["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["securityContext"]["runAsNonRoot"], true,
+            "{what}: pod runAsNonRoot"
+        );
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+            "{what}: pod seccompProfile"
+        );
+        let containers = pod["containers"].as_array().unwrap();
+        let init = pod["initContainers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            init.is_empty(),
+            "{what}: init containers are not hardened here"
+        );
+        for c in containers {
+            check_container(c, &format!("{what}: container {}", c["name"]));
+        }
+        check_references(pod, objects, &what);
+        check_grace(pod, objects, &what);
+    }
+}
+
+fn check_overlay(region: &str, objects: &[Value]) {
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    let probe = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env_value(probe, "SONDE_PROBE_REGION"), Some(region));
+    let name = format!("probe-{region}");
+    assert_eq!(env_value(probe, "SONDE_PROBE_NAME"), Some(name.as_str()));
+}
+
+fn check_scheduler(objects: &[Value]) {
+    let toml = scheduler_toml(objects).expect("a ConfigMap with scheduler.toml");
+    for region in REGIONS {
+        assert!(
+            toml.contains(&format!("name = \"probe-{region}\"\nregion = \"{region}\"")),
+            "scheduler.toml: no [[probe]] entry for probe-{region}"
+        );
+    }
+    let hashes = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "Secret"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("sonde-probe-token-hashes"))
+        })
+        .expect("the token hash Secret");
+    for name in env_refs(&toml) {
+        assert!(
+            hashes["data"].get(&name).is_some(),
+            "Secret has no {name} for scheduler.toml"
+        );
+    }
+    // Every file in scenarios/ is in the catalog ConfigMap.
+    let catalog = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "ConfigMap"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("sonde-scenarios"))
+        })
+        .expect("the scenarios ConfigMap");
+    for entry in std::fs::read_dir(deploy("kubernetes/base/scheduler/scenarios")).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            catalog["data"].get(&file).is_some(),
+            "{file} is not in the ConfigMap"
+        );
+    }
+}
+
+#[test]
+fn every_kustomization_renders_hardened_probed_and_sized() {
+    let Some(kubectl) = tool("kubectl", "KUBECTL") else {
+        return skip("kustomize", "kubectl", "apt-get install kubernetes-client");
+    };
+    let validate = tool("kubernetes-validate", "KUBERNETES_VALIDATE");
+    let tmp = tempfile::tempdir().unwrap();
+    for dir in kustomizations() {
+        let text = kustomize(&kubectl, &dir);
+        let objects = yaml_docs(&text);
+        check_render(&dir, &objects);
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if dir.parent().is_some_and(|p| p.ends_with("overlays")) {
+            check_overlay(&name, &objects);
+        }
+        if dir.ends_with("base/scheduler") {
+            check_scheduler(&objects);
+        }
+        if let Some(validate) = &validate {
+            let file = tmp.path().join(format!("{name}.yaml"));
+            std::fs::write(&file, &text).unwrap();
+            run(Command::new(validate)
+                .args(["--strict", "--quiet"])
+                .arg(&file));
+        }
+    }
+    if validate.is_none() {
+        skip(
+            "schema check",
+            "kubernetes-validate",
+            "pip install kubernetes-validate",
+        );
+    }
+}
