@@ -258,7 +258,7 @@ fn plan_matches_golden_and_round_trips() {
 #[test]
 fn design_example_parses() {
     let run: RunResult = serde_json::from_str(&read_golden("design_example.json"))
-        .expect("DESIGN.md example parses");
+        .expect("the product contract's example parses");
     assert_eq!(run.version, "sha256:3f2a9c…");
     assert_eq!(run.outcome, Outcome::Failure);
     assert_eq!(run.started_at, at(4));
@@ -275,8 +275,8 @@ fn design_example_parses() {
         .count();
     assert_eq!(skipped, 3);
 
-    // Written back, it has the same shape plus the fields DESIGN.md's
-    // example leaves out (`run_request`, `dns`), as null.
+    // Written back, it has the same shape plus the fields the example
+    // leaves out (`run_request`, `dns`), as null.
     let value = serde_json::to_value(&run).expect("serializes");
     assert!(value["run_request"].is_null());
     assert!(value["steps"][0]["dns"].is_null());

@@ -1,6 +1,6 @@
 //! Run now through the router: the request rides the plan of each
 //! region's probe; the answer waits for the results (a fake probe sends
-//! them) and is 200, 422, 504 or 404 as DESIGN.md says.
+//! them) and is 200, 422, 504 or 404 as docs/api.md says.
 
 use std::sync::Arc;
 

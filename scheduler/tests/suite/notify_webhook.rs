@@ -1,5 +1,5 @@
-//! The signed generic webhook: DESIGN.md's body, Standard Webhooks
-//! headers that verify, mutes recorded but not sent, routing by labels.
+//! The signed generic webhook: the body of docs/alerting.md, Standard
+//! Webhooks headers that verify, mutes recorded but not sent, routing by labels.
 
 use scheduler::alert::notify::SigningKey;
 use scheduler::config::{NotifierKind, WebhookSecret};
