@@ -221,7 +221,7 @@ impl App {
             &DeliveryOptions::default(),
             &self.store,
             &self.clock,
-            &self.metrics.notifications,
+            self.metrics.notifications.clone(),
             tasks,
             &stop,
         )?;

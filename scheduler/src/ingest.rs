@@ -148,9 +148,7 @@ pub async fn store_results(app: &App, results: Vec<RunResult>) -> Result<Vec<boo
     let stored = store(app, valid).await?;
     let mut new = Vec::with_capacity(stored.len());
     for (result, inserted) in stored {
-        if inserted {
-            app.fleet.result_stored(&result);
-        }
+        app.fleet.run_answered(&result, inserted);
         new.push(inserted);
     }
     Ok(new)
@@ -181,11 +179,8 @@ pub async fn ingest(
     let mut ack = IngestAck::default();
     let mut accepted = Vec::new();
     for (result, new) in stored {
-        if let Some(request) = result.run_request {
-            app.fleet.complete_run(&probe.name, request);
-        }
+        app.fleet.run_answered(&result, new);
         if new {
-            app.fleet.result_stored(&result);
             ack.accepted.push(result.id);
             accepted.push(result);
         } else {

@@ -58,7 +58,7 @@ impl Fleet {
     }
 
     /// A result answered request `id` of `probe`: drop it from the plan.
-    pub fn complete_run(&self, probe: &str, id: Uuid) {
+    fn complete_run(&self, probe: &str, id: Uuid) {
         let removed = {
             let mut state = self.lock();
             let Some(queue) = state.run_now.0.get_mut(probe) else {
@@ -88,11 +88,17 @@ impl Fleet {
         self.waiters.map().remove(&id);
     }
 
-    /// Hands a newly stored result to whoever waits for its request.
-    pub fn result_stored(&self, result: &RunResult) {
+    /// A stored result of an on-demand run (`new` the first time it was
+    /// stored): its request leaves the probe's plan, and whoever waits for
+    /// it gets the result. The one place on-demand runs are answered.
+    pub fn run_answered(&self, result: &RunResult, new: bool) {
         let Some(id) = result.run_request else {
             return;
         };
+        self.complete_run(&result.probe, id);
+        if !new {
+            return;
+        }
         let waiter = self.waiters.map().remove(&id);
         if let Some(tx) = waiter {
             // The caller may have given up just now; nothing to answer then.

@@ -10,15 +10,9 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
 use super::names::{NOTIFICATION_OUTCOMES, NOTIFICATION_QUEUE, NOTIFICATIONS};
+use crate::alert::notify::DeliveryCounters;
+pub use crate::alert::notify::NotificationOutcome;
 use crate::config::NotifierKind;
-
-/// The `outcome` of one delivery attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotificationOutcome {
-    Sent,
-    Retry,
-    Failed,
-}
 
 fn index(kind: NotifierKind) -> usize {
     NotifierKind::ALL
@@ -35,26 +29,25 @@ pub struct NotificationMetrics {
     queue: Mutex<BTreeMap<String, (NotifierKind, u64)>>,
 }
 
-impl NotificationMetrics {
-    /// Makes a notifier's series appear (at zero) before its first attempt.
-    pub fn register(&self, notifier: &str, kind: NotifierKind) {
+impl DeliveryCounters for NotificationMetrics {
+    fn register(&self, notifier: &str, kind: NotifierKind) {
         self.set_queue(notifier, kind, 0);
     }
 
-    /// Counts one attempt.
-    pub fn count(&self, kind: NotifierKind, outcome: NotificationOutcome) {
+    fn count(&self, kind: NotifierKind, outcome: NotificationOutcome) {
         self.attempts[index(kind)][outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Sets what waits for one notifier.
-    pub fn set_queue(&self, notifier: &str, kind: NotifierKind, waiting: u64) {
+    fn set_queue(&self, notifier: &str, kind: NotifierKind, waiting: u64) {
         let mut queue = self
             .queue
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         queue.insert(notifier.to_owned(), (kind, waiting));
     }
+}
 
+impl NotificationMetrics {
     /// The values for one scrape: kinds with a notifier or an attempt.
     pub fn sample(&self) -> NotificationSample {
         let queue = self

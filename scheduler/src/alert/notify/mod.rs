@@ -14,6 +14,7 @@
 
 mod alertmanager;
 mod channel;
+mod counters;
 mod pagerduty;
 mod route;
 mod sign;
@@ -36,6 +37,7 @@ use tokio_util::task::TaskTracker;
 
 pub use alertmanager::{Alertmanager, DEFAULT_RESEND};
 pub use channel::{Attempt, BoxFuture, Channel, Notification};
+pub use counters::{DeliveryCounters, NotificationOutcome};
 pub use pagerduty::DEFAULT_URL as PAGERDUTY_URL;
 pub use route::{Route, alertname, labels};
 pub use sign::SigningKey;
@@ -44,7 +46,6 @@ pub use worker::backoff;
 
 use crate::clock::Clock;
 use crate::config::{NotifierKind, NotifyEntry};
-use crate::metrics::NotificationMetrics;
 use crate::store::Store;
 
 /// Timing of delivery; the defaults suit production, tests shorten them.
@@ -139,7 +140,7 @@ impl Dispatcher {
         options: &DeliveryOptions,
         store: &Store,
         clock: &Arc<dyn Clock>,
-        metrics: &Arc<NotificationMetrics>,
+        metrics: Arc<dyn DeliveryCounters>,
         tasks: &TaskTracker,
         stop: &CancellationToken,
     ) -> Result<usize, NotifyError> {
@@ -155,7 +156,7 @@ impl Dispatcher {
         options: &DeliveryOptions,
         store: &Store,
         clock: &Arc<dyn Clock>,
-        metrics: &Arc<NotificationMetrics>,
+        metrics: Arc<dyn DeliveryCounters>,
         tasks: &TaskTracker,
         stop: &CancellationToken,
     ) -> usize {
@@ -173,7 +174,7 @@ impl Dispatcher {
                 store: store.clone(),
                 clock: Arc::clone(clock),
                 options: options.clone(),
-                metrics: Arc::clone(metrics),
+                metrics: Arc::clone(&metrics),
                 wake: self.wake.subscribe(),
             };
             tasks.spawn(worker.run(stop.clone()));

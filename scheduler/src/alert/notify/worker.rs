@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::DeliveryOptions;
 use super::channel::{Attempt, Channel, Notification};
+use super::counters::{DeliveryCounters, NotificationOutcome};
 use super::route::Route;
 use crate::clock::{Clock, millis};
-use crate::metrics::{NotificationMetrics, NotificationOutcome};
 use crate::store::notify_queue::{Queued, Record};
 use crate::store::{Store, StoreError};
 
@@ -35,7 +35,7 @@ pub struct Worker {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub options: DeliveryOptions,
-    pub metrics: Arc<NotificationMetrics>,
+    pub metrics: Arc<dyn DeliveryCounters>,
     pub wake: watch::Receiver<u64>,
 }
 

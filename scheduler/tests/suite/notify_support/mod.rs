@@ -133,7 +133,7 @@ impl Fixture {
                 options,
                 &self.store,
                 &self.clock,
-                &self.metrics,
+                self.metrics.clone(),
                 &tasks,
                 &stop,
             )
