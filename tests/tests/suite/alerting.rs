@@ -14,6 +14,8 @@ use crate::one_fleet::one_fleet_at_a_time;
 
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
 const LONG: Duration = Duration::from_secs(40);
+/// The scheduler's `resend_interval` towards Alertmanager.
+const AM_RESEND: Duration = Duration::from_secs(2);
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 struct World {
@@ -29,6 +31,11 @@ struct World {
 /// second, notifying a webhook receiver and, when installed, a real
 /// Alertmanager.
 async fn world(after: u32, probes: FleetOptions) -> World {
+    world_with(after, 2, probes).await
+}
+
+/// [`world`] with the scenario's `global_regions`.
+async fn world_with(after: u32, global_regions: u32, probes: FleetOptions) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let shop = shop::start(ShopOptions::for_tests(dir.path()))
         .await
@@ -47,12 +54,13 @@ async fn world(after: u32, probes: FleetOptions) -> World {
         hook.url("/hook")
     );
     if let Some(port) = am_port {
-        notify.push_str(&format!("\n[[notify]]\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:{port}\"\nresend_interval = \"2s\"\n"));
+        let resend = AM_RESEND.as_secs();
+        notify.push_str(&format!("\n[[notify]]\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:{port}\"\nresend_interval = \"{resend}s\"\n"));
     }
     let scenario = format!(
         "name = \"home\"\ninterval = \"1s\"\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-southeast-1\"]\n\
          [[steps]]\nname = \"home\"\nget = \"{}\"\nexpect = [\"status == 200\"]\n\
-         [alert]\nafter = {after}\nrecover_after = 1\nglobal_regions = 2\nconfirm = true\nrunbook = \"https://runbooks.example.com/home\"\n",
+         [alert]\nafter = {after}\nrecover_after = 1\nglobal_regions = {global_regions}\nconfirm = true\nrunbook = \"https://runbooks.example.com/home\"\n",
         shop.http_url("/")
     );
     let options = FleetOptions {
@@ -136,6 +144,18 @@ async fn clear_faults(world: &World) {
         .expect("faults cleared");
 }
 
+async fn clear_fault(world: &World, region: &str) {
+    TestClient::new()
+        .request(
+            hyper::Method::DELETE,
+            &world.shop.http_url(&format!("/_faults?region={region}")),
+            &[],
+            None,
+        )
+        .await
+        .expect("fault cleared");
+}
+
 async fn every_region_up(world: &World) {
     eventually("every region up", LONG, || async {
         let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
@@ -146,7 +166,10 @@ async fn every_region_up(world: &World) {
 }
 
 async fn am_alerts(world: &World) -> Option<Vec<Value>> {
-    let port = world.am_port?;
+    am_alerts_at(world.am_port?).await
+}
+
+async fn am_alerts_at(port: u16) -> Option<Vec<Value>> {
     let resp = TestClient::new()
         .get(&format!("http://127.0.0.1:{port}/api/v2/alerts"))
         .await
@@ -454,4 +477,215 @@ async fn a_scheduler_restart_while_firing_neither_repages_nor_loses_the_resolve(
         .filter(|(s, _)| s == "resolved")
         .count();
     assert_eq!(resolved, 1, "resolved once");
+}
+
+/// Alertmanager's alerts for the `home` scenario, polled in the background
+/// from the moment it is started: every poll is kept, so a second alert
+/// that lived for a few seconds between two checks of a test is seen.
+struct AmWatch {
+    polls: std::sync::Arc<std::sync::Mutex<Vec<Vec<Value>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AmWatch {
+    fn start(port: u16) -> AmWatch {
+        let polls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = polls.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                if let Some(alerts) = am_alerts_at(port).await {
+                    let home: Vec<Value> = alerts
+                        .into_iter()
+                        .filter(|a| a["labels"]["scenario"] == "home")
+                        .collect();
+                    sink.lock().expect("polls").push(home);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        AmWatch { polls, task }
+    }
+
+    /// The polls since the scenario's alert first showed up.
+    fn since_first(&self) -> Vec<Vec<Value>> {
+        let polls = self.polls.lock().expect("polls").clone();
+        polls.into_iter().skip_while(Vec::is_empty).collect()
+    }
+
+    /// Every poll since the first showed exactly one alert, always the same
+    /// one (Alertmanager's fingerprint is a hash of the label set).
+    fn assert_one_alert_throughout(&self, what: &str) {
+        let polls = self.since_first();
+        assert!(
+            !polls.is_empty(),
+            "{what}: the alert never reached Alertmanager"
+        );
+        for poll in &polls {
+            let labels: Vec<&Value> = poll.iter().map(|a| &a["labels"]).collect();
+            assert_eq!(poll.len(), 1, "{what}: not exactly one alert: {labels:?}");
+        }
+        let mut fingerprints: Vec<&str> = polls
+            .iter()
+            .flatten()
+            .filter_map(|a| a["fingerprint"].as_str())
+            .collect();
+        fingerprints.sort_unstable();
+        fingerprints.dedup();
+        assert_eq!(fingerprints.len(), 1, "{what}: {fingerprints:?}");
+    }
+
+    /// The alert as Alertmanager showed it last.
+    fn last(&self) -> Option<Value> {
+        let polls = self.polls.lock().expect("polls");
+        polls.iter().rev().find_map(|p| p.first().cloned())
+    }
+}
+
+impl Drop for AmWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The scheduler's open `home/global` alert's regions, sorted.
+async fn global_regions_open(world: &World) -> Option<Vec<String>> {
+    let alerts = world.fleet.get_json("/api/v1/alerts").await.ok()?;
+    let open = alerts["open"].as_array()?;
+    let global = open.iter().find(|a| a["id"] == "home/global")?;
+    let mut regions: Vec<String> = serde_json::from_value(global["regions"].clone()).ok()?;
+    regions.sort();
+    Some(regions)
+}
+
+/// The labels Alertmanager keys the alert on are the stable ones; the
+/// regions, which change, are an annotation.
+fn assert_stable_labels(alert: &Value, regions: &[&str]) {
+    let labels = &alert["labels"];
+    assert_eq!(labels["alert_id"], "home/global", "{alert}");
+    assert_eq!(labels["alertname"], "SondeScenarioGlobalDown", "{alert}");
+    assert_eq!(labels["scope"], "global", "{alert}");
+    assert!(labels.get("regions").is_none(), "{alert}");
+    assert!(labels.get("region").is_none(), "{alert}");
+    let mut shown: Vec<&str> = alert["annotations"]["regions"]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .collect();
+    shown.sort_unstable();
+    let mut want = regions.to_vec();
+    want.sort_unstable();
+    assert_eq!(shown, want, "{alert}");
+}
+
+fn require_alertmanager(world: &World) -> u16 {
+    world
+        .am_port
+        .expect("prometheus-alertmanager is needed for this test (.ci/run installs it)")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_global_alert_that_shrinks_then_resolves_is_one_alert_in_alertmanager() {
+    let _one_fleet = one_fleet_at_a_time().await;
+    let world = world(2, FleetOptions::one_probe_per_region(&REGIONS)).await;
+    let port = require_alertmanager(&world);
+    every_region_up(&world).await;
+    let watch = AmWatch::start(port);
+
+    fault(&world, "eu-west-1", false).await;
+    fault(&world, "ap-southeast-1", false).await;
+    eventually("the global alert in Alertmanager", LONG, || async {
+        let home = watch.since_first();
+        (!home.is_empty()).then_some(())
+    })
+    .await;
+
+    // One region recovers: the incident shrinks but stays open.
+    clear_fault(&world, "eu-west-1").await;
+    eventually("the global alert shrunk to one region", LONG, || async {
+        let regions = global_regions_open(&world).await?;
+        (regions == ["ap-southeast-1"]).then_some(())
+    })
+    .await;
+    // Re-sends in the shrunk state.
+    tokio::time::sleep(AM_RESEND * 2).await;
+
+    clear_fault(&world, "ap-southeast-1").await;
+    eventually("the scheduler's global resolve", LONG, || async {
+        pages(&world)
+            .iter()
+            .any(|(s, a)| s == "resolved" && a["id"] == "home/global")
+            .then_some(())
+    })
+    .await;
+    // Alertmanager hears the resolve at once; an alert it cannot match to
+    // it would stay active until its `endsAt`, four intervals on.
+    eventually(
+        "the alert resolved in Alertmanager within one interval",
+        AM_RESEND,
+        || async {
+            let alerts = am_alerts_at(port).await?;
+            alerts
+                .iter()
+                .all(|a| a["labels"]["scenario"] != "home")
+                .then_some(())
+        },
+    )
+    .await;
+    let last = watch.last().expect("the alert as Alertmanager showed it");
+    watch.assert_one_alert_throughout("shrink then resolve");
+    assert_stable_labels(&last, &["ap-southeast-1", "eu-west-1"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_global_alert_that_spreads_is_one_alert_in_alertmanager() {
+    let _one_fleet = one_fleet_at_a_time().await;
+    // One down region is already a global incident, so every step of the
+    // spread is the same alert.
+    let world = world_with(2, 1, FleetOptions::one_probe_per_region(&REGIONS)).await;
+    let port = require_alertmanager(&world);
+    every_region_up(&world).await;
+    let watch = AmWatch::start(port);
+
+    fault(&world, "eu-west-1", false).await;
+    eventually("the global alert in Alertmanager", LONG, || async {
+        (!watch.since_first().is_empty()).then_some(())
+    })
+    .await;
+    for (region, down) in [
+        ("us-east-1", vec!["eu-west-1", "us-east-1"]),
+        (
+            "ap-southeast-1",
+            vec!["ap-southeast-1", "eu-west-1", "us-east-1"],
+        ),
+    ] {
+        fault(&world, region, false).await;
+        eventually(&format!("the spread to {region} sent"), LONG, || async {
+            pages(&world)
+                .iter()
+                .any(|(s, a)| {
+                    s == "firing"
+                        && a["id"] == "home/global"
+                        && a["regions"]
+                            .as_array()
+                            .is_some_and(|r| r.len() == down.len())
+                })
+                .then_some(())
+        })
+        .await;
+    }
+    // Re-sends after the spread: the alert before it would still be there.
+    tokio::time::sleep(AM_RESEND * 2).await;
+    watch.assert_one_alert_throughout("spread");
+    let last = watch.last().expect("the alert as Alertmanager showed it");
+    assert_stable_labels(&last, &["ap-southeast-1", "eu-west-1", "us-east-1"]);
+
+    clear_faults(&world).await;
+    eventually("the alert resolved in Alertmanager", LONG, || async {
+        let alerts = am_alerts_at(port).await?;
+        alerts
+            .iter()
+            .all(|a| a["labels"]["scenario"] != "home")
+            .then_some(())
+    })
+    .await;
 }

@@ -1,7 +1,9 @@
 //! Alertmanager API v2: `POST {url}/api/v2/alerts`. Like Prometheus, a
 //! firing alert is sent again every `resend_interval` with `endsAt` four
 //! intervals ahead (so Alertmanager resolves it by itself if the
-//! scheduler dies), and a resolved one with its real `endsAt`.
+//! scheduler dies), and a resolved one with its real `endsAt`. Its labels
+//! are the same from the first send to the resolve (`route::labels`), so
+//! Alertmanager sees one alert however its regions change.
 
 use std::time::Duration;
 
@@ -49,10 +51,15 @@ pub fn postable(event: &AlertEvent, now: DateTime<Utc>, resend: Duration) -> Val
         AlertStatus::Firing => now + chrono::Duration::from_std(resend * 4).unwrap_or_default(),
         AlertStatus::Resolved => alert.ended_at.unwrap_or(now),
     };
+    // Labels are the alert's identity in Alertmanager and never change;
+    // what changes while it fires is told here.
     let mut annotations = json!({
         "summary": alert.summary,
         "description": description(alert, event.status),
     });
+    if !alert.regions.is_empty() {
+        annotations["regions"] = json!(route::regions(alert));
+    }
     if let Some(runbook) = &alert.runbook {
         annotations["runbook_url"] = json!(runbook);
     }
@@ -115,6 +122,7 @@ impl Channel for Alertmanager {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::Scope;
     use crate::alert::notify::testing::{alert, t0};
 
     #[test]
@@ -158,5 +166,90 @@ mod tests {
         };
         let v = postable(&event, t0(), Duration::from_secs(60));
         assert_eq!(v["endsAt"], "2026-11-24T10:03:40.900Z");
+    }
+
+    /// A global alert as it fires, spreads, shrinks and resolves: each
+    /// stage with its regions and summary, as the engine updates them.
+    fn global_life() -> Vec<AlertEvent> {
+        let stage = |regions: &[&str], status: AlertStatus, step: &str| {
+            let mut a = alert();
+            a.id = "checkout/global".into();
+            a.scope = Scope::Global;
+            a.regions = regions.iter().map(|r| (*r).to_owned()).collect();
+            a.summary = format!("checkout is down in {}", regions.join(", "));
+            a.step = Some(step.into());
+            a.confirmation = None;
+            if status == AlertStatus::Resolved {
+                a.ended_at = Some(a.started_at + chrono::Duration::seconds(300));
+            }
+            AlertEvent {
+                status,
+                alert: a,
+                muted: false,
+            }
+        };
+        vec![
+            stage(
+                &["eu-west-1", "ap-southeast-1"],
+                AlertStatus::Firing,
+                "home",
+            ),
+            stage(
+                &["eu-west-1", "ap-southeast-1", "us-east-1"],
+                AlertStatus::Firing,
+                "cart",
+            ),
+            stage(&["ap-southeast-1"], AlertStatus::Firing, "cart"),
+            stage(&["ap-southeast-1"], AlertStatus::Resolved, "cart"),
+        ]
+    }
+
+    #[test]
+    fn labels_stay_the_same_for_an_alerts_whole_life() {
+        let posted: Vec<Value> = global_life()
+            .iter()
+            .map(|e| postable(e, t0(), DEFAULT_RESEND))
+            .collect();
+        let first = &posted[0]["labels"];
+        for p in &posted {
+            assert_eq!(&p["labels"], first, "{p}");
+        }
+        assert_eq!(first["alert_id"], "checkout/global");
+        assert_eq!(first["alertname"], "SondeScenarioGlobalDown");
+        assert_eq!(first["scope"], "global");
+        assert_eq!(first["team"], "shop");
+        assert!(first.get("regions").is_none(), "{first}");
+        assert!(first.get("region").is_none(), "{first}");
+        // What changes is told in the annotations.
+        let regions: Vec<&str> = posted
+            .iter()
+            .filter_map(|p| p["annotations"]["regions"].as_str())
+            .collect();
+        assert_eq!(
+            regions,
+            [
+                "eu-west-1,ap-southeast-1",
+                "eu-west-1,ap-southeast-1,us-east-1",
+                "ap-southeast-1",
+                "ap-southeast-1"
+            ]
+        );
+        assert_eq!(
+            posted[2]["annotations"]["summary"],
+            "checkout is down in ap-southeast-1"
+        );
+    }
+
+    #[test]
+    fn a_regional_alert_keeps_its_region_label() {
+        let event = AlertEvent {
+            status: AlertStatus::Firing,
+            alert: alert(),
+            muted: false,
+        };
+        let v = postable(&event, t0(), DEFAULT_RESEND);
+        assert_eq!(v["labels"]["region"], "eu-west-1");
+        assert_eq!(v["labels"]["alert_id"], "checkout/region/eu-west-1");
+        assert_eq!(v["annotations"]["regions"], "eu-west-1");
     }
 }

@@ -129,4 +129,27 @@ mod tests {
         assert_eq!(r["dedup_key"], t["dedup_key"]);
         assert!(r.get("payload").is_none());
     }
+
+    #[test]
+    fn dedup_key_is_the_alert_id_whatever_its_regions() {
+        let mut a = alert();
+        a.id = "checkout/global".into();
+        a.scope = crate::alert::Scope::Global;
+        let keys: Vec<Value> = [
+            (vec!["eu-west-1", "us-east-1"], AlertStatus::Firing),
+            (
+                vec!["eu-west-1", "us-east-1", "ap-southeast-1"],
+                AlertStatus::Firing,
+            ),
+            (vec!["us-east-1"], AlertStatus::Firing),
+            (vec!["us-east-1"], AlertStatus::Resolved),
+        ]
+        .into_iter()
+        .map(|(regions, status)| {
+            a.regions = regions.into_iter().map(str::to_owned).collect();
+            event("R0UT1NG", status, &a)["dedup_key"].clone()
+        })
+        .collect();
+        assert!(keys.iter().all(|k| k == "checkout/global"), "{keys:?}");
+    }
 }

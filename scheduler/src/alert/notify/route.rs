@@ -18,14 +18,18 @@ pub fn alertname(scope: Scope) -> &'static str {
 
 /// An alert's labels, as Alertmanager gets them and `match` sees them: the
 /// scenario's own labels, then ours (which win on a clash): `alertname`,
-/// `scope`, `severity`, `scenario`, `probe`, and `region` for one region
-/// or `regions` (comma-joined) for several.
+/// `alert_id`, `scope`, `severity`, `scenario`, `probe`, and `region` for
+/// a regional or probe alert. Alertmanager tells alerts apart by their
+/// whole label set, so only what stays the same for the alert's life is a
+/// label: the regions of a global, latency or SLO alert change as regions
+/// fail and recover, and go to the annotations ([`regions`]).
 pub fn labels(alert: &Alert) -> BTreeMap<String, String> {
     let mut labels = alert.labels.clone();
     let mut put = |k: &str, v: &str| {
         labels.insert(k.to_owned(), v.to_owned());
     };
     put("alertname", alertname(alert.scope));
+    put("alert_id", &alert.id);
     put("scope", alert.scope.as_str());
     put("severity", alert.severity.as_str());
     if let Some(scenario) = &alert.scenario {
@@ -34,12 +38,19 @@ pub fn labels(alert: &Alert) -> BTreeMap<String, String> {
     if let Some(probe) = &alert.probe {
         put("probe", probe);
     }
-    match alert.regions.as_slice() {
-        [] => {}
-        [one] => put("region", one),
-        many => put("regions", &many.join(",")),
+    // Their one region is part of their id, so it never changes.
+    if matches!(alert.scope, Scope::Region | Scope::Probe)
+        && let [one] = alert.regions.as_slice()
+    {
+        put("region", one);
     }
     labels
+}
+
+/// The regions an alert covers now, comma-joined: an annotation, since it
+/// changes while a global alert spreads or shrinks.
+pub fn regions(alert: &Alert) -> String {
+    alert.regions.join(",")
 }
 
 /// A `[[notify]]` entry's `match`: every label must be equal. `region`
@@ -81,16 +92,23 @@ mod tests {
         let regional = alert();
         let l = labels(&regional);
         assert_eq!(l["alertname"], "SondeScenarioDown");
+        assert_eq!(l["alert_id"], "checkout/region/eu-west-1");
         assert_eq!(l["region"], "eu-west-1");
         assert_eq!(l["team"], "shop");
         assert!(!l.contains_key("regions"));
         let mut global = alert();
+        global.id = "checkout/global".into();
         global.scope = Scope::Global;
         global.regions = vec!["eu-west-1".into(), "us-east-1".into()];
         let l = labels(&global);
         assert_eq!(l["alertname"], "SondeScenarioGlobalDown");
-        assert_eq!(l["regions"], "eu-west-1,us-east-1");
+        assert_eq!(l["alert_id"], "checkout/global");
+        assert!(!l.contains_key("regions"));
         assert!(!l.contains_key("region"));
+        assert_eq!(regions(&global), "eu-west-1,us-east-1");
+        // A global alert down to one region is still not a regional one.
+        global.regions = vec!["us-east-1".into()];
+        assert_eq!(labels(&global).get("region"), None);
     }
 
     #[test]
