@@ -506,10 +506,16 @@ impl AmWatch {
         AmWatch { polls, task }
     }
 
-    /// The polls since the scenario's alert first showed up.
+    /// The polls from the scenario's alert first showing up to its last
+    /// showing: once resolved, an alert leaves Alertmanager's list of
+    /// active alerts, so the empty polls after it are no second alert.
     fn since_first(&self) -> Vec<Vec<Value>> {
         let polls = self.polls.lock().expect("polls").clone();
-        polls.into_iter().skip_while(Vec::is_empty).collect()
+        let mut polls: Vec<Vec<Value>> = polls.into_iter().skip_while(Vec::is_empty).collect();
+        while polls.last().is_some_and(Vec::is_empty) {
+            polls.pop();
+        }
+        polls
     }
 
     /// Every poll since the first showed exactly one alert, always the same
