@@ -21,7 +21,6 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 pub use plan::{PlanView, plan_etag};
-pub use run_now::RUN_NOW_TTL;
 
 use crate::assignment;
 use crate::auth::ProbeIdentity;

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use scenarios::wire::{RunRequest, RunResult};
@@ -13,9 +12,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::Fleet;
-
-/// A request nobody answered is dropped after this long.
-pub const RUN_NOW_TTL: Duration = Duration::from_secs(600);
+use crate::alert::RUN_REQUEST_TTL;
 
 /// Pending requests by probe name.
 #[derive(Debug, Default)]
@@ -24,7 +21,8 @@ pub(super) struct Queue(BTreeMap<String, Vec<RunRequest>>);
 impl Queue {
     /// The probe's requests that have not expired, oldest first.
     pub fn pending(&mut self, probe: &str, now: DateTime<Utc>) -> Vec<RunRequest> {
-        let ttl = chrono::Duration::from_std(RUN_NOW_TTL).unwrap_or(chrono::Duration::MAX);
+        // The engine stops waiting for a confirmation after the same time.
+        let ttl = chrono::Duration::from_std(RUN_REQUEST_TTL).unwrap_or(chrono::Duration::MAX);
         let Some(queue) = self.0.get_mut(probe) else {
             return Vec::new();
         };
