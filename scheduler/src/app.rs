@@ -82,16 +82,7 @@ impl App {
                 source,
             })?;
         let fleet = Fleet::load(store.clone(), Arc::clone(&clock), config.probe_silence).await?;
-        let scheme = if config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let base_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("{scheme}://{}", config.listen));
-        let alerts = Arc::new(Engine::load(&store, &clock, base_url).await?);
+        let alerts = Arc::new(Engine::load(&store, &clock, config.base_url()).await?);
         let app = App {
             alerts,
             auth: Authenticator::new(store.clone(), &config.probes),

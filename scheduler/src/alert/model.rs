@@ -23,9 +23,14 @@ pub enum Scope {
     Latency,
     /// An SLO's error budget burns too fast.
     Slo,
+    /// A test notification (`scheduler notify test`): never stored, never
+    /// raised by the engine.
+    Test,
 }
 
 impl Scope {
+    /// The scopes the engine raises alerts in (the label values of its
+    /// metrics); [`Scope::Test`] is not one.
     pub const ALL: [Scope; 5] = [
         Scope::Region,
         Scope::Global,
@@ -41,6 +46,7 @@ impl Scope {
             Scope::Probe => "probe",
             Scope::Latency => "latency",
             Scope::Slo => "slo",
+            Scope::Test => "test",
         }
     }
 }

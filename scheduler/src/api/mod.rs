@@ -6,14 +6,15 @@
 //!
 //! - `plan`, `results`: the probe protocol (probe token).
 //! - `scenarios`, `alerts`, `catalog`, `probes`: the read API (no token).
-//! - `silences`, `run_now`: silences and on-demand runs (operator token
-//!   for writes).
+//! - `silences`, `run_now`, `notify_test`: silences, on-demand runs and
+//!   test notifications (operator token for writes).
 //! - `ops`: `/metrics`, `/livez`, `/readyz`.
 //! - `error`: [`ApiError`], the JSON error answer.
 
 mod alerts;
 mod catalog;
 pub mod error;
+mod notify_test;
 mod ops;
 mod plan;
 mod probes;
@@ -58,6 +59,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(silences::list).post(silences::create),
         )
         .route("/api/v1/silences/{id}", delete(silences::delete))
+        .route("/api/v1/notify/test", post(notify_test::test))
         .route("/api/v1/catalog", get(catalog::get_catalog))
         .route("/api/v1/probes", get(probes::list))
         .route("/metrics", get(ops::metrics))

@@ -1,7 +1,8 @@
 //! The command line: `scheduler [serve]`, `token create|list|revoke`,
-//! `validate` and `health`. Exit codes: 0 success, 1 failure (or
+//! `validate`, `notify test` and `health`. Exit codes: 0 success, 1 failure (or
 //! unhealthy), 2 invalid input or configuration.
 
+mod notify;
 mod token;
 
 use std::io::IsTerminal;
@@ -43,6 +44,11 @@ pub enum Command {
     },
     /// Check the configuration and every scenario; exit 0 valid, 2 invalid.
     Validate,
+    /// Prove the paging path: send a test alert to the notifiers.
+    Notify {
+        #[command(subcommand)]
+        action: NotifyAction,
+    },
     /// GET a URL (default: this scheduler's /readyz); exit 0 on 2xx, else 1.
     Health {
         /// The URL to check.
@@ -90,6 +96,18 @@ pub enum TokenAction {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum NotifyAction {
+    /// Send a test alert (`scope = "test"`) to each `[[notify]]` entry and
+    /// print each answer; exit 0 when all accepted it, 1 otherwise.
+    Test {
+        /// Only the entry with this `name` (default names: the kind, or
+        /// `webhook-2` when several share it).
+        #[arg(long)]
+        notifier: Option<String>,
+    },
+}
+
 /// Runs the parsed command line.
 pub async fn main(cli: Cli) -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
@@ -113,6 +131,9 @@ pub async fn main(cli: Cli) -> ExitCode {
                 Command::Serve => serve(config).await,
                 Command::Validate => validate(&config),
                 Command::Token { action } => token::token(&config, action),
+                Command::Notify {
+                    action: NotifyAction::Test { notifier },
+                } => notify::test(&config, notifier.as_deref()).await,
                 Command::Health { .. } => ExitCode::FAILURE,
             }
         }

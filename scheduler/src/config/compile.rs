@@ -89,6 +89,7 @@ pub(super) fn compile(
         .into_iter()
         .filter_map(|n| notifier(&mut r, n))
         .collect();
+    let notify = name_notifiers(&mut r, notify);
     if !r.problems.is_empty() {
         return Err(r.problems);
     }
@@ -324,7 +325,25 @@ fn probes(r: &mut Reader<'_>, raw: Vec<RawProbe>) -> Vec<ProbeEntry> {
     out
 }
 
-fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<NotifyEntry> {
+/// A notifier as read, with the name it was given, if any.
+struct ReadNotifier {
+    name: Option<Setting<String>>,
+    /// Where its `kind` is: errors about an unnamed entry point there.
+    at: Origin,
+    entry: NotifyEntry,
+}
+
+fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<ReadNotifier> {
+    let name = raw.name.map(|n| r.file_string(n));
+    if let Some(n) = &name
+        && !is_valid_name(&n.value)
+    {
+        r.error(
+            &n.origin,
+            format!("invalid notifier name `{}`", n.value),
+            "expected lowercase letters, digits, `-`, `_` or `.` (e.g. `oncall-pager`)",
+        );
+    }
     let kind_setting = r.file_string(raw.kind);
     let kind = NotifierKind::ALL
         .into_iter()
@@ -364,14 +383,52 @@ fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<NotifyEntry> {
         &routing_key,
         &resend_interval,
     );
-    Some(NotifyEntry {
-        kind,
-        url,
-        match_labels,
-        secret,
-        routing_key,
-        resend_interval: resend_interval.flatten(),
+    Some(ReadNotifier {
+        name,
+        at: Origin::File(kind_setting.origin_span()),
+        entry: NotifyEntry {
+            name: String::new(),
+            kind,
+            url,
+            match_labels,
+            secret,
+            routing_key,
+            resend_interval: resend_interval.flatten(),
+        },
     })
+}
+
+/// Gives every entry its name: the one written, else its kind, numbered by
+/// its place among the entries of that kind when there are several. Two
+/// entries with one name are an error at the second.
+fn name_notifiers(r: &mut Reader<'_>, read: Vec<ReadNotifier>) -> Vec<NotifyEntry> {
+    let of_kind = |kind: NotifierKind| read.iter().filter(|n| n.entry.kind == kind).count();
+    let mut seen_of_kind = std::collections::BTreeMap::new();
+    let mut names = std::collections::BTreeSet::new();
+    let mut out = Vec::with_capacity(read.len());
+    for n in &read {
+        let kind = n.entry.kind;
+        let place = seen_of_kind.entry(kind.as_str()).or_insert(0usize);
+        *place += 1;
+        let name = match &n.name {
+            Some(written) => written.value.clone(),
+            None if of_kind(kind) == 1 => kind.as_str().to_owned(),
+            None => format!("{}-{place}", kind.as_str()),
+        };
+        if !names.insert(name.clone()) {
+            let origin = n.name.as_ref().map_or(&n.at, |w| &w.origin);
+            r.error(
+                origin,
+                format!("two notifiers are named `{name}`"),
+                "give each `[[notify]]` entry its own `name`",
+            );
+        }
+        out.push(NotifyEntry {
+            name,
+            ..n.entry.clone()
+        });
+    }
+    out
 }
 
 /// Each kind's own keys: a webhook needs a usable `whsec_` secret (its

@@ -122,6 +122,15 @@ impl Config {
         })
     }
 
+    /// Where people reach this scheduler: `public_url`, else the listen
+    /// address with the scheme it serves. Alert links start with it.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{}", self.listen))
+    }
+
     /// The SQLite file of the store.
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join(STORE_FILE)

@@ -42,6 +42,11 @@ impl NotifierKind {
 /// A `[[notify]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyEntry {
+    /// What operators call it (`scheduler notify test --notifier NAME`):
+    /// `name` as written, else the kind, numbered (`webhook-2`) when several
+    /// entries share it. Not part of its queue's key, so naming an entry
+    /// later keeps its queue.
+    pub name: String,
     pub kind: NotifierKind,
     pub url: Option<String>,
     /// Labels an alert must carry to go to this notifier.

@@ -41,6 +41,7 @@ pub(super) struct RawProbe {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNotify {
+    pub name: Option<Spanned<String>>,
     pub kind: Spanned<String>,
     pub url: Option<Spanned<String>>,
     #[serde(rename = "match", default)]

@@ -200,3 +200,29 @@ fn public_url_is_checked_and_kept_without_a_trailing_slash() {
         );
     }
 }
+
+#[test]
+fn notifiers_are_named_by_kind_unless_named_and_names_are_unique() {
+    let hook = "kind = \"webhook\"\nurl = \"http://127.0.0.1:1/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n";
+    let text = format!(
+        "{MINIMAL}[[notify]]\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:9093\"\n\
+         [[notify]]\n{hook}[[notify]]\n{hook}[[notify]]\nname = \"oncall\"\n{hook}"
+    );
+    let c = parse(&text, &[]).unwrap();
+    let names: Vec<&str> = c.notify.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["alertmanager", "webhook-1", "webhook-2", "oncall"]);
+
+    let twice = format!(
+        "{MINIMAL}[[notify]]\nname = \"pager\"\n{hook}[[notify]]\nname = \"pager\"\n{hook}"
+    );
+    let err = rendered(&parse(&twice, &[]).unwrap_err());
+    assert!(err.contains("two notifiers are named `pager`"), "{err}");
+    assert!(
+        err.contains("scheduler.toml:9:"),
+        "at the second name: {err}"
+    );
+
+    let bad = format!("{MINIMAL}[[notify]]\nname = \"On Call\"\n{hook}");
+    let err = rendered(&parse(&bad, &[]).unwrap_err());
+    assert!(err.contains("invalid notifier name `On Call`"), "{err}");
+}

@@ -36,6 +36,7 @@ mod notify_pagerduty;
 mod notify_restart;
 mod notify_rules;
 mod notify_slack;
+mod notify_trial;
 mod notify_webhook;
 mod probe_protocol;
 mod read_api;

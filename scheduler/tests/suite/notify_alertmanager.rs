@@ -14,14 +14,14 @@ const BINARY: &str = "prometheus-alertmanager";
 /// One receiver with no integrations: alerts are held, never sent on.
 const CONFIG: &str = "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n";
 
-struct Alertmanager {
-    url: String,
+pub struct Alertmanager {
+    pub url: String,
     _dir: tempfile::TempDir,
     _child: ChildGuard,
 }
 
 /// Starts Alertmanager on a free loopback port; `None` when not installed.
-async fn start_alertmanager() -> Option<Alertmanager> {
+pub async fn start_alertmanager() -> Option<Alertmanager> {
     let installed = std::process::Command::new(BINARY)
         .arg("--version")
         .output()
@@ -56,7 +56,7 @@ async fn start_alertmanager() -> Option<Alertmanager> {
 }
 
 /// Active alerts named `alertname`.
-async fn active(am: &Alertmanager, alertname: &str) -> Vec<Value> {
+pub async fn active(am: &Alertmanager, alertname: &str) -> Vec<Value> {
     let url = format!(
         "{}/api/v2/alerts?active=true&filter=alertname%3D%22{alertname}%22",
         am.url

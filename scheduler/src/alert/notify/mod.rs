@@ -11,6 +11,7 @@
 //! - `channel`: the [`Channel`] trait and how HTTP answers are judged.
 //! - `alertmanager`, `pagerduty`, `slack`, `webhook`: the receivers.
 //! - `sign`: Standard Webhooks signatures; `text`: the wording of facts.
+//! - [`trial`]: a test notification to each receiver (`notify test`).
 
 mod alertmanager;
 mod channel;
@@ -20,6 +21,7 @@ mod route;
 mod sign;
 mod slack;
 mod text;
+pub mod trial;
 mod webhook;
 mod worker;
 
@@ -104,6 +106,8 @@ pub enum NotifyError {
 pub struct Target {
     /// Stable across restarts and reordering: its outbox in the store.
     pub key: String,
+    /// The entry's name (`NotifyEntry::name`).
+    pub name: String,
     pub route: Route,
     pub channel: Arc<dyn Channel>,
 }
@@ -212,6 +216,7 @@ pub fn targets(
             })?;
             Ok(Target {
                 key: key(entry),
+                name: entry.name.clone(),
                 route: Route::new(entry.match_labels.clone()),
                 channel,
             })

@@ -13,6 +13,7 @@ pub fn alertname(scope: Scope) -> &'static str {
         Scope::Probe => "SondeProbeDown",
         Scope::Latency => "SondeLatencyDegraded",
         Scope::Slo => "SondeSloBurn",
+        Scope::Test => "SondeTest",
     }
 }
 

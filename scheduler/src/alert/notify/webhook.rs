@@ -20,9 +20,15 @@ pub struct WebhookBody<'a> {
     pub alert: &'a Alert,
 }
 
-/// The `webhook-id` of a notification: the same on every retry.
+/// The `webhook-id` of a notification: the same on every retry. A test
+/// notification has no outbox row; its negative id (see
+/// [`super::trial`]) gives `msg_test_…`, never an event's id.
 pub fn message_id(event_id: i64) -> String {
-    format!("msg_{event_id}")
+    if event_id < 0 {
+        format!("msg_test_{}", event_id.unsigned_abs())
+    } else {
+        format!("msg_{event_id}")
+    }
 }
 
 #[derive(Debug)]

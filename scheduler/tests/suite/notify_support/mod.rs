@@ -83,6 +83,7 @@ pub fn resolved(alert: &Alert) -> AlertEvent {
 
 pub fn entry(kind: NotifierKind, url: &str) -> NotifyEntry {
     NotifyEntry {
+        name: kind.as_str().to_owned(),
         kind,
         url: Some(url.to_owned()),
         match_labels: BTreeMap::new(),
