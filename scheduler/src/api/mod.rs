@@ -5,7 +5,8 @@
 //! views of `crate::views`, which the status page renders too.
 //!
 //! - `plan`, `results`: the probe protocol (probe token).
-//! - `scenarios`, `alerts`, `catalog`, `probes`: the read API (no token).
+//! - `scenarios`, `alerts`, `catalog`, `probes`, `reports`: the read API
+//!   (no token); `params`: its shared query parameters.
 //! - `silences`, `run_now`, `notify_test`: silences, on-demand runs and
 //!   test notifications (operator token for writes).
 //! - `ops`: `/metrics`, `/livez`, `/readyz`.
@@ -16,8 +17,10 @@ mod catalog;
 pub mod error;
 mod notify_test;
 mod ops;
+mod params;
 mod plan;
 mod probes;
+mod reports;
 mod results;
 mod run_now;
 mod scenarios;
@@ -60,6 +63,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/v1/silences/{id}", delete(silences::delete))
         .route("/api/v1/notify/test", post(notify_test::test))
+        .route("/api/v1/reports/alerts", get(reports::alerts))
         .route("/api/v1/catalog", get(catalog::get_catalog))
         .route("/api/v1/probes", get(probes::list))
         .route("/metrics", get(ops::metrics))

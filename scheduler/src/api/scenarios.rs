@@ -11,8 +11,6 @@ use super::error::ApiError;
 use crate::app::App;
 use crate::views::{self, DEFAULT_WINDOW, RunList, ScenarioDetail, ScenarioList};
 
-/// Longest `window`.
-const MAX_WINDOW: Duration = Duration::from_secs(90 * 86_400);
 /// Default and largest `limit` of runs.
 const DEFAULT_RUNS: usize = 20;
 const MAX_RUNS: usize = 500;
@@ -79,13 +77,5 @@ fn unknown(name: &str) -> ApiError {
 }
 
 fn parse_window(text: Option<&str>) -> Result<Duration, ApiError> {
-    let Some(text) = text.filter(|t| !t.is_empty()) else {
-        return Ok(DEFAULT_WINDOW);
-    };
-    match scenarios::duration::parse(text) {
-        Ok(d) if !d.is_zero() && d <= MAX_WINDOW => Ok(d),
-        _ => Err(ApiError::bad_request(format!(
-            "invalid `window` `{text}`; expected a duration from 1ms to 90d, such as `1h`"
-        ))),
-    }
+    super::params::duration("window", text, DEFAULT_WINDOW)
 }

@@ -64,6 +64,20 @@ pub trait Alerts {
     /// Database errors, or a stored alert that no longer parses.
     fn resolved_alerts(&self, limit: usize) -> Result<Vec<StoredAlert>, StoreError>;
 
+    /// Alerts that were firing at some time since `since_ms` (open ones
+    /// included), oldest first: what the alert report counts.
+    ///
+    /// # Errors
+    /// Database errors, or a stored alert that no longer parses.
+    fn alerts_since(&self, since_ms: i64) -> Result<Vec<StoredAlert>, StoreError>;
+
+    /// Rows of the alerts with a timeline entry of `kind` since
+    /// `since_ms`, once per alert.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn alerts_marked_since(&self, kind: &str, since_ms: i64) -> Result<Vec<i64>, StoreError>;
+
     /// Adds a timeline entry to an alert.
     ///
     /// # Errors

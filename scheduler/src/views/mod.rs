@@ -6,9 +6,11 @@
 //!   `region_stats`: the stored runs behind a summary.
 //! - `scenario`: one scenario in detail; `slo`: its error budget.
 //! - `runs`: a scenario's recent runs.
-//! - `alerts`: alerts with their timelines, and silences.
+//! - `alerts`: alerts with their timelines, and silences;
+//!   `alert_report`: the on-call review's figures per scenario.
 //! - `probes`: probes and regions. `catalog`: the scenario files.
 
+mod alert_report;
 mod alerts;
 mod catalog;
 mod probes;
@@ -18,6 +20,7 @@ mod scenario;
 mod scenarios;
 mod slo;
 
+pub use alert_report::{AlertReport, Figures, ScenarioReport, alert_report};
 pub use alerts::{AlertList, AlertView, SilenceList, SilenceView, alert_list, silence_list};
 pub use catalog::{CatalogView, FileStatus, FileView, catalog_view};
 pub use probes::{ProbeList, ProbeView, RegionView, probe_list};

@@ -152,6 +152,22 @@ impl Alerts for Connection {
         )
     }
 
+    fn alerts_since(&self, since_ms: i64) -> Result<Vec<StoredAlert>, StoreError> {
+        query_alerts(
+            self,
+            "WHERE ended_at IS NULL OR ended_at >= ?1 ORDER BY started_at, row_id",
+            [since_ms],
+        )
+    }
+
+    fn alerts_marked_since(&self, kind: &str, since_ms: i64) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self.prepare_cached(
+            "SELECT DISTINCT alert_row FROM alert_timeline WHERE kind = ?1 AND at >= ?2",
+        )?;
+        let rows = stmt.query_map(params![kind, since_ms], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn add_timeline(
         &self,
         row: i64,
