@@ -82,7 +82,15 @@ impl App {
                 source,
             })?;
         let fleet = Fleet::load(store.clone(), Arc::clone(&clock), config.probe_silence).await?;
-        let alerts = Arc::new(Engine::load(&store, &clock, config.base_url()).await?);
+        let alerts = Arc::new(
+            Engine::load(
+                &store,
+                &clock,
+                config.base_url(),
+                config.maintenance.clone(),
+            )
+            .await?,
+        );
         let app = App {
             alerts,
             auth: Authenticator::new(store.clone(), &config.probes),

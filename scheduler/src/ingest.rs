@@ -116,6 +116,23 @@ struct Valid {
 async fn store(app: &App, valid: Vec<Valid>) -> Result<Vec<(RunResult, bool)>, StoreError> {
     let now = app.clock.now_ms();
     crate::evaluate::commit(app, move |engine, tx, world| {
+        let mut valid = valid;
+        for v in &mut valid {
+            // Decided as it is stored: a window made later never rewrites
+            // the SLO's past.
+            let labels = world
+                .catalog
+                .get(&v.result.scenario)
+                .map(|s| &s.scenario.labels);
+            v.row.slo_excluded = labels.is_some_and(|labels| {
+                engine.excluded_from_slo(
+                    &v.result.scenario,
+                    &v.result.region,
+                    labels,
+                    v.result.started_at,
+                )
+            });
+        }
         let inserted = tx.insert_results(&mut valid.iter().map(|v| &v.row), now)?;
         let new: Vec<&RunResult> = valid
             .iter()

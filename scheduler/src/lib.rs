@@ -44,6 +44,7 @@ pub mod evaluate;
 pub mod fleet;
 pub mod health;
 pub mod ingest;
+pub mod maintenance;
 pub mod metrics;
 pub mod server;
 pub mod status;

@@ -68,8 +68,14 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
     // stragglers regionally as the fix rolls out would be noise.
     let global_id = format!("{}/global", s.name);
     let ongoing = st.open.contains_key(&global_id) && !down.is_empty();
+    // A region under maintenance is expected to fail: it makes no global
+    // incident of its own.
+    let down_outside = down
+        .iter()
+        .filter(|r| !st.in_maintenance(s, r, world.now))
+        .count();
     let global =
-        ongoing || (policy.global_regions > 0 && down.len() >= policy.global_regions as usize);
+        ongoing || (policy.global_regions > 0 && down_outside >= policy.global_regions as usize);
     let mut out = Vec::new();
     if global {
         let newest = down

@@ -18,7 +18,9 @@ use super::slo::SloStatus;
 use super::state::{Observed, RegionHealth, RegionState};
 use super::stored::StoredAlert;
 use super::world::World;
+use crate::catalog::CatalogScenario;
 use crate::clock::Clock;
+use crate::maintenance::Window;
 use crate::store::{Store, StoreError, Tx as StoreTx};
 
 /// How long a finished silence stays listed.
@@ -35,6 +37,11 @@ pub(super) struct State {
     pub open: BTreeMap<String, StoredAlert>,
     /// Active and future silences.
     pub silences: Vec<Silence>,
+    /// Maintenance windows made through the API that are not over.
+    pub maintenance: Vec<Window>,
+    /// The `[[maintenance]]` windows of scheduler.toml (kept across a
+    /// resync: the store does not hold them).
+    pub config_windows: Vec<Window>,
     /// The newest SLO status per scenario with an objective.
     pub slo: BTreeMap<String, SloStatus>,
     /// Scenarios with an SLO that got results since it was computed.
@@ -82,9 +89,11 @@ impl Engine {
         store: &Store,
         clock: &Arc<dyn Clock>,
         base_url: String,
+        config_windows: Vec<Window>,
     ) -> Result<Engine, StoreError> {
         let now = clock.now();
-        let state = load_state(store, now).await?;
+        let mut state = load_state(store, now).await?;
+        state.config_windows = config_windows;
         tracing::info!(
             firing = state.open.len(),
             regions = state.health.len(),
@@ -138,8 +147,10 @@ impl Engine {
             Ok(fresh) => {
                 let mut st = self.lock();
                 let slo = std::mem::take(&mut st.slo);
+                let config_windows = std::mem::take(&mut st.config_windows);
                 *st = fresh;
                 st.slo = slo;
+                st.config_windows = config_windows;
                 tracing::warn!("Alert state reloaded from the store after a failed write.");
             }
             Err(e) => tracing::error!(error = %e, "Reloading the alert state failed."),
@@ -221,6 +232,7 @@ impl Engine {
         };
         let now = world.now;
         st.silences.retain(|s| s.ends_at > now);
+        st.maintenance.retain(|w| !w.is_over(now));
         let ttl = crate::clock::millis(super::hold::RUN_REQUEST_TTL);
         st.confirms
             .retain(|_, (_, at)| tx.now_ms().saturating_sub(*at) < ttl);
@@ -294,6 +306,66 @@ impl Engine {
         self.tick(store, world)
     }
 
+    /// Stores a maintenance window made through the API and re-evaluates
+    /// what it covers.
+    pub fn put_window(
+        &self,
+        store: &dyn StoreTx,
+        world: &World,
+        window: Window,
+    ) -> Result<Effects, StoreError> {
+        store.save_window(&window)?;
+        {
+            let mut st = self.lock();
+            st.maintenance.retain(|w| w.id != window.id);
+            st.maintenance.push(window);
+        }
+        self.tick(store, world)
+    }
+
+    /// Deletes the API's maintenance window `id` and re-evaluates; false
+    /// when there is none.
+    pub fn delete_window(
+        &self,
+        store: &dyn StoreTx,
+        world: &World,
+        id: &str,
+    ) -> Result<(bool, Effects), StoreError> {
+        if !store.delete_window(id)? {
+            return Ok((false, Vec::new()));
+        }
+        self.lock().maintenance.retain(|w| w.id != id);
+        Ok((true, self.tick(store, world)?))
+    }
+
+    /// Every maintenance window: the config's, then the API's.
+    pub fn windows(&self) -> Vec<Window> {
+        let st = self.lock();
+        st.config_windows
+            .iter()
+            .chain(&st.maintenance)
+            .cloned()
+            .collect()
+    }
+
+    /// Whether a run of `scenario` (with `labels`) in `region` that started
+    /// at `started_at` falls in a window that keeps it out of the SLO.
+    pub fn excluded_from_slo(
+        &self,
+        scenario: &str,
+        region: &str,
+        labels: &BTreeMap<String, String>,
+        started_at: DateTime<Utc>,
+    ) -> bool {
+        let st = self.lock();
+        let regions = [region.to_owned()];
+        windows_of(&st).any(|w| {
+            w.exclude_from_slo
+                && w.open_at(started_at).is_some()
+                && w.covers(Some(scenario), &regions, labels)
+        })
+    }
+
     /// Writes `event` to the outbox.
     pub(super) fn emit(
         st: &mut State,
@@ -311,9 +383,28 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether an active silence matches `alert`.
+    /// Whether an active silence or an open maintenance window matches
+    /// `alert`.
     pub(super) fn is_muted(st: &State, alert: &Alert, now: DateTime<Utc>) -> bool {
-        st.silences.iter().any(|s| s.mutes(alert, now))
+        Self::mute_reason(st, alert, now).is_some()
+    }
+
+    /// Why `alert` is muted now, for its timeline: the open maintenance
+    /// window by name, else a silence.
+    pub(super) fn mute_reason(st: &State, alert: &Alert, now: DateTime<Utc>) -> Option<String> {
+        if let Some(w) = windows_of(st).find(|w| {
+            w.open_at(now).is_some()
+                && w.covers(alert.scenario.as_deref(), &alert.regions, &alert.labels)
+        }) {
+            return Some(format!(
+                "{}; events are recorded, not sent",
+                w.describe(now)
+            ));
+        }
+        st.silences
+            .iter()
+            .any(|s| s.mutes(alert, now))
+            .then(|| "a silence matches; events are recorded, not sent".to_owned())
     }
 
     /// What `scenario` shows in `region` now.
@@ -333,7 +424,13 @@ impl Engine {
             .silences
             .iter()
             .any(|s| s.is_active(now) && s.covers(Some(scenario), &regions, labels));
-        region_state(&h, live, muted)
+        let maintenance = windows_of(&st)
+            .any(|w| w.open_at(now).is_some() && w.covers(Some(scenario), &regions, labels));
+        let (state, up) = region_state(&h, live, muted);
+        if maintenance && state != RegionState::Unknown {
+            return (RegionState::Maintenance, up);
+        }
+        (state, up)
     }
 
     /// Firing alerts of `scenario`.
@@ -388,6 +485,21 @@ pub fn region_state(h: &RegionHealth, live: bool, muted: bool) -> (RegionState, 
         RegionState::Up
     };
     (state, up)
+}
+
+impl State {
+    /// Whether a maintenance window is open for `s` in `region` at `now`.
+    pub fn in_maintenance(&self, s: &CatalogScenario, region: &str, now: DateTime<Utc>) -> bool {
+        let regions = [region.to_owned()];
+        windows_of(self).any(|w| {
+            w.open_at(now).is_some() && w.covers(Some(&s.name), &regions, &s.scenario.labels)
+        })
+    }
+}
+
+/// The config's maintenance windows, then the API's.
+fn windows_of(st: &State) -> impl Iterator<Item = &Window> {
+    st.config_windows.iter().chain(&st.maintenance)
 }
 
 /// Records a confirmation run's result on the alert that asked for it;
@@ -460,6 +572,11 @@ async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreErr
                 health,
                 open,
                 silences: tx.silences_ending_after(now_ms)?,
+                maintenance: tx
+                    .windows()?
+                    .into_iter()
+                    .filter(|w| !w.is_over(now))
+                    .collect(),
                 confirms,
                 last_event: tx.last_event_id()?,
                 ..State::default()

@@ -277,12 +277,11 @@ impl Engine {
             Self::fire(st, tx, &mut a)?;
             tx.store.update_alert(&a)?;
         }
-        if muted {
-            tx.timeline(
-                a.row,
-                "muted",
-                Some("a silence matches; events are recorded, not sent"),
-            )?;
+        if let Some(why) = muted
+            .then(|| Self::mute_reason(st, &a.alert, tx.now))
+            .flatten()
+        {
+            tx.timeline(a.row, "muted", Some(&why))?;
         }
         for (probe, region, request) in confirms {
             let detail = format!("asked probe {probe} in {region} to run the scenario now");
@@ -345,8 +344,12 @@ impl Engine {
         if a.muted != muted_now {
             a.muted = muted_now;
             changed = true;
-            let kind = if muted_now { "muted" } else { "unmuted" };
-            tx.timeline(a.row, kind, None)?;
+            if muted_now {
+                let why = Self::mute_reason(st, &a.alert, tx.now);
+                tx.timeline(a.row, "muted", why.as_deref())?;
+            } else {
+                tx.timeline(a.row, "unmuted", None)?;
+            }
         }
         if !(a.grouped || a.paged || (a.notified && a.muted))
             && Self::hold_of(st, world, &a).is_none()

@@ -42,15 +42,18 @@ pub enum RegionState {
     Degraded,
     Unknown,
     Muted,
+    /// A maintenance window is open: runs go on, alerts are muted.
+    Maintenance,
 }
 
 impl RegionState {
-    pub const ALL: [RegionState; 5] = [
+    pub const ALL: [RegionState; 6] = [
         RegionState::Up,
         RegionState::Down,
         RegionState::Degraded,
         RegionState::Unknown,
         RegionState::Muted,
+        RegionState::Maintenance,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +63,7 @@ impl RegionState {
             RegionState::Degraded => "degraded",
             RegionState::Unknown => "unknown",
             RegionState::Muted => "muted",
+            RegionState::Maintenance => "maintenance",
         }
     }
 }

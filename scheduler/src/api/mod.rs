@@ -7,14 +7,16 @@
 //! - `plan`, `results`: the probe protocol (probe token).
 //! - `scenarios`, `alerts`, `catalog`, `probes`, `reports`: the read API
 //!   (no token); `params`: its shared query parameters.
-//! - `silences`, `run_now`, `notify_test`: silences, on-demand runs and
-//!   test notifications (operator token for writes).
+//! - `silences`, `maintenance`, `run_now`, `notify_test`: silences,
+//!   maintenance windows, on-demand runs and test notifications (operator
+//!   token for writes).
 //! - `ops`: `/metrics`, `/livez`, `/readyz`.
 //! - `error`: [`ApiError`], the JSON error answer.
 
 mod alerts;
 mod catalog;
 pub mod error;
+mod maintenance;
 mod notify_test;
 mod ops;
 mod params;
@@ -62,6 +64,11 @@ pub fn router(app: Arc<App>) -> Router {
             get(silences::list).post(silences::create),
         )
         .route("/api/v1/silences/{id}", delete(silences::delete))
+        .route(
+            "/api/v1/maintenance",
+            get(maintenance::list).post(maintenance::create),
+        )
+        .route("/api/v1/maintenance/{id}", delete(maintenance::delete))
         .route("/api/v1/notify/test", post(notify_test::test))
         .route("/api/v1/reports/alerts", get(reports::alerts))
         .route("/api/v1/catalog", get(catalog::get_catalog))

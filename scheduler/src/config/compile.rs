@@ -90,6 +90,7 @@ pub(super) fn compile(
         .filter_map(|n| notifier(&mut r, n))
         .collect();
     let notify = name_notifiers(&mut r, notify);
+    let maintenance = super::maintenance::windows(&mut r, raw.maintenance);
     if !r.problems.is_empty() {
         return Err(r.problems);
     }
@@ -109,6 +110,7 @@ pub(super) fn compile(
             shutdown_grace,
             probes,
             notify,
+            maintenance,
         }),
         _ => Err(vec![Problem::General("incomplete configuration".into())]),
     }

@@ -7,6 +7,7 @@
 
 mod compile;
 mod error;
+mod maintenance;
 mod notify;
 mod raw;
 mod settings;
@@ -64,6 +65,8 @@ pub struct Config {
     pub probes: Vec<ProbeEntry>,
     /// Notification targets (used by the alert engine).
     pub notify: Vec<NotifyEntry>,
+    /// `[[maintenance]]` windows (ids `config/NAME`).
+    pub maintenance: Vec<crate::maintenance::Window>,
 }
 
 /// PEM files for the listener's TLS.
@@ -153,6 +156,7 @@ impl Config {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             probes: Vec::new(),
             notify: Vec::new(),
+            maintenance: Vec::new(),
         }
     }
 }

@@ -26,6 +26,24 @@ pub(super) struct RawConfig {
     pub probe: Vec<RawProbe>,
     #[serde(default)]
     pub notify: Vec<RawNotify>,
+    #[serde(default)]
+    pub maintenance: Vec<RawMaintenance>,
+}
+
+/// A `[[maintenance]]` window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaintenance {
+    pub name: Spanned<String>,
+    pub start: Option<Spanned<String>>,
+    pub cron: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
+    pub duration: Spanned<String>,
+    pub scenarios: Option<Spanned<Vec<String>>>,
+    #[serde(rename = "match", default)]
+    pub match_labels: BTreeMap<String, Spanned<String>>,
+    pub regions: Option<Spanned<Vec<String>>>,
+    pub exclude_from_slo: Option<bool>,
 }
 
 /// A `[[probe]]` entry: a probe token declared in the file.

@@ -226,3 +226,61 @@ fn notifiers_are_named_by_kind_unless_named_and_names_are_unique() {
     let err = rendered(&parse(&bad, &[]).unwrap_err());
     assert!(err.contains("invalid notifier name `On Call`"), "{err}");
 }
+
+#[test]
+fn maintenance_windows_are_read_and_each_key_is_checked_at_its_line() {
+    let text = format!(
+        "{MINIMAL}[[maintenance]]\nname = \"db-upgrade\"\nstart = \"2026-12-05T02:00:00Z\"\nduration = \"2h\"\n\
+         scenarios = [\"checkout\"]\nregions = [\"eu-west-1\"]\n\
+         [[maintenance]]\nname = \"weekly-deploy\"\ncron = \"0 22 * * TUE\"\ntimezone = \"Europe/Berlin\"\n\
+         duration = \"30m\"\nmatch = {{ team = \"shop\" }}\nexclude_from_slo = false\n"
+    );
+    let c = parse(&text, &[]).unwrap();
+    let ids: Vec<&str> = c.maintenance.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(ids, ["config/db-upgrade", "config/weekly-deploy"]);
+    assert!(c.maintenance[0].exclude_from_slo);
+    assert!(!c.maintenance[1].exclude_from_slo);
+
+    let cases = [
+        (
+            "cron = \"0 25 * * *\"\nduration = \"1h\"",
+            "invalid `cron`",
+            "scheduler.toml:5:8",
+        ),
+        (
+            "cron = \"0 2 * * *\"\ntimezone = \"Mars/Olympus\"\nduration = \"1h\"",
+            "unknown `timezone`",
+            "scheduler.toml:6:12",
+        ),
+        (
+            "start = \"2026-12-05T02:00:00Z\"\nduration = \"9d\"",
+            "out of range",
+            "scheduler.toml:6:12",
+        ),
+        (
+            "start = \"2026-12-05T02:00:00Z\"\ncron = \"0 2 * * *\"\nduration = \"1h\"",
+            "exactly one of `start`",
+            "scheduler.toml:4:8",
+        ),
+        (
+            "duration = \"1h\"\nlength = \"1h\"",
+            "unknown field `length`",
+            "scheduler.toml:6:1",
+        ),
+    ];
+    for (body, want, at) in cases {
+        let text = format!("{MINIMAL}[[maintenance]]\nname = \"m\"\n{body}\n");
+        let err = rendered(&parse(&text, &[]).unwrap_err());
+        assert!(err.contains(want) && err.contains(at), "{body}: {err}");
+    }
+
+    let twice = format!(
+        "{MINIMAL}[[maintenance]]\nname = \"m\"\nstart = \"2026-12-05T02:00:00Z\"\nduration = \"1h\"\n\
+         [[maintenance]]\nname = \"m\"\nstart = \"2026-12-06T02:00:00Z\"\nduration = \"1h\"\n"
+    );
+    let err = rendered(&parse(&twice, &[]).unwrap_err());
+    assert!(
+        err.contains("two maintenance windows are named `m`") && err.contains("scheduler.toml:8:8"),
+        "{err}"
+    );
+}

@@ -13,6 +13,7 @@
 //! - `world`: the [`World`] snapshot; `sample`: the alerting series of a
 //!   scrape.
 
+pub mod maintenance;
 mod measure;
 mod sample;
 pub mod silences;

@@ -188,6 +188,13 @@ async fn overview(app: &Arc<App>) -> Result<String, PageError> {
     main.push_str(&alert_table(alerts.open.iter(), now, "No open alerts."));
     main.push_str("</section>");
 
+    let maintenance = views::maintenance_list(app);
+    if !maintenance.maintenance.is_empty() {
+        main.push_str("<h2>Maintenance</h2><section>");
+        main.push_str(&maintenance_table(&maintenance));
+        main.push_str("</section>");
+    }
+
     main.push_str("<h2>Probes</h2><section>");
     if probes.probes.is_empty() {
         main.push_str("<p class=\"muted-text\">No probe has registered yet.</p>");
@@ -272,6 +279,50 @@ async fn overview(app: &Arc<App>) -> Result<String, PageError> {
     }
     main.push_str("</section>");
     Ok(render::page("Sonde status", &main))
+}
+
+/// Maintenance windows: name, when, what they cover.
+fn maintenance_table(list: &views::MaintenanceList) -> String {
+    let mut out = String::from(
+        "<table><thead><tr><th>window</th><th>state</th><th>opens</th><th>closes</th><th>scenarios</th><th>regions</th><th>source</th></tr></thead><tbody>",
+    );
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map_or_else(|| "–".to_owned(), |t| scenarios::wire::time::format(&t))
+    };
+    for w in &list.maintenance {
+        let scenarios = match (&w.spec.scenarios, w.spec.match_labels.is_empty()) {
+            (Some(names), _) => names.join(", "),
+            (None, false) => w
+                .spec
+                .match_labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            (None, true) => "every scenario".to_owned(),
+        };
+        let regions = w
+            .spec
+            .regions
+            .as_ref()
+            .map_or_else(|| "every region".to_owned(), |r| r.join(", "));
+        let _ = write!(
+            out,
+            "<tr data-window=\"{name}\"><td>{name}</td><td>{state}</td><td>{opens}</td><td>{closes}</td><td>{scenarios}</td><td>{regions}</td><td>{source}</td></tr>",
+            name = escape(&w.spec.name),
+            state = if w.active { "open" } else { "scheduled" },
+            opens = escape(&time(w.opens_at)),
+            closes = escape(&time(w.closes_at)),
+            scenarios = escape(&scenarios),
+            regions = escape(&regions),
+            source = match w.source {
+                crate::maintenance::Source::Config => "scheduler.toml",
+                crate::maintenance::Source::Api => "API",
+            },
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
 }
 
 /// One grid cell: state, last run age, p95.

@@ -99,7 +99,7 @@ pub fn page(title: &str, main: &str) -> String {
 const SCRIPT: &str = "setInterval(function(){fetch(location.href,{cache:'no-store'}).then(function(r){return r.ok?r.text():null}).then(function(t){if(!t)return;var m=new DOMParser().parseFromString(t,'text/html').querySelector('main');var o=document.querySelector('main');if(!m||!o)return;var x=window.scrollX,y=window.scrollY;o.replaceWith(m);window.scrollTo(x,y);}).catch(function(){});},10000);";
 
 const CSS: &str = "
-:root{--up:#1a7f37;--down:#cf222e;--degraded:#bf8700;--unknown:#6e7781;--muted:#8250df;--bg:#f6f8fa;--fg:#1f2328;--line:#d0d7de}
+:root{--up:#1a7f37;--down:#cf222e;--degraded:#bf8700;--unknown:#6e7781;--muted:#8250df;--maintenance:#0969da;--bg:#f6f8fa;--fg:#1f2328;--line:#d0d7de}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:var(--bg);color:var(--fg)}
 header,footer{padding:.6rem 1rem;background:#24292f;color:#fff}
@@ -124,7 +124,7 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre}
 .cell b{display:block;font-size:13px;text-transform:uppercase;letter-spacing:.03em}
 .cell .r{display:none}
 .cell-up{background:var(--up)}.cell-down{background:var(--down)}.cell-degraded{background:var(--degraded)}
-.cell-unknown{background:var(--unknown)}.cell-muted{background:var(--muted)}
+.cell-unknown{background:var(--unknown)}.cell-muted{background:var(--muted)}.cell-maintenance{background:var(--maintenance)}
 .cell-none{background:repeating-linear-gradient(45deg,#eaeef2,#eaeef2 6px,#f6f8fa 6px,#f6f8fa 12px);color:var(--unknown)}
 .pill{display:inline-block;border-radius:10px;padding:0 .5rem;color:#fff;font-size:12px}
 .ok{color:var(--up)}.bad{color:var(--down)}

@@ -4,6 +4,7 @@
 
 use super::StoreError;
 use crate::alert::{RegionHealth, Silence, StoredAlert, TimelineEntry};
+use crate::maintenance::Window;
 
 /// What [`Alerts::delete_alert_history_before`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -12,6 +13,8 @@ pub struct AlertHistoryDeleted {
     pub events: usize,
     pub deliveries: usize,
     pub silences: usize,
+    /// One-off maintenance windows made through the API.
+    pub windows: usize,
 }
 
 /// The `alert_state`, `alerts`, `alert_timeline` and `silences` tables.
@@ -113,6 +116,24 @@ pub trait Alerts {
     /// # Errors
     /// Database errors.
     fn silence(&self, id: &str) -> Result<Option<Silence>, StoreError>;
+
+    /// Saves a maintenance window made through the API.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn save_window(&self, w: &Window) -> Result<(), StoreError>;
+
+    /// Deletes the API's window `id`; false when there is none.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn delete_window(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Every stored window (rows that no longer parse are skipped, logged).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn windows(&self) -> Result<Vec<Window>, StoreError>;
 
     /// Deletes alert history that ended before `cutoff_ms`. Firing alerts
     /// stay whatever their age, and so does what a notifier still has to

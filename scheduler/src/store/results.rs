@@ -20,6 +20,9 @@ pub struct ResultRow {
     pub outcome: Outcome,
     pub run_request: Option<String>,
     pub result_json: String,
+    /// It ran in a maintenance window with `exclude_from_slo`: stored and
+    /// shown, not counted in the SLO.
+    pub slo_excluded: bool,
 }
 
 impl ResultRow {
@@ -37,6 +40,7 @@ impl ResultRow {
             outcome: result.outcome,
             run_request: result.run_request.map(|id| id.to_string()),
             result_json: json.to_owned(),
+            slo_excluded: false,
         }
     }
 
@@ -118,7 +122,8 @@ pub trait Results {
 
     /// For each of `since` (Unix ms), the runs of `scenario` started after
     /// it and up to `until_ms`, and how many of them failed: the SLO's
-    /// windows in one pass.
+    /// windows in one pass. Runs in a maintenance window that excludes
+    /// them from the SLO (`slo_excluded`) are not counted.
     ///
     /// # Errors
     /// Database errors.

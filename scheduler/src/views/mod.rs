@@ -8,11 +8,13 @@
 //! - `runs`: a scenario's recent runs.
 //! - `alerts`: alerts with their timelines, and silences;
 //!   `alert_report`: the on-call review's figures per scenario.
+//! - `maintenance`: maintenance windows.
 //! - `probes`: probes and regions. `catalog`: the scenario files.
 
 mod alert_report;
 mod alerts;
 mod catalog;
+mod maintenance;
 mod probes;
 mod region_stats;
 mod runs;
@@ -23,6 +25,7 @@ mod slo;
 pub use alert_report::{AlertReport, Figures, ScenarioReport, alert_report};
 pub use alerts::{AlertList, AlertView, SilenceList, SilenceView, alert_list, silence_list};
 pub use catalog::{CatalogView, FileStatus, FileView, catalog_view};
+pub use maintenance::{MaintenanceList, MaintenanceView, maintenance_list};
 pub use probes::{ProbeList, ProbeView, RegionView, probe_list};
 pub use region_stats::{Percentiles, RegionStats, percentiles, region_stats};
 pub use runs::{RunList, run_list};

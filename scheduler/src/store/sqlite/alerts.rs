@@ -1,5 +1,5 @@
 //! The engine's tables (migration 2): `alert_state`, `alerts`,
-//! `alert_timeline` and `silences`.
+//! `alert_timeline` and `silences`; and (migration 7) `maintenance`.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -10,6 +10,7 @@ use super::outbox::status_str;
 use crate::alert::{
     Alert, AlertStatus, Failure, Health, RegionHealth, Silence, StoredAlert, TimelineEntry,
 };
+use crate::maintenance::Window;
 use crate::store::StoreError;
 use crate::store::alerts::Alerts;
 
@@ -232,6 +233,18 @@ impl Alerts for Connection {
             .prepare_cached(&sql)?
             .query_row([id], silence_row)
             .optional()?)
+    }
+
+    fn save_window(&self, w: &Window) -> Result<(), StoreError> {
+        super::maintenance::save(self, w)
+    }
+
+    fn delete_window(&self, id: &str) -> Result<bool, StoreError> {
+        super::maintenance::delete(self, id)
+    }
+
+    fn windows(&self) -> Result<Vec<Window>, StoreError> {
+        super::maintenance::all(self)
     }
 
     fn delete_alert_history_before(

@@ -8,6 +8,7 @@
 //! - `writer`: the writer thread and its group commit.
 
 mod alerts;
+mod maintenance;
 mod notify_queue;
 mod outbox;
 mod probes;

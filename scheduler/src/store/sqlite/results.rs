@@ -15,8 +15,9 @@ impl Results for Connection {
     ) -> Result<Vec<bool>, StoreError> {
         let mut stmt = self.prepare_cached(
             "INSERT OR IGNORE INTO results (id, scenario, region, probe, version, scheduled_at,
-                started_at, duration_ms, outcome, run_request, result_json, ingested_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                started_at, duration_ms, outcome, run_request, result_json, ingested_at,
+                slo_excluded)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         let mut inserted = Vec::with_capacity(rows.size_hint().0);
         for r in rows {
@@ -32,7 +33,8 @@ impl Results for Connection {
                 r.outcome.as_str(),
                 r.run_request,
                 r.result_json,
-                now_ms
+                now_ms,
+                r.slo_excluded
             ])?;
             inserted.push(changed == 1);
         }
@@ -150,7 +152,8 @@ impl Results for Connection {
             })
             .collect();
         let sql = format!(
-            "SELECT {} FROM results WHERE scenario = ?1 AND started_at <= ?2 AND started_at > ?{}",
+            "SELECT {} FROM results WHERE scenario = ?1 AND started_at <= ?2 AND started_at > ?{} \
+             AND slo_excluded = 0",
             sums.join(", "),
             since.len() + 3
         );

@@ -35,10 +35,12 @@ pub(super) fn delete_alert_history_before(
         "DELETE FROM silences WHERE ends_at < ?1",
         params![cutoff_ms],
     )?;
+    let windows = super::maintenance::delete_closed_before(conn, cutoff_ms)?;
     Ok(AlertHistoryDeleted {
         alerts,
         events,
         deliveries: outbox + delivered,
         silences,
+        windows,
     })
 }

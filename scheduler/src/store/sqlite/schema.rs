@@ -151,6 +151,20 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (notifier, alert_id)
     );",
     ),
+    (
+        7,
+        // Maintenance windows made through the API (those of scheduler.toml
+        // live in the file), and whether a run fell in a window that keeps
+        // it out of the SLO.
+        "CREATE TABLE maintenance (
+        id TEXT PRIMARY KEY,
+        spec_json TEXT NOT NULL,       -- the window as written (API keys)
+        ends_at INTEGER,               -- Unix ms a one-off window closes; NULL: recurring
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    ALTER TABLE results ADD COLUMN slo_excluded INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The newest schema this build knows.
