@@ -12,19 +12,19 @@ use sonde_tests::{RunningTarget, Spawn, TestClient, TestTarget};
 
 use crate::one_fleet::one_fleet_at_a_time;
 
-const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
-const LONG: Duration = Duration::from_secs(40);
+pub(crate) const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
+pub(crate) const LONG: Duration = Duration::from_secs(40);
 /// The scheduler's `resend_interval` towards Alertmanager.
 const AM_RESEND: Duration = Duration::from_secs(2);
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-struct World {
-    shop: RunningShop,
+pub(crate) struct World {
+    pub shop: RunningShop,
     _shop_dir: tempfile::TempDir,
-    hook: RunningTarget,
-    am_port: Option<u16>,
+    pub hook: RunningTarget,
+    pub am_port: Option<u16>,
     _am: Option<sonde_tests::ChildGuard>,
-    fleet: Fleet,
+    pub fleet: Fleet,
 }
 
 /// A fleet of one probe per region watching the shop's home page every
@@ -36,6 +36,18 @@ async fn world(after: u32, probes: FleetOptions) -> World {
 
 /// [`world`] with the scenario's `global_regions`.
 async fn world_with(after: u32, global_regions: u32, probes: FleetOptions) -> World {
+    world_extra(
+        &format!("after = {after}\nglobal_regions = {global_regions}\n"),
+        "",
+        probes,
+    )
+    .await
+}
+
+/// [`world`] with `alert` lines in the scenario's `[alert]` (besides
+/// `recover_after = 1`, `confirm = true` and the runbook) and `config`
+/// lines in scheduler.toml.
+pub(crate) async fn world_extra(alert: &str, config: &str, probes: FleetOptions) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let shop = shop::start(ShopOptions::for_tests(dir.path()))
         .await
@@ -57,10 +69,11 @@ async fn world_with(after: u32, global_regions: u32, probes: FleetOptions) -> Wo
         let resend = AM_RESEND.as_secs();
         notify.push_str(&format!("\n[[notify]]\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:{port}\"\nresend_interval = \"{resend}s\"\n"));
     }
+    notify.push_str(config);
     let scenario = format!(
         "name = \"home\"\ninterval = \"1s\"\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-southeast-1\"]\n\
          [[steps]]\nname = \"home\"\nget = \"{}\"\nexpect = [\"status == 200\"]\n\
-         [alert]\nafter = {after}\nrecover_after = 1\nglobal_regions = {global_regions}\nconfirm = true\nrunbook = \"https://runbooks.example.com/home\"\n",
+         [alert]\n{alert}recover_after = 1\nconfirm = true\nrunbook = \"https://runbooks.example.com/home\"\n",
         shop.http_url("/")
     );
     let options = FleetOptions {
@@ -111,7 +124,7 @@ async fn alertmanager(dir: &std::path::Path) -> Option<(u16, sonde_tests::ChildG
 }
 
 /// The webhook notifications received so far: (status, alert).
-fn pages(world: &World) -> Vec<(String, Value)> {
+pub(crate) fn pages(world: &World) -> Vec<(String, Value)> {
     world
         .hook
         .requests_to("/hook")
@@ -123,7 +136,7 @@ fn pages(world: &World) -> Vec<(String, Value)> {
         .collect()
 }
 
-async fn fault(world: &World, region: &str, flap: bool) {
+pub(crate) async fn fault(world: &World, region: &str, flap: bool) {
     let body = serde_json::json!({"region": region, "path": "/", "status": 503, "flap": flap});
     let resp = TestClient::new()
         .post_json(&world.shop.http_url("/_faults"), &[], &body)
@@ -132,7 +145,7 @@ async fn fault(world: &World, region: &str, flap: bool) {
     assert!(resp.status.as_u16() < 300, "fault: {}", resp.text());
 }
 
-async fn clear_faults(world: &World) {
+pub(crate) async fn clear_faults(world: &World) {
     TestClient::new()
         .request(
             hyper::Method::DELETE,
@@ -165,7 +178,7 @@ async fn every_region_up(world: &World) {
     .await;
 }
 
-async fn am_alerts(world: &World) -> Option<Vec<Value>> {
+pub(crate) async fn am_alerts(world: &World) -> Option<Vec<Value>> {
     am_alerts_at(world.am_port?).await
 }
 

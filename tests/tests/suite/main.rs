@@ -22,6 +22,7 @@ mod demo_shop_process;
 mod deploy;
 mod dns;
 mod fleet;
+mod maintenance;
 mod run_now;
 mod status_page;
 mod target;
