@@ -70,10 +70,12 @@ pub struct NetArgs {
     /// DNS server (`IP:PORT`) for target names, instead of the system's.
     #[arg(long, env = "SONDE_PROBE_RESOLVER")]
     pub resolver: Option<std::net::SocketAddr>,
-    /// Refuse targets in loopback, private, link-local and metadata ranges.
+    /// Refuse targets in loopback, private, link-local, metadata and the
+    /// other inner ranges (always on in `probe agent`).
     #[arg(long, env = "SONDE_PROBE_TARGET_GUARD")]
     pub target_guard: bool,
-    /// A range the target guard lets through (repeatable), e.g. 127.0.0.0/8.
+    /// A range the target guard lets through (repeatable), e.g. 127.0.0.0/8;
+    /// turns the guard on in `probe run`.
     #[arg(
         long = "allow-target",
         env = "SONDE_PROBE_ALLOW_TARGET",
@@ -203,7 +205,9 @@ pub fn runner(args: &NetArgs, guard_default: bool) -> Result<Runner, String> {
     let config = NetConfig {
         resolver: args.resolver,
         guard: TargetGuard {
-            enabled: guard_default || args.target_guard,
+            // Opening a range only means something with the guard on: any
+            // `--allow-target` turns it on, so the rest stays refused.
+            enabled: guard_default || args.target_guard || !args.allow_target.is_empty(),
             allow: args.allow_target.clone(),
         },
         extra_roots_pem,

@@ -49,8 +49,10 @@ enum Unanswered {
 impl Net {
     /// Sends one `rtype` query for `name` to `server` (default: the probe's
     /// resolver) and returns its rcode and answers. NXDOMAIN, SERVFAIL and
-    /// REFUSED are answers, not errors. The target guard does not apply:
-    /// a `dns` step talks to a resolver, not a target.
+    /// REFUSED are answers, not errors. A `server` the step names is a
+    /// target like any other and passes the target guard first (else any
+    /// address could be reached on port 53); the probe's own resolver is
+    /// the operator's choice and is not checked.
     ///
     /// # Errors
     /// `Timeout` when no answer came by `deadline`, `Dns` when no server
@@ -63,6 +65,9 @@ impl Net {
         server: Option<SocketAddr>,
         deadline: Instant,
     ) -> Result<DnsAnswer, NetFailure> {
+        if let Some(server) = server {
+            self.guard.check(server.ip())?;
+        }
         let deadline = Deadline::new(deadline);
         let started = Instant::now();
         let servers = server.map_or_else(|| self.dns_servers.clone(), |s| vec![s]);
