@@ -30,7 +30,7 @@ pub mod time;
 mod version;
 
 pub use error::{ErrorKind, StepError};
-pub use ingest::{IngestAck, Rejected, ResultBatch};
+pub use ingest::{IngestAck, RejectReason, Rejected, ResultBatch};
 pub use plan::{Plan, PlannedScenario, RunReason, RunRequest};
 pub use redact::{ACTUAL_MAX_CHARS, REDACTED, redact, truncate_actual};
 pub use run_result::{Outcome, RunResult};
