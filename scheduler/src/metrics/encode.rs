@@ -250,7 +250,7 @@ impl Scrape {
         m.encode_gauge(&(self.invalid_files as f64))?;
         let mut m = encoder.encode_descriptor(
             names::INGEST_RESULTS,
-            "Results received, by outcome",
+            "Results received, by outcome; rejected ones by reason",
             None,
             MetricType::Counter,
         )?;
