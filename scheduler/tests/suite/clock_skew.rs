@@ -165,6 +165,8 @@ async fn a_probe_whose_clock_runs_ahead_is_alerted_until_its_results_are_in_time
     );
     let alerts = f.t.get("/api/v1/alerts").await.json();
     assert_eq!(alerts["open"][0]["id"], "probe/p-eu/clock");
+    assert_eq!(clock_ahead_s(&f, "p-eu").await, serde_json::json!(3600.004));
+    assert_eq!(clock_ahead_s(&f, "p-us").await, serde_json::Value::Null);
     f.tick().await;
     assert_eq!(f.events().await.len(), 1, "paged once");
 
@@ -185,6 +187,19 @@ async fn a_probe_whose_clock_runs_ahead_is_alerted_until_its_results_are_in_time
         summary(&f.events().await),
         [firing("probe/p-eu/clock"), resolved("probe/p-eu/clock")]
     );
+    assert_eq!(clock_ahead_s(&f, "p-eu").await, serde_json::Value::Null);
+}
+
+/// `clock_ahead_s` of `probe` in `GET /api/v1/probes`.
+async fn clock_ahead_s(f: &Fleet, probe: &str) -> serde_json::Value {
+    let list = f.t.get("/api/v1/probes").await.json();
+    list["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == probe)
+        .map(|p| p["clock_ahead_s"].clone())
+        .unwrap()
 }
 
 #[tokio::test]
