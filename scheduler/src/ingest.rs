@@ -198,8 +198,8 @@ pub async fn ingest(
     app.metrics.observe(&accepted, &catalog);
     count(app, &ack, &rejected);
     for r in &rejected {
-        let reason = r.reason.map(RejectReason::as_str);
-        tracing::warn!(probe = %probe.name, id = ?r.id, reason = ?reason, error = %r.error, "Result rejected.");
+        let reason = r.reason.map_or("", RejectReason::as_str);
+        tracing::warn!(probe = %probe.name, id = ?r.id, reason, error = %r.error, "Result rejected.");
     }
     ack.rejected = rejected;
     let all_rejected =
