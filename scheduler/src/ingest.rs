@@ -2,21 +2,24 @@
 //! transaction → an acknowledgement listing every id once.
 //!
 //! Each result is checked on its own: it must parse, come from the
-//! token's probe and region, and name a scenario of the catalog; the rest
-//! of the batch is stored whatever happens to one entry. A result id seen
-//! before is acknowledged as a duplicate and not stored again.
+//! token's probe and region, not start further ahead of the scheduler's
+//! clock than `max_clock_skew`, and name a scenario of the catalog; the
+//! rest of the batch is stored whatever happens to one entry. A result id
+//! seen before is acknowledged as a duplicate and not stored again.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use scenarios::load::MAX_STEPS;
-use scenarios::wire::{IngestAck, Rejected, ResultBatch, RunResult};
+use scenarios::wire::{IngestAck, RejectReason, Rejected, ResultBatch, RunResult};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use crate::alert::ProbeClock;
 use crate::app::App;
 use crate::auth::ProbeIdentity;
 use crate::catalog::Catalog;
@@ -99,6 +102,7 @@ fn parse(body: &[u8]) -> Result<Vec<Result<RunResult, Rejected>>, IngestError> {
     let entries = batch.results.iter().enumerate().map(|(i, raw)| {
         serde_json::from_str::<RunResult>(raw.get()).map_err(|e| Rejected {
             id: id_of(raw),
+            reason: Some(RejectReason::Malformed),
             error: format!("result {i} is not a valid run result: {e}"),
         })
     });
@@ -184,13 +188,17 @@ pub async fn ingest(
     let entries = parse(body)?;
     app.limiter.check(&probe.name, entries.len())?;
     let catalog = app.catalog.current();
+    let mut clock = ClockWatch::new(app.clock.now(), app.config.max_clock_skew);
     let mut rejected = Vec::new();
     let mut valid = Vec::with_capacity(entries.len());
     for entry in entries {
-        match entry.and_then(|result| check(result, probe, &catalog)) {
+        match entry.and_then(|result| check(result, probe, &mut clock, &catalog)) {
             Ok(v) => valid.push(v),
             Err(r) => rejected.push(r),
         }
+    }
+    if let Some(verdict) = clock.verdict() {
+        app.fleet.clock_checked(&probe.name, verdict);
     }
     let stored = store(app, valid).await?;
     let mut ack = IngestAck::default();
@@ -207,7 +215,8 @@ pub async fn ingest(
     app.metrics.observe(&accepted, &catalog);
     count(app, &ack, &rejected);
     for r in &rejected {
-        tracing::warn!(probe = %probe.name, id = ?r.id, error = %r.error, "Result rejected.");
+        let reason = r.reason.map_or("", RejectReason::as_str);
+        tracing::warn!(probe = %probe.name, id = ?r.id, reason, error = %r.error, "Result rejected.");
     }
     ack.rejected = rejected;
     let all_rejected =
@@ -221,35 +230,109 @@ fn count(app: &App, ack: &IngestAck, rejected: &[Rejected]) {
         .count_ingest(IngestOutcome::Accepted, n(ack.accepted.len()));
     app.metrics
         .count_ingest(IngestOutcome::Duplicate, n(ack.duplicates.len()));
-    app.metrics
-        .count_ingest(IngestOutcome::Rejected, n(rejected.len()));
+    for r in rejected {
+        let reason = r.reason.unwrap_or(RejectReason::Malformed);
+        app.metrics.count_ingest(IngestOutcome::Rejected(reason), 1);
+    }
 }
 
-fn check(result: RunResult, probe: &ProbeIdentity, catalog: &Catalog) -> Result<Valid, Rejected> {
-    let reject = |error: String| Rejected {
+/// What one batch shows of its probe's clock: results too far ahead are
+/// rejected, and the batch's verdict goes to the fleet for the probe's
+/// clock alert.
+struct ClockWatch {
+    now: DateTime<Utc>,
+    max: Duration,
+    /// The furthest ahead of the rejected results.
+    ahead: Option<chrono::Duration>,
+    /// A result was within `max`.
+    in_time: bool,
+}
+
+impl ClockWatch {
+    fn new(now: DateTime<Utc>, max: Duration) -> Self {
+        ClockWatch {
+            now,
+            max,
+            ahead: None,
+            in_time: false,
+        }
+    }
+
+    fn check(&mut self, result: &RunResult) -> Result<(), String> {
+        let Some(ahead) = crate::clock_skew::too_far_ahead(result.started_at, self.now, self.max)
+        else {
+            self.in_time = true;
+            return Ok(());
+        };
+        self.ahead = Some(self.ahead.map_or(ahead, |a| a.max(ahead)));
+        Err(format!(
+            "started_at {} is {} ahead of the scheduler's clock (max_clock_skew {}): check the probe's clock",
+            scenarios::wire::time::format(&result.started_at),
+            crate::clock_skew::human(ahead),
+            scenarios::duration::Human(self.max),
+        ))
+    }
+
+    /// A clock ahead wins over results in time: the probe's clock is wrong
+    /// now even if it was right for its older results.
+    fn verdict(&self) -> Option<ProbeClock> {
+        match (self.ahead, self.in_time) {
+            (Some(ahead), _) => Some(ProbeClock::Ahead(ahead)),
+            (None, true) => Some(ProbeClock::InTime),
+            (None, false) => None,
+        }
+    }
+}
+
+fn check(
+    result: RunResult,
+    probe: &ProbeIdentity,
+    clock: &mut ClockWatch,
+    catalog: &Catalog,
+) -> Result<Valid, Rejected> {
+    let reject = |reason: RejectReason, error: String| Rejected {
         id: Some(result.id),
+        reason: Some(reason),
         error,
     };
     if result.probe != probe.name || result.region != probe.region {
-        return Err(reject(format!(
-            "result of probe `{}` in `{}` sent with the token of probe `{}` in `{}`",
-            result.probe, result.region, probe.name, probe.region
-        )));
+        return Err(reject(
+            RejectReason::Identity,
+            format!(
+                "result of probe `{}` in `{}` sent with the token of probe `{}` in `{}`",
+                result.probe, result.region, probe.name, probe.region
+            ),
+        ));
     }
+    // After the identity check, so another probe's results never say
+    // anything about this probe's clock.
+    clock
+        .check(&result)
+        .map_err(|e| reject(RejectReason::ClockSkew, e))?;
     if catalog.get(&result.scenario).is_none() {
-        return Err(reject(format!("unknown scenario `{}`", result.scenario)));
+        return Err(reject(
+            RejectReason::UnknownScenario,
+            format!("unknown scenario `{}`", result.scenario),
+        ));
     }
     if result.steps.len() > MAX_STEPS {
-        return Err(reject(format!(
-            "result has {} steps; a scenario has at most {MAX_STEPS}",
-            result.steps.len()
-        )));
+        return Err(reject(
+            RejectReason::TooLarge,
+            format!(
+                "result has {} steps; a scenario has at most {MAX_STEPS}",
+                result.steps.len()
+            ),
+        ));
     }
     if !result.duration_ms.is_finite() || result.duration_ms < 0.0 {
-        return Err(reject("`duration_ms` must be a non-negative number".into()));
+        return Err(reject(
+            RejectReason::Malformed,
+            "`duration_ms` must be a non-negative number".into(),
+        ));
     }
     // Stored as re-serialized, so every stored result has today's shape.
-    let json = serde_json::to_string(&result).map_err(|e| reject(e.to_string()))?;
+    let json = serde_json::to_string(&result)
+        .map_err(|e| reject(RejectReason::Malformed, e.to_string()))?;
     let row = ResultRow::from_raw(&result, &json);
     Ok(Valid { result, row })
 }

@@ -22,7 +22,8 @@
 //! - [`metrics`]: `/metrics` series and their encoding.
 //! - [`assignment`]: rendezvous hashing of scenario × region onto probes.
 //! - [`config`]: `scheduler.toml`, environment overrides, diagnostics.
-//! - [`clock`]: injectable time.
+//! - [`clock`]: injectable time; [`clock_skew`]: results from a probe
+//!   clock that runs ahead.
 //! - [`app`]: the shared state and the background tasks;
 //!   [`server`]: listener, TLS, graceful drain.
 //! - [`cli`]: the command line behind the thin `main.rs`; [`health`]:
@@ -39,6 +40,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
+pub mod clock_skew;
 pub mod config;
 pub mod evaluate;
 pub mod fleet;

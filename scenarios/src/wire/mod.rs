@@ -16,7 +16,8 @@
 //! - `error`: [`StepError`] and its bounded [`ErrorKind`].
 //! - `redact`: [`redact`] secret values, [`truncate_actual`].
 //! - `plan`: [`Plan`], [`PlannedScenario`], on-demand [`RunRequest`]s.
-//! - `ingest`: [`ResultBatch`] and the scheduler's [`IngestAck`].
+//! - `ingest`: [`ResultBatch`] and the scheduler's [`IngestAck`], with
+//!   each rejection's [`RejectReason`].
 //! - `version`: [`scenario_version`], the `sha256:` of a scenario.
 //! - [`time`]: times as RFC 3339 UTC with milliseconds (a serde `with` module).
 
@@ -30,7 +31,7 @@ pub mod time;
 mod version;
 
 pub use error::{ErrorKind, StepError};
-pub use ingest::{IngestAck, Rejected, ResultBatch};
+pub use ingest::{IngestAck, RejectReason, Rejected, ResultBatch};
 pub use plan::{Plan, PlannedScenario, RunReason, RunRequest};
 pub use redact::{ACTUAL_MAX_CHARS, REDACTED, redact, truncate_actual};
 pub use run_result::{Outcome, RunResult};

@@ -12,7 +12,7 @@ use super::engine::{Engine, State, Tx};
 use super::hold::{Hold, hold};
 use super::model::{Alert, AlertStatus, Scope};
 use super::stored::StoredAlert;
-use super::world::World;
+use super::world::{ProbeClock, ProbeView, World};
 use crate::catalog::CatalogScenario;
 use crate::store::StoreError;
 
@@ -53,6 +53,37 @@ fn probe_alert(
         url: Some(format!("{}/api/v1/probes", world.base_url)),
         summary,
         ..Alert::new(id, Scope::Probe, Severity::Warning, world.now)
+    }
+}
+
+/// The id of `probe`'s clock alert.
+pub fn clock_alert_id(probe: &str) -> String {
+    format!("probe/{probe}/clock")
+}
+
+/// `p`'s clock alert while its results are rejected for running ahead. It
+/// ends with a result in time, or when the probe stops reporting (its own
+/// alert then). Right after a restart nothing is known of the clock yet,
+/// so an open alert stays until the probe's next results tell.
+fn clock_alert(st: &State, world: &World, p: &ProbeView) -> Option<Alert> {
+    if !p.presumed_live {
+        return None;
+    }
+    let id = clock_alert_id(&p.name);
+    match p.clock {
+        ProbeClock::Ahead(ahead) => {
+            let summary = format!(
+                "probe {} in {} sends results {} ahead of the scheduler's clock (max_clock_skew {}); \
+                 they are rejected: fix its clock (NTP)",
+                p.name,
+                p.region,
+                crate::clock_skew::human(ahead),
+                scenarios::duration::Human(world.max_clock_skew),
+            );
+            Some(probe_alert(world, id, &p.region, Some(&p.name), summary))
+        }
+        ProbeClock::Unknown if world.starting => st.open.get(&id).map(|a| a.alert.clone()),
+        ProbeClock::Unknown | ProbeClock::InTime => None,
     }
 }
 
@@ -115,8 +146,8 @@ impl Engine {
         self.sync(st, tx, world, owner, desired)
     }
 
-    /// Probe alerts (a silent probe while its region has live ones) and
-    /// region alerts (no live probe at all).
+    /// Probe alerts (a silent probe while its region has live ones, or one
+    /// whose clock runs ahead) and region alerts (no live probe at all).
     pub(super) fn reconcile_probes(
         &self,
         st: &mut State,
@@ -147,6 +178,12 @@ impl Engine {
                 desired.push(probe_alert(world, id, region, Some(&p.name), summary));
             }
         }
+        desired.extend(
+            world
+                .probes
+                .iter()
+                .filter_map(|p| clock_alert(st, world, p)),
+        );
         for (region, scenarios) in never_seen(world) {
             let summary = format!(
                 "no probe has ever reported in {region}, which {} names: {} nowhere there \

@@ -23,6 +23,22 @@ pub struct ProbeView {
     /// that must not page.
     pub presumed_live: bool,
     pub last_seen: DateTime<Utc>,
+    /// What its latest results said about its clock.
+    pub clock: ProbeClock,
+}
+
+/// A probe's clock, as its latest results showed it (kept in memory only:
+/// after a restart it is unknown until the probe delivers again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProbeClock {
+    /// No result since the scheduler started.
+    #[default]
+    Unknown,
+    /// Its latest results were within `max_clock_skew`.
+    InTime,
+    /// Its latest results started this far ahead of the scheduler's
+    /// clock, beyond `max_clock_skew`, and were rejected.
+    Ahead(chrono::Duration),
 }
 
 /// The engine's view of the world at one instant.
@@ -38,6 +54,8 @@ pub struct World {
     pub starting: bool,
     /// `{public_url}/api/v1/scenarios/`.
     pub base_url: String,
+    /// `max_clock_skew`, for the clock alert's summary.
+    pub max_clock_skew: std::time::Duration,
 }
 
 impl World {

@@ -10,9 +10,9 @@ use super::error::Problem;
 use super::raw::{RawConfig, RawNotify, RawProbe};
 use super::settings::{EnvLookup, Origin, Reader, Setting};
 use super::{
-    Config, DEFAULT_INGEST_RATE, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_BYTES, DEFAULT_PROBE_SILENCE,
-    DEFAULT_RETENTION, DEFAULT_SHUTDOWN_GRACE, NotifierKind, NotifyEntry, ProbeEntry, TlsFiles,
-    WebhookSecret, default_burst, is_valid_name,
+    Config, DEFAULT_INGEST_RATE, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_CLOCK_SKEW,
+    DEFAULT_PROBE_SILENCE, DEFAULT_RETENTION, DEFAULT_SHUTDOWN_GRACE, NotifierKind, NotifyEntry,
+    ProbeEntry, TlsFiles, WebhookSecret, default_burst, is_valid_name,
 };
 
 pub(super) fn compile(
@@ -59,6 +59,13 @@ pub(super) fn compile(
         raw.shutdown_grace,
         DEFAULT_SHUTDOWN_GRACE,
         Duration::ZERO,
+    );
+    let max_clock_skew = duration(
+        &mut r,
+        "max_clock_skew",
+        raw.max_clock_skew,
+        DEFAULT_MAX_CLOCK_SKEW,
+        Duration::from_secs(1),
     );
     let tls = tls_files(&mut r, raw.tls_cert, raw.tls_key, base);
     let max_batch_bytes = integer(
@@ -108,6 +115,7 @@ pub(super) fn compile(
             ingest_rate: rate,
             ingest_burst: u32::try_from(ingest_burst).unwrap_or(u32::MAX),
             shutdown_grace,
+            max_clock_skew,
             probes,
             notify,
             maintenance,

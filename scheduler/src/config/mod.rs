@@ -32,6 +32,8 @@ pub const DEFAULT_MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_INGEST_RATE: u32 = 2_000;
 /// Default `shutdown_grace`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Default `max_clock_skew`.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);
 /// Name of the SQLite file under `data_dir`.
 pub const STORE_FILE: &str = "sonde.db";
 
@@ -61,6 +63,10 @@ pub struct Config {
     pub ingest_burst: u32,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// A result that started further ahead of the scheduler's clock than
+    /// this is rejected: the probe's clock is wrong, and a run "from the
+    /// future" would hide every real run after it.
+    pub max_clock_skew: Duration,
     /// Probe tokens declared in the file.
     pub probes: Vec<ProbeEntry>,
     /// Notification targets (used by the alert engine).
@@ -154,6 +160,7 @@ impl Config {
             ingest_rate: DEFAULT_INGEST_RATE,
             ingest_burst: default_burst(DEFAULT_INGEST_RATE),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             probes: Vec::new(),
             notify: Vec::new(),
             maintenance: Vec::new(),

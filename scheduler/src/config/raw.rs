@@ -22,6 +22,7 @@ pub(super) struct RawConfig {
     pub ingest_rate: Option<Spanned<i64>>,
     pub ingest_burst: Option<Spanned<i64>>,
     pub shutdown_grace: Option<Spanned<String>>,
+    pub max_clock_skew: Option<Spanned<String>>,
     #[serde(default)]
     pub probe: Vec<RawProbe>,
     #[serde(default)]

@@ -284,3 +284,33 @@ fn maintenance_windows_are_read_and_each_key_is_checked_at_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn max_clock_skew_defaults_to_a_minute_and_takes_the_file_or_environment() {
+    assert_eq!(
+        parse(MINIMAL, &[]).unwrap().max_clock_skew,
+        Duration::from_secs(60)
+    );
+    let text = format!("{MINIMAL}max_clock_skew = \"5m\"\n");
+    assert_eq!(
+        parse(&text, &[]).unwrap().max_clock_skew,
+        Duration::from_secs(300)
+    );
+    let c = parse(&text, &[("SONDE_SCHEDULER_MAX_CLOCK_SKEW", "30s")]).unwrap();
+    assert_eq!(c.max_clock_skew, Duration::from_secs(30));
+}
+
+#[test]
+fn a_bad_max_clock_skew_is_an_error_with_line_and_column() {
+    let text = format!("{MINIMAL}max_clock_skew = \"a minute\"\n");
+    let text = rendered(&parse(&text, &[]).unwrap_err());
+    assert!(
+        text.contains("invalid duration `a minute` for `max_clock_skew`"),
+        "{text}"
+    );
+    assert!(text.contains("scheduler.toml:3:18"), "{text}");
+    let text = format!("{MINIMAL}max_clock_skew = \"0s\"\n");
+    let text = rendered(&parse(&text, &[]).unwrap_err());
+    assert!(text.contains("`max_clock_skew` is too short"), "{text}");
+    assert!(text.contains("expected at least 1s"), "{text}");
+}

@@ -17,6 +17,7 @@ pub fn capture(app: &App) -> World {
             presumed_live: live || starting,
             live,
             last_seen: p.last_seen,
+            clock: p.clock,
             name: p.name,
             region: p.region,
         })
@@ -28,5 +29,6 @@ pub fn capture(app: &App) -> World {
         regions: app.fleet.regions(),
         starting,
         base_url: app.alerts.base_url().to_owned(),
+        max_clock_skew: app.config.max_clock_skew,
     }
 }

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 pub use plan::{PlanView, plan_etag};
 
+use crate::alert::ProbeClock;
 use crate::assignment;
 use crate::auth::ProbeIdentity;
 use crate::catalog::{Catalog, CatalogScenario};
@@ -42,6 +43,8 @@ pub struct ProbeState {
     pub last_seen: DateTime<Utc>,
     pub version: Option<String>,
     pub spool_depth: Option<i64>,
+    /// What its latest results said about its clock (not stored).
+    pub clock: ProbeClock,
     plan_hash: Option<String>,
     plan_revision: u64,
     persisted_at: Option<DateTime<Utc>>,
@@ -58,6 +61,7 @@ impl ProbeState {
             region: row.region,
             version: row.version,
             spool_depth: row.spool_depth,
+            clock: ProbeClock::Unknown,
             plan_hash: row.plan_hash,
             plan_revision: u64::try_from(row.plan_revision).unwrap_or(0),
         }
@@ -183,6 +187,7 @@ impl Fleet {
                 last_seen: now,
                 version: None,
                 spool_depth: None,
+                clock: ProbeClock::Unknown,
                 plan_hash: None,
                 plan_revision: 0,
                 persisted_at: None,
@@ -206,6 +211,14 @@ impl Fleet {
             probe.persisted_at = Some(now);
             probe.row()
         })
+    }
+
+    /// Records what `probe`'s latest results said about its clock; the
+    /// alert engine raises or resolves its clock alert from it.
+    pub fn clock_checked(&self, probe: &str, clock: ProbeClock) {
+        if let Some(p) = self.lock().probes.get_mut(probe) {
+            p.clock = clock;
+        }
     }
 
     /// Recomputes who is live; bumps the epoch when that changed. Returns

@@ -10,7 +10,9 @@ use prometheus_client::encoding::{
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::names::{self, INGEST_OUTCOMES, PHASES};
+use scenarios::wire::RejectReason;
+
+use super::names::{self, PHASES};
 use super::series::{Histogram, SeriesMap};
 
 /// A probe's series.
@@ -30,7 +32,7 @@ pub struct Scrape {
     /// Live probes per region, for every region a probe or scenario names.
     pub regions: Vec<(String, usize)>,
     pub invalid_files: usize,
-    pub ingest: [u64; 3],
+    pub ingest: super::IngestCounts,
     pub notifications: super::NotificationSample,
     pub alerting: super::AlertSample,
 }
@@ -248,12 +250,24 @@ impl Scrape {
         m.encode_gauge(&(self.invalid_files as f64))?;
         let mut m = encoder.encode_descriptor(
             names::INGEST_RESULTS,
-            "Results received, by outcome",
+            "Results received, by outcome; rejected ones by reason",
             None,
             MetricType::Counter,
         )?;
-        for (outcome, n) in INGEST_OUTCOMES.iter().zip(self.ingest) {
+        let counts = &self.ingest;
+        for (outcome, n) in [
+            ("accepted", counts.accepted),
+            ("duplicate", counts.duplicate),
+        ] {
             counter(&mut m, &[("outcome", Escaped(outcome))], n)?;
+        }
+        // Every reason, zero or not, so that rates start from the first scrape.
+        for (reason, n) in RejectReason::ALL.iter().zip(counts.rejected) {
+            let labels = [
+                ("outcome", Escaped("rejected")),
+                ("reason", Escaped(reason.as_str())),
+            ];
+            counter(&mut m, &labels, n)?;
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use scenarios::wire::RunResult;
+use scenarios::wire::{RejectReason, RunResult};
 
 pub use alerting::{AlertSample, SloSample, StateSample};
 pub use encode::{ProbeSample, Scrape};
@@ -37,14 +37,45 @@ use crate::catalog::Catalog;
 pub enum IngestOutcome {
     Accepted,
     Duplicate,
-    Rejected,
+    Rejected(RejectReason),
+}
+
+impl IngestOutcome {
+    /// Its counter: accepted, duplicate, then one per reason in
+    /// [`RejectReason::ALL`] order.
+    fn index(self) -> usize {
+        match self {
+            IngestOutcome::Accepted => 0,
+            IngestOutcome::Duplicate => 1,
+            // `Other` is only ever read from a newer scheduler, never
+            // given here; it would count as malformed.
+            IngestOutcome::Rejected(reason) => {
+                2 + RejectReason::ALL
+                    .iter()
+                    .position(|r| *r == reason)
+                    .unwrap_or(0)
+            }
+        }
+    }
+}
+
+/// Counters of `sonde_ingest_results_total`.
+const INGEST_COUNTERS: usize = 2 + RejectReason::ALL.len();
+
+/// Ingest counts of one scrape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    pub accepted: u64,
+    pub duplicate: u64,
+    /// By reason, in [`RejectReason::ALL`] order.
+    pub rejected: [u64; RejectReason::ALL.len()],
 }
 
 /// The scheduler's metric state.
 #[derive(Debug, Default)]
 pub struct Metrics {
     series: Mutex<SeriesMap>,
-    ingest: [AtomicU64; 3],
+    ingest: [AtomicU64; INGEST_COUNTERS],
     /// Notification attempts and queues, shared with the notifiers.
     pub notifications: std::sync::Arc<NotificationMetrics>,
 }
@@ -58,8 +89,7 @@ impl Metrics {
 
     /// Counts ingested results.
     pub fn count_ingest(&self, outcome: IngestOutcome, n: u64) {
-        let i = outcome as usize;
-        self.ingest[i].fetch_add(n, Ordering::Relaxed);
+        self.ingest[outcome.index()].fetch_add(n, Ordering::Relaxed);
     }
 
     /// Adds accepted results.
@@ -101,9 +131,14 @@ impl Metrics {
         self.lock().clone()
     }
 
-    /// Ingest counts by outcome (accepted, duplicate, rejected).
-    pub fn ingest_counts(&self) -> [u64; 3] {
-        [0, 1, 2].map(|i| self.ingest[i].load(Ordering::Relaxed))
+    /// Ingest counts by outcome, rejections by reason.
+    pub fn ingest_counts(&self) -> IngestCounts {
+        let load = |outcome: IngestOutcome| self.ingest[outcome.index()].load(Ordering::Relaxed);
+        IngestCounts {
+            accepted: load(IngestOutcome::Accepted),
+            duplicate: load(IngestOutcome::Duplicate),
+            rejected: RejectReason::ALL.map(|r| load(IngestOutcome::Rejected(r))),
+        }
     }
 }
 

@@ -29,9 +29,6 @@ pub const BUCKETS: [f64; 13] = [
 /// The `phase` label values, in `Phases` order.
 pub const PHASES: [&str; 5] = ["dns", "connect", "tls", "ttfb", "transfer"];
 
-/// The `outcome` label values of `sonde_ingest_results_total`.
-pub const INGEST_OUTCOMES: [&str; 3] = ["accepted", "duplicate", "rejected"];
-
 /// The `outcome` label values of `sonde_notifications_total`, in
 /// `NotificationOutcome` order.
 pub const NOTIFICATION_OUTCOMES: [&str; 3] = ["sent", "retry", "failed"];

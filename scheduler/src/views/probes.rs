@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::alert::ProbeClock;
 use crate::app::App;
 
 #[derive(Debug, Serialize)]
@@ -18,6 +19,9 @@ pub struct ProbeView {
     pub assigned: Vec<String>,
     /// Results waiting in its spool, as it last reported (`X-Sonde-Spool`).
     pub spool_depth: Option<i64>,
+    /// How far ahead of the scheduler's clock its latest results started,
+    /// when that was beyond `max_clock_skew` and they were rejected.
+    pub clock_ahead_s: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,6 +54,10 @@ pub fn probe_list(app: &App) -> ProbeList {
             up: *up,
             assigned: app.fleet.assigned(&p.name, &catalog),
             spool_depth: p.spool_depth,
+            clock_ahead_s: match p.clock {
+                ProbeClock::Ahead(d) => Some(d.num_milliseconds() as f64 / 1_000.0),
+                ProbeClock::Unknown | ProbeClock::InTime => None,
+            },
         })
         .collect();
     let mut names = app.fleet.regions();

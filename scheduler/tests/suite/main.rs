@@ -28,6 +28,7 @@ mod alert_silences;
 mod alert_slo;
 mod alert_states;
 mod binary;
+mod clock_skew;
 mod failover;
 mod hot_reload;
 mod metrics;

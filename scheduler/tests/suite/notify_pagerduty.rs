@@ -44,15 +44,18 @@ async fn a_429_is_retried_with_the_same_dedup_key_and_payload() {
         f.outbox().await.iter().all(|r| r.1 == "sent")
     })
     .await;
-    let scrape = f.scrape();
-    for line in [
+    let lines = [
         "sonde_notifications_total{notifier=\"pagerduty\",outcome=\"sent\"} 2",
         "sonde_notifications_total{notifier=\"pagerduty\",outcome=\"retry\"} 1",
         "sonde_notifications_total{notifier=\"pagerduty\",outcome=\"failed\"} 0",
         "sonde_notification_queue{notifier=\"pagerduty\"} 0",
-    ] {
-        assert!(scrape.contains(line), "{line} missing in\n{scrape}");
-    }
+    ];
+    // The worker counts a delivery just after recording it: wait for both.
+    eventually("the deliveries counted", || async {
+        let scrape = f.scrape();
+        lines.iter().all(|line| scrape.contains(line))
+    })
+    .await;
     f.stop().await;
 }
 

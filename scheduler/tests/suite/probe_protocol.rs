@@ -369,6 +369,8 @@ async fn unknown_scenarios_are_rejected_while_the_rest_is_stored() {
     assert_eq!(rejected.len(), 3);
     assert_eq!(rejected[0]["id"], unknown["id"]);
     assert_eq!(rejected[0]["error"], "unknown scenario `chekout`");
+    let reasons: Vec<_> = rejected.iter().map(|r| r["reason"].clone()).collect();
+    assert_eq!(reasons, ["unknown_scenario", "identity", "malformed"]);
     assert!(
         rejected[1]["error"]
             .as_str()
@@ -400,10 +402,14 @@ async fn unknown_scenarios_are_rejected_while_the_rest_is_stored() {
         scrape.contains("sonde_ingest_results_total{outcome=\"accepted\"} 1"),
         "{scrape}"
     );
-    assert!(
-        scrape.contains("sonde_ingest_results_total{outcome=\"rejected\"} 4"),
-        "{scrape}"
-    );
+    // By reason: the unknown scenario twice, the foreign probe, the broken entry.
+    for line in [
+        "sonde_ingest_results_total{outcome=\"rejected\",reason=\"unknown_scenario\"} 2",
+        "sonde_ingest_results_total{outcome=\"rejected\",reason=\"identity\"} 1",
+        "sonde_ingest_results_total{outcome=\"rejected\",reason=\"malformed\"} 1",
+    ] {
+        assert!(scrape.contains(line), "{line} missing:\n{scrape}");
+    }
 }
 
 #[tokio::test]

@@ -740,6 +740,21 @@ async fn bad_ingest_input_gets_a_clear_4xx_and_affects_nothing_else() {
         "{again}"
     );
     assert_eq!(stored_runs(&fleet, "known").await, Some(1.0));
+
+    // From a probe clock an hour ahead: rejected for its clock, not stored.
+    let mut ahead = result_json("known", "p-eu", "eu-west-1");
+    let hour_ahead = chrono::Utc::now() + chrono::Duration::hours(1);
+    ahead["started_at"] = scenarios::wire::time::format(&hour_ahead).into();
+    let skewed = post(serde_json::json!({"results": [ahead]}).to_string()).await;
+    assert_eq!(skewed.status, 422, "{}", skewed.text());
+    let ack = skewed.json().expect("ack");
+    assert_eq!(ack["rejected"][0]["reason"], "clock_skew", "{ack}");
+    let error = ack["rejected"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("ahead of the scheduler's clock (max_clock_skew 1m)"),
+        "{error}"
+    );
+    assert_eq!(stored_runs(&fleet, "known").await, Some(1.0));
 }
 
 /// A successful one-step result as a probe would send it.

@@ -16,7 +16,8 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use scenarios::wire::StepKind;
 use scenarios::wire::{
-    IngestAck, Outcome, Plan, PlannedScenario, Rejected, ResultBatch, RunResult, StepResult,
+    IngestAck, Outcome, Plan, PlannedScenario, RejectReason, Rejected, ResultBatch, RunResult,
+    StepResult,
 };
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -210,8 +211,10 @@ fn ack(inner: &mut Inner, batch: ResultBatch, bad: &[Uuid]) -> Response {
     let mut ack = IngestAck::default();
     for result in batch.results {
         if bad.contains(&result.id) {
+            // With a reason, as today's scheduler sends; older ones send none.
             ack.rejected.push(Rejected {
                 id: Some(result.id),
+                reason: Some(RejectReason::ClockSkew),
                 error: "scripted rejection".into(),
             });
         } else {

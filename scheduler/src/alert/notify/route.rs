@@ -3,13 +3,22 @@
 
 use std::collections::BTreeMap;
 
-use crate::alert::{Alert, Scope};
+use crate::alert::{Alert, Scope, clock_alert_id};
 
-/// The Alertmanager `alertname` of a scope.
-pub fn alertname(scope: Scope) -> &'static str {
-    match scope {
+/// The Alertmanager `alertname` of an alert: one per scope, and one of its
+/// own for a probe's clock, which is not down.
+pub fn alertname(alert: &Alert) -> &'static str {
+    match alert.scope {
         Scope::Region => "SondeScenarioDown",
         Scope::Global => "SondeScenarioGlobalDown",
+        Scope::Probe
+            if alert
+                .probe
+                .as_deref()
+                .is_some_and(|p| alert.id == clock_alert_id(p)) =>
+        {
+            "SondeProbeClockSkew"
+        }
         Scope::Probe => "SondeProbeDown",
         Scope::Latency => "SondeLatencyDegraded",
         Scope::Slo => "SondeSloBurn",
@@ -29,7 +38,7 @@ pub fn labels(alert: &Alert) -> BTreeMap<String, String> {
     let mut put = |k: &str, v: &str| {
         labels.insert(k.to_owned(), v.to_owned());
     };
-    put("alertname", alertname(alert.scope));
+    put("alertname", alertname(alert));
     put("alert_id", &alert.id);
     put("scope", alert.scope.as_str());
     put("severity", alert.severity.as_str());
@@ -110,6 +119,23 @@ mod tests {
         // A global alert down to one region is still not a regional one.
         global.regions = vec!["us-east-1".into()];
         assert_eq!(labels(&global).get("region"), None);
+    }
+
+    #[test]
+    fn a_probe_clock_alert_has_its_own_alertname_and_the_probe_labels() {
+        let mut a = alert();
+        a.id = clock_alert_id("p-eu-1");
+        a.scope = Scope::Probe;
+        a.scenario = None;
+        a.labels.clear();
+        a.probe = Some("p-eu-1".into());
+        let l = labels(&a);
+        assert_eq!(l["alertname"], "SondeProbeClockSkew");
+        assert_eq!(l["alert_id"], "probe/p-eu-1/clock");
+        assert_eq!(l["probe"], "p-eu-1");
+        assert_eq!(l["region"], "eu-west-1");
+        a.id = "probe/p-eu-1".into();
+        assert_eq!(labels(&a)["alertname"], "SondeProbeDown");
     }
 
     #[test]

@@ -69,6 +69,9 @@ impl TestApp {
         std::fs::write(dir.path().join("scenarios/checkout.toml"), CHECKOUT).unwrap();
         std::fs::write(dir.path().join("scenarios/health.toml"), HEALTH).unwrap();
         let mut config = Config::with_dirs(dir.path().join("data"), dir.path().join("scenarios"));
+        // Tests stamp runs at t0 + n while the injected clock stays put
+        // unless a window needs it to move; `clock_skew` tests set the limit.
+        config.max_clock_skew = std::time::Duration::from_secs(365 * 86_400);
         tune(&mut config);
         Self::open(dir, ManualClock::new(t0()), config).await
     }
