@@ -27,6 +27,7 @@ mod alert_silences;
 mod alert_slo;
 mod alert_states;
 mod binary;
+mod catalog_depends;
 mod failover;
 mod hot_reload;
 mod metrics;
