@@ -39,6 +39,10 @@ pub(super) struct State {
     pub slo: BTreeMap<String, SloStatus>,
     /// Scenarios with an SLO that got results since it was computed.
     pub slo_dirty: BTreeSet<String>,
+    /// Open alerts suppressed by a parent in `depends_on`, by alert id:
+    /// derived from their timelines on load, so a restart records nothing
+    /// twice.
+    pub suppressed: BTreeSet<String>,
     /// Confirmation runs asked for: request → (alert row, asked at ms).
     pub confirms: BTreeMap<Uuid, (i64, i64)>,
     /// The newest event id written (committed or about to be).
@@ -185,6 +189,8 @@ impl Engine {
             }
         }
         let mut scenarios = confirmed;
+        let changed: BTreeSet<String> = touched.iter().map(|(s, _)| s.clone()).collect();
+        scenarios.extend(super::depends::related(world, &changed));
         for key in touched {
             if let Some(objective) = world
                 .catalog
@@ -270,6 +276,8 @@ impl Engine {
             st.slo.insert(name.clone(), status);
             scenarios.insert(name);
         }
+        let related = super::depends::related(world, &scenarios);
+        scenarios.extend(related);
         for name in scenarios {
             if let Some(s) = world.catalog.get(&name) {
                 self.reconcile_scenario(&mut st, &mut tx, world, s)?;
@@ -451,6 +459,17 @@ async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreErr
                 .into_iter()
                 .map(|a| (a.alert.id.clone(), a))
                 .collect();
+            let mut suppressed = BTreeSet::new();
+            for a in open.values().filter(|a| !a.notified) {
+                let last = tx
+                    .timeline_of(a.row)?
+                    .into_iter()
+                    .rev()
+                    .find(|e| e.kind == "suppressed" || e.kind == "unsuppressed");
+                if last.is_some_and(|e| e.kind == "suppressed") {
+                    suppressed.insert(a.alert.id.clone());
+                }
+            }
             let confirms = open
                 .values()
                 .filter(|a| a.alert.confirmation.is_none())
@@ -459,6 +478,7 @@ async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreErr
             Ok(State {
                 health,
                 open,
+                suppressed,
                 silences: tx.silences_ending_after(now_ms)?,
                 confirms,
                 last_event: tx.last_event_id()?,

@@ -12,11 +12,16 @@
 //!   the scenario from the alert's start (at least [`MIN_GROUP_WAIT`], for
 //!   delivery delays; at most [`MAX_GROUP_WAIT`]).
 //!
+//! - while a scenario it depends on (`depends_on`) is failing in its
+//!   region but not down yet, for as long: if the parent goes down, the
+//!   alert is suppressed instead of sent (see `depends`).
+//!
 //! A held alert that turns global is grouped and never sent; one that
 //! resolves while held was never sent either.
 
 use std::time::Duration;
 
+use super::depends::parents_failing;
 use super::engine::State;
 use super::model::Scope;
 use super::state::Health;
@@ -45,6 +50,8 @@ pub(super) enum Hold {
     Confirming,
     /// These regions are failing but not down yet.
     Grouping(Vec<String>),
+    /// These scenarios it depends on are failing here but not down yet.
+    Parents(Vec<String>),
 }
 
 impl Hold {
@@ -54,6 +61,10 @@ impl Hold {
             Hold::Grouping(regions) => format!(
                 "{} also failing: waiting for a global alert before sending",
                 regions.join(", ")
+            ),
+            Hold::Parents(names) => format!(
+                "{} (depends_on) also failing here: waiting to see whether it goes down before sending",
+                names.join(", ")
             ),
         }
     }
@@ -79,9 +90,6 @@ pub(super) fn hold(
         return Some(Hold::Confirming);
     }
     let policy = &s.scenario.alert;
-    if policy.global_regions == 0 {
-        return None;
-    }
     let group_wait = millis(
         s.scenario
             .schedule
@@ -90,6 +98,15 @@ pub(super) fn hold(
     );
     let started = a.alert.started_at.timestamp_millis();
     if now.saturating_sub(started) >= group_wait {
+        return None;
+    }
+    if let Some(region) = a.alert.regions.first() {
+        let parents = parents_failing(st, world, s, region);
+        if !parents.is_empty() {
+            return Some(Hold::Parents(parents));
+        }
+    }
+    if policy.global_regions == 0 {
         return None;
     }
     let mut down = 0usize;

@@ -96,6 +96,11 @@ pub struct Alert {
     pub summary: String,
     /// The scenario's own labels, passed on to Alertmanager.
     pub labels: BTreeMap<String, String>,
+    /// Scenarios that depend on this one (`depends_on`) and are down in
+    /// its regions too: their own alerts are suppressed. It changes while
+    /// the alert fires, so it is never a label; serialized only when some.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependents: Vec<String>,
     #[serde(with = "scenarios::wire::time")]
     pub started_at: DateTime<Utc>,
     #[serde(with = "scenarios::wire::time::option")]
@@ -129,6 +134,7 @@ impl Alert {
             url: None,
             summary: String::new(),
             labels: BTreeMap::new(),
+            dependents: Vec::new(),
             started_at,
             ended_at: None,
             duration_s: None,

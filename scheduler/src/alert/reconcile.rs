@@ -166,6 +166,7 @@ impl Engine {
                 alert,
                 grouped: false,
                 confirm: None,
+                suppressed: None,
             })
             .collect();
         self.sync(st, tx, world, Owner::Probes, desired)
@@ -271,6 +272,9 @@ impl Engine {
                 "grouped",
                 Some("under the scenario's global alert; not sent separately"),
             )?;
+        } else if let Some(why) = &d.suppressed {
+            tx.timeline(a.row, "suppressed", Some(why))?;
+            st.suppressed.insert(a.alert.id.clone());
         } else if let Some(why) = &held {
             tx.timeline(a.row, "held", Some(&why.describe()))?;
         } else {
@@ -348,21 +352,74 @@ impl Engine {
             let kind = if muted_now { "muted" } else { "unmuted" };
             tx.timeline(a.row, kind, None)?;
         }
-        if !(a.grouped || a.paged || (a.notified && a.muted))
+        // Who depends on it and is down too changes while it fires; a new
+        // name is news for whoever was paged (one cause, several symptoms).
+        let more_dependents = d
+            .alert
+            .dependents
+            .iter()
+            .filter(|n| !a.alert.dependents.contains(n))
+            .cloned()
+            .collect::<Vec<_>>();
+        if a.alert.dependents != d.alert.dependents {
+            a.alert.dependents = d.alert.dependents;
+            changed = true;
+        }
+        if !a.grouped && !a.notified {
+            Self::track_suppression(st, tx, &a, d.suppressed.as_deref())?;
+        }
+        let suppressed = st.suppressed.contains(&a.alert.id);
+        if !(a.grouped || a.paged || (a.notified && a.muted) || suppressed)
             && Self::hold_of(st, world, &a).is_none()
         {
-            // Never sent: its hold ended, its global alert resolved, or its
-            // silence ended.
+            // Never sent: its hold ended, its global alert resolved, its
+            // silence ended, or its parent recovered.
             Self::fire(st, tx, &mut a)?;
             changed = true;
-        } else if spread && a.notified && !a.grouped {
+        } else if (spread || !more_dependents.is_empty()) && a.notified && !a.grouped {
             Self::emit(st, tx, AlertStatus::Firing, &a.alert, a.muted)?;
-            tx.timeline(a.row, "spread", Some(&a.alert.summary))?;
+            if spread {
+                tx.timeline(a.row, "spread", Some(&a.alert.summary))?;
+            }
+            if !more_dependents.is_empty() {
+                let detail = format!(
+                    "also down, their alerts suppressed: {}",
+                    more_dependents.join(", ")
+                );
+                tx.timeline(a.row, "dependents", Some(&detail))?;
+            }
         }
         if changed {
             tx.store.update_alert(&a)?;
         }
         st.open.insert(a.alert.id.clone(), a);
+        Ok(())
+    }
+
+    /// Records when a never-sent alert starts or stops being suppressed by
+    /// a parent in `depends_on` (`why` says which, while it is).
+    fn track_suppression(
+        st: &mut State,
+        tx: &Tx<'_>,
+        a: &StoredAlert,
+        why: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let was = st.suppressed.contains(&a.alert.id);
+        match why {
+            Some(why) if !was => {
+                tx.timeline(a.row, "suppressed", Some(why))?;
+                st.suppressed.insert(a.alert.id.clone());
+            }
+            None if was => {
+                tx.timeline(
+                    a.row,
+                    "unsuppressed",
+                    Some("no scenario it depends on is down there any more"),
+                )?;
+                st.suppressed.remove(&a.alert.id);
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -377,6 +434,7 @@ impl Engine {
         let Some(mut a) = st.open.remove(id) else {
             return Ok(());
         };
+        st.suppressed.remove(id);
         a.status = AlertStatus::Resolved;
         a.alert.ended_at = Some(tx.now);
         let lasted = tx.now.signed_duration_since(a.alert.started_at);

@@ -18,6 +18,7 @@ mod common;
 mod notify_support;
 
 mod alert_confirm;
+mod alert_depends;
 mod alert_report;
 mod alert_restart;
 mod alert_retention;

@@ -1,0 +1,223 @@
+//! `depends_on` through the real engine: `checkout` depends on `shop`.
+//! While `shop` is down in a region, `checkout`'s alert there is recorded
+//! as suppressed and never sent, and `shop`'s page lists it; once `shop`
+//! recovers with `checkout` still down, `checkout` pages.
+
+use scheduler::alert::AlertStatus;
+
+use crate::alert_kit::{Fleet, firing, probe_of, resolved, run_at, summary};
+use crate::common::{result, t0};
+
+/// `checkout` in the kit's three regions, depending on `shop`.
+const CHECKOUT: &str = r#"name = "checkout"
+interval = "30s"
+regions = ["us-east-1", "eu-west-1", "ap-southeast-1"]
+depends_on = ["shop"]
+
+[[steps]]
+name = "home"
+get = "http://127.0.0.1:9/"
+expect = ["status == 200"]
+
+[alert]
+confirm = false
+"#;
+
+async fn fleet() -> Fleet {
+    let f = Fleet::new("confirm = false").await;
+    f.t.write_scenario("checkout.toml", CHECKOUT);
+    f.t.app.catalog.reload().await.unwrap();
+    let checkout = f.t.app.catalog.current().get("checkout").cloned();
+    assert_eq!(
+        checkout.map(|c| c.scenario.depends_on.clone()),
+        Some(vec!["shop".to_owned()]),
+        "checkout must validate"
+    );
+    f
+}
+
+fn shop(region: &str, ok: bool, secs: i64) -> serde_json::Value {
+    run_at(region, ok, t0() + chrono::Duration::seconds(secs))
+}
+
+fn checkout(region: &str, ok: bool, secs: i64) -> serde_json::Value {
+    let outcome = if ok { "success" } else { "failure" };
+    let at = t0() + chrono::Duration::seconds(secs);
+    result("checkout", probe_of(region), region, outcome, at)
+}
+
+/// The open alert `id` of `GET /api/v1/alerts`, or the newest resolved one.
+async fn listed(f: &Fleet, id: &str) -> serde_json::Value {
+    let alerts = f.t.get("/api/v1/alerts").await.json();
+    let all = alerts["open"].as_array().unwrap().iter();
+    let mut all = all.chain(alerts["recent"].as_array().unwrap().iter());
+    all.find(|a| a["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{id} listed: {alerts}"))
+}
+
+fn kinds(alert: &serde_json::Value) -> Vec<String> {
+    alert["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn checkout_state(f: &Fleet, region: &str) -> String {
+    let detail = f.t.get("/api/v1/scenarios/checkout").await.json();
+    detail["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == region)
+        .map(|r| r["state"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_dependent_is_suppressed_while_its_parent_is_down_and_pages_once_it_recovers() {
+    let f = fleet().await;
+    let eu = "eu-west-1";
+    f.record(vec![shop(eu, false, 0), checkout(eu, false, 0)])
+        .await;
+    // checkout goes down first; shop is failing, not down yet: it waits.
+    f.record(vec![checkout(eu, false, 30)]).await;
+    assert!(f.events().await.is_empty(), "checkout waits for shop");
+    f.record(vec![shop(eu, false, 31)]).await;
+    f.tick().await;
+
+    let events = f.events().await;
+    assert_eq!(summary(&events), [firing("shop/region/eu-west-1")]);
+    assert_eq!(events[0].event.alert.dependents, ["checkout"]);
+    assert!(!events[0].event.muted);
+    let suppressed = listed(&f, "checkout/region/eu-west-1").await;
+    assert_eq!(suppressed["status"], "firing");
+    assert!(
+        kinds(&suppressed).contains(&"suppressed".to_owned()),
+        "{suppressed}"
+    );
+    assert!(
+        !kinds(&suppressed).contains(&"fired".to_owned()),
+        "{suppressed}"
+    );
+    let entry = suppressed["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "suppressed")
+        .unwrap();
+    assert_eq!(
+        entry["detail"],
+        "depends on shop, which is down in eu-west-1"
+    );
+    assert_eq!(
+        checkout_state(&f, eu).await,
+        "down",
+        "still down, only not sent"
+    );
+    assert_eq!(
+        listed(&f, "shop/region/eu-west-1").await["dependents"],
+        serde_json::json!(["checkout"])
+    );
+
+    // More failures of both send nothing more.
+    f.record(vec![shop(eu, false, 61), checkout(eu, false, 60)])
+        .await;
+    f.tick().await;
+    assert_eq!(f.events().await.len(), 1);
+
+    // shop recovers, checkout does not: checkout pages now, on its own.
+    f.record(vec![shop(eu, true, 91), checkout(eu, false, 90)])
+        .await;
+    let events = f.events().await;
+    let mut after = summary(&events[1..]);
+    after.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        after,
+        [
+            firing("checkout/region/eu-west-1"),
+            resolved("shop/region/eu-west-1"),
+        ],
+        "{:?}",
+        summary(&events)
+    );
+    let paged = listed(&f, "checkout/region/eu-west-1").await;
+    let kinds = kinds(&paged);
+    let at = |k: &str| kinds.iter().position(|x| x == k).unwrap();
+    assert!(at("suppressed") < at("unsuppressed"), "{kinds:?}");
+    assert!(at("unsuppressed") < at("fired"), "{kinds:?}");
+
+    // The report counts it as suppressed.
+    let report = f.t.get("/api/v1/reports/alerts?since=7d").await.json();
+    let row = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["scenario"] == "checkout")
+        .cloned()
+        .unwrap_or_else(|| panic!("checkout reported: {report}"));
+    assert_eq!(row["suppressed"], 1, "{row}");
+}
+
+#[tokio::test]
+async fn a_dependent_down_where_its_parent_is_up_pages() {
+    let f = fleet().await;
+    let (eu, us) = ("eu-west-1", "us-east-1");
+    f.record(vec![shop(eu, false, 0), checkout(us, false, 0)])
+        .await;
+    f.record(vec![shop(eu, false, 30), checkout(us, false, 30)])
+        .await;
+    f.tick().await;
+    let events = f.events().await;
+    assert_eq!(
+        summary(&events),
+        [
+            firing("checkout/region/us-east-1"),
+            firing("shop/region/eu-west-1"),
+        ]
+    );
+    let shop_alert = &events[1].event.alert;
+    assert!(
+        shop_alert.dependents.is_empty(),
+        "checkout is up in eu-west-1"
+    );
+}
+
+#[tokio::test]
+async fn a_global_dependent_is_suppressed_only_where_its_parent_is_down_in_all_its_regions() {
+    let f = fleet().await;
+    let (eu, us, ap) = ("eu-west-1", "us-east-1", "ap-southeast-1");
+    let both = |secs| {
+        vec![
+            shop(eu, false, secs),
+            shop(us, false, secs),
+            checkout(eu, false, secs),
+            checkout(us, false, secs),
+        ]
+    };
+    f.record(both(0)).await;
+    f.record(both(30)).await;
+    f.tick().await;
+    let events = f.events().await;
+    assert_eq!(summary(&events), [firing("shop/global")]);
+    assert_eq!(events[0].event.alert.dependents, ["checkout"]);
+    let global = listed(&f, "checkout/global").await;
+    assert!(
+        kinds(&global).contains(&"suppressed".to_owned()),
+        "{global}"
+    );
+
+    // checkout goes down in a third region, where shop is up: its own outage.
+    f.record(vec![checkout(ap, false, 40)]).await;
+    f.record(vec![checkout(ap, false, 70)]).await;
+    f.tick().await;
+    let events = f.events().await;
+    assert_eq!(
+        summary(&events),
+        [firing("shop/global"), firing("checkout/global")]
+    );
+    assert_eq!(events[1].status, AlertStatus::Firing);
+    assert_eq!(events[1].event.alert.regions.len(), 3);
+}
