@@ -173,4 +173,24 @@ mod tests {
         let unknown = serde_json::from_str::<Severity>("\"error\"").unwrap_err();
         assert!(unknown.to_string().contains("unknown variant `error`"));
     }
+
+    /// The webhook body and stored rows carry `dependents` only when some
+    /// are down; rows written before it existed still read.
+    #[test]
+    fn dependents_are_serialized_only_when_there_are_some() {
+        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let mut alert = Alert::new(
+            "api/region/eu-west-1",
+            Scope::Region,
+            Severity::Critical,
+            at,
+        );
+        let json = serde_json::to_value(&alert).unwrap();
+        assert!(json.get("dependents").is_none(), "{json}");
+        let back: Alert = serde_json::from_value(json).unwrap();
+        assert!(back.dependents.is_empty());
+        alert.dependents = vec!["checkout".into()];
+        let json = serde_json::to_value(&alert).unwrap();
+        assert_eq!(json["dependents"], serde_json::json!(["checkout"]));
+    }
 }

@@ -221,3 +221,30 @@ async fn a_global_dependent_is_suppressed_only_where_its_parent_is_down_in_all_i
     assert_eq!(events[1].status, AlertStatus::Firing);
     assert_eq!(events[1].event.alert.regions.len(), 3);
 }
+
+#[tokio::test]
+async fn a_restart_keeps_a_suppressed_alert_suppressed_without_recording_it_twice() {
+    let f = fleet().await;
+    let eu = "eu-west-1";
+    f.record(vec![shop(eu, false, 0), checkout(eu, false, 0)])
+        .await;
+    f.record(vec![shop(eu, false, 30), checkout(eu, false, 30)])
+        .await;
+    assert_eq!(
+        summary(&f.events().await),
+        [firing("shop/region/eu-west-1")]
+    );
+    let tokens = f.tokens.clone();
+
+    let t = f.t.restart().await;
+    let f = Fleet { t, tokens };
+    f.touch_all().await;
+    f.tick().await;
+    f.record(vec![shop(eu, false, 60), checkout(eu, false, 60)])
+        .await;
+    f.tick().await;
+    assert_eq!(f.events().await.len(), 1, "still suppressed");
+    let kinds = kinds(&listed(&f, "checkout/region/eu-west-1").await);
+    let suppressed = kinds.iter().filter(|k| *k == "suppressed").count();
+    assert_eq!(suppressed, 1, "{kinds:?}");
+}
