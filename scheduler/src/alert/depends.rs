@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 
 use super::engine::State;
+use super::model::Alert;
 use super::state::Health;
 use super::world::World;
 use crate::catalog::CatalogScenario;
@@ -85,6 +86,23 @@ pub(super) fn parents_failing(
         .filter(|_| world.live(region))
         .cloned()
         .collect()
+}
+
+/// Whether alert `a`, no longer suppressed since `since` (Unix ms), still
+/// waits for a failed run of its own in each of its regions that started
+/// after its parent recovered. A parent and its dependent usually recover
+/// together, and the parent's good run may simply arrive first: paging
+/// the dependent for a failure its parent caused is the noise
+/// `depends_on` exists to avoid.
+pub(super) fn rechecking(st: &State, a: &Alert, since: i64) -> bool {
+    let Some(scenario) = a.scenario.as_deref() else {
+        return false;
+    };
+    !a.regions.iter().all(|r| {
+        st.health
+            .get(&(scenario.to_owned(), r.clone()))
+            .is_some_and(|h| h.last_started > since && h.fails > 0)
+    })
 }
 
 /// The scenarios whose alerts may change when those in `changed` change

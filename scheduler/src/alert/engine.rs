@@ -43,6 +43,9 @@ pub(super) struct State {
     /// derived from their timelines on load, so a restart records nothing
     /// twice.
     pub suppressed: BTreeSet<String>,
+    /// Alerts no longer suppressed, by id, with when (Unix ms): sent once
+    /// a run of their own started since then fails too.
+    pub recheck: BTreeMap<String, i64>,
     /// Confirmation runs asked for: request → (alert row, asked at ms).
     pub confirms: BTreeMap<Uuid, (i64, i64)>,
     /// The newest event id written (committed or about to be).

@@ -49,8 +49,8 @@
 //! where it is) emits nothing either, not even a muted event: it was
 //! never sent, so receivers have nothing to hear, and notifiers skip no
 //! event for it. Its row carries a `suppressed` timeline entry. When it
-//! stops being suppressed while still down, its firing event follows,
-//! like a held alert's. The parent's events list it in
+//! stops being suppressed while still down, its firing event follows
+//! once a run of its own since then failed too, like a held alert's. The parent's events list it in
 //! `Alert::dependents`; a firing event is emitted again when that list
 //! grows while the parent's alert is sent (like a spread).
 

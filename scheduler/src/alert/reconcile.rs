@@ -368,7 +368,7 @@ impl Engine {
         if !a.grouped && !a.notified {
             Self::track_suppression(st, tx, &a, d.suppressed.as_deref())?;
         }
-        let suppressed = st.suppressed.contains(&a.alert.id);
+        let suppressed = st.suppressed.contains(&a.alert.id) || Self::rechecking(st, &a.alert);
         if !(a.grouped || a.paged || (a.notified && a.muted) || suppressed)
             && Self::hold_of(st, world, &a).is_none()
         {
@@ -409,18 +409,33 @@ impl Engine {
             Some(why) if !was => {
                 tx.timeline(a.row, "suppressed", Some(why))?;
                 st.suppressed.insert(a.alert.id.clone());
+                st.recheck.remove(&a.alert.id);
             }
             None if was => {
                 tx.timeline(
                     a.row,
                     "unsuppressed",
-                    Some("no scenario it depends on is down there any more"),
+                    Some("no scenario it depends on is down there any more; sent if its next run fails too"),
                 )?;
                 st.suppressed.remove(&a.alert.id);
+                st.recheck.insert(a.alert.id.clone(), tx.now_ms());
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Whether a formerly suppressed alert still waits for a failed run of
+    /// its own (see `depends::rechecking`); forgets it once it does not.
+    fn rechecking(st: &mut State, a: &Alert) -> bool {
+        let Some(&since) = st.recheck.get(&a.id) else {
+            return false;
+        };
+        let waiting = super::depends::rechecking(st, a, since);
+        if !waiting {
+            st.recheck.remove(&a.id);
+        }
+        waiting
     }
 
     /// Resolves open alert `id`; the resolve is emitted when its firing was.
@@ -435,6 +450,7 @@ impl Engine {
             return Ok(());
         };
         st.suppressed.remove(id);
+        st.recheck.remove(id);
         a.status = AlertStatus::Resolved;
         a.alert.ended_at = Some(tx.now);
         let lasted = tx.now.signed_duration_since(a.alert.started_at);

@@ -128,9 +128,21 @@ async fn a_dependent_is_suppressed_while_its_parent_is_down_and_pages_once_it_re
     f.tick().await;
     assert_eq!(f.events().await.len(), 1);
 
-    // shop recovers, checkout does not: checkout pages now, on its own.
+    // shop recovers; checkout's failure of the same moment may still be
+    // shop's doing: it pages only when a run of its own after that fails.
+    f.t.clock.advance(std::time::Duration::from_secs(95));
+    f.touch_all().await;
     f.record(vec![shop(eu, true, 91), checkout(eu, false, 90)])
         .await;
+    f.tick().await;
+    assert_eq!(
+        summary(&f.events().await),
+        [
+            firing("shop/region/eu-west-1"),
+            resolved("shop/region/eu-west-1")
+        ]
+    );
+    f.record(vec![checkout(eu, false, 120)]).await;
     let events = f.events().await;
     let mut after = summary(&events[1..]);
     after.sort_by(|a, b| a.0.cmp(&b.0));
@@ -247,4 +259,30 @@ async fn a_restart_keeps_a_suppressed_alert_suppressed_without_recording_it_twic
     let kinds = kinds(&listed(&f, "checkout/region/eu-west-1").await);
     let suppressed = kinds.iter().filter(|k| *k == "suppressed").count();
     assert_eq!(suppressed, 1, "{kinds:?}");
+}
+
+#[tokio::test]
+async fn a_dependent_that_recovers_with_its_parent_never_pages() {
+    let f = fleet().await;
+    let eu = "eu-west-1";
+    f.record(vec![shop(eu, false, 0), checkout(eu, false, 0)])
+        .await;
+    f.record(vec![shop(eu, false, 30), checkout(eu, false, 30)])
+        .await;
+    f.t.clock.advance(std::time::Duration::from_secs(65));
+    f.touch_all().await;
+    // shop's good run arrives first, checkout's a moment later.
+    f.record(vec![shop(eu, true, 60)]).await;
+    f.record(vec![checkout(eu, true, 61)]).await;
+    f.tick().await;
+    assert_eq!(
+        summary(&f.events().await),
+        [
+            firing("shop/region/eu-west-1"),
+            resolved("shop/region/eu-west-1")
+        ]
+    );
+    let done = listed(&f, "checkout/region/eu-west-1").await;
+    assert_eq!(done["status"], "resolved", "{done}");
+    assert!(!kinds(&done).contains(&"fired".to_owned()), "{done}");
 }
