@@ -66,24 +66,31 @@ pub(super) fn dependents_down(
         .collect()
 }
 
-/// The parents of `s` failing in `region` without being down yet: a new
-/// regional alert of `s` waits for them, since it would be suppressed if
-/// they went down too.
+/// The parents of `s` that are failing or down in every one of `regions`,
+/// and not yet down in one of them: a new alert of `s` there waits for
+/// them, since it would be suppressed if they went down.
 pub(super) fn parents_failing(
     st: &State,
     world: &World,
     s: &CatalogScenario,
-    region: &str,
+    regions: &[String],
 ) -> Vec<String> {
+    let failing = |parent: &str, region: &str| {
+        world.live(region)
+            && st
+                .health
+                .get(&(parent.to_owned(), region.to_owned()))
+                .is_some_and(|h| h.health != Health::Down && h.fails > 0)
+    };
     s.scenario
         .depends_on
         .iter()
-        .filter(|parent| {
-            st.health
-                .get(&((*parent).clone(), region.to_owned()))
-                .is_some_and(|h| h.health != Health::Down && h.fails > 0)
+        .filter(|p| {
+            regions
+                .iter()
+                .all(|r| failing(p, r) || down(st, world, p, r))
         })
-        .filter(|_| world.live(region))
+        .filter(|p| regions.iter().any(|r| failing(p, r)))
         .cloned()
         .collect()
 }

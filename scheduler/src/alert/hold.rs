@@ -63,21 +63,23 @@ impl Hold {
                 regions.join(", ")
             ),
             Hold::Parents(names) => format!(
-                "{} (depends_on) also failing here: waiting to see whether it goes down before sending",
+                "{} (depends_on) also failing: waiting to see whether it goes down before sending",
                 names.join(", ")
             ),
         }
     }
 }
 
-/// Whether (and why) regional alert `a` of scenario `s` still waits.
+/// Whether (and why) regional or global alert `a` of scenario `s` still
+/// waits; a global alert waits only for a failing parent.
 pub(super) fn hold(
     st: &State,
     world: &World,
     s: &CatalogScenario,
     a: &StoredAlert,
 ) -> Option<Hold> {
-    if a.alert.scope != Scope::Region || a.grouped || a.notified {
+    let regional = a.alert.scope == Scope::Region;
+    if !(regional || a.alert.scope == Scope::Global) || a.grouped || a.notified {
         return None;
     }
     let now = world.now.timestamp_millis();
@@ -100,13 +102,11 @@ pub(super) fn hold(
     if now.saturating_sub(started) >= group_wait {
         return None;
     }
-    if let Some(region) = a.alert.regions.first() {
-        let parents = parents_failing(st, world, s, region);
-        if !parents.is_empty() {
-            return Some(Hold::Parents(parents));
-        }
+    let parents = parents_failing(st, world, s, &a.alert.regions);
+    if !parents.is_empty() {
+        return Some(Hold::Parents(parents));
     }
-    if policy.global_regions == 0 {
+    if !regional || policy.global_regions == 0 {
         return None;
     }
     let mut down = 0usize;

@@ -286,3 +286,35 @@ async fn a_dependent_that_recovers_with_its_parent_never_pages() {
     assert_eq!(done["status"], "resolved", "{done}");
     assert!(!kinds(&done).contains(&"fired".to_owned()), "{done}");
 }
+
+#[tokio::test]
+async fn a_global_dependent_waits_for_a_failing_parent_then_is_suppressed() {
+    let f = fleet().await;
+    let (eu, us) = ("eu-west-1", "us-east-1");
+    f.record(vec![
+        shop(eu, false, 0),
+        shop(us, false, 0),
+        checkout(eu, false, 0),
+        checkout(us, false, 0),
+    ])
+    .await;
+    // checkout is down in two regions first: global, but shop is failing
+    // in both, so it waits.
+    f.record(vec![checkout(eu, false, 30), checkout(us, false, 30)])
+        .await;
+    f.tick().await;
+    assert!(f.events().await.is_empty(), "checkout waits for shop");
+    let held = listed(&f, "checkout/global").await;
+    assert!(kinds(&held).contains(&"held".to_owned()), "{held}");
+    f.record(vec![shop(eu, false, 31), shop(us, false, 31)])
+        .await;
+    f.tick().await;
+    let events = f.events().await;
+    assert_eq!(summary(&events), [firing("shop/global")]);
+    assert_eq!(events[0].event.alert.dependents, ["checkout"]);
+    let suppressed = listed(&f, "checkout/global").await;
+    assert!(
+        kinds(&suppressed).contains(&"suppressed".to_owned()),
+        "{suppressed}"
+    );
+}
