@@ -10,11 +10,11 @@
 //! - while another region of the scenario is failing but not yet down and
 //!   enough such regions would make it global, for at most one period of
 //!   the scenario from the alert's start (at least [`MIN_GROUP_WAIT`], for
-//!   delivery delays; at most [`MAX_GROUP_WAIT`]).
-//!
+//!   delivery delays; at most [`MAX_GROUP_WAIT`]);
 //! - while a scenario it depends on (`depends_on`) is failing in its
 //!   region but not down yet, for as long: if the parent goes down, the
-//!   alert is suppressed instead of sent (see `depends`).
+//!   alert is suppressed instead of sent (see `depends`). This one holds
+//!   a new global alert too, when the parent fails in all its regions.
 //!
 //! A held alert that turns global is grouped and never sent; one that
 //! resolves while held was never sent either.
