@@ -464,12 +464,7 @@ async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreErr
                 .collect();
             let mut suppressed = BTreeSet::new();
             for a in open.values().filter(|a| !a.notified) {
-                let last = tx
-                    .timeline_of(a.row)?
-                    .into_iter()
-                    .rev()
-                    .find(|e| e.kind == "suppressed" || e.kind == "unsuppressed");
-                if last.is_some_and(|e| e.kind == "suppressed") {
+                if super::stored::suppressed_now(&tx.timeline_of(a.row)?) {
                     suppressed.insert(a.alert.id.clone());
                 }
             }

@@ -76,5 +76,5 @@ pub use model::{Alert, AlertEvent, AlertStatus, Confirmation, Scope};
 pub use silence::{NewSilence, Silence};
 pub use slo::SloStatus;
 pub use state::{Failure, Health, RegionHealth, RegionState};
-pub use stored::{StoredAlert, TimelineEntry};
+pub use stored::{StoredAlert, TimelineEntry, suppressed_now};
 pub use world::{ProbeView, World};

@@ -99,6 +99,9 @@ async fn a_dependent_is_suppressed_while_its_parent_is_down_and_pages_once_it_re
     assert!(!events[0].event.muted);
     let suppressed = listed(&f, "checkout/region/eu-west-1").await;
     assert_eq!(suppressed["status"], "firing");
+    assert_eq!(suppressed["suppressed"], true, "{suppressed}");
+    let page = f.t.get("/scenarios/checkout").await.text();
+    assert!(page.contains("suppressed (depends_on)"), "{page}");
     assert!(has(&suppressed, "suppressed"), "{suppressed}");
     assert!(!has(&suppressed, "fired"), "{suppressed}");
     let entry = suppressed["timeline"]
@@ -155,6 +158,7 @@ async fn a_dependent_is_suppressed_while_its_parent_is_down_and_pages_once_it_re
         summary(&events)
     );
     let paged = listed(&f, "checkout/region/eu-west-1").await;
+    assert_eq!(paged["suppressed"], false, "{paged}");
     let kinds = kinds(&paged);
     let at = |k: &str| kinds.iter().position(|x| x == k).unwrap();
     assert!(at("suppressed") < at("unsuppressed"), "{kinds:?}");
