@@ -39,9 +39,9 @@ pub(super) struct State {
     pub slo: BTreeMap<String, SloStatus>,
     /// Scenarios with an SLO that got results since it was computed.
     pub slo_dirty: BTreeSet<String>,
-    /// Open alerts suppressed by a parent in `depends_on`, by alert id:
-    /// derived from their timelines on load, so a restart records nothing
-    /// twice.
+    /// Open alerts suppressed by a parent in `depends_on`, by alert id.
+    /// Like `recheck`, derived from the timelines on load, so that a
+    /// restart neither records them twice nor sends one early.
     pub suppressed: BTreeSet<String>,
     /// Alerts no longer suppressed, by id, with when (Unix ms): sent once
     /// a run of their own started since then fails too.
@@ -462,10 +462,20 @@ async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreErr
                 .into_iter()
                 .map(|a| (a.alert.id.clone(), a))
                 .collect();
+            // Where each never-sent alert stands with its parents, as its
+            // timeline last recorded it.
             let mut suppressed = BTreeSet::new();
+            let mut recheck = BTreeMap::new();
             for a in open.values().filter(|a| !a.notified) {
-                if super::stored::suppressed_now(&tx.timeline_of(a.row)?) {
-                    suppressed.insert(a.alert.id.clone());
+                let timeline = tx.timeline_of(a.row)?;
+                match super::stored::last_suppression(&timeline) {
+                    Some(e) if e.kind == "suppressed" => {
+                        suppressed.insert(a.alert.id.clone());
+                    }
+                    Some(e) => {
+                        recheck.insert(a.alert.id.clone(), e.at.timestamp_millis());
+                    }
+                    None => {}
                 }
             }
             let confirms = open
@@ -477,6 +487,7 @@ async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreErr
                 health,
                 open,
                 suppressed,
+                recheck,
                 silences: tx.silences_ending_after(now_ms)?,
                 confirms,
                 last_event: tx.last_event_id()?,

@@ -382,10 +382,7 @@ impl Engine {
                 tx.timeline(a.row, "spread", Some(&a.alert.summary))?;
             }
             if !more_dependents.is_empty() {
-                let detail = format!(
-                    "also down, their alerts suppressed: {}",
-                    more_dependents.join(", ")
-                );
+                let detail = format!("also down, depending on it: {}", more_dependents.join(", "));
                 tx.timeline(a.row, "dependents", Some(&detail))?;
             }
         }

@@ -41,9 +41,13 @@ pub struct TimelineEntry {
 /// Whether a timeline's newest `suppressed` / `unsuppressed` entry is a
 /// `suppressed` one: the alert is held back by a parent in `depends_on`.
 pub fn suppressed_now(timeline: &[TimelineEntry]) -> bool {
+    last_suppression(timeline).is_some_and(|e| e.kind == "suppressed")
+}
+
+/// A timeline's newest `suppressed` or `unsuppressed` entry.
+pub(super) fn last_suppression(timeline: &[TimelineEntry]) -> Option<&TimelineEntry> {
     timeline
         .iter()
         .rev()
         .find(|e| e.kind == "suppressed" || e.kind == "unsuppressed")
-        .is_some_and(|e| e.kind == "suppressed")
 }

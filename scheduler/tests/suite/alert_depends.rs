@@ -309,3 +309,30 @@ async fn a_global_dependent_waits_for_a_failing_parent_then_is_suppressed() {
     let suppressed = listed(&f, "checkout/global").await;
     assert!(has(&suppressed, "suppressed"), "{suppressed}");
 }
+
+#[tokio::test]
+async fn a_restart_while_a_dependent_waits_for_its_own_failure_does_not_page_early() {
+    let f = fleet().await;
+    let eu = "eu-west-1";
+    both_down(&f, eu).await;
+    f.t.clock.advance(std::time::Duration::from_secs(65));
+    f.touch_all().await;
+    f.record(vec![shop(eu, true, 60)]).await;
+    let tokens = f.tokens.clone();
+
+    let t = f.t.restart().await;
+    let f = Fleet { t, tokens };
+    f.touch_all().await;
+    f.tick().await;
+    assert_eq!(
+        summary(&f.events().await),
+        [
+            firing("shop/region/eu-west-1"),
+            resolved("shop/region/eu-west-1")
+        ],
+        "checkout still waits for a failed run of its own"
+    );
+    f.record(vec![checkout(eu, false, 90)]).await;
+    let events = f.events().await;
+    assert_eq!(summary(&events[2..]), [firing("checkout/region/eu-west-1")]);
+}
