@@ -336,3 +336,32 @@ async fn a_restart_while_a_dependent_waits_for_its_own_failure_does_not_page_ear
     let events = f.events().await;
     assert_eq!(summary(&events[2..]), [firing("checkout/region/eu-west-1")]);
 }
+
+#[tokio::test]
+async fn a_dependent_going_down_after_its_parent_paged_is_told_on_the_parents_page() {
+    let f = fleet().await;
+    let eu = "eu-west-1";
+    f.record(vec![shop(eu, false, 0)]).await;
+    f.record(vec![shop(eu, false, 30)]).await;
+    let events = f.events().await;
+    assert_eq!(summary(&events), [firing("shop/region/eu-west-1")]);
+    assert!(events[0].event.alert.dependents.is_empty());
+
+    f.record(vec![checkout(eu, false, 40)]).await;
+    f.record(vec![checkout(eu, false, 70)]).await;
+    f.tick().await;
+    let events = f.events().await;
+    assert_eq!(
+        summary(&events),
+        [
+            firing("shop/region/eu-west-1"),
+            firing("shop/region/eu-west-1")
+        ],
+        "the parent's page again, nothing for checkout"
+    );
+    assert_eq!(events[1].event.alert.dependents, ["checkout"]);
+    let parent = listed(&f, "shop/region/eu-west-1").await;
+    assert!(has(&parent, "dependents"), "{parent}");
+    let dependent = listed(&f, "checkout/region/eu-west-1").await;
+    assert!(has(&dependent, "suppressed"), "{dependent}");
+}
