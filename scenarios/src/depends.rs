@@ -173,6 +173,7 @@ mod tests {
         assert_eq!(*file, 1);
         assert_eq!(diag.title, "dependency cycle: a → b → a");
         assert_eq!(&b_src[diag.span.clone()], "\"a\"");
+        assert_eq!(diag.line_col(b_src), (1, 20), "at `\"a\"`, line:col");
         let errors = check(&nodes, Unknown::Error);
         assert_eq!(errors.len(), 2, "the unknown `c` too: {errors:?}");
         assert_eq!(errors[0].1.title, "unknown scenario `c` in `depends_on`");

@@ -319,3 +319,41 @@ fn duplicate_name(file: &ScenarioFile, first: &str) -> LoadError {
         diagnostics: vec![diag],
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, source: &str) -> Result<ScenarioFile, LoadError> {
+        let scenario = parse_scenario(
+            &format!("{name}.toml"),
+            source.as_bytes(),
+            &MapFiles::default(),
+        )
+        .map_err(LoadError::Invalid)?;
+        Ok(ScenarioFile {
+            path: format!("{name}.toml"),
+            source: source.to_owned(),
+            scenario,
+        })
+    }
+
+    #[test]
+    fn a_cycle_among_files_makes_the_closing_file_invalid_at_its_entry() {
+        let step = "[[steps]]\nname = \"a\"\nget = \"http://127.0.0.1:1/\"\n";
+        let a = format!("interval = \"1m\"\ndepends_on = [\"b\", \"elsewhere\"]\n{step}");
+        let b = format!("interval = \"1m\"\n\ndepends_on = [\"a\"]\n{step}");
+        let results = check_dependency_cycles(vec![file("a", &a), file("b", &b)]);
+        assert!(
+            results[0].is_ok(),
+            "a alone is fine; `elsewhere` may exist elsewhere"
+        );
+        let Err(LoadError::Invalid(inv)) = &results[1] else {
+            panic!("b closes the cycle: {results:?}");
+        };
+        assert_eq!(inv.diagnostics.len(), 1);
+        let diag = &inv.diagnostics[0];
+        assert_eq!(diag.title, "dependency cycle: a → b → a");
+        assert_eq!(diag.line_col(&inv.source), (3, 15));
+    }
+}
