@@ -147,9 +147,9 @@ pub fn load_all(paths: &[PathBuf]) -> Option<Vec<scenarios::ScenarioFile>> {
             files.push(path.clone());
         }
     }
-    let results = scenarios::load::check_unique_names(
+    let results = scenarios::load::check_dependency_cycles(scenarios::load::check_unique_names(
         files.iter().map(|p| scenarios::load_file(p)).collect(),
-    );
+    ));
     let mut ok = Vec::new();
     let mut invalid = 0;
     for r in results {

@@ -11,9 +11,11 @@
 //! - [`expr`]: the `expect` / `capture` expression language and its evaluation.
 //! - [`template`]: `{{name}}` templates and their rendering.
 //! - [`duration`]: the language's durations (`800ms`, `1.5s`, `30d`).
+//! - [`depends`]: `depends_on` across files: unknown names, cycles.
 //! - [`diagnostic`]: one error shape, rendered rustc-style.
 //! - [`wire`]: `RunResult` and `Plan`, the JSON exchanged on the wire.
 
+pub mod depends;
 pub mod diagnostic;
 pub mod duration;
 pub mod expr;

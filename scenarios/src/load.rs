@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::depends;
 use crate::diagnostic::{self, Diagnostic, Style};
 use crate::model::Scenario;
 use crate::validate;
@@ -227,13 +228,14 @@ pub fn scenario_paths(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Loads every scenario below `dir`. Each file stands on its own; a name
-/// used by two files is an error on the second, naming the first.
+/// used by two files is an error on the second, naming the first; a
+/// `depends_on` cycle is an error at the entry that closes it.
 ///
 /// # Errors
 /// When the directory cannot be listed.
 pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Result<ScenarioFile, LoadError>>> {
     let results: Vec<_> = scenario_paths(dir)?.iter().map(|p| load_file(p)).collect();
-    Ok(check_unique_names(results))
+    Ok(check_dependency_cycles(check_unique_names(results)))
 }
 
 /// Turns the second and later files with one scenario name into errors.
@@ -256,6 +258,53 @@ pub fn check_unique_names(
         .collect()
 }
 
+/// Turns the files whose `depends_on` closes a cycle among `results` into
+/// errors. Names no file has are allowed: the files given need not be the
+/// whole catalog (`probe validate`).
+pub fn check_dependency_cycles(
+    results: Vec<Result<ScenarioFile, LoadError>>,
+) -> Vec<Result<ScenarioFile, LoadError>> {
+    let errors = {
+        let valid: Vec<&ScenarioFile> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let nodes: Vec<depends::Node<'_>> = valid
+            .iter()
+            .map(|f| depends::Node {
+                name: &f.scenario.name,
+                depends_on: &f.scenario.depends_on,
+                source: Some(&f.source),
+            })
+            .collect();
+        let mut by_path: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
+        for (i, diag) in depends::check(&nodes, depends::Unknown::Allowed) {
+            by_path.entry(valid[i].path.clone()).or_default().push(diag);
+        }
+        by_path
+    };
+    let mut errors = errors;
+    results
+        .into_iter()
+        .map(|r| match r {
+            Ok(file) => match errors.remove(&file.path) {
+                Some(diagnostics) => Err(file.invalid(diagnostics)),
+                None => Ok(file),
+            },
+            other => other,
+        })
+        .collect()
+}
+
+impl ScenarioFile {
+    /// This file as one that does not validate, for `diagnostics` found by
+    /// looking at other files too.
+    pub fn invalid(self, diagnostics: Vec<Diagnostic>) -> LoadError {
+        LoadError::Invalid(Box::new(Invalid {
+            path: self.path,
+            source: self.source,
+            diagnostics,
+        }))
+    }
+}
+
 fn duplicate_name(file: &ScenarioFile, first: &str) -> LoadError {
     let span = validate::name_span(&file.source).unwrap_or(0..0);
     let diag = Diagnostic::new(
@@ -269,4 +318,42 @@ fn duplicate_name(file: &ScenarioFile, first: &str) -> LoadError {
         source: file.source.clone(),
         diagnostics: vec![diag],
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, source: &str) -> Result<ScenarioFile, LoadError> {
+        let scenario = parse_scenario(
+            &format!("{name}.toml"),
+            source.as_bytes(),
+            &MapFiles::default(),
+        )
+        .map_err(LoadError::Invalid)?;
+        Ok(ScenarioFile {
+            path: format!("{name}.toml"),
+            source: source.to_owned(),
+            scenario,
+        })
+    }
+
+    #[test]
+    fn a_cycle_among_files_makes_the_closing_file_invalid_at_its_entry() {
+        let step = "[[steps]]\nname = \"a\"\nget = \"http://127.0.0.1:1/\"\n";
+        let a = format!("interval = \"1m\"\ndepends_on = [\"b\", \"elsewhere\"]\n{step}");
+        let b = format!("interval = \"1m\"\n\ndepends_on = [\"a\"]\n{step}");
+        let results = check_dependency_cycles(vec![file("a", &a), file("b", &b)]);
+        assert!(
+            results[0].is_ok(),
+            "a alone is fine; `elsewhere` may exist elsewhere"
+        );
+        let Err(LoadError::Invalid(inv)) = &results[1] else {
+            panic!("b closes the cycle: {results:?}");
+        };
+        assert_eq!(inv.diagnostics.len(), 1);
+        let diag = &inv.diagnostics[0];
+        assert_eq!(diag.title, "dependency cycle: a → b → a");
+        assert_eq!(diag.line_col(&inv.source), (3, 15));
+    }
 }

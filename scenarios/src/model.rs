@@ -20,6 +20,9 @@ pub struct Scenario {
     /// `None`: every region of the fleet.
     pub regions: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
+    /// `depends_on`: scenarios whose being down in a region suppresses
+    /// this one's alert there, in file order, each once, never itself.
+    pub depends_on: Vec<String>,
     /// `[vars]`, in file order; each may use built-ins and secrets.
     pub vars: Vec<(String, Template)>,
     pub steps: Vec<Step>,

@@ -23,10 +23,11 @@ pub struct RawHeader {
     pub timeout: Option<Spanned<String>>,
     pub regions: Option<Spanned<Vec<Spanned<String>>>>,
     pub labels: Option<BTreeMap<String, Spanned<String>>>,
+    pub depends_on: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// Keys of the top level, sections included, for suggestions.
-pub const HEADER_KEYS: [&str; 12] = [
+pub const HEADER_KEYS: [&str; 13] = [
     "name",
     "description",
     "interval",
@@ -35,6 +36,7 @@ pub const HEADER_KEYS: [&str; 12] = [
     "timeout",
     "regions",
     "labels",
+    "depends_on",
     "defaults",
     "vars",
     "steps",

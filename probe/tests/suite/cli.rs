@@ -224,3 +224,46 @@ async fn health_asks_the_agents_listen_address_from_the_environment() {
         "{stderr}"
     );
 }
+
+#[test]
+fn validate_reports_a_dependency_cycle_across_files_at_the_entry_that_closes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let step = "[[steps]]\nname = \"a\"\nget = \"http://127.0.0.1:1/\"\n";
+    // `shop` depends on a scenario that is not among the files: allowed.
+    let a = format!("interval = \"1m\"\ndepends_on = [\"b\", \"shop\"]\n{step}");
+    let b = format!("interval = \"1m\"\n\ndepends_on = [\"a\"]\n{step}");
+    std::fs::write(dir.path().join("a.toml"), a).expect("write");
+    std::fs::write(dir.path().join("b.toml"), b).expect("write");
+    let out = probe()
+        .current_dir(dir.path())
+        .args(["validate", "a.toml", "b.toml"])
+        .output()
+        .expect("probe runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: dependency cycle: a → b → a"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--> b.toml:3:15"), "{stderr}");
+    assert!(
+        !stderr.contains("a.toml:"),
+        "a.toml is fine alone: {stderr}"
+    );
+    assert!(
+        !stderr.contains("shop"),
+        "unknown names are no error here: {stderr}"
+    );
+
+    let alone = probe()
+        .current_dir(dir.path())
+        .args(["validate", "a.toml"])
+        .output()
+        .expect("probe runs");
+    assert_eq!(
+        alone.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&alone.stderr)
+    );
+}

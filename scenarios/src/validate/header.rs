@@ -35,6 +35,7 @@ pub struct Header {
     pub timeout: Duration,
     pub regions: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
+    pub depends_on: Vec<String>,
 }
 
 pub fn check(ctx: &mut Ctx<'_>, raw: &RawHeader, stem: &str) -> Option<Header> {
@@ -43,6 +44,7 @@ pub fn check(ctx: &mut Ctx<'_>, raw: &RawHeader, stem: &str) -> Option<Header> {
     let timeout = timeout(ctx, raw, schedule.as_ref());
     let regions = regions(ctx, raw);
     let labels = labels(ctx, raw);
+    let depends_on = depends_on(ctx, raw, name.as_deref());
     Some(Header {
         name: name?,
         description: raw.description.clone(),
@@ -50,6 +52,7 @@ pub fn check(ctx: &mut Ctx<'_>, raw: &RawHeader, stem: &str) -> Option<Header> {
         timeout: timeout?,
         regions,
         labels,
+        depends_on,
     })
 }
 
@@ -276,6 +279,40 @@ fn labels(ctx: &mut Ctx<'_>, raw: &RawHeader) -> BTreeMap<String, String> {
             continue;
         }
         out.insert(key.clone(), value.get_ref().clone());
+    }
+    out
+}
+
+/// `depends_on`: valid scenario names, each once, not the scenario's own
+/// (whether they exist is for whoever sees the other files).
+fn depends_on(ctx: &mut Ctx<'_>, raw: &RawHeader, own: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in raw.depends_on.iter().flat_map(|l| l.get_ref()) {
+        let name = entry.get_ref();
+        if !is_scenario_name(name) {
+            ctx.error(
+                format!("invalid scenario name `{name}` in `depends_on`"),
+                entry.span(),
+                "expected the name of another scenario, like `api-health`",
+            );
+        } else if Some(name.as_str()) == own {
+            ctx.push(
+                Diagnostic::new(
+                    format!("scenario `{name}` depends on itself"),
+                    entry.span(),
+                    "expected the name of another scenario",
+                )
+                .with_help("`depends_on` names the scenarios whose outage explains this one's"),
+            );
+        } else if out.contains(name) {
+            ctx.error(
+                format!("`{name}` is listed twice in `depends_on`"),
+                entry.span(),
+                "expected each scenario once",
+            );
+        } else {
+            out.push(name.clone());
+        }
     }
     out
 }

@@ -22,7 +22,7 @@ use crate::model::Scenario;
 use crate::raw::{self, RawAlert, RawDefaults, RawHeader, RawStep};
 use ctx::Ctx;
 
-pub use names::name_span;
+pub use names::{depends_on_spans, name_span};
 
 /// Validates a scenario's text. `stem` is the file stem, the default name.
 pub fn scenario(
@@ -75,6 +75,7 @@ pub fn scenario(
                 timeout: h.timeout,
                 regions: h.regions,
                 labels: h.labels,
+                depends_on: h.depends_on,
                 vars: vars.templates,
                 steps,
                 alert,

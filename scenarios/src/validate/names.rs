@@ -32,6 +32,19 @@ pub fn name_span(src: &str) -> Option<Range<usize>> {
     only.name.map(|n| n.span())
 }
 
+/// The top-level `depends_on` entries with their spans, for messages
+/// about dependencies between files; empty when there are none.
+pub fn depends_on_spans(src: &str) -> Vec<Spanned<String>> {
+    #[derive(serde::Deserialize)]
+    struct OnlyDependsOn {
+        depends_on: Option<Vec<Spanned<String>>>,
+    }
+    toml::from_str::<OnlyDependsOn>(src)
+        .ok()
+        .and_then(|only| only.depends_on)
+        .unwrap_or_default()
+}
+
 /// The `[vars]` table, checked.
 #[derive(Default)]
 pub struct Vars {

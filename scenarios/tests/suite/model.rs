@@ -126,3 +126,14 @@ fn the_version_tracks_the_source() {
     assert_ne!(a.version, c.version);
     assert!(a.version.starts_with("sha256:"));
 }
+
+#[test]
+fn depends_on_keeps_the_names_in_file_order() {
+    let s = parse(
+        "interval = \"1m\"\ndepends_on = [\"api-health\", \"db\"]\n[[steps]]\nname = \"a\"\nget = \"https://example.test/\"\n",
+    );
+    assert_eq!(s.depends_on, ["api-health", "db"]);
+    let plain =
+        parse("interval = \"1m\"\n[[steps]]\nname = \"a\"\nget = \"https://example.test/\"\n");
+    assert!(plain.depends_on.is_empty());
+}

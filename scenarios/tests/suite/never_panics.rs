@@ -32,6 +32,7 @@ fn scenario_line() -> impl Strategy<Value = String> {
         Just("latency"),
         Just("slo"),
         Just("regions"),
+        Just("depends_on"),
     ];
     let values = prop_oneof![
         Just("\"1m\"".to_string()),
@@ -44,6 +45,7 @@ fn scenario_line() -> impl Strategy<Value = String> {
         Just("\"p95 < 1s over 10m\"".to_string()),
         Just("{ availability = 99.9, window = \"30d\" }".to_string()),
         Just("[\"eu-west-1\"]".to_string()),
+        Just("[\"api-health\", \"API\", \"api-health\"]".to_string()),
         "\"[^\"\\\\]{0,20}\"".prop_map(|s| s),
         any::<i64>().prop_map(|i| i.to_string()),
     ];

@@ -6,6 +6,7 @@ use scenarios::model::Severity;
 use scenarios::wire::{RunReason, RunRequest};
 use uuid::Uuid;
 
+use super::depends::{dependents_down, suppressed_by};
 use super::engine::State;
 use super::model::{Alert, Scope};
 use super::state::{Failure, Health};
@@ -19,6 +20,8 @@ pub(super) struct Desired {
     pub grouped: bool,
     /// A regional alert that asks another region to confirm.
     pub confirm: Option<String>,
+    /// A parent in `depends_on` is down where it is: why, for the timeline.
+    pub suppressed: Option<String>,
 }
 
 fn base(
@@ -85,6 +88,7 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
             .and_then(|h| h.failure.as_ref());
         let names: Vec<String> = down.iter().map(|r| (*r).clone()).collect();
         let mut alert = base(world, s, global_id, Scope::Global, names.clone());
+        alert.dependents = dependents_down(st, world, &s.name, &names);
         alert.summary = format!(
             "{} is down in {} region{} ({}){}",
             s.name,
@@ -97,17 +101,21 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
             alert: with_failure(alert, newest),
             grouped: false,
             confirm: None,
+            suppressed: suppressed_by(st, world, s, &names),
         });
     }
     for r in &down {
         let failure = health(r).and_then(|h| h.failure.as_ref());
         let id = format!("{}/region/{r}", s.name);
-        let mut alert = base(world, s, id, Scope::Region, vec![(*r).clone()]);
+        let here = vec![(*r).clone()];
+        let mut alert = base(world, s, id, Scope::Region, here.clone());
+        alert.dependents = dependents_down(st, world, &s.name, &here);
         alert.summary = format!("{} is down in {r}{}", s.name, because(failure));
         out.push(Desired {
             alert: with_failure(alert, failure),
             grouped: global,
             confirm: policy.confirm.then(|| (*r).clone()),
+            suppressed: suppressed_by(st, world, s, &here),
         });
     }
     if let Some(objective) = &policy.latency {
@@ -143,6 +151,7 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
                 alert,
                 grouped: false,
                 confirm: None,
+                suppressed: None,
             });
         }
     }
@@ -190,6 +199,7 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
                 alert,
                 grouped: false,
                 confirm: None,
+                suppressed: None,
             });
         }
     }

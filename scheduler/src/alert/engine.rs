@@ -46,6 +46,13 @@ pub(super) struct State {
     pub slo: BTreeMap<String, SloStatus>,
     /// Scenarios with an SLO that got results since it was computed.
     pub slo_dirty: BTreeSet<String>,
+    /// Open alerts suppressed by a parent in `depends_on`, by alert id.
+    /// Like `recheck`, derived from the timelines on load, so that a
+    /// restart neither records them twice nor sends one early.
+    pub suppressed: BTreeSet<String>,
+    /// Alerts no longer suppressed, by id, with when (Unix ms): sent once
+    /// a run of their own started since then fails too.
+    pub recheck: BTreeMap<String, i64>,
     /// Confirmation runs asked for: request → (alert row, asked at ms).
     pub confirms: BTreeMap<Uuid, (i64, i64)>,
     /// The newest event id written (committed or about to be).
@@ -196,6 +203,8 @@ impl Engine {
             }
         }
         let mut scenarios = confirmed;
+        let changed: BTreeSet<String> = touched.iter().map(|(s, _)| s.clone()).collect();
+        scenarios.extend(super::depends::related(world, &changed));
         for key in touched {
             if let Some(objective) = world
                 .catalog
@@ -282,6 +291,8 @@ impl Engine {
             st.slo.insert(name.clone(), status);
             scenarios.insert(name);
         }
+        let related = super::depends::related(world, &scenarios);
+        scenarios.extend(related);
         for name in scenarios {
             if let Some(s) = world.catalog.get(&name) {
                 self.reconcile_scenario(&mut st, &mut tx, world, s)?;
@@ -563,6 +574,22 @@ async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreErr
                 .into_iter()
                 .map(|a| (a.alert.id.clone(), a))
                 .collect();
+            // Where each never-sent alert stands with its parents, as its
+            // timeline last recorded it.
+            let mut suppressed = BTreeSet::new();
+            let mut recheck = BTreeMap::new();
+            for a in open.values().filter(|a| !a.notified) {
+                let timeline = tx.timeline_of(a.row)?;
+                match super::stored::last_suppression(&timeline) {
+                    Some(e) if e.kind == "suppressed" => {
+                        suppressed.insert(a.alert.id.clone());
+                    }
+                    Some(e) => {
+                        recheck.insert(a.alert.id.clone(), e.at.timestamp_millis());
+                    }
+                    None => {}
+                }
+            }
             let confirms = open
                 .values()
                 .filter(|a| a.alert.confirmation.is_none())
@@ -571,6 +598,8 @@ async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreErr
             Ok(State {
                 health,
                 open,
+                suppressed,
+                recheck,
                 silences: tx.silences_ending_after(now_ms)?,
                 maintenance: tx
                     .windows()?

@@ -10,13 +10,18 @@
 //! - while another region of the scenario is failing but not yet down and
 //!   enough such regions would make it global, for at most one period of
 //!   the scenario from the alert's start (at least [`MIN_GROUP_WAIT`], for
-//!   delivery delays; at most [`MAX_GROUP_WAIT`]).
+//!   delivery delays; at most [`MAX_GROUP_WAIT`]);
+//! - while a scenario it depends on (`depends_on`) is failing in its
+//!   region but not down yet, for as long: if the parent goes down, the
+//!   alert is suppressed instead of sent (see `depends`). This one holds
+//!   a new global alert too, when the parent fails in all its regions.
 //!
 //! A held alert that turns global is grouped and never sent; one that
 //! resolves while held was never sent either.
 
 use std::time::Duration;
 
+use super::depends::parents_failing;
 use super::engine::State;
 use super::model::Scope;
 use super::state::Health;
@@ -45,6 +50,8 @@ pub(super) enum Hold {
     Confirming,
     /// These regions are failing but not down yet.
     Grouping(Vec<String>),
+    /// These scenarios it depends on are failing here but not down yet.
+    Parents(Vec<String>),
 }
 
 impl Hold {
@@ -55,18 +62,24 @@ impl Hold {
                 "{} also failing: waiting for a global alert before sending",
                 regions.join(", ")
             ),
+            Hold::Parents(names) => format!(
+                "{} (depends_on) also failing: waiting to see whether it goes down before sending",
+                names.join(", ")
+            ),
         }
     }
 }
 
-/// Whether (and why) regional alert `a` of scenario `s` still waits.
+/// Whether (and why) regional or global alert `a` of scenario `s` still
+/// waits; a global alert waits only for a failing parent.
 pub(super) fn hold(
     st: &State,
     world: &World,
     s: &CatalogScenario,
     a: &StoredAlert,
 ) -> Option<Hold> {
-    if a.alert.scope != Scope::Region || a.grouped || a.notified {
+    let regional = a.alert.scope == Scope::Region;
+    if !(regional || a.alert.scope == Scope::Global) || a.grouped || a.notified {
         return None;
     }
     let now = world.now.timestamp_millis();
@@ -79,9 +92,6 @@ pub(super) fn hold(
         return Some(Hold::Confirming);
     }
     let policy = &s.scenario.alert;
-    if policy.global_regions == 0 {
-        return None;
-    }
     let group_wait = millis(
         s.scenario
             .schedule
@@ -90,6 +100,13 @@ pub(super) fn hold(
     );
     let started = a.alert.started_at.timestamp_millis();
     if now.saturating_sub(started) >= group_wait {
+        return None;
+    }
+    let parents = parents_failing(st, world, s, &a.alert.regions);
+    if !parents.is_empty() {
+        return Some(Hold::Parents(parents));
+    }
+    if !regional || policy.global_regions == 0 {
         return None;
     }
     let mut down = 0usize;

@@ -10,9 +10,11 @@
 //! - `state`: the up/down state machine; [`slo`]: budget and burn-rate
 //!   math; `latency`: the latency objective; `measure`: SLO statuses over
 //!   stored runs; `silence`: silences.
-//! - `engine`, `reconcile`, `desired`, `hold`: the engine, which turns
-//!   states into alerts (`reconcile` decides regional, global, probe and
-//!   region alerts; `hold` holds a regional alert for its confirmations).
+//! - `engine`, `reconcile`, `desired`, `hold`, `depends`: the engine,
+//!   which turns states into alerts (`reconcile` decides regional, global,
+//!   probe and region alerts; `hold` holds a regional alert for its
+//!   confirmations; `depends` suppresses the alerts of a scenario whose
+//!   parent in `depends_on` is down).
 //! - `world`: what the engine decides on besides results.
 //! - [`notify`]: the notifiers.
 //!
@@ -42,7 +44,17 @@
 //! A regional alert grouped under its global alert emits nothing; when
 //! the global alert resolves while the region is still down, its firing
 //! event follows. A resolve is emitted only for an alert whose firing was.
+//!
+//! A suppressed alert (its scenario's parent in `depends_on` is down
+//! where it is) emits nothing either, not even a muted event: it was
+//! never sent, so receivers have nothing to hear, and notifiers skip no
+//! event for it. Its row carries a `suppressed` timeline entry. When it
+//! stops being suppressed while still down, its firing event follows
+//! once a run of its own since then failed too, like a held alert's. The parent's events list it in
+//! `Alert::dependents`; a firing event is emitted again when that list
+//! grows while the parent's alert is sent (like a spread).
 
+mod depends;
 mod desired;
 mod engine;
 mod hold;
@@ -65,5 +77,5 @@ pub use reconcile::clock_alert_id;
 pub use silence::{NewSilence, Silence};
 pub use slo::SloStatus;
 pub use state::{Failure, Health, RegionHealth, RegionState};
-pub use stored::{StoredAlert, TimelineEntry};
+pub use stored::{StoredAlert, TimelineEntry, suppressed_now};
 pub use world::{ProbeClock, ProbeView, World};

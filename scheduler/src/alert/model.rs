@@ -96,6 +96,11 @@ pub struct Alert {
     pub summary: String,
     /// The scenario's own labels, passed on to Alertmanager.
     pub labels: BTreeMap<String, String>,
+    /// Scenarios that depend on this one (`depends_on`) and are down in
+    /// its regions too: their own alerts are suppressed. It changes while
+    /// the alert fires, so it is never a label; serialized only when some.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependents: Vec<String>,
     #[serde(with = "scenarios::wire::time")]
     pub started_at: DateTime<Utc>,
     #[serde(with = "scenarios::wire::time::option")]
@@ -129,6 +134,7 @@ impl Alert {
             url: None,
             summary: String::new(),
             labels: BTreeMap::new(),
+            dependents: Vec::new(),
             started_at,
             ended_at: None,
             duration_s: None,
@@ -166,5 +172,25 @@ mod tests {
         }
         let unknown = serde_json::from_str::<Severity>("\"error\"").unwrap_err();
         assert!(unknown.to_string().contains("unknown variant `error`"));
+    }
+
+    /// The webhook body and stored rows carry `dependents` only when some
+    /// are down; rows written before it existed still read.
+    #[test]
+    fn dependents_are_serialized_only_when_there_are_some() {
+        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let mut alert = Alert::new(
+            "api/region/eu-west-1",
+            Scope::Region,
+            Severity::Critical,
+            at,
+        );
+        let json = serde_json::to_value(&alert).unwrap();
+        assert!(json.get("dependents").is_none(), "{json}");
+        let back: Alert = serde_json::from_value(json).unwrap();
+        assert!(back.dependents.is_empty());
+        alert.dependents = vec!["checkout".into()];
+        let json = serde_json::to_value(&alert).unwrap();
+        assert_eq!(json["dependents"], serde_json::json!(["checkout"]));
     }
 }

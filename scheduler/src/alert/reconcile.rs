@@ -203,6 +203,7 @@ impl Engine {
                 alert,
                 grouped: false,
                 confirm: None,
+                suppressed: None,
             })
             .collect();
         self.sync(st, tx, world, Owner::Probes, desired)
@@ -308,6 +309,9 @@ impl Engine {
                 "grouped",
                 Some("under the scenario's global alert; not sent separately"),
             )?;
+        } else if let Some(why) = &d.suppressed {
+            tx.timeline(a.row, "suppressed", Some(why))?;
+            st.suppressed.insert(a.alert.id.clone());
         } else if let Some(why) = &held {
             tx.timeline(a.row, "held", Some(&why.describe()))?;
         } else {
@@ -388,22 +392,87 @@ impl Engine {
                 tx.timeline(a.row, "unmuted", None)?;
             }
         }
-        if !(a.grouped || a.paged || (a.notified && a.muted))
+        // Who depends on it and is down too changes while it fires; a new
+        // name is news for whoever was paged (one cause, several symptoms).
+        let more_dependents = d
+            .alert
+            .dependents
+            .iter()
+            .filter(|n| !a.alert.dependents.contains(n))
+            .cloned()
+            .collect::<Vec<_>>();
+        if a.alert.dependents != d.alert.dependents {
+            a.alert.dependents = d.alert.dependents;
+            changed = true;
+        }
+        if !a.grouped && !a.notified {
+            Self::track_suppression(st, tx, &a, d.suppressed.as_deref())?;
+        }
+        let suppressed = st.suppressed.contains(&a.alert.id) || Self::rechecking(st, &a.alert);
+        if !(a.grouped || a.paged || (a.notified && a.muted) || suppressed)
             && Self::hold_of(st, world, &a).is_none()
         {
-            // Never sent: its hold ended, its global alert resolved, or its
-            // silence ended.
+            // Never sent: its hold ended, its global alert resolved, its
+            // silence ended, or its parent recovered.
             Self::fire(st, tx, &mut a)?;
             changed = true;
-        } else if spread && a.notified && !a.grouped {
+        } else if (spread || !more_dependents.is_empty()) && a.notified && !a.grouped {
             Self::emit(st, tx, AlertStatus::Firing, &a.alert, a.muted)?;
-            tx.timeline(a.row, "spread", Some(&a.alert.summary))?;
+            if spread {
+                tx.timeline(a.row, "spread", Some(&a.alert.summary))?;
+            }
+            if !more_dependents.is_empty() {
+                let detail = format!("also down, depending on it: {}", more_dependents.join(", "));
+                tx.timeline(a.row, "dependents", Some(&detail))?;
+            }
         }
         if changed {
             tx.store.update_alert(&a)?;
         }
         st.open.insert(a.alert.id.clone(), a);
         Ok(())
+    }
+
+    /// Records when a never-sent alert starts or stops being suppressed by
+    /// a parent in `depends_on` (`why` says which, while it is).
+    fn track_suppression(
+        st: &mut State,
+        tx: &Tx<'_>,
+        a: &StoredAlert,
+        why: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let was = st.suppressed.contains(&a.alert.id);
+        match why {
+            Some(why) if !was => {
+                tx.timeline(a.row, "suppressed", Some(why))?;
+                st.suppressed.insert(a.alert.id.clone());
+                st.recheck.remove(&a.alert.id);
+            }
+            None if was => {
+                tx.timeline(
+                    a.row,
+                    "unsuppressed",
+                    Some("no scenario it depends on is down there any more; sent if its next run fails too"),
+                )?;
+                st.suppressed.remove(&a.alert.id);
+                st.recheck.insert(a.alert.id.clone(), tx.now_ms());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether a formerly suppressed alert still waits for a failed run of
+    /// its own (see `depends::rechecking`); forgets it once it does not.
+    fn rechecking(st: &mut State, a: &Alert) -> bool {
+        let Some(&since) = st.recheck.get(&a.id) else {
+            return false;
+        };
+        let waiting = super::depends::rechecking(st, a, since);
+        if !waiting {
+            st.recheck.remove(&a.id);
+        }
+        waiting
     }
 
     /// Resolves open alert `id`; the resolve is emitted when its firing was.
@@ -417,6 +486,8 @@ impl Engine {
         let Some(mut a) = st.open.remove(id) else {
             return Ok(());
         };
+        st.suppressed.remove(id);
+        st.recheck.remove(id);
         a.status = AlertStatus::Resolved;
         a.alert.ended_at = Some(tx.now);
         let lasted = tx.now.signed_duration_since(a.alert.started_at);

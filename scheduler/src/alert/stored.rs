@@ -32,7 +32,22 @@ pub struct TimelineEntry {
     #[serde(with = "scenarios::wire::time")]
     pub at: DateTime<Utc>,
     /// `fired`, `grouped`, `ungrouped`, `confirm_requested`, `confirmed`,
-    /// `muted`, `unmuted`, `resolved`.
+    /// `muted`, `unmuted`, `suppressed`, `unsuppressed`, `dependents`,
+    /// `resolved`, …
     pub kind: String,
     pub detail: Option<String>,
+}
+
+/// Whether a timeline's newest `suppressed` / `unsuppressed` entry is a
+/// `suppressed` one: the alert is held back by a parent in `depends_on`.
+pub fn suppressed_now(timeline: &[TimelineEntry]) -> bool {
+    last_suppression(timeline).is_some_and(|e| e.kind == "suppressed")
+}
+
+/// A timeline's newest `suppressed` or `unsuppressed` entry.
+pub(super) fn last_suppression(timeline: &[TimelineEntry]) -> Option<&TimelineEntry> {
+    timeline
+        .iter()
+        .rev()
+        .find(|e| e.kind == "suppressed" || e.kind == "unsuppressed")
 }

@@ -1,10 +1,11 @@
 //! One pass over the scenario directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use scenarios::depends;
 use scenarios::diagnostic::{Diagnostic, Style};
 use scenarios::load::{LoadError, ScenarioFile, check_unique_names, load_file_as, scenario_paths};
 use scenarios::{Invalid, Scenario};
@@ -22,34 +23,31 @@ pub fn load(dir: &Path, previous: &Catalog, now: DateTime<Utc>) -> std::io::Resu
         .iter()
         .map(|path| load_one(dir, path))
         .collect();
-    let mut scenarios = BTreeMap::new();
-    let mut files = Vec::new();
+    let mut valid = Vec::new();
     let mut invalid = Vec::new();
     for result in check_unique_names(loaded) {
         match result {
-            Ok(file) => {
-                let entry = entry_of(file);
-                files.push(CatalogFile {
-                    path: entry.path.clone(),
-                    state: FileState::Valid,
-                    scenario: Some(entry.name.clone()),
-                    version: Some(entry.version.clone()),
-                });
-                scenarios.insert(entry.name.clone(), Arc::new(entry));
-            }
+            Ok(file) => valid.push(file),
             Err(e) => invalid.push(e),
         }
     }
+    check_dependencies(&mut valid, &mut invalid, previous);
+    let mut scenarios = BTreeMap::new();
+    let mut files = Vec::new();
+    for file in valid {
+        let entry = entry_of(file);
+        files.push(CatalogFile {
+            path: entry.path.clone(),
+            state: FileState::Valid,
+            scenario: Some(entry.name.clone()),
+            version: Some(entry.version.clone()),
+        });
+        scenarios.insert(entry.name.clone(), Arc::new(entry));
+    }
     for error in invalid {
-        let (path, diagnostics) = match &error {
-            LoadError::Invalid(inv) => (inv.path.clone(), error.render(Style::Plain)),
-            LoadError::Io { path, .. } => (path.clone(), error.render(Style::Plain)),
-        };
-        let last_good = previous
-            .scenarios
-            .values()
-            .find(|s| s.path == path && !scenarios.contains_key(&s.name))
-            .cloned();
+        let path = error_path(&error).to_owned();
+        let diagnostics = error.render(Style::Plain);
+        let last_good = last_good(previous, &path, |name| scenarios.contains_key(name));
         files.push(CatalogFile {
             path,
             state: FileState::Invalid { diagnostics },
@@ -67,6 +65,84 @@ pub fn load(dir: &Path, previous: &Catalog, now: DateTime<Utc>) -> std::io::Resu
         generation: previous.generation,
         loaded_at: Some(now),
     })
+}
+
+fn error_path(error: &LoadError) -> &str {
+    match error {
+        LoadError::Invalid(inv) => &inv.path,
+        LoadError::Io { path, .. } => path,
+    }
+}
+
+/// The scenario `previous` served from `path`, unless `taken` says a valid
+/// file now uses its name.
+fn last_good(
+    previous: &Catalog,
+    path: &str,
+    taken: impl Fn(&str) -> bool,
+) -> Option<Arc<CatalogScenario>> {
+    previous
+        .scenarios
+        .values()
+        .find(|s| s.path == path && !taken(&s.name))
+        .cloned()
+}
+
+/// Moves the valid files whose `depends_on` names no scenario of the
+/// catalog, or closes a cycle, to `invalid`. The graph is the one that
+/// will be served: valid files and the last good versions of invalid
+/// ones. Each round may bring back a last good version, so it repeats
+/// until a round finds nothing; every round moves a file, so it ends.
+fn check_dependencies(
+    valid: &mut Vec<ScenarioFile>,
+    invalid: &mut Vec<LoadError>,
+    previous: &Catalog,
+) {
+    loop {
+        let names: BTreeSet<&str> = valid.iter().map(|f| f.scenario.name.as_str()).collect();
+        let kept: Vec<Arc<CatalogScenario>> = invalid
+            .iter()
+            .filter_map(|e| last_good(previous, error_path(e), |n| names.contains(n)))
+            .collect();
+        let mut nodes: Vec<(&str, depends::Node<'_>)> = valid
+            .iter()
+            .map(|f| {
+                let node = depends::Node {
+                    name: &f.scenario.name,
+                    depends_on: &f.scenario.depends_on,
+                    source: Some(f.source.as_str()),
+                };
+                (f.path.as_str(), node)
+            })
+            .chain(kept.iter().map(|s| {
+                let node = depends::Node {
+                    name: &s.name,
+                    depends_on: &s.scenario.depends_on,
+                    source: None,
+                };
+                (s.path.as_str(), node)
+            }))
+            .collect();
+        // In path order, so that the file blamed for a cycle does not
+        // depend on which files changed.
+        nodes.sort_by(|a, b| a.0.cmp(b.0));
+        let graph: Vec<depends::Node<'_>> = nodes.iter().map(|(_, n)| *n).collect();
+        let mut found: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
+        for (i, diag) in depends::check(&graph, depends::Unknown::Error) {
+            found.entry(nodes[i].0.to_owned()).or_default().push(diag);
+        }
+        if found.is_empty() {
+            return;
+        }
+        let (blamed, fine): (Vec<ScenarioFile>, Vec<ScenarioFile>) = std::mem::take(valid)
+            .into_iter()
+            .partition(|f| found.contains_key(&f.path));
+        *valid = fine;
+        for file in blamed {
+            let diagnostics = found.remove(&file.path).unwrap_or_default();
+            invalid.push(file.invalid(diagnostics));
+        }
+    }
 }
 
 fn relative(dir: &Path, path: &Path) -> String {

@@ -1,7 +1,9 @@
 //! The catalog: every scenario file below `scenarios_dir`, validated,
 //! watched and reloaded. A file that stops validating is reported and its
 //! last good version keeps being scheduled; a removed file stops being
-//! scheduled; a name used twice is an error on the later file.
+//! scheduled; a name used twice is an error on the later file; a
+//! `depends_on` entry naming no scenario of the catalog, or closing a
+//! cycle, is an error of its file.
 //!
 //! - `load`: one pass over the directory, given the previous catalog.
 //! - `watch`: the file watcher that publishes each new catalog.

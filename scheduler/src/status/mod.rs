@@ -393,7 +393,11 @@ fn alert_table<'a>(
             what,
             escape(&started),
             escape(&age(&started, now)),
-            if a.grouped { " · grouped" } else { "" },
+            match (a.grouped, a.suppressed) {
+                (true, _) => " · grouped",
+                (false, true) => " · suppressed (depends_on)",
+                (false, false) => "",
+            },
             al.runbook
                 .as_deref()
                 .map(|r| format!("<a href=\"{}\" rel=\"noopener\">runbook</a>", escape(r)))

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::alert::{Alert, AlertStatus, RECENT_SILENCES, Silence};
-use crate::alert::{StoredAlert, TimelineEntry};
+use crate::alert::{StoredAlert, TimelineEntry, suppressed_now};
 use crate::app::App;
 use crate::store::{StoreError, Tx};
 
@@ -21,6 +21,9 @@ pub struct AlertView {
     pub grouped: bool,
     /// A silence matches it.
     pub muted: bool,
+    /// Held back because a scenario it depends on (`depends_on`) is down
+    /// where it is: recorded, not sent. Read from its timeline.
+    pub suppressed: bool,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -32,8 +35,10 @@ pub struct AlertList {
 }
 
 fn view(tx: &dyn Tx, a: StoredAlert) -> Result<AlertView, StoreError> {
+    let timeline = tx.timeline_of(a.row)?;
     Ok(AlertView {
-        timeline: tx.timeline_of(a.row)?,
+        suppressed: a.status == AlertStatus::Firing && !a.notified && suppressed_now(&timeline),
+        timeline,
         alert: a.alert,
         status: a.status,
         grouped: a.grouped,

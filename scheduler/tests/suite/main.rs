@@ -18,6 +18,7 @@ mod common;
 mod notify_support;
 
 mod alert_confirm;
+mod alert_depends;
 mod alert_maintenance;
 mod alert_report;
 mod alert_restart;
@@ -28,6 +29,7 @@ mod alert_silences;
 mod alert_slo;
 mod alert_states;
 mod binary;
+mod catalog_depends;
 mod clock_skew;
 mod failover;
 mod hot_reload;

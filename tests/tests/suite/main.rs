@@ -19,6 +19,7 @@ mod one_fleet;
 mod alerting;
 mod demo_shop;
 mod demo_shop_process;
+mod depends;
 mod deploy;
 mod dns;
 mod fleet;

@@ -60,6 +60,9 @@ pub fn postable(event: &AlertEvent, now: DateTime<Utc>, resend: Duration) -> Val
     if !alert.regions.is_empty() {
         annotations["regions"] = json!(route::regions(alert));
     }
+    if !alert.dependents.is_empty() {
+        annotations["dependents"] = json!(alert.dependents.join(","));
+    }
     if let Some(runbook) = &alert.runbook {
         annotations["runbook_url"] = json!(runbook);
     }
@@ -251,5 +254,21 @@ mod tests {
         assert_eq!(v["labels"]["region"], "eu-west-1");
         assert_eq!(v["labels"]["alert_id"], "checkout/region/eu-west-1");
         assert_eq!(v["annotations"]["regions"], "eu-west-1");
+        assert!(v["annotations"].get("dependents").is_none(), "{v}");
+    }
+
+    #[test]
+    fn dependents_are_an_annotation_never_a_label() {
+        let event = AlertEvent {
+            status: AlertStatus::Firing,
+            alert: Alert {
+                dependents: vec!["checkout".into(), "search".into()],
+                ..alert()
+            },
+            muted: false,
+        };
+        let v = postable(&event, t0(), DEFAULT_RESEND);
+        assert_eq!(v["annotations"]["dependents"], "checkout,search");
+        assert!(v["labels"].get("dependents").is_none(), "{v}");
     }
 }

@@ -29,6 +29,9 @@ pub fn facts(alert: &Alert, status: AlertStatus) -> Vec<Fact> {
     if let Some(c) = &alert.confirmation {
         out.push(("Confirmation", confirmation(c, alert.scope)));
     }
+    if !alert.dependents.is_empty() {
+        out.push(("Dependents down", alert.dependents.join(", ")));
+    }
     if let Some(trace) = &alert.trace_id {
         out.push(("Trace id", trace.clone()));
     }
@@ -127,6 +130,20 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("Duration"), "{text}");
+        assert!(!text.contains("Dependents"), "none, so no line: {text}");
+    }
+
+    #[test]
+    fn a_parent_alert_names_its_dependents_down() {
+        let a = Alert {
+            dependents: vec!["checkout".into(), "search".into()],
+            ..alert()
+        };
+        let facts = facts(&a, AlertStatus::Firing);
+        assert!(
+            facts.contains(&("Dependents down", "checkout, search".into())),
+            "{facts:?}"
+        );
     }
 
     #[test]

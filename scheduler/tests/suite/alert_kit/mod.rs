@@ -141,7 +141,16 @@ impl Fleet {
 
     /// The scenario detail's state of `shop` in `region`.
     pub async fn state(&self, region: &str) -> String {
-        let detail = self.t.get("/api/v1/scenarios/shop").await.json();
+        self.state_of("shop", region).await
+    }
+
+    /// The scenario detail's state of `scenario` in `region`.
+    pub async fn state_of(&self, scenario: &str, region: &str) -> String {
+        let detail = self
+            .t
+            .get(&format!("/api/v1/scenarios/{scenario}"))
+            .await
+            .json();
         detail["regions"]
             .as_array()
             .unwrap()
