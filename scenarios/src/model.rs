@@ -204,6 +204,10 @@ pub struct HttpRequest {
     pub headers: Vec<(String, Template)>,
     pub body: Option<Body>,
     pub follow_redirects: bool,
+    /// Keep `Authorization`, `Proxy-Authorization`, `Cookie` and the
+    /// headers made from secrets on a redirect to another origin (scheme,
+    /// host or port); by default they are dropped, as curl and browsers do.
+    pub forward_headers: bool,
     /// Hops followed before the step fails with a redirect error.
     pub max_redirects: u32,
     pub tls: TlsOptions,

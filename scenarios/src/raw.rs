@@ -87,6 +87,7 @@ pub struct RawStep {
     pub headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
     pub timeout: Option<Spanned<String>>,
     pub follow_redirects: Option<Spanned<bool>>,
+    pub forward_headers: Option<Spanned<bool>>,
     pub max_redirects: Option<Spanned<i64>>,
     pub max_body_bytes: Option<Spanned<i64>>,
     pub tls: Option<Spanned<RawTls>>,
@@ -101,7 +102,7 @@ pub struct RawStep {
 }
 
 /// Keys a step may have, for suggestions.
-pub const STEP_KEYS: [&str; 27] = [
+pub const STEP_KEYS: [&str; 28] = [
     "name",
     "kind",
     "get",
@@ -119,6 +120,7 @@ pub const STEP_KEYS: [&str; 27] = [
     "headers",
     "timeout",
     "follow_redirects",
+    "forward_headers",
     "max_redirects",
     "max_body_bytes",
     "tls",

@@ -198,6 +198,14 @@ impl Template {
         Ok(out)
     }
 
+    /// Whether rendering it puts a `{{secret.NAME}}` in the text (a
+    /// redirect to another origin drops such headers).
+    pub fn uses_secret(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| matches!(s, Segment::Ref(Ref::Secret(_))))
+    }
+
     /// The single reference when the template is exactly one `{{…}}`.
     pub fn sole_ref(&self) -> Option<&Ref> {
         match self.segments.as_slice() {

@@ -37,17 +37,21 @@ pub async fn run(
     let mut visited = HashSet::from([url.to_string()]);
     let mut redirects = 0u32;
     let mut set_cookies = Vec::new();
+    let first_origin = origin(&url);
     let response = loop {
+        // Credentials stay with the origin the step named, as in curl and
+        // browsers: a redirect elsewhere must not carry them.
+        let trusted = req.forward_headers || origin(&url) == first_origin;
+        let given: Vec<(String, String)> = rendered
+            .headers
+            .iter()
+            .filter(|h| trusted || !h.sensitive)
+            .map(|h| (h.name.clone(), h.value.clone()))
+            .collect();
         let call = HttpCall {
             method,
             url: url.clone(),
-            headers: request_headers(
-                state,
-                &rendered.headers,
-                &url,
-                !body.is_empty(),
-                rendered.content_type,
-            ),
+            headers: request_headers(state, &given, &url, !body.is_empty(), rendered.content_type),
             body: body.clone(),
             version: req.version,
             tls: req.tls.clone(),
@@ -120,10 +124,23 @@ pub async fn run(
 
 struct Rendered {
     url: Url,
-    headers: Vec<(String, String)>,
+    headers: Vec<RenderedHeader>,
     body: Bytes,
     content_type: Option<&'static str>,
 }
+
+/// A header of the step, rendered.
+struct RenderedHeader {
+    name: String,
+    value: String,
+    /// A credential (`Authorization`, `Proxy-Authorization`, `Cookie`) or
+    /// made from a secret: sent to the step's own origin only, unless
+    /// `forward_headers`.
+    sensitive: bool,
+}
+
+/// Headers that carry credentials whatever they were made from.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
 
 fn render(scope: &dyn Scope, req: &HttpRequest) -> Result<Rendered, String> {
     let text = req.url.render(scope).map_err(|e| e.to_string())?;
@@ -132,14 +149,19 @@ fn render(scope: &dyn Scope, req: &HttpRequest) -> Result<Rendered, String> {
         return Err(format!("invalid URL `{text}`: expected http or https"));
     }
     let mut headers = Vec::with_capacity(req.headers.len());
-    for (name, value) in &req.headers {
-        let value = value
+    for (name, template) in &req.headers {
+        let value = template
             .render(scope)
             .map_err(|e| format!("header `{name}`: {e}"))?;
         if value.contains(['\r', '\n']) {
             return Err(format!("header `{name}` has a line break once rendered"));
         }
-        headers.push((name.clone(), value));
+        let sensitive = is_sensitive(name, template);
+        headers.push(RenderedHeader {
+            name: name.clone(),
+            value,
+            sensitive,
+        });
     }
     let (body, content_type) = match &req.body {
         None => (Bytes::new(), None),
@@ -175,6 +197,13 @@ fn render(scope: &dyn Scope, req: &HttpRequest) -> Result<Rendered, String> {
         body,
         content_type,
     })
+}
+
+fn is_sensitive(name: &str, template: &scenarios::template::Template) -> bool {
+    CREDENTIAL_HEADERS
+        .iter()
+        .any(|c| name.eq_ignore_ascii_case(c))
+        || template.uses_secret()
 }
 
 /// The step's headers plus what every probe request carries.

@@ -28,3 +28,4 @@ mod net_guard;
 mod net_http;
 mod net_tls;
 mod run_journeys;
+mod security;

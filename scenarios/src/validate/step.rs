@@ -273,6 +273,10 @@ fn present(raw: &RawStep) -> Vec<(&'static str, Range<usize>)> {
             raw.follow_redirects.as_ref().map(Spanned::span),
         ),
         (
+            "forward_headers",
+            raw.forward_headers.as_ref().map(Spanned::span),
+        ),
+        (
             "max_redirects",
             raw.max_redirects.as_ref().map(Spanned::span),
         ),
@@ -452,6 +456,7 @@ fn http(
             .follow_redirects
             .as_ref()
             .map_or(env.defaults.follow_redirects, |f| *f.get_ref()),
+        forward_headers: raw.forward_headers.as_ref().is_some_and(|f| *f.get_ref()),
         max_redirects,
         tls,
         version,
