@@ -48,6 +48,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(crate::status::page))
         .route("/scenarios/{name}", get(crate::status::scenario_page))
+        .route("/status.js", get(crate::status::script))
         .route("/api/v1/plan", get(plan::get_plan))
         .route(
             "/api/v1/results",

@@ -86,7 +86,7 @@ pub fn page(title: &str, main: &str) -> String {
 {main}
 </main>
 <footer>Refreshes every 10 s. Data: <a href="/api/v1/scenarios">/api/v1</a> · <a href="/metrics">/metrics</a></footer>
-<script>{SCRIPT}</script>
+<script src="/status.js" defer></script>
 </body>
 </html>
 "#,
@@ -96,7 +96,9 @@ pub fn page(title: &str, main: &str) -> String {
 
 /// Fetches the page again every 10 s and swaps `<main>`, keeping the
 /// scroll position. Without JavaScript the `<noscript>` refresh applies.
-const SCRIPT: &str = "setInterval(function(){fetch(location.href,{cache:'no-store'}).then(function(r){return r.ok?r.text():null}).then(function(t){if(!t)return;var m=new DOMParser().parseFromString(t,'text/html').querySelector('main');var o=document.querySelector('main');if(!m||!o)return;var x=window.scrollX,y=window.scrollY;o.replaceWith(m);window.scrollTo(x,y);}).catch(function(){});},10000);";
+/// Served as `/status.js`: the page's `Content-Security-Policy` allows no
+/// inline script, so an injected `<script>` could never run.
+pub const SCRIPT: &str = "setInterval(function(){fetch(location.href,{cache:'no-store'}).then(function(r){return r.ok?r.text():null}).then(function(t){if(!t)return;var m=new DOMParser().parseFromString(t,'text/html').querySelector('main');var o=document.querySelector('main');if(!m||!o)return;var x=window.scrollX,y=window.scrollY;o.replaceWith(m);window.scrollTo(x,y);}).catch(function(){});},10000);";
 
 const CSS: &str = "
 :root{--up:#1a7f37;--down:#cf222e;--degraded:#bf8700;--unknown:#6e7781;--muted:#8250df;--maintenance:#0969da;--bg:#f6f8fa;--fg:#1f2328;--line:#d0d7de}

@@ -45,4 +45,5 @@ mod notify_trial;
 mod notify_webhook;
 mod probe_protocol;
 mod read_api;
+mod security;
 mod store;
