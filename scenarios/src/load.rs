@@ -26,23 +26,58 @@ pub trait FileSource {
     fn read(&self, name: &str) -> Result<Vec<u8>, String>;
 }
 
-/// Files relative to a directory (the scenario file's own).
+/// Files relative to a directory (the scenario file's own), confined to it:
+/// a name may not be absolute, climb out with `..`, or resolve outside
+/// through a symlink, since what a scenario names is sent to every probe
+/// that runs it. Messages name the file as written, never where it leads.
 #[derive(Debug, Clone)]
 pub struct DirFiles(pub PathBuf);
 
 impl FileSource for DirFiles {
     fn read(&self, name: &str) -> Result<Vec<u8>, String> {
-        let path = self.0.join(name);
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let written = std::path::Path::new(name);
+        if written.is_absolute() {
+            return Err(format!(
+                "`{name}` is an absolute path; name a file in the scenario's directory or below"
+            ));
+        }
+        if written
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+        {
+            return Err(format!(
+                "`{name}` leaves the scenario's directory; name a file in it or below"
+            ));
+        }
+        let cannot = |e: std::io::Error| format!("cannot read `{name}`: {}", io_reason(&e));
+        let path = self.0.join(written);
+        let dir = std::fs::canonicalize(&self.0).map_err(cannot)?;
+        let real = std::fs::canonicalize(&path).map_err(cannot)?;
+        if !real.starts_with(&dir) {
+            return Err(format!(
+                "`{name}` leads outside the scenario's directory (a symbolic link); name a file in it or below"
+            ));
+        }
+        let meta = std::fs::metadata(&real).map_err(cannot)?;
+        if !meta.is_file() {
+            return Err(format!("`{name}` is not a file"));
+        }
         if meta.len() > MAX_ATTACHED_FILE_BYTES as u64 {
             return Err(format!(
-                "`{}` is {} bytes; files named in a scenario may have at most {MAX_ATTACHED_FILE_BYTES}",
-                path.display(),
+                "`{name}` is {} bytes; files named in a scenario may have at most {MAX_ATTACHED_FILE_BYTES}",
                 meta.len()
             ));
         }
-        std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+        std::fs::read(&real).map_err(cannot)
+    }
+}
+
+/// An I/O error without the path it was about.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
     }
 }
 
@@ -323,6 +358,36 @@ fn duplicate_name(file: &ScenarioFile, first: &str) -> LoadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_named_file_must_stay_in_the_scenario_directory() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("scenarios");
+        std::fs::create_dir_all(dir.join("certs")).expect("mkdir");
+        std::fs::write(dir.join("certs/ca.pem"), "inside").expect("write");
+        std::fs::write(root.path().join("secret.pem"), "outside").expect("write");
+        std::os::unix::fs::symlink(root.path().join("secret.pem"), dir.join("link.pem"))
+            .expect("symlink");
+        let files = DirFiles(dir.clone());
+        assert_eq!(files.read("certs/ca.pem").as_deref(), Ok(&b"inside"[..]));
+        assert_eq!(files.read("./certs/ca.pem").as_deref(), Ok(&b"inside"[..]));
+        let outside = root.path().join("secret.pem");
+        let cases = [
+            ("link.pem", "leads outside the scenario's directory"),
+            ("../secret.pem", "leaves the scenario's directory"),
+            ("certs/../../secret.pem", "leaves the scenario's directory"),
+            (outside.to_str().expect("utf-8"), "is an absolute path"),
+            ("missing.pem", "cannot read `missing.pem`: no such file"),
+            ("certs", "is not a file"),
+        ];
+        for (name, want) in cases {
+            let err = files.read(name).expect_err(name);
+            assert!(err.contains(want), "{name}: {err}");
+            if name != outside.to_str().unwrap_or_default() {
+                assert!(!err.contains(&*root.path().to_string_lossy()), "{name} shows where it leads: {err}");
+            }
+        }
+    }
 
     fn file(name: &str, source: &str) -> Result<ScenarioFile, LoadError> {
         let scenario = parse_scenario(

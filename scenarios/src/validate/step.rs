@@ -792,17 +792,18 @@ fn tls(
                     "files named in a scenario may have at most {MAX_ATTACHED_FILE_BYTES} bytes"
                 ),
             ),
-            Ok(bytes)
-                if !bytes
-                    .windows(27)
-                    .any(|w| w == b"-----BEGIN CERTIFICATE-----") =>
-            {
+            Ok(bytes) if !holds(&bytes, b"-----BEGIN CERTIFICATE-----") => {
                 ctx.error(
                     "CA file has no certificate",
                     ca.span(),
                     "expected PEM text with `-----BEGIN CERTIFICATE-----`",
                 );
             }
+            Ok(bytes) if holds(&bytes, b"PRIVATE KEY-----") => ctx.error(
+                "CA file holds a private key",
+                ca.span(),
+                "it would be sent to every probe that runs the scenario: keep only certificates in it",
+            ),
             Ok(bytes) => {
                 attached.insert(ca.get_ref().clone(), bytes);
                 out.ca_file = Some(ca.get_ref().clone());
@@ -811,6 +812,11 @@ fn tls(
         }
     }
     out
+}
+
+/// Whether `needle` occurs in `bytes`.
+fn holds(bytes: &[u8], needle: &[u8]) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle)
 }
 
 fn http_version(ctx: &mut Ctx<'_>, h: &Spanned<String>) -> Option<HttpVersion> {
