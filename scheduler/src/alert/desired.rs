@@ -173,12 +173,12 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
             );
             alert.severity = severity;
             alert.summary = format!(
-                "{} burns its error budget ({}% over {}): {}; {:.0}% of the budget left",
+                "{} burns its error budget ({}% over {}): {}; {}",
                 s.name,
                 status.availability,
                 scenarios::duration::Human(status.window),
                 burns(windows),
-                status.budget_remaining * 100.0
+                status.budget_left()
             );
             out.push(Desired {
                 alert,

@@ -24,30 +24,38 @@ fn close(a: &serde_json::Value, b: f64) -> bool {
 async fn burn_rates_page_and_ticket_from_stored_runs() {
     // 99% over 1d: 1% of runs may fail.
     let f = Fleet::new("after = 100\nslo = { availability = 99.0, window = \"1d\" }").await;
-    // One run a minute for 100 minutes up to now; the last 10 failed.
-    let runs = (0..100)
+    // One run a minute for 100 minutes up to now; the last 10 failed. One
+    // good run a day ago: the history covers the SLO window.
+    let mut runs: Vec<_> = (0..100)
         .map(|m| {
             let at = t0() - chrono::Duration::minutes(m) - chrono::Duration::seconds(1);
             crate::alert_kit::run_at("eu-west-1", m >= 10, at)
         })
         .collect();
+    runs.push(crate::alert_kit::run_at(
+        "eu-west-1",
+        true,
+        t0() - chrono::Duration::days(1) - chrono::Duration::seconds(1),
+    ));
     f.record(runs).await;
     scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
 
     // By hand: 5m 5/5 → 100x; 30m 10/30 → 33.3x; 1h 10/60 → 16.7x;
-    // 2h and longer 10/100 → 10x; budget over 1d: 1 - 0.1/0.01 = -9.
+    // 2h to 1d 10/100 → 10x (3d 10/101); budget over 1d: 1 - 0.1/0.01 = -9.
     let detail = f.t.get("/api/v1/scenarios/shop").await.json();
     let slo = &detail["slo"];
     assert_eq!(slo["availability"], 99.0);
     assert_eq!(slo["window"], "1d");
+    assert_eq!(slo["history_s"], 86_400.0);
     assert!(close(&slo["budget_remaining"], -9.0), "{slo}");
     let burns = &slo["burn_rates"];
     assert!(close(&burns["5m"], 100.0), "{slo}");
     assert!(close(&burns["30m"], 10.0 / 30.0 / 0.01), "{slo}");
     assert!(close(&burns["1h"], 10.0 / 60.0 / 0.01), "{slo}");
-    for w in ["2h", "6h", "1d", "3d"] {
+    for w in ["2h", "6h", "1d"] {
         assert!(close(&burns[w], 10.0), "{w}: {slo}");
     }
+    assert!(close(&burns["3d"], 10.0 / 101.0 / 0.01), "{slo}");
     assert_eq!(slo["deploy_ok"], false);
 
     let events = f.events().await;
@@ -130,4 +138,37 @@ async fn slow_runs_make_the_region_degraded_with_a_latency_alert() {
     scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
     assert_eq!(f.events().await.len(), 2);
     assert_eq!(f.state("eu-west-1").await, "up");
+}
+
+#[tokio::test]
+async fn three_minutes_of_history_neither_page_nor_overspend() {
+    // A fresh fleet: 3 minutes of runs, every 10 s, one in six failed,
+    // against 99.9% over 30d. Every window holds those 3 minutes and
+    // burns 166.7x, far above the page (14.4x) and ticket (3x) factors.
+    let f = Fleet::new("after = 100\nslo = { availability = 99.9, window = \"30d\" }").await;
+    let runs = (0..18)
+        .map(|i| {
+            let at = t0() - chrono::Duration::seconds(10 * i + 1);
+            crate::alert_kit::run_at("eu-west-1", i % 6 != 0, at)
+        })
+        .collect();
+    f.record(runs).await;
+    scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
+
+    let slo = f.t.get("/api/v1/scenarios/shop").await.json()["slo"].clone();
+    assert!(close(&slo["burn_rates"]["1h"], 3.0 / 18.0 / 0.001), "{slo}");
+    assert!(close(&slo["burn_rates"]["5m"], 3.0 / 18.0 / 0.001), "{slo}");
+    // The oldest run started 171 s ago (less its 4 ms of scheduling).
+    assert!(close(&slo["history_s"], 170.996), "{slo}");
+    // Spent so far: 166.7x for 171 s of 30 days, about 1.1% of the budget.
+    let left = 1.0 - 3.0 / 18.0 / 0.001 * 170.996 / (30.0 * 86_400.0);
+    assert!(close(&slo["budget_remaining"], left), "{slo}");
+    assert_eq!(slo["deploy_ok"], true);
+    assert_eq!(f.events().await.len(), 0, "3 minutes cover no long window");
+    let scrape = f.t.scrape(None).await.text();
+    let budget = sample(
+        &scrape,
+        "sonde_slo_error_budget_remaining_ratio{scenario=\"shop\"}",
+    );
+    assert!((budget - left).abs() < 1e-9, "{budget}");
 }

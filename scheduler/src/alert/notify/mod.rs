@@ -19,7 +19,7 @@ mod pagerduty;
 mod route;
 mod sign;
 mod slack;
-mod text;
+pub(crate) mod text;
 mod webhook;
 mod worker;
 
