@@ -14,6 +14,12 @@
 //!
 //! A held alert that turns global is grouped and never sent; one that
 //! resolves while held was never sent either.
+//!
+//! An SLO alert of a scenario with a regional or global alert is grouped
+//! under it (`desired`). Before that alert exists, an SLO alert is held
+//! while a region of the scenario is failing but not yet down, for at
+//! most [`MAX_GROUP_WAIT`] from its start: the burn is that region's
+//! failure, and the confirmed regional page must come first and alone.
 
 use std::time::Duration;
 
@@ -45,6 +51,8 @@ pub(super) enum Hold {
     Confirming,
     /// These regions are failing but not down yet.
     Grouping(Vec<String>),
+    /// An SLO alert: these regions are failing but not down yet.
+    Failing(Vec<String>),
 }
 
 impl Hold {
@@ -55,21 +63,53 @@ impl Hold {
                 "{} also failing: waiting for a global alert before sending",
                 regions.join(", ")
             ),
+            Hold::Failing(regions) => format!(
+                "{} failing: waiting for the regional alert, which will carry the burn",
+                regions.join(", ")
+            ),
         }
     }
 }
 
-/// Whether (and why) regional alert `a` of scenario `s` still waits.
+/// Regions of `s` with a live probe that are failing but not down yet.
+fn failing(st: &State, world: &World, s: &CatalogScenario) -> (usize, Vec<String>) {
+    let mut down = 0usize;
+    let mut failing = Vec::new();
+    for region in world.regions_of(s) {
+        let Some(h) = st.health.get(&(s.name.clone(), region.clone())) else {
+            continue;
+        };
+        if h.health == Health::Down {
+            down += 1;
+        } else if h.fails > 0 && world.live(&region) {
+            failing.push(region);
+        }
+    }
+    (down, failing)
+}
+
+/// Whether (and why) regional or SLO alert `a` of scenario `s` still
+/// waits.
 pub(super) fn hold(
     st: &State,
     world: &World,
     s: &CatalogScenario,
     a: &StoredAlert,
 ) -> Option<Hold> {
-    if a.alert.scope != Scope::Region || a.grouped || a.notified {
+    if a.grouped || a.notified {
         return None;
     }
     let now = world.now.timestamp_millis();
+    let started = a.alert.started_at.timestamp_millis();
+    match a.alert.scope {
+        Scope::Region => {}
+        Scope::Slo => {
+            let (_, failing) = failing(st, world, s);
+            let waited = now.saturating_sub(started) >= millis(MAX_GROUP_WAIT);
+            return (!failing.is_empty() && !waited).then_some(Hold::Failing(failing));
+        }
+        _ => return None,
+    }
     let confirm_wait = millis(s.scenario.timeout.saturating_add(CONFIRM_MARGIN));
     let confirming = st
         .confirms
@@ -88,22 +128,10 @@ pub(super) fn hold(
             .period()
             .clamp(MIN_GROUP_WAIT, MAX_GROUP_WAIT),
     );
-    let started = a.alert.started_at.timestamp_millis();
     if now.saturating_sub(started) >= group_wait {
         return None;
     }
-    let mut down = 0usize;
-    let mut failing = Vec::new();
-    for region in world.regions_of(s) {
-        let Some(h) = st.health.get(&(s.name.clone(), region.clone())) else {
-            continue;
-        };
-        if h.health == Health::Down {
-            down += 1;
-        } else if h.fails > 0 && world.live(&region) {
-            failing.push(region);
-        }
-    }
+    let (down, failing) = failing(st, world, s);
     let could_be_global = down + failing.len() >= policy.global_regions as usize;
     (could_be_global && !failing.is_empty()).then_some(Hold::Grouping(failing))
 }

@@ -12,7 +12,8 @@
 //!   stored runs; `silence`: silences.
 //! - `engine`, `reconcile`, `desired`, `hold`: the engine, which turns
 //!   states into alerts (`reconcile` decides regional, global, probe and
-//!   region alerts; `hold` holds a regional alert for its confirmations).
+//!   region alerts; `hold` holds a regional alert for its confirmations,
+//!   an SLO alert while a region is failing but not down yet).
 //! - `world`: what the engine decides on besides results.
 //! - [`notify`]: the notifiers.
 //!
@@ -41,7 +42,9 @@
 //! reused by the next incident of the same kind once the last resolved.
 //! A regional alert grouped under its global alert emits nothing; when
 //! the global alert resolves while the region is still down, its firing
-//! event follows. A resolve is emitted only for an alert whose firing was.
+//! event follows. Likewise an SLO alert grouped under its scenario's
+//! regional or global alert (which carries the burn): when they resolve
+//! while the burn goes on, the SLO alert's firing event follows. A resolve is emitted only for an alert whose firing was.
 
 mod desired;
 mod engine;

@@ -58,6 +58,12 @@ async fn burn_rates_page_and_ticket_from_stored_runs() {
     assert!(close(&burns["3d"], 10.0 / 101.0 / 0.01), "{slo}");
     assert_eq!(slo["deploy_ok"], false);
 
+    // eu-west-1 is failing but not down (after = 100): the SLO alerts
+    // wait for a regional page, at most 5 minutes; none comes.
+    assert_eq!(summary(&f.events().await), []);
+    f.t.clock.advance(std::time::Duration::from_secs(300));
+    f.touch_all().await;
+    f.tick().await;
     let events = f.events().await;
     assert_eq!(
         summary(&events),
@@ -86,7 +92,7 @@ async fn burn_rates_page_and_ticket_from_stored_runs() {
 
     // Half an hour later, with good runs since, the short windows cool
     // down: no page any more (5m burns 0), the ticket stays (1d and 2h).
-    f.t.clock.advance(std::time::Duration::from_secs(1_800));
+    f.t.clock.advance(std::time::Duration::from_secs(1_500));
     let runs = (0..30)
         .map(|m| crate::alert_kit::run_at("eu-west-1", true, t0() + chrono::Duration::minutes(m)))
         .collect();
@@ -171,4 +177,69 @@ async fn three_minutes_of_history_neither_page_nor_overspend() {
         "sonde_slo_error_budget_remaining_ratio{scenario=\"shop\"}",
     );
     assert!((budget - left).abs() < 1e-9, "{budget}");
+}
+
+#[tokio::test]
+async fn an_slo_burn_waits_for_the_regional_page_and_rides_on_it() {
+    // 99.9% over 30d; the region is down after 3 failed runs.
+    let f = Fleet::new(
+        "after = 3\nrecover_after = 1\nconfirm = false\n\
+         slo = { availability = 99.9, window = \"30d\" }",
+    )
+    .await;
+    let at = |secs: i64| t0() - chrono::Duration::seconds(secs);
+    // Two hours of good runs, one a minute, then two failures.
+    let mut runs: Vec<_> = (0..120)
+        .map(|m| crate::alert_kit::run_at("eu-west-1", true, at(180 + 60 * m + 1)))
+        .collect();
+    runs.push(crate::alert_kit::run_at("eu-west-1", false, at(121)));
+    runs.push(crate::alert_kit::run_at("eu-west-1", false, at(61)));
+    f.record(runs).await;
+    scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
+    // 1h burns 2/59 ÷ 0.001 = 33.9x, 5m 2/4 → 500x: a page-worthy burn,
+    // but the region is failing, not down yet: the SLO page waits.
+    let open = f.t.app.alerts.open();
+    let page = open.iter().find(|a| a.alert.id == "shop/slo/page");
+    assert!(page.is_some_and(|a| !a.notified), "{open:?}");
+    assert_eq!(summary(&f.events().await), []);
+
+    // The third failure takes the region down: one page, the regional
+    // one, with the burn; the SLO page is grouped under it.
+    f.record(vec![crate::alert_kit::run_at("eu-west-1", false, at(1))])
+        .await;
+    scheduler::evaluate::measure(&f.t.app, true).await.unwrap();
+    let events = f.events().await;
+    assert_eq!(summary(&events), [firing("shop/region/eu-west-1")]);
+    // 1h: 3 of 60 failed → 50x; 5m: 3 of 5 → 600x.
+    let text = &events[0].event.alert.summary;
+    assert!(
+        text.contains("; error budget: 1h 50.0x, 5m 600.0x, 9"),
+        "{text}"
+    );
+    assert!(text.contains("of history so far"), "{text}");
+    let open = f.t.app.alerts.open();
+    let page = open.iter().find(|a| a.alert.id == "shop/slo/page");
+    assert!(page.is_some_and(|a| a.grouped && !a.notified), "{open:?}");
+    let detail = f.t.get("/api/v1/scenarios/shop").await.json();
+    assert_eq!(detail["slo"]["deploy_ok"], false);
+
+    // The region recovers while the 5m window still burns: the regional
+    // alert resolves and the SLO page, on its own now, is sent.
+    f.t.clock.advance(std::time::Duration::from_secs(60));
+    f.touch_all().await;
+    f.record(vec![crate::alert_kit::run_at(
+        "eu-west-1",
+        true,
+        t0() + chrono::Duration::seconds(59),
+    )])
+    .await;
+    let events = f.events().await;
+    assert_eq!(
+        summary(&events),
+        [
+            firing("shop/region/eu-west-1"),
+            crate::alert_kit::resolved("shop/region/eu-west-1"),
+            firing("shop/slo/page"),
+        ]
+    );
 }
