@@ -71,8 +71,9 @@ impl Hold {
     }
 }
 
-/// Regions of `s` with a live probe that are failing but not down yet.
-fn failing(st: &State, world: &World, s: &CatalogScenario) -> (usize, Vec<String>) {
+/// How many regions of `s` are down, and those with a live probe that
+/// are failing but not down yet.
+fn down_and_failing(st: &State, world: &World, s: &CatalogScenario) -> (usize, Vec<String>) {
     let mut down = 0usize;
     let mut failing = Vec::new();
     for region in world.regions_of(s) {
@@ -104,7 +105,7 @@ pub(super) fn hold(
     match a.alert.scope {
         Scope::Region => {}
         Scope::Slo => {
-            let (_, failing) = failing(st, world, s);
+            let (_, failing) = down_and_failing(st, world, s);
             let waited = now.saturating_sub(started) >= millis(MAX_GROUP_WAIT);
             return (!failing.is_empty() && !waited).then_some(Hold::Failing(failing));
         }
@@ -131,7 +132,7 @@ pub(super) fn hold(
     if now.saturating_sub(started) >= group_wait {
         return None;
     }
-    let (down, failing) = failing(st, world, s);
+    let (down, failing) = down_and_failing(st, world, s);
     let could_be_global = down + failing.len() >= policy.global_regions as usize;
     (could_be_global && !failing.is_empty()).then_some(Hold::Grouping(failing))
 }
