@@ -177,6 +177,13 @@ async fn three_minutes_of_history_neither_page_nor_overspend() {
         "sonde_slo_error_budget_remaining_ratio{scenario=\"shop\"}",
     );
     assert!((budget - left).abs() < 1e-9, "{budget}");
+    // The status page says the same, as configured and over the history.
+    let page = f.t.get("/scenarios/shop").await.text();
+    assert!(page.contains("Objective 99.9% over 30d"), "{page}");
+    assert!(
+        page.contains("98.9% of the budget left over the 2m 51s of history so far"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
