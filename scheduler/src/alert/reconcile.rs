@@ -97,10 +97,14 @@ fn refresh_slo_for_incident(
     let Some(objective) = &s.scenario.alert.slo else {
         return Ok(());
     };
+    // As `desired_for` counts them: a region without a live probe raises
+    // no alert, and must not make every evaluation query the store.
     let down = world.regions_of(s).into_iter().any(|r| {
-        st.health
-            .get(&(s.name.clone(), r))
-            .is_some_and(|h| h.health == Health::Down)
+        world.presumed_live(&r)
+            && st
+                .health
+                .get(&(s.name.clone(), r))
+                .is_some_and(|h| h.health == Health::Down)
     });
     let sent = st.open.values().any(|a| {
         a.alert.scenario.as_deref() == Some(s.name.as_str())
