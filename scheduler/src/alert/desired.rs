@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::depends::{dependents_down, suppressed_by};
 use super::engine::State;
 use super::model::{Alert, Scope};
+use super::slo::SloStatus;
 use super::state::{Failure, Health};
 use super::world::World;
 use crate::catalog::CatalogScenario;
@@ -16,7 +17,9 @@ use crate::catalog::CatalogScenario;
 /// An alert that should be firing.
 pub(super) struct Desired {
     pub alert: Alert,
-    /// Under the scenario's global alert: recorded, not emitted.
+    /// Part of a larger alert of its scenario, recorded, not emitted: a
+    /// regional alert under the global one, an SLO alert under the
+    /// regional or global incident.
     pub grouped: bool,
     /// A regional alert that asks another region to confirm.
     pub confirm: Option<String>,
@@ -57,6 +60,32 @@ fn because(failure: Option<&Failure>) -> String {
     failure.map_or_else(String::new, |f| format!(": {}", f.describe()))
 }
 
+/// `1h 166.7x, 5m 1000.0x`: the burn rates of a rule's windows.
+fn burns(status: &SloStatus, keys: [&str; 2]) -> String {
+    keys.iter()
+        .map(|k| {
+            format!(
+                "{k} {:.1}x",
+                status.burn_rates.get(k).copied().unwrap_or(0.0)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `; error budget: 1h 166.7x, 5m 166.7x, 98.8% of the budget left …`:
+/// what a regional or global alert says of its scenario's SLO, whose own
+/// alerts it stands for.
+fn budget_note(status: Option<&SloStatus>) -> String {
+    status.map_or_else(String::new, |status| {
+        format!(
+            "; error budget: {}, {}",
+            burns(status, status.page_windows),
+            status.budget_left()
+        )
+    })
+}
+
 /// The alerts scenario `s` should have now.
 pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec<Desired> {
     let policy = &s.scenario.alert;
@@ -79,6 +108,7 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
         .count();
     let global =
         ongoing || (policy.global_regions > 0 && down_outside >= policy.global_regions as usize);
+    let slo = st.slo.get(&s.name);
     let mut out = Vec::new();
     if global {
         let newest = down
@@ -90,12 +120,13 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
         let mut alert = base(world, s, global_id, Scope::Global, names.clone());
         alert.dependents = dependents_down(st, world, &s.name, &names);
         alert.summary = format!(
-            "{} is down in {} region{} ({}){}",
+            "{} is down in {} region{} ({}){}{}",
             s.name,
             names.len(),
             if names.len() == 1 { "" } else { "s" },
             names.join(", "),
-            because(newest)
+            because(newest),
+            budget_note(slo)
         );
         out.push(Desired {
             alert: with_failure(alert, newest),
@@ -110,7 +141,12 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
         let here = vec![(*r).clone()];
         let mut alert = base(world, s, id, Scope::Region, here.clone());
         alert.dependents = dependents_down(st, world, &s.name, &here);
-        alert.summary = format!("{} is down in {r}{}", s.name, because(failure));
+        alert.summary = format!(
+            "{} is down in {r}{}{}",
+            s.name,
+            because(failure),
+            budget_note(slo)
+        );
         out.push(Desired {
             alert: with_failure(alert, failure),
             grouped: global,
@@ -155,53 +191,61 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
             });
         }
     }
-    if let Some(status) = st.slo.get(&s.name) {
-        let burns = |keys: [&str; 2]| {
-            keys.iter()
-                .map(|k| {
-                    format!(
-                        "{k} {:.1}x",
-                        status.burn_rates.get(k).copied().unwrap_or(0.0)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        for (kind, on, severity, windows) in [
-            ("page", status.page, Severity::Critical, status.page_windows),
-            (
-                "ticket",
-                status.ticket,
-                Severity::Warning,
-                status.ticket_windows,
-            ),
-        ] {
-            if !on {
-                continue;
-            }
-            let mut alert = base(
-                world,
-                s,
-                format!("{}/slo/{kind}", s.name),
-                Scope::Slo,
-                regions.clone(),
-            );
-            alert.severity = severity;
-            alert.summary = format!(
-                "{} burns its error budget ({}% over {}): {}; {:.0}% of the budget left",
-                s.name,
-                status.availability,
-                scenarios::duration::Human(status.window),
-                burns(windows),
-                status.budget_remaining * 100.0
-            );
-            out.push(Desired {
-                alert,
-                grouped: false,
-                confirm: None,
-                suppressed: None,
-            });
+    // An SLO alert of a scenario with a regional or global alert is the
+    // same incident: that alert carries the burn (`budget_note`).
+    let incident = out
+        .iter()
+        .any(|d| matches!(d.alert.scope, Scope::Region | Scope::Global));
+    if let Some(status) = slo {
+        out.extend(slo_alerts(world, s, &regions, status, incident));
+    }
+    out
+}
+
+/// The page and ticket alerts of an SLO status, `grouped` under the
+/// scenario's incident when it has one.
+fn slo_alerts(
+    world: &World,
+    s: &CatalogScenario,
+    regions: &[String],
+    status: &SloStatus,
+    incident: bool,
+) -> Vec<Desired> {
+    let mut out = Vec::new();
+    for (kind, on, severity, windows) in [
+        ("page", status.page, Severity::Critical, status.page_windows),
+        (
+            "ticket",
+            status.ticket,
+            Severity::Warning,
+            status.ticket_windows,
+        ),
+    ] {
+        if !on {
+            continue;
         }
+        let mut alert = base(
+            world,
+            s,
+            format!("{}/slo/{kind}", s.name),
+            Scope::Slo,
+            regions.to_vec(),
+        );
+        alert.severity = severity;
+        alert.summary = format!(
+            "{} burns its error budget ({}% over {}): {}; {}",
+            s.name,
+            status.availability,
+            scenarios::duration::Human(status.window),
+            burns(status, windows),
+            status.budget_left()
+        );
+        out.push(Desired {
+            alert,
+            grouped: incident,
+            confirm: None,
+            suppressed: None,
+        });
     }
     out
 }

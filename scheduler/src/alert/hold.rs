@@ -18,6 +18,12 @@
 //!
 //! A held alert that turns global is grouped and never sent; one that
 //! resolves while held was never sent either.
+//!
+//! An SLO alert of a scenario with a regional or global alert is grouped
+//! under it (`desired`). Before that alert exists, an SLO alert is held
+//! while a region of the scenario is failing but not yet down, for at
+//! most [`MAX_GROUP_WAIT`] from its start: the burn is that region's
+//! failure, and the confirmed regional page must come first and alone.
 
 use std::time::Duration;
 
@@ -52,6 +58,8 @@ pub(super) enum Hold {
     Grouping(Vec<String>),
     /// These scenarios it depends on are failing here but not down yet.
     Parents(Vec<String>),
+    /// An SLO alert: these regions are failing but not down yet.
+    Failing(Vec<String>),
 }
 
 impl Hold {
@@ -66,23 +74,55 @@ impl Hold {
                 "{} (depends_on) also failing: waiting to see whether it goes down before sending",
                 names.join(", ")
             ),
+            Hold::Failing(regions) => format!(
+                "{} failing: waiting for the regional alert, which will carry the burn",
+                regions.join(", ")
+            ),
         }
     }
 }
 
-/// Whether (and why) regional or global alert `a` of scenario `s` still
-/// waits; a global alert waits only for a failing parent.
+/// How many regions of `s` are down, and those with a live probe that
+/// are failing but not down yet.
+fn down_and_failing(st: &State, world: &World, s: &CatalogScenario) -> (usize, Vec<String>) {
+    let mut down = 0usize;
+    let mut failing = Vec::new();
+    for region in world.regions_of(s) {
+        let Some(h) = st.health.get(&(s.name.clone(), region.clone())) else {
+            continue;
+        };
+        if h.health == Health::Down {
+            down += 1;
+        } else if h.fails > 0 && world.live(&region) {
+            failing.push(region);
+        }
+    }
+    (down, failing)
+}
+
+/// Whether (and why) regional, global or SLO alert `a` of scenario `s`
+/// still waits; a global alert waits only for a failing parent.
 pub(super) fn hold(
     st: &State,
     world: &World,
     s: &CatalogScenario,
     a: &StoredAlert,
 ) -> Option<Hold> {
-    let regional = a.alert.scope == Scope::Region;
-    if !(regional || a.alert.scope == Scope::Global) || a.grouped || a.notified {
+    if a.grouped || a.notified {
         return None;
     }
     let now = world.now.timestamp_millis();
+    let started = a.alert.started_at.timestamp_millis();
+    match a.alert.scope {
+        Scope::Region | Scope::Global => {}
+        Scope::Slo => {
+            let (_, failing) = down_and_failing(st, world, s);
+            let waited = now.saturating_sub(started) >= millis(MAX_GROUP_WAIT);
+            return (!failing.is_empty() && !waited).then_some(Hold::Failing(failing));
+        }
+        _ => return None,
+    }
+    let regional = a.alert.scope == Scope::Region;
     let confirm_wait = millis(s.scenario.timeout.saturating_add(CONFIRM_MARGIN));
     let confirming = st
         .confirms
@@ -98,7 +138,6 @@ pub(super) fn hold(
             .period()
             .clamp(MIN_GROUP_WAIT, MAX_GROUP_WAIT),
     );
-    let started = a.alert.started_at.timestamp_millis();
     if now.saturating_sub(started) >= group_wait {
         return None;
     }
@@ -109,18 +148,7 @@ pub(super) fn hold(
     if !regional || policy.global_regions == 0 {
         return None;
     }
-    let mut down = 0usize;
-    let mut failing = Vec::new();
-    for region in world.regions_of(s) {
-        let Some(h) = st.health.get(&(s.name.clone(), region.clone())) else {
-            continue;
-        };
-        if h.health == Health::Down {
-            down += 1;
-        } else if h.fails > 0 && world.live(&region) {
-            failing.push(region);
-        }
-    }
+    let (down, failing) = down_and_failing(st, world, s);
     let could_be_global = down + failing.len() >= policy.global_regions as usize;
     (could_be_global && !failing.is_empty()).then_some(Hold::Grouping(failing))
 }

@@ -1,5 +1,5 @@
 //! SLO statuses measured over stored runs: one query per scenario for
-//! every window.
+//! every window, one for the history they cover.
 
 use std::time::Duration;
 
@@ -27,5 +27,6 @@ pub fn slo_status_at(
     for (b, c) in burns.iter_mut().zip(counts.iter().skip(1)) {
         *b = *c;
     }
-    Ok(slo::evaluate(objective, window, &burns))
+    let history = slo::history(store.first_run_at(name)?, now_ms);
+    Ok(slo::evaluate(objective, window, &burns, history))
 }

@@ -13,8 +13,9 @@
 //! - `engine`, `reconcile`, `desired`, `hold`, `depends`: the engine,
 //!   which turns states into alerts (`reconcile` decides regional, global,
 //!   probe and region alerts; `hold` holds a regional alert for its
-//!   confirmations; `depends` suppresses the alerts of a scenario whose
-//!   parent in `depends_on` is down).
+//!   confirmations, an SLO alert while a region is failing but not down
+//!   yet; `depends` suppresses the alerts of a scenario whose parent in
+//!   `depends_on` is down).
 //! - `world`: what the engine decides on besides results.
 //! - [`notify`]: the notifiers.
 //!
@@ -43,7 +44,10 @@
 //! reused by the next incident of the same kind once the last resolved.
 //! A regional alert grouped under its global alert emits nothing; when
 //! the global alert resolves while the region is still down, its firing
-//! event follows. A resolve is emitted only for an alert whose firing was.
+//! event follows. Likewise an SLO alert grouped under its scenario's
+//! regional or global alert (which carries the burn): when they resolve
+//! while the burn goes on, the SLO alert's firing event follows. A
+//! resolve is emitted only for an alert whose firing was.
 //!
 //! A suppressed alert (its scenario's parent in `depends_on` is down
 //! where it is) emits nothing either, not even a muted event: it was

@@ -10,7 +10,9 @@ use scenarios::model::Severity;
 use super::desired::{Desired, confirm_targets, desired_for};
 use super::engine::{Engine, State, Tx};
 use super::hold::{Hold, hold};
+use super::measure::slo_status_at;
 use super::model::{Alert, AlertStatus, Scope};
+use super::state::Health;
 use super::stored::StoredAlert;
 use super::world::{ProbeClock, ProbeView, World};
 use crate::catalog::CatalogScenario;
@@ -112,6 +114,59 @@ fn unknown_now(world: &World, a: &Alert) -> Option<String> {
     })
 }
 
+/// Recomputes the SLO of `s` from the store while a regional or global
+/// alert of it may be about to be sent (a region is down and no such
+/// alert was sent yet): that page carries the burn, which must include
+/// the runs that took the region down, not the last periodic
+/// measurement's.
+fn refresh_slo_for_incident(
+    st: &mut State,
+    tx: &Tx<'_>,
+    world: &World,
+    s: &CatalogScenario,
+) -> Result<(), StoreError> {
+    let Some(objective) = &s.scenario.alert.slo else {
+        return Ok(());
+    };
+    // As `desired_for` counts them: a region without a live probe raises
+    // no alert, and must not make every evaluation query the store.
+    let down = world.regions_of(s).into_iter().any(|r| {
+        world.presumed_live(&r)
+            && st
+                .health
+                .get(&(s.name.clone(), r))
+                .is_some_and(|h| h.health == Health::Down)
+    });
+    let sent = st.open.values().any(|a| {
+        a.alert.scenario.as_deref() == Some(s.name.as_str())
+            && matches!(a.alert.scope, Scope::Region | Scope::Global)
+            && a.notified
+    });
+    if down && !sent {
+        let status = slo_status_at(tx.store, &s.name, objective, tx.now_ms())?;
+        st.slo.insert(s.name.clone(), status);
+    }
+    Ok(())
+}
+
+/// What a grouped alert of `scope` is grouped under.
+fn under(scope: Scope) -> &'static str {
+    if scope == Scope::Slo {
+        "under the scenario's regional or global alert, which carries the burn"
+    } else {
+        "under the scenario's global alert"
+    }
+}
+
+/// Why a grouped alert of `scope` stands on its own again.
+fn ended(scope: Scope) -> &'static str {
+    if scope == Scope::Slo {
+        "the scenario's regional and global alerts resolved while the burn goes on"
+    } else {
+        "the global alert resolved"
+    }
+}
+
 /// Regions that scenarios name but no probe has ever reported from, with
 /// those scenarios; nothing until the engine has run `probe_silence`.
 fn never_seen(world: &World) -> BTreeMap<&str, Vec<&str>> {
@@ -138,6 +193,7 @@ impl Engine {
         world: &World,
         s: &CatalogScenario,
     ) -> Result<(), StoreError> {
+        refresh_slo_for_incident(st, tx, world, s)?;
         let desired = desired_for(st, world, s);
         let owner = Owner::Scenario {
             name: &s.name,
@@ -304,11 +360,8 @@ impl Engine {
         let held = Self::hold_of(st, world, &a);
         tracing::info!(alert = %a.alert.id, grouped = a.grouped, held = held.is_some(), muted, "Alert firing.");
         if a.grouped {
-            tx.timeline(
-                a.row,
-                "grouped",
-                Some("under the scenario's global alert; not sent separately"),
-            )?;
+            let under = format!("{}; not sent separately", under(a.alert.scope));
+            tx.timeline(a.row, "grouped", Some(&under))?;
         } else if let Some(why) = &d.suppressed {
             tx.timeline(a.row, "suppressed", Some(why))?;
             st.suppressed.insert(a.alert.id.clone());
@@ -347,7 +400,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Why a regional alert that was never sent still waits, if it does.
+    /// Why a regional or SLO alert that was never sent still waits, if it
+    /// does.
     fn hold_of(st: &State, world: &World, a: &StoredAlert) -> Option<Hold> {
         let s = world.catalog.get(a.alert.scenario.as_deref()?)?;
         hold(st, world, s, a)
@@ -370,17 +424,23 @@ impl Engine {
         let spread = d.alert.regions.iter().any(|r| !a.alert.regions.contains(r));
         if a.alert.regions != d.alert.regions {
             a.alert.regions = d.alert.regions;
-            a.alert.summary = d.alert.summary;
+            a.alert.summary.clone_from(&d.alert.summary);
             changed = true;
         }
         if a.grouped != d.grouped {
             a.grouped = d.grouped;
             changed = true;
             if d.grouped {
-                tx.timeline(a.row, "grouped", Some("under the scenario's global alert"))?;
+                tx.timeline(a.row, "grouped", Some(under(a.alert.scope)))?;
             } else {
-                tx.timeline(a.row, "ungrouped", Some("the global alert resolved"))?;
+                tx.timeline(a.row, "ungrouped", Some(ended(a.alert.scope)))?;
             }
+        }
+        if !a.notified && a.alert.summary != d.alert.summary {
+            // Not sent yet (held or grouped): when it is, it says what is
+            // true then, such as its scenario's newest burn rates.
+            a.alert.summary = d.alert.summary;
+            changed = true;
         }
         if a.muted != muted_now {
             a.muted = muted_now;

@@ -623,15 +623,15 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
     if let Some(slo) = &d.slo {
         let _ = write!(
             main,
-            "<h2>SLO</h2><section><p>Objective {:.3}% over {} · error budget left <b class=\"{}\">{:.1}%</b> · {}</p>",
-            slo.availability * 100.0,
+            "<h2>SLO</h2><section><p>Objective {}% over {} · <b class=\"{}\">{}</b> · {}</p>",
+            slo.availability,
             escape(&slo.window),
             if slo.budget_remaining > 0.0 {
                 "ok"
             } else {
                 "bad"
             },
-            slo.budget_remaining * 100.0,
+            escape(&slo.budget_left),
             if slo.deploy_ok {
                 "<span class=\"ok\">deploys OK</span>"
             } else {

@@ -134,6 +134,13 @@ pub trait Results {
         since: &[i64],
     ) -> Result<Vec<Counts>, StoreError>;
 
+    /// When the oldest stored run of `scenario` started (Unix ms): how
+    /// much history its SLO windows cover. `None` without runs.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn first_run_at(&self, scenario: &str) -> Result<Option<i64>, StoreError>;
+
     /// Deletes at most `limit` results that started before `cutoff_ms`;
     /// returns how many.
     ///

@@ -13,10 +13,18 @@ use crate::store::StoreError;
 pub struct SloView {
     pub availability: f64,
     pub window: String,
+    /// Seconds of the window the stored runs cover (from the oldest run,
+    /// at most the window): below the window, burn rules whose long window
+    /// is longer do not fire and the budget is what was spent so far.
+    pub history_s: f64,
+    /// Of the whole window's budget (see `history_s`).
     pub budget_remaining: f64,
     pub burn_rates: BTreeMap<&'static str, f64>,
     /// False when the budget is spent or a page-worthy burn is on.
     pub deploy_ok: bool,
+    /// The budget in words, with the history it is over when short.
+    #[serde(skip)]
+    pub budget_left: String,
 }
 
 /// The SLO of scenario `name` computed now from the store; `None` without
@@ -47,6 +55,8 @@ pub async fn slo_view(app: &App, name: &str) -> Result<Option<SloView>, StoreErr
     Ok(Some(SloView {
         availability: status.availability,
         window: scenarios::duration::Human(status.window).to_string(),
+        history_s: status.history.as_secs_f64(),
+        budget_left: status.budget_left(),
         budget_remaining: status.budget_remaining,
         deploy_ok: status.deploy_ok() && !paging,
         burn_rates: status.burn_rates,

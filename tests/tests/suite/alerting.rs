@@ -44,6 +44,21 @@ async fn world_with(after: u32, global_regions: u32, probes: FleetOptions) -> Wo
     .await
 }
 
+/// [`world_with`] with more `[alert]` lines for the scenario.
+async fn world_alerting(
+    after: u32,
+    global_regions: u32,
+    alert: &str,
+    probes: FleetOptions,
+) -> World {
+    world_extra(
+        &format!("after = {after}\nglobal_regions = {global_regions}\n{alert}\n"),
+        "",
+        probes,
+    )
+    .await
+}
+
 /// [`world`] with `alert` lines in the scenario's `[alert]` (besides
 /// `recover_after = 1`, `confirm = true` and the runbook) and `config`
 /// lines in scheduler.toml.
@@ -277,6 +292,77 @@ async fn one_failing_region_pages_once_confirmed_from_another_region_and_resolve
     }
     let firing = pages(&world).iter().filter(|(s, _)| s == "firing").count();
     assert_eq!(firing, 1, "exactly one page");
+}
+
+/// The example SLO (`scenarios/examples/checkout.toml`).
+const EXAMPLE_SLO: &str = "slo = { availability = 99.9, window = \"30d\" }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_fleet_with_an_slo_pages_once_for_a_failing_region_with_the_burn() {
+    let _one_fleet = one_fleet_at_a_time().await;
+    let probes = FleetOptions::one_probe_per_region(&REGIONS);
+    let world = world_alerting(2, 2, EXAMPLE_SLO, probes).await;
+    every_region_up(&world).await;
+
+    fault(&world, "eu-west-1", false).await;
+    // The SLO sees a burn far above its page factor (14.4x) on every
+    // window, all of which hold the few seconds of history there are.
+    eventually("a page-worthy burn", LONG, || async {
+        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
+        let slo = &s["slo"];
+        (slo["burn_rates"]["5m"].as_f64()? > 14.4 && slo["burn_rates"]["1h"].as_f64()? > 14.4)
+            .then_some(())
+    })
+    .await;
+    let alert = eventually("the regional page", LONG, || async {
+        let firing: Vec<_> = pages(&world)
+            .into_iter()
+            .filter(|(s, _)| s == "firing")
+            .collect();
+        firing.first().map(|(_, a)| a.clone())
+    })
+    .await;
+    // The first page is the confirmed regional one, and it carries the burn.
+    assert_eq!(alert["id"], "home/region/eu-west-1", "{alert}");
+    assert_eq!(alert["confirmation"]["outcome"], "success", "{alert}");
+    let summary = alert["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("; error budget: 1h "), "{summary}");
+    assert!(summary.contains("of history so far"), "{summary}");
+    let detail = world
+        .fleet
+        .get_json("/api/v1/scenarios/home")
+        .await
+        .expect("detail");
+    let slo = &detail["slo"];
+    assert!(
+        slo["history_s"].as_f64().is_some_and(|h| h < 3_600.0),
+        "{slo}"
+    );
+    assert!(
+        slo["budget_remaining"].as_f64().is_some_and(|b| b > 0.9),
+        "a few seconds spend little of 30 days: {slo}"
+    );
+
+    clear_faults(&world).await;
+    eventually("the resolve", LONG, || async {
+        pages(&world)
+            .iter()
+            .any(|(s, a)| s == "resolved" && a["id"] == "home/region/eu-west-1")
+            .then_some(())
+    })
+    .await;
+    let all: Vec<(String, Value)> = pages(&world)
+        .into_iter()
+        .map(|(s, a)| (s, a["id"].clone()))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("firing".to_string(), Value::from("home/region/eu-west-1")),
+            ("resolved".to_string(), Value::from("home/region/eu-west-1")),
+        ],
+        "one incident, one page: no SLO page or ticket of its own"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -20,7 +20,7 @@ mod pagerduty;
 mod route;
 mod sign;
 mod slack;
-mod text;
+pub(crate) mod text;
 pub mod trial;
 mod webhook;
 mod worker;

@@ -176,6 +176,12 @@ impl Results for Connection {
         Ok(counts)
     }
 
+    fn first_run_at(&self, scenario: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .prepare_cached("SELECT MIN(started_at) FROM results WHERE scenario = ?1")?
+            .query_row(params![scenario], |row| row.get::<_, Option<i64>>(0))?)
+    }
+
     fn delete_results_before(&self, cutoff_ms: i64, limit: usize) -> Result<usize, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         Ok(self.execute(
