@@ -243,8 +243,15 @@ impl Engine {
         st.silences.retain(|s| s.ends_at > now);
         st.maintenance.retain(|w| !w.is_over(now));
         let ttl = crate::clock::millis(super::hold::RUN_REQUEST_TTL);
+        let waiting = st.confirms.len();
         st.confirms
             .retain(|_, (_, at)| tx.now_ms().saturating_sub(*at) < ttl);
+        if st.confirms.len() < waiting {
+            // The fleet has dropped them too: a restart must not re-queue
+            // them. Expired is at least `ttl` old, hence the + 1.
+            let cutoff = tx.now_ms().saturating_sub(ttl).saturating_add(1);
+            tx.store.delete_confirm_requests_before(cutoff)?;
+        }
         st.slo.retain(|name, _| {
             world
                 .catalog
@@ -524,6 +531,7 @@ fn record_confirmation(
     let Some((row, _)) = st.confirms.remove(&request) else {
         return Ok(false);
     };
+    tx.store.delete_confirm_request(request)?;
     let up = result.outcome == scenarios::wire::Outcome::Success;
     let confirmation = Confirmation {
         region: result.region.clone(),
@@ -590,10 +598,15 @@ async fn load_state(store: &Store, now: DateTime<Utc>) -> Result<State, StoreErr
                     None => {}
                 }
             }
-            let confirms = open
-                .values()
-                .filter(|a| a.alert.confirmation.is_none())
-                .filter_map(|a| Some((a.confirm_request?, (a.row, a.confirm_at.unwrap_or(now_ms)))))
+            // Every request still out (answered and expired ones are
+            // deleted), so the alert waits for the same answers as before.
+            let confirms = tx
+                .confirm_requests()?
+                .into_iter()
+                .map(|c| {
+                    let at = c.request.requested_at.timestamp_millis();
+                    (c.request.id, (c.alert_row, at))
+                })
                 .collect();
             Ok(State {
                 health,

@@ -17,6 +17,7 @@ use super::stored::StoredAlert;
 use super::world::{ProbeClock, ProbeView, World};
 use crate::catalog::CatalogScenario;
 use crate::store::StoreError;
+use crate::store::alerts::ConfirmRequestRow;
 
 /// Which open alerts one evaluation is about.
 #[derive(Clone, Copy)]
@@ -348,13 +349,21 @@ impl Engine {
             .map(|region| confirm_targets(world, &a.alert, &region))
             .unwrap_or_default();
         if let Some((_, _, first)) = confirms.first() {
-            // The first request is kept in the store: after a restart the
-            // alert still waits out the confirmation time from `confirm_at`.
+            // The alert row names its first request; every request is
+            // stored in `confirm_requests` below.
             a.confirm_request = Some(first.id);
             a.confirm_at = Some(tx.now_ms());
         }
         a.row = tx.store.insert_alert(&a)?;
-        for (_, _, request) in &confirms {
+        for (probe, region, request) in &confirms {
+            // Stored with the alert: the fleet's queue does not survive a
+            // restart, these do (see `Fleet::load`).
+            tx.store.save_confirm_request(&ConfirmRequestRow {
+                alert_row: a.row,
+                probe: probe.clone(),
+                region: region.clone(),
+                request: request.clone(),
+            })?;
             st.confirms.insert(request.id, (a.row, tx.now_ms()));
         }
         let held = Self::hold_of(st, world, &a);

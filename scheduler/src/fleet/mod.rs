@@ -7,8 +7,9 @@
 //! the fleet's epoch, which wakes long-polling plan requests.
 //!
 //! - `plan`: a probe's plan, its content hash (the ETag) and revision.
-//! - `run_now`: on-demand runs waiting for a probe, and the callers
-//!   waiting for their results.
+//! - `run_now`: on-demand runs waiting for a probe (confirmation runs
+//!   restored from the store at start-up), and the callers waiting for
+//!   their results.
 
 mod plan;
 mod run_now;
@@ -108,7 +109,8 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// The fleet as the store remembers it.
+    /// The fleet as the store remembers it, with the confirmation runs
+    /// still out queued again.
     ///
     /// # Errors
     /// Store errors.
@@ -134,6 +136,10 @@ impl Fleet {
             waiters: run_now::Waiters::default(),
         };
         fleet.refresh_liveness();
+        let restored = fleet.restore_runs().await?;
+        if restored > 0 {
+            tracing::info!(restored, "Confirmation runs queued again.");
+        }
         Ok(fleet)
     }
 

@@ -1,5 +1,8 @@
 //! On-demand runs waiting for a probe (run now, confirmation runs). Each
 //! stays in the probe's plan until a result answers it or it expires.
+//! Confirmation runs are also in the store, and a restart queues them
+//! again; a run-now caller does not outlive a restart, so neither does
+//! its request.
 //! A run-now request also has a caller waiting for its result: the
 //! waiters are answered as each result is stored.
 
@@ -13,20 +16,26 @@ use uuid::Uuid;
 
 use super::Fleet;
 use crate::alert::RUN_REQUEST_TTL;
+use crate::store::StoreError;
 
 /// Pending requests by probe name.
 #[derive(Debug, Default)]
 pub(super) struct Queue(BTreeMap<String, Vec<RunRequest>>);
 
+/// Whether `request` is still out at `now`. The engine stops waiting for
+/// a confirmation after the same time.
+fn live(request: &RunRequest, now: DateTime<Utc>) -> bool {
+    let ttl = chrono::Duration::from_std(RUN_REQUEST_TTL).unwrap_or(chrono::Duration::MAX);
+    now.signed_duration_since(request.requested_at) < ttl
+}
+
 impl Queue {
     /// The probe's requests that have not expired, oldest first.
     pub fn pending(&mut self, probe: &str, now: DateTime<Utc>) -> Vec<RunRequest> {
-        // The engine stops waiting for a confirmation after the same time.
-        let ttl = chrono::Duration::from_std(RUN_REQUEST_TTL).unwrap_or(chrono::Duration::MAX);
         let Some(queue) = self.0.get_mut(probe) else {
             return Vec::new();
         };
-        queue.retain(|r| now.signed_duration_since(r.requested_at) < ttl);
+        queue.retain(|r| live(r, now));
         queue.clone()
     }
 }
@@ -44,6 +53,23 @@ impl Waiters {
 }
 
 impl Fleet {
+    /// Queues again the confirmation runs the store says are still out:
+    /// the queue is in memory, and a probe answering one of them after a
+    /// restart must still be heard. Returns how many.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub(super) async fn restore_runs(&self) -> Result<usize, StoreError> {
+        let rows = self.store.read(|tx| tx.confirm_requests()).await?;
+        let now = self.clock.now();
+        let mut restored = 0;
+        for row in rows.into_iter().filter(|row| live(&row.request, now)) {
+            self.enqueue_run(&row.probe, row.request);
+            restored += 1;
+        }
+        Ok(restored)
+    }
+
     /// Asks `probe` to run a scenario at once; its next plan carries it.
     pub fn enqueue_run(&self, probe: &str, request: RunRequest) {
         self.lock()

@@ -1,10 +1,25 @@
 //! The alert engine's tables: each scenario × region's state, alerts with
-//! their timelines, and silences. Every write runs in the job that made
-//! the change it records.
+//! their timelines, silences, and the confirmation runs still out. Every
+//! write runs in the job that made the change it records.
+
+use scenarios::wire::RunRequest;
+use uuid::Uuid;
 
 use super::StoreError;
 use crate::alert::{RegionHealth, Silence, StoredAlert, TimelineEntry};
 use crate::maintenance::Window;
+
+/// A confirmation run asked of a probe and not answered yet: kept so a
+/// restart re-queues the same request (same id, so the probe's answer to
+/// it still counts) and the alert keeps waiting for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfirmRequestRow {
+    /// The alert row that waits for it.
+    pub alert_row: i64,
+    pub probe: String,
+    pub region: String,
+    pub request: RunRequest,
+}
 
 /// What [`Alerts::delete_alert_history_before`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,7 +32,8 @@ pub struct AlertHistoryDeleted {
     pub windows: usize,
 }
 
-/// The `alert_state`, `alerts`, `alert_timeline` and `silences` tables.
+/// The `alert_state`, `alerts`, `alert_timeline`, `silences` and
+/// `confirm_requests` tables.
 pub trait Alerts {
     /// Saves one scenario × region state.
     ///
@@ -146,4 +162,29 @@ pub trait Alerts {
         &self,
         cutoff_ms: i64,
     ) -> Result<AlertHistoryDeleted, StoreError>;
+
+    /// Saves a confirmation run just asked for.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn save_confirm_request(&self, row: &ConfirmRequestRow) -> Result<(), StoreError>;
+
+    /// Every confirmation run still out, oldest first.
+    ///
+    /// # Errors
+    /// Database errors, or a stored request that no longer parses.
+    fn confirm_requests(&self) -> Result<Vec<ConfirmRequestRow>, StoreError>;
+
+    /// Forgets an answered confirmation run; false when it was not stored.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn delete_confirm_request(&self, id: Uuid) -> Result<bool, StoreError>;
+
+    /// Forgets confirmation runs asked for before `cutoff_ms` (nobody
+    /// waits for them any more); returns how many.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn delete_confirm_requests_before(&self, cutoff_ms: i64) -> Result<usize, StoreError>;
 }

@@ -9,7 +9,7 @@ use scheduler::alert::Confirmation;
 use crate::alert_kit::{Fleet, firing, resolved, summary};
 
 /// The confirmation run in `probe`'s plan, answered with `ok` at t0 + `secs`.
-async fn answer(f: &Fleet, probe: &str, region: &str, ok: bool, secs: i64) {
+pub(crate) async fn answer(f: &Fleet, probe: &str, region: &str, ok: bool, secs: i64) {
     let plan = f.plan(probe).await;
     let request = &plan["run_now"][0];
     assert_eq!(request["scenario"], "shop", "{plan}");

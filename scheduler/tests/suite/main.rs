@@ -18,6 +18,7 @@ mod common;
 mod notify_support;
 
 mod alert_confirm;
+mod alert_confirm_restart;
 mod alert_depends;
 mod alert_maintenance;
 mod alert_report;

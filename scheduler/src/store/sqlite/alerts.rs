@@ -1,18 +1,19 @@
 //! The engine's tables (migration 2): `alert_state`, `alerts`,
-//! `alert_timeline` and `silences`; and (migration 7) `maintenance`.
+//! `alert_timeline` and `silences`; (migration 7) `maintenance`;
+//! `confirm_requests` (migration 4) is in `confirm_requests`.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
-use super::corrupt;
 use super::outbox::status_str;
+use super::{confirm_requests, corrupt};
 use crate::alert::{
     Alert, AlertStatus, Failure, Health, RegionHealth, Silence, StoredAlert, TimelineEntry,
 };
 use crate::maintenance::Window;
 use crate::store::StoreError;
-use crate::store::alerts::Alerts;
+use crate::store::alerts::{Alerts, ConfirmRequestRow};
 
 fn time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -252,6 +253,22 @@ impl Alerts for Connection {
         cutoff_ms: i64,
     ) -> Result<crate::store::alerts::AlertHistoryDeleted, StoreError> {
         super::retention::delete_alert_history_before(self, cutoff_ms)
+    }
+
+    fn save_confirm_request(&self, row: &ConfirmRequestRow) -> Result<(), StoreError> {
+        confirm_requests::save(self, row)
+    }
+
+    fn confirm_requests(&self) -> Result<Vec<ConfirmRequestRow>, StoreError> {
+        confirm_requests::pending(self)
+    }
+
+    fn delete_confirm_request(&self, id: Uuid) -> Result<bool, StoreError> {
+        confirm_requests::delete(self, id)
+    }
+
+    fn delete_confirm_requests_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        confirm_requests::delete_before(self, cutoff_ms)
     }
 }
 

@@ -152,6 +152,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );",
     ),
     (
+        4,
+        // Confirmation runs still out (`crate::alert`): the fleet's queue
+        // of on-demand runs lives in memory, so a restart re-queues these
+        // (same request, same id) and the alert keeps waiting for them.
+        "CREATE TABLE confirm_requests (
+        id TEXT PRIMARY KEY,            -- the RunRequest's id (results carry it as run_request)
+        alert_row INTEGER NOT NULL REFERENCES alerts (row_id) ON DELETE CASCADE,
+        probe TEXT NOT NULL,            -- the probe asked to run it
+        region TEXT NOT NULL,           -- that probe's region
+        scenario TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,  -- Unix ms
+        request_json TEXT NOT NULL      -- the whole RunRequest
+    );
+    CREATE INDEX confirm_requests_by_requested_at ON confirm_requests (requested_at);",
+    ),
+    (
         7,
         // Maintenance windows made through the API (those of scheduler.toml
         // live in the file), and whether a run fell in a window that keeps
