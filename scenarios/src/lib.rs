@@ -11,6 +11,7 @@
 //! - [`expr`]: the `expect` / `capture` expression language and its evaluation.
 //! - [`template`]: `{{name}}` templates and their rendering.
 //! - [`duration`]: the language's durations (`800ms`, `1.5s`, `30d`).
+//! - [`threshold`]: `after` / `recover_after`: `3` in a row or `"3 of 5"`.
 //! - [`diagnostic`]: one error shape, rendered rustc-style.
 //! - [`wire`]: `RunResult` and `Plan`, the JSON exchanged on the wire.
 
@@ -23,6 +24,7 @@ mod raw;
 mod source_map;
 mod suggest;
 pub mod template;
+pub mod threshold;
 mod validate;
 pub mod wire;
 

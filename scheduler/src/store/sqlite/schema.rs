@@ -151,6 +151,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (notifier, alert_id)
     );",
     ),
+    (
+        5,
+        // `after = "N of M"` (`crate::alert::RecentRuns`): the outcomes of a
+        // region's runs since its health last changed, oldest first, `p`
+        // passed, `f` failed, at most 100. NULL (a row from before): none.
+        "ALTER TABLE alert_state ADD COLUMN recent_runs TEXT;",
+    ),
 ];
 
 /// The newest schema this build knows.
