@@ -18,6 +18,7 @@ mod common;
 mod notify_support;
 
 mod alert_confirm;
+mod alert_n_of_m;
 mod alert_restart;
 mod alert_retention;
 mod alert_run_now;
