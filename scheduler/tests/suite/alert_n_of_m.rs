@@ -1,6 +1,7 @@
 //! `after = "N of M"` through the real ingest path and engine: a region
 //! failing every other run is paged once, where the consecutive form
-//! never pages it; the runs a region has seen survive a restart.
+//! never pages it; the runs a region has seen survive a restart; the API
+//! shows both forms alike.
 
 use scheduler::alert::AlertStatus;
 
@@ -94,4 +95,27 @@ async fn the_recent_runs_survive_a_restart() {
         [firing("shop/region/eu-west-1")]
     );
     assert_eq!(f.state(REGION).await, "down");
+}
+
+#[tokio::test]
+async fn the_api_shows_both_forms_as_failures_of() {
+    let f = Fleet::new("after = \"3 of 5\"").await;
+    let shop = f.t.get("/api/v1/scenarios/shop").await.json();
+    assert_eq!(
+        (&shop["alert"]["after"], &shop["alert"]["recover_after"]),
+        (
+            &serde_json::json!({"failures": 3, "of": 5}),
+            &serde_json::json!({"failures": 3, "of": 3})
+        ),
+        "recover_after defaults to 3 in a row"
+    );
+    let f = Fleet::new("after = 4\nrecover_after = \"2 of 3\"").await;
+    let shop = f.t.get("/api/v1/scenarios/shop").await.json();
+    assert_eq!(
+        (&shop["alert"]["after"], &shop["alert"]["recover_after"]),
+        (
+            &serde_json::json!({"failures": 4, "of": 4}),
+            &serde_json::json!({"failures": 2, "of": 3})
+        )
+    );
 }
