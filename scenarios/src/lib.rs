@@ -12,6 +12,7 @@
 //! - [`template`]: `{{name}}` templates and their rendering.
 //! - [`duration`]: the language's durations (`800ms`, `1.5s`, `30d`).
 //! - [`depends`]: `depends_on` across files: unknown names, cycles.
+//! - [`threshold`]: `after` / `recover_after`: `3` in a row or `"3 of 5"`.
 //! - [`diagnostic`]: one error shape, rendered rustc-style.
 //! - [`wire`]: `RunResult` and `Plan`, the JSON exchanged on the wire.
 
@@ -25,6 +26,7 @@ mod raw;
 mod source_map;
 mod suggest;
 pub mod template;
+pub mod threshold;
 mod validate;
 pub mod wire;
 

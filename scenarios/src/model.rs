@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::expr::{Assertion, Query};
 use crate::template::{JsonTemplate, Template};
+pub use crate::threshold::Threshold;
 
 /// A user journey: a named, scheduled list of steps.
 #[derive(Debug, Clone)]
@@ -331,10 +332,11 @@ impl Severity {
 /// `[alert]`: when failures become alerts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertPolicy {
-    /// Consecutive failed runs in a region before it counts as down.
-    pub after: u32,
-    /// Consecutive good runs before it counts as up again.
-    pub recover_after: u32,
+    /// Failed runs (among the last few) before a region counts as down.
+    pub after: Threshold,
+    /// Good runs (among the last few) before a down region counts as up
+    /// again.
+    pub recover_after: Threshold,
     /// Regions down at once that make it a global incident.
     pub global_regions: u32,
     pub severity: Severity,
@@ -348,8 +350,8 @@ pub struct AlertPolicy {
 impl Default for AlertPolicy {
     fn default() -> Self {
         Self {
-            after: 2,
-            recover_after: 1,
+            after: Threshold::consecutive(2),
+            recover_after: Threshold::consecutive(1),
             global_regions: 2,
             severity: Severity::Critical,
             runbook: None,

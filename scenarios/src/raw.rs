@@ -137,8 +137,9 @@ pub const STEP_KEYS: [&str; 28] = [
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlert {
-    pub after: Option<Spanned<i64>>,
-    pub recover_after: Option<Spanned<i64>>,
+    /// A whole number or `"N of M"`.
+    pub after: Option<Spanned<toml::Value>>,
+    pub recover_after: Option<Spanned<toml::Value>>,
     pub global_regions: Option<Spanned<i64>>,
     pub severity: Option<Spanned<String>>,
     pub runbook: Option<Spanned<String>>,

@@ -6,9 +6,11 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::ctx::Ctx;
+use super::threshold;
 use crate::duration;
 use crate::model::{AlertPolicy, LatencyObjective, Severity, SloObjective};
 use crate::raw::RawAlert;
+use crate::threshold::Threshold;
 
 pub const KEYS: [&str; 8] = [
     "after",
@@ -32,13 +34,12 @@ pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) 
     policy.after = raw
         .after
         .as_ref()
-        .and_then(|v| ctx.bounded(v, "after", 1, 100))
+        .and_then(|v| threshold::check(ctx, v, "after"))
         .unwrap_or(policy.after);
-    policy.recover_after = raw
-        .recover_after
-        .as_ref()
-        .and_then(|v| ctx.bounded(v, "recover_after", 1, 100))
-        .unwrap_or(policy.recover_after);
+    policy.recover_after = match &raw.recover_after {
+        Some(v) => threshold::check(ctx, v, "recover_after").unwrap_or(policy.recover_after),
+        None => default_recovery(policy.after),
+    };
     let max_regions = regions.map_or(1000, |n| n as i64);
     match &raw.global_regions {
         Some(g) if *g.get_ref() > max_regions && regions.is_some() => ctx.error(
@@ -84,6 +85,18 @@ pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) 
     policy.latency = raw.latency.as_ref().and_then(|l| latency(ctx, l));
     policy.slo = raw.slo.as_ref().and_then(|s| slo(ctx, s.get_ref()));
     policy
+}
+
+/// `recover_after` when the file leaves it out: one good run after a
+/// consecutive `after`; after `"N of M"`, N good runs in a row, so a
+/// region that fails every other run stays down instead of resolving on
+/// each pass (see docs/alerting.md).
+fn default_recovery(after: Threshold) -> Threshold {
+    if after.is_consecutive() {
+        AlertPolicy::default().recover_after
+    } else {
+        Threshold::consecutive(after.runs)
+    }
 }
 
 /// `pNN < DURATION over WINDOW`.
@@ -154,7 +167,7 @@ fn latency(ctx: &mut Ctx<'_>, value: &Spanned<String>) -> Option<LatencyObjectiv
     }
 }
 
-fn offset_in(text: &str, word: &str) -> usize {
+pub(super) fn offset_in(text: &str, word: &str) -> usize {
     word.as_ptr() as usize - text.as_ptr() as usize
 }
 

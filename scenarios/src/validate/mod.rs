@@ -8,6 +8,7 @@ mod expect;
 mod header;
 mod names;
 mod step;
+mod threshold;
 
 use std::collections::BTreeMap;
 use std::ops::Range;

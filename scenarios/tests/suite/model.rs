@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use scenarios::Scenario;
 use scenarios::load::{MapFiles, parse_scenario};
-use scenarios::model::{Action, Body, Schedule, Severity};
+use scenarios::model::{Action, Body, Schedule, Severity, Threshold};
 use scenarios::template::{JsonTemplate, Ref, Segment};
 
 fn parse(text: &str) -> Scenario {
@@ -64,7 +64,7 @@ fn the_checkout_example_becomes_the_model_an_sre_expects() {
         panic!("a template")
     };
     assert_eq!(t.sole_ref(), Some(&Ref::Name("product".into())));
-    assert_eq!(s.alert.after, 2);
+    assert_eq!(s.alert.after, Threshold::consecutive(2));
     assert_eq!(s.alert.global_regions, 2);
     assert_eq!(s.alert.severity, Severity::Critical);
     let latency = s.alert.latency.as_ref().expect("latency objective");
@@ -136,4 +136,39 @@ fn depends_on_keeps_the_names_in_file_order() {
     let plain =
         parse("interval = \"1m\"\n[[steps]]\nname = \"a\"\nget = \"https://example.test/\"\n");
     assert!(plain.depends_on.is_empty());
+}
+
+#[test]
+fn after_and_recover_after_take_a_count_or_n_of_m() {
+    let alert = |keys: &str| {
+        parse(&format!(
+            "interval = \"1m\"\n[[steps]]\nname = \"a\"\nget = \"https://example.test/\"\n[alert]\n{keys}"
+        ))
+        .alert
+    };
+    let table = [
+        // (keys, after, recover_after)
+        ("after = 3", (3, 3), (1, 1)),
+        ("after = \"3 of 5\"", (3, 5), (3, 3)),
+        ("after = \" 2  of 10 \"\nrecover_after = 4", (2, 10), (4, 4)),
+        (
+            "after = \"3 of 5\"\nrecover_after = \"4 of 6\"",
+            (3, 5),
+            (4, 6),
+        ),
+        ("after = \"4 of 4\"", (4, 4), (1, 1)),
+        ("recover_after = \"1 of 100\"", (2, 2), (1, 100)),
+    ];
+    for (keys, (runs, of), (up_runs, up_of)) in table {
+        let a = alert(keys);
+        assert_eq!(a.after, Threshold { runs, of }, "{keys}");
+        assert_eq!(
+            a.recover_after,
+            Threshold {
+                runs: up_runs,
+                of: up_of
+            },
+            "{keys}"
+        );
+    }
 }

@@ -7,7 +7,7 @@
 //!
 //! - [`model`]: what an alert is ([`Alert`], [`AlertEvent`]); `stored`:
 //!   how the engine has handled it ([`StoredAlert`], [`TimelineEntry`]).
-//! - `state`: the up/down state machine; [`slo`]: budget and burn-rate
+//! - `state`: the up/down state machine, `recent`: the runs it counts in; [`slo`]: budget and burn-rate
 //!   math; `latency`: the latency objective; `measure`: SLO statuses over
 //!   stored runs; `silence`: silences.
 //! - `engine`, `reconcile`, `desired`, `hold`, `depends`: the engine,
@@ -66,6 +66,7 @@ pub mod latency;
 mod measure;
 pub mod model;
 pub mod notify;
+mod recent;
 mod reconcile;
 mod silence;
 pub mod slo;
@@ -78,6 +79,7 @@ pub use hold::RUN_REQUEST_TTL;
 pub use measure::slo_status_at;
 pub use model::{Alert, AlertEvent, AlertStatus, Confirmation, Scope};
 pub use reconcile::clock_alert_id;
+pub use recent::RecentRuns;
 pub use silence::{NewSilence, Silence};
 pub use slo::SloStatus;
 pub use state::{Failure, Health, RegionHealth, RegionState};

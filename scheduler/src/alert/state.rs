@@ -1,10 +1,17 @@
-//! The per scenario × region state machine: `up` → `down` after `after`
-//! consecutive failed runs, back `up` after `recover_after` good ones.
-//! Pure: no store, no clock.
+//! The per scenario × region state machine: `up` → `down` once `after`
+//! is met (N failed runs in a row, or among the last M), back `up` once
+//! `recover_after` is met by good runs. Pure: no store, no clock.
+//!
+//! Hysteresis: when the health changes, the window of recent runs starts
+//! afresh with the run that changed it, so the runs that took a region
+//! down do not count towards its next change (docs/alerting.md).
 
+use scenarios::threshold::Threshold;
 use scenarios::wire::{Outcome, RunResult};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use super::recent::RecentRuns;
 
 /// What the runs say about a scenario in a region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -128,8 +135,11 @@ pub enum Observed {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegionHealth {
     pub health: Health,
+    /// Consecutive failed and good runs (a failing region not yet down).
     pub fails: u32,
     pub passes: u32,
+    /// The runs since the health last changed, the newest 100.
+    pub recent: RecentRuns,
     /// `started_at` (Unix ms) and id of the newest run seen.
     pub last_started: i64,
     pub last_id: Option<Uuid>,
@@ -142,15 +152,15 @@ pub struct RegionHealth {
 }
 
 impl RegionHealth {
-    /// Counts a run that started at `started_ms`; `after` and
-    /// `recover_after` count as at least 1.
+    /// Counts a run that started at `started_ms` against the scenario's
+    /// `after` and `recover_after`.
     pub fn observe(
         &mut self,
         ok: bool,
         started_ms: i64,
         id: Uuid,
-        after: u32,
-        recover_after: u32,
+        after: Threshold,
+        recover_after: Threshold,
     ) -> Observed {
         if self.last_id.is_some() && (started_ms, id) <= (self.last_started, self.last_id_or_nil())
         {
@@ -158,25 +168,25 @@ impl RegionHealth {
         }
         self.last_started = started_ms;
         self.last_id = Some(id);
-        let before = self.health;
         if ok {
             self.passes = self.passes.saturating_add(1);
             self.fails = 0;
-            if before != Health::Down || self.passes >= recover_after.max(1) {
-                self.health = Health::Up;
-            }
         } else {
             self.fails = self.fails.saturating_add(1);
             self.passes = 0;
-            self.health = if self.fails >= after.max(1) || before == Health::Down {
-                Health::Down
-            } else {
-                Health::Up
-            };
         }
+        self.recent.push(ok);
+        let before = self.health;
+        self.health = match before {
+            Health::Down if self.recent.passes_reach(recover_after) => Health::Up,
+            Health::Down => Health::Down,
+            _ if self.recent.failures_reach(after) => Health::Down,
+            _ => Health::Up,
+        };
         if self.health == before {
             Observed::Same
         } else {
+            self.recent = RecentRuns::starting_with(ok);
             Observed::Changed(self.health)
         }
     }
@@ -189,8 +199,8 @@ impl RegionHealth {
     pub fn observe_result(
         &mut self,
         result: &RunResult,
-        after: u32,
-        recover_after: u32,
+        after: Threshold,
+        recover_after: Threshold,
     ) -> Observed {
         let ok = result.outcome == Outcome::Success;
         let observed = self.observe(
@@ -211,8 +221,96 @@ impl RegionHealth {
 mod tests {
     use super::*;
 
+    const CONSECUTIVE_2: Threshold = Threshold::consecutive(2);
+
     fn run(h: &mut RegionHealth, ok: bool, at: i64) -> Observed {
-        h.observe(ok, at, Uuid::from_u128(at as u128 + 1), 2, 2)
+        h.observe(
+            ok,
+            at,
+            Uuid::from_u128(at as u128 + 1),
+            CONSECUTIVE_2,
+            CONSECUTIVE_2,
+        )
+    }
+
+    fn t(runs: u32, of: u32) -> Threshold {
+        Threshold { runs, of }
+    }
+
+    /// The runs (1-based) at which the health changed, for a pattern of
+    /// `p` (passed) and `f` (failed) runs.
+    fn changes(pattern: &str, after: Threshold, recover_after: Threshold) -> Vec<(usize, Health)> {
+        let mut h = RegionHealth::default();
+        let mut seen = Vec::new();
+        for (i, c) in pattern.chars().filter(|c| !c.is_whitespace()).enumerate() {
+            let id = Uuid::from_u128(i as u128 + 1);
+            if let Observed::Changed(health) =
+                h.observe(c == 'p', i as i64, id, after, recover_after)
+            {
+                seen.push((i + 1, health));
+            }
+        }
+        seen
+    }
+
+    /// Pattern, `after`, `recover_after`, the changes it makes.
+    type Case = (
+        &'static str,
+        Threshold,
+        Threshold,
+        &'static [(usize, Health)],
+    );
+
+    #[test]
+    fn goes_down_and_up_at_the_expected_run() {
+        use Health::{Down, Up};
+        let table: [Case; 12] = [
+            // Consecutive: N failed runs in a row, N good ones in a row.
+            ("pffp", t(2, 2), t(1, 1), &[(1, Up), (3, Down), (4, Up)]),
+            ("ffff", t(3, 3), t(1, 1), &[(1, Up), (3, Down)]),
+            ("pfpfpfpfpf", t(3, 3), t(1, 1), &[(1, Up)]),
+            ("pfffpfpp", t(2, 2), t(2, 2), &[(1, Up), (3, Down), (8, Up)]),
+            // N of M: with fewer than M runs so far, N failures still count.
+            ("ff", t(2, 5), t(2, 2), &[(1, Up), (2, Down)]),
+            ("fpfpf pfpf pp", t(3, 5), t(3, 3), &[(1, Up), (5, Down)]),
+            (
+                "fpfpf pfpf ppp",
+                t(3, 5),
+                t(3, 3),
+                &[(1, Up), (5, Down), (12, Up)],
+            ),
+            // A looser recovery resolves on the first pass, and the window
+            // starting afresh makes the next page wait for 3 new failures.
+            (
+                "fpfpf pfpfp f",
+                t(3, 5),
+                t(1, 1),
+                &[(1, Up), (5, Down), (6, Up), (11, Down)],
+            ),
+            // Two failures among the last five never make three.
+            ("ffppp ffppp ffppp", t(3, 5), t(3, 3), &[(1, Up)]),
+            ("ffpppffp", t(3, 5), t(3, 3), &[(1, Up)]),
+            // recover_after "N of M" counts good runs among the last M.
+            (
+                "fff pfpfp",
+                t(3, 3),
+                t(3, 5),
+                &[(1, Up), (3, Down), (8, Up)],
+            ),
+            (
+                "fff pfpff pfpp",
+                t(3, 3),
+                t(3, 5),
+                &[(1, Up), (3, Down), (12, Up)],
+            ),
+        ];
+        for (pattern, after, recover_after, want) in table {
+            assert_eq!(
+                changes(pattern, after, recover_after),
+                want,
+                "{pattern} with after {after}, recover_after {recover_after}"
+            );
+        }
     }
 
     #[test]

@@ -480,7 +480,7 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
     }
     let _ = write!(
         main,
-        "<p class=\"muted-text\"><code>{}</code> · {} · timeout {} · alert after {} failed runs, recovers after {} · severity {}{}{}</p>",
+        "<p class=\"muted-text\"><code>{}</code> · {} · timeout {} · alert after {} failed runs, recovers after {} good runs · severity {}{}{}</p>",
         escape(&s.path),
         match &s.schedule {
             ScheduleView::Cron { .. } => escape(&s.schedule.to_string()),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use scenarios::duration::Human;
-use scenarios::model::{Severity, StepKind};
+use scenarios::model::{Severity, StepKind, Threshold};
 use serde::{Serialize, Serializer};
 
 use super::scenarios::{ScenarioSummary, summary};
@@ -21,13 +21,42 @@ pub struct StepInfo {
 
 #[derive(Debug, Serialize)]
 pub struct AlertPolicyInfo {
-    pub after: u32,
-    pub recover_after: u32,
+    pub after: ThresholdInfo,
+    pub recover_after: ThresholdInfo,
     pub global_regions: u32,
     #[serde(serialize_with = "severity_name")]
     pub severity: Severity,
     pub runbook: Option<String>,
     pub confirm: bool,
+}
+
+/// `after` / `recover_after` as `{"failures": 3, "of": 5}`; the
+/// consecutive form `after = 3` is `{"failures": 3, "of": 3}`. For
+/// `recover_after`, `failures` counts good runs: one shape for both keys.
+#[derive(Debug, Serialize)]
+pub struct ThresholdInfo {
+    pub failures: u32,
+    pub of: u32,
+}
+
+impl From<Threshold> for ThresholdInfo {
+    fn from(t: Threshold) -> Self {
+        ThresholdInfo {
+            failures: t.runs,
+            of: t.of,
+        }
+    }
+}
+
+/// `3` or `3 of 5`, as the scenario writes it.
+impl std::fmt::Display for ThresholdInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Threshold {
+            runs: self.failures,
+            of: self.of,
+        }
+        .fmt(f)
+    }
 }
 
 fn severity_name<S: Serializer>(severity: &Severity, s: S) -> Result<S::Ok, S::Error> {
@@ -84,8 +113,8 @@ pub async fn scenario_detail(
             .collect(),
         files: s.files.keys().cloned().collect(),
         alert: AlertPolicyInfo {
-            after: sc.alert.after,
-            recover_after: sc.alert.recover_after,
+            after: sc.alert.after.into(),
+            recover_after: sc.alert.recover_after.into(),
             global_regions: sc.alert.global_regions,
             severity: sc.alert.severity,
             runbook: sc.alert.runbook.clone(),

@@ -21,6 +21,7 @@ mod alert_confirm;
 mod alert_confirm_restart;
 mod alert_depends;
 mod alert_maintenance;
+mod alert_n_of_m;
 mod alert_report;
 mod alert_restart;
 mod alert_retention;

@@ -98,7 +98,10 @@ async fn one_scenario_and_its_runs_newest_first() {
         one["steps"][1],
         serde_json::json!({"name": "certificate", "kind": "tls"})
     );
-    assert_eq!(one["alert"]["after"], 2);
+    assert_eq!(
+        one["alert"]["after"],
+        serde_json::json!({"failures": 2, "of": 2})
+    );
     assert!(one["version"].as_str().unwrap().starts_with("sha256:"));
 
     let runs = t

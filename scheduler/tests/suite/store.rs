@@ -1,6 +1,6 @@
 //! The store on real SQLite files: group commit keeps each id once under
 //! concurrent writers, retention deletes by start time, migrations are
-//! recorded and a newer schema is refused.
+//! recorded and a newer schema is refused, a region keeps its recent runs.
 
 use chrono::Duration;
 use scenarios::wire::RunResult;
@@ -85,7 +85,7 @@ async fn migrations_are_recorded_and_a_newer_store_is_refused() {
     let versions: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(versions, 5, "results, alerts, notifiers, confirmations, maintenance");
+    assert_eq!(versions, 6, "results, alerts, notifiers, confirmations, recent runs, maintenance");
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -98,4 +98,46 @@ async fn migrations_are_recorded_and_a_newer_store_is_refused() {
         matches!(err, StoreError::NewerSchema { found: 99, .. }),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_region_state_keeps_its_recent_runs_and_an_older_row_has_none() {
+    use scheduler::alert::{Health, RecentRuns, RegionHealth};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, 0).await.unwrap();
+    let health = || RegionHealth {
+        health: Health::Up,
+        fails: 1,
+        recent: RecentRuns::from_letters("pfpf"),
+        ..RegionHealth::default()
+    };
+    let (kept, old) = (health(), health());
+    store
+        .write(move |tx| {
+            tx.save_health("kept", "eu-west-1", &kept, 0)?;
+            tx.save_health("old", "eu-west-1", &old, 0)
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    // A row written before the column existed.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE alert_state SET recent_runs = NULL WHERE scenario = 'old'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = Store::open(&path, 0).await.unwrap();
+    let mut rows = store.read(|tx| tx.load_health()).await.unwrap();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let recent: Vec<(&str, String)> = rows
+        .iter()
+        .map(|(scenario, _, h)| (scenario.as_str(), h.recent.to_letters()))
+        .collect();
+    assert_eq!(recent, [("kept", "pfpf".into()), ("old", String::new())]);
+    store.close().await;
 }

@@ -1,6 +1,6 @@
-//! The engine's tables (migration 2): `alert_state`, `alerts`,
-//! `alert_timeline` and `silences`; (migration 7) `maintenance`;
-//! `confirm_requests` (migration 4) is in `confirm_requests`.
+//! The engine's tables (migration 2): `alert_state` (its recent runs:
+//! migration 5), `alerts`, `alert_timeline` and `silences`; (migration 7)
+//! `maintenance`; `confirm_requests` (migration 4) is in `confirm_requests`.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::outbox::status_str;
 use super::{confirm_requests, corrupt};
 use crate::alert::{
-    Alert, AlertStatus, Failure, Health, RegionHealth, Silence, StoredAlert, TimelineEntry,
+    Alert, AlertStatus, Failure, Health, RecentRuns, RegionHealth, Silence, StoredAlert,
+    TimelineEntry,
 };
 use crate::maintenance::Window;
 use crate::store::StoreError;
@@ -35,13 +36,14 @@ impl Alerts for Connection {
             .map_err(|e| corrupt("failure", e))?;
         self.prepare_cached(
             "INSERT INTO alert_state (scenario, region, health, fails, passes, last_started,
-                last_id, degraded, latency_ms, failure_json, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                last_id, degraded, latency_ms, failure_json, updated_at, recent_runs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT (scenario, region) DO UPDATE SET health = excluded.health,
                 fails = excluded.fails, passes = excluded.passes,
                 last_started = excluded.last_started, last_id = excluded.last_id,
                 degraded = excluded.degraded, latency_ms = excluded.latency_ms,
-                failure_json = excluded.failure_json, updated_at = excluded.updated_at",
+                failure_json = excluded.failure_json, updated_at = excluded.updated_at,
+                recent_runs = excluded.recent_runs",
         )?
         .execute(params![
             scenario,
@@ -54,7 +56,8 @@ impl Alerts for Connection {
             h.degraded,
             h.latency_ms,
             failure,
-            now_ms
+            now_ms,
+            h.recent.to_letters()
         ])?;
         Ok(())
     }
@@ -62,11 +65,12 @@ impl Alerts for Connection {
     fn load_health(&self) -> Result<Vec<(String, String, RegionHealth)>, StoreError> {
         let mut stmt = self.prepare(
             "SELECT scenario, region, health, fails, passes, last_started, last_id, degraded,
-                latency_ms, failure_json FROM alert_state",
+                latency_ms, failure_json, recent_runs FROM alert_state",
         )?;
         let rows = stmt.query_map([], |r| {
             let last_id: Option<String> = r.get(6)?;
             let failure: Option<String> = r.get(9)?;
+            let recent: Option<String> = r.get(10)?;
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -74,6 +78,7 @@ impl Alerts for Connection {
                     health: Health::parse(&r.get::<_, String>(2)?),
                     fails: r.get(3)?,
                     passes: r.get(4)?,
+                    recent: RecentRuns::from_letters(recent.as_deref().unwrap_or_default()),
                     last_started: r.get(5)?,
                     last_id: last_id.and_then(|s| Uuid::parse_str(&s).ok()),
                     degraded: r.get(7)?,

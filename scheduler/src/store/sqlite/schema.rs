@@ -168,6 +168,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX confirm_requests_by_requested_at ON confirm_requests (requested_at);",
     ),
     (
+        5,
+        // `after = "N of M"` (`crate::alert::RecentRuns`): the outcomes of a
+        // region's runs since its health last changed, oldest first, `p`
+        // passed, `f` failed, at most 100. NULL (a row from before): none.
+        "ALTER TABLE alert_state ADD COLUMN recent_runs TEXT;",
+    ),
+    (
         7,
         // Maintenance windows made through the API (those of scheduler.toml
         // live in the file), and whether a run fell in a window that keeps
