@@ -224,3 +224,109 @@ async fn health_asks_the_agents_listen_address_from_the_environment() {
         "{stderr}"
     );
 }
+
+/// A target at `http://127.0.0.1:PORT/` that answers 503 to its first
+/// request and 200 to every later one, each on its own connection.
+async fn failing_once() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut seen = 0;
+        while let Ok((mut conn, _)) = listener.accept().await {
+            seen += 1;
+            let status = if seen == 1 {
+                "503 Service Unavailable"
+            } else {
+                "200 OK"
+            };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let reply =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            let _ = conn.write_all(reply.as_bytes()).await;
+        }
+    });
+    addr
+}
+
+/// `probe run --format json` on one retrying scenario: its JSON lines.
+async fn run_retrying(url: String, attempts: u32) -> (Option<i32>, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("flaky.toml");
+    let text = format!(
+        "interval = \"1m\"\ntimeout = \"5s\"\n[[steps]]\nname = \"s\"\nget = \"{url}\"\nexpect = [\"status == 200\"]\n[alert]\nretry = {{ attempts = {attempts}, delay = \"100ms\" }}\n"
+    );
+    std::fs::write(&file, text).expect("write");
+    let out = tokio::task::spawn_blocking(move || {
+        probe()
+            .args(["run", "--format", "json"])
+            .arg(&file)
+            .output()
+    })
+    .await
+    .expect("joined")
+    .expect("probe runs");
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    (out.status.code(), lines)
+}
+
+#[tokio::test]
+async fn run_retries_a_failure_and_passes_when_the_retry_passes() {
+    let addr = failing_once().await;
+    let (code, lines) = run_retrying(format!("http://{addr}/"), 2).await;
+    assert_eq!(
+        lines.len(),
+        2,
+        "the failure and the passing retry: {lines:?}"
+    );
+    assert_eq!(
+        (
+            lines[0]["outcome"].as_str(),
+            &lines[0]["attempt"],
+            &lines[0]["retry_of"]
+        ),
+        (
+            Some("failure"),
+            &serde_json::json!(1),
+            &serde_json::Value::Null
+        )
+    );
+    assert_eq!(
+        (lines[1]["outcome"].as_str(), &lines[1]["attempt"]),
+        (Some("success"), &serde_json::json!(2))
+    );
+    assert_eq!(lines[1]["retry_of"], lines[0]["id"]);
+    assert_ne!(lines[1]["id"], lines[0]["id"]);
+    assert_eq!(code, Some(0), "the last attempt decides");
+}
+
+#[tokio::test]
+async fn run_stops_retrying_after_the_last_attempt() {
+    let target = TestTarget::new()
+        .route("/down", 503, "down")
+        .start()
+        .await
+        .expect("target");
+    let (code, lines) = run_retrying(target.url("/down"), 2).await;
+    let attempts: Vec<_> = lines.iter().map(|l| l["attempt"].clone()).collect();
+    assert_eq!(
+        attempts,
+        [1, 2, 3].map(|n| serde_json::json!(n)),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| l["outcome"] == "failure"));
+    assert!(lines[1..].iter().all(|l| l["retry_of"] == lines[0]["id"]));
+    assert_eq!(code, Some(1));
+}
