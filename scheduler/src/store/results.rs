@@ -19,6 +19,10 @@ pub struct ResultRow {
     pub duration_ms: f64,
     pub outcome: Outcome,
     pub run_request: Option<String>,
+    /// 1 for a run, 2, 3, … for its retries.
+    pub attempt: u32,
+    /// The first attempt's id, on a retry.
+    pub retry_of: Option<uuid::Uuid>,
     pub result_json: String,
 }
 
@@ -36,6 +40,8 @@ impl ResultRow {
             duration_ms: result.duration_ms,
             outcome: result.outcome,
             run_request: result.run_request.map(|id| id.to_string()),
+            attempt: result.attempt,
+            retry_of: result.retry_of,
             result_json: json.to_owned(),
         }
     }
@@ -118,7 +124,8 @@ pub trait Results {
 
     /// For each of `since` (Unix ms), the runs of `scenario` started after
     /// it and up to `until_ms`, and how many of them failed: the SLO's
-    /// windows in one pass.
+    /// windows in one pass. Only an attempt's last result counts: a
+    /// failure whose retry (the next attempt) is stored is left out.
     ///
     /// # Errors
     /// Database errors.

@@ -20,6 +20,7 @@ mod notify_support;
 mod alert_confirm;
 mod alert_restart;
 mod alert_retention;
+mod alert_retry;
 mod alert_run_now;
 mod alert_scopes;
 mod alert_silences;
