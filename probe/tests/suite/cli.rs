@@ -225,39 +225,6 @@ async fn health_asks_the_agents_listen_address_from_the_environment() {
     );
 }
 
-/// A target at `http://127.0.0.1:PORT/` that answers 503 to its first
-/// request and 200 to every later one, each on its own connection.
-async fn failing_once() -> std::net::SocketAddr {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let mut seen = 0;
-        while let Ok((mut conn, _)) = listener.accept().await {
-            seen += 1;
-            let status = if seen == 1 {
-                "503 Service Unavailable"
-            } else {
-                "200 OK"
-            };
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match conn.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let reply =
-                format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-            let _ = conn.write_all(reply.as_bytes()).await;
-        }
-    });
-    addr
-}
-
 /// `probe run --format json` on one retrying scenario: its JSON lines.
 async fn run_retrying(url: String, attempts: u32) -> (Option<i32>, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -284,7 +251,7 @@ async fn run_retrying(url: String, attempts: u32) -> (Option<i32>, Vec<serde_jso
 
 #[tokio::test]
 async fn run_retries_a_failure_and_passes_when_the_retry_passes() {
-    let addr = failing_once().await;
+    let addr = crate::common::failing_once().await;
     let (code, lines) = run_retrying(format!("http://{addr}/"), 2).await;
     assert_eq!(
         lines.len(),
