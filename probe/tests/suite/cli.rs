@@ -225,8 +225,12 @@ async fn health_asks_the_agents_listen_address_from_the_environment() {
     );
 }
 
-/// `probe run --format json` on one retrying scenario: its JSON lines.
-async fn run_retrying(url: String, attempts: u32) -> (Option<i32>, Vec<serde_json::Value>) {
+/// `probe run --format FORMAT` on one retrying scenario: exit code and stdout.
+async fn run_retrying_as(
+    url: String,
+    attempts: u32,
+    format: &'static str,
+) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("flaky.toml");
     let text = format!(
@@ -235,18 +239,47 @@ async fn run_retrying(url: String, attempts: u32) -> (Option<i32>, Vec<serde_jso
     std::fs::write(&file, text).expect("write");
     let out = tokio::task::spawn_blocking(move || {
         probe()
-            .args(["run", "--format", "json"])
+            .args(["run", "--format", format])
             .arg(&file)
             .output()
     })
     .await
     .expect("joined")
     .expect("probe runs");
-    let lines = String::from_utf8_lossy(&out.stdout)
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// `probe run --format json` on one retrying scenario: its JSON lines.
+async fn run_retrying(url: String, attempts: u32) -> (Option<i32>, Vec<serde_json::Value>) {
+    let (code, stdout) = run_retrying_as(url, attempts, "json").await;
+    let lines = stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
-    (out.status.code(), lines)
+    (code, lines)
+}
+
+#[tokio::test]
+async fn the_text_report_shows_each_attempt() {
+    let addr = crate::common::failing_once().await;
+    let (code, stdout) = run_retrying_as(format!("http://{addr}/"), 1, "text").await;
+    let heads: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.starts_with("flaky ["))
+        .collect();
+    assert_eq!(heads.len(), 2, "{stdout}");
+    assert!(
+        heads[0].contains("FAILURE") && !heads[0].contains("attempt"),
+        "{stdout}"
+    );
+    assert!(
+        heads[1].contains("SUCCESS") && heads[1].contains(", attempt 2 "),
+        "{stdout}"
+    );
+    assert_eq!(code, Some(0));
 }
 
 #[tokio::test]
