@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use scenarios::diagnostic::Style;
 
 use crate::net::{Net, NetConfig, TargetGuard};
-use crate::run::{RunTrigger, Runner};
+use crate::run::{RunTrigger, Runner, retry};
 use crate::secrets::Secrets;
 
 /// Exit code for invalid input or configuration.
@@ -246,16 +246,25 @@ async fn run(args: RunArgs) -> ExitCode {
     let mut all_passed = true;
     let mut stdout = std::io::stdout().lock();
     for file in &files {
-        let result = runner.run(&file.scenario, RunTrigger::now()).await;
-        all_passed &= result.outcome.is_success();
-        let printed = match args.format {
-            Format::Json => serde_json::to_string(&result)
-                .map(|line| line + "\n")
-                .unwrap_or_default(),
-            Format::Text => crate::report::text(&result) + "\n",
+        let mut trigger = RunTrigger::now();
+        // Every attempt is printed; the last one decides the exit code.
+        let passed = loop {
+            let result = runner.run(&file.scenario, trigger).await;
+            let printed = match args.format {
+                Format::Json => serde_json::to_string(&result)
+                    .map(|line| line + "\n")
+                    .unwrap_or_default(),
+                Format::Text => crate::report::text(&result) + "\n",
+            };
+            let _ = stdout.write_all(printed.as_bytes());
+            let _ = stdout.flush();
+            let Some((next, delay)) = retry::next_attempt(&file.scenario, &result) else {
+                break result.outcome.is_success();
+            };
+            tokio::time::sleep(delay).await;
+            trigger = next;
         };
-        let _ = stdout.write_all(printed.as_bytes());
-        let _ = stdout.flush();
+        all_passed &= passed;
     }
     if all_passed {
         ExitCode::SUCCESS

@@ -8,9 +8,16 @@ use scenarios::wire::{Phases, RunResult, StepResult, StepStatus};
 /// Renders one run as text.
 pub fn text(result: &RunResult) -> String {
     let mut out = String::new();
+    // A retry says which attempt it is, so a failure then a pass reads as
+    // one run that recovered.
+    let attempt = if result.attempt > 1 {
+        format!(", attempt {}", result.attempt)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "{} [{}] {} in {:.1} ms (trace {})",
+        "{} [{}] {} in {:.1} ms{attempt} (trace {})",
         result.scenario,
         result.region,
         result.outcome.as_str().to_uppercase(),

@@ -41,10 +41,12 @@ impl FileSource for DirFiles {
                 "`{name}` is an absolute path; name a file in the scenario's directory or below"
             ));
         }
-        if written
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
-        {
+        if written.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        }) {
             return Err(format!(
                 "`{name}` leaves the scenario's directory; name a file in it or below"
             ));
@@ -384,7 +386,10 @@ mod tests {
             let err = files.read(name).expect_err(name);
             assert!(err.contains(want), "{name}: {err}");
             if name != outside.to_str().unwrap_or_default() {
-                assert!(!err.contains(&*root.path().to_string_lossy()), "{name} shows where it leads: {err}");
+                assert!(
+                    !err.contains(&*root.path().to_string_lossy()),
+                    "{name} shows where it leads: {err}"
+                );
             }
         }
     }

@@ -345,6 +345,8 @@ pub struct AlertPolicy {
     pub confirm: bool,
     pub latency: Option<LatencyObjective>,
     pub slo: Option<SloObjective>,
+    /// Run a failed run again on the same probe before it counts.
+    pub retry: Option<RetryPolicy>,
 }
 
 impl Default for AlertPolicy {
@@ -358,6 +360,7 @@ impl Default for AlertPolicy {
             confirm: true,
             latency: None,
             slo: None,
+            retry: None,
         }
     }
 }
@@ -369,6 +372,24 @@ pub struct LatencyObjective {
     pub percentile: f64,
     pub threshold: Duration,
     pub window: Duration,
+}
+
+/// `retry = { attempts = 1, delay = "5s" }`: after a failed run, up to
+/// `attempts` more runs, `delay` apart, stopping at the first success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Runs after the first one, 1 to 10.
+    pub attempts: u32,
+    /// Wait between a failed attempt and the next.
+    pub delay: Duration,
+}
+
+impl RetryPolicy {
+    /// Whether a failed result of attempt `attempt` (1 = the first run)
+    /// will be followed by another attempt, so it does not count yet.
+    pub fn will_retry(&self, attempt: u32) -> bool {
+        attempt <= self.attempts
+    }
 }
 
 /// `slo = { availability = 99.9, window = "30d" }`.

@@ -146,6 +146,15 @@ pub struct RawAlert {
     pub confirm: Option<bool>,
     pub latency: Option<Spanned<String>>,
     pub slo: Option<Spanned<RawSlo>>,
+    pub retry: Option<Spanned<RawRetry>>,
+}
+
+/// `retry = { attempts, delay }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub attempts: Spanned<i64>,
+    pub delay: Spanned<String>,
 }
 
 /// `slo = { availability, window }`.

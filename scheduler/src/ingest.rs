@@ -330,6 +330,14 @@ fn check(
             "`duration_ms` must be a non-negative number".into(),
         ));
     }
+    // A first attempt with a `retry_of`, or a retry without one, would
+    // count wrongly for alerting and the SLO.
+    if result.attempt == 0 || (result.attempt > 1) != result.retry_of.is_some() {
+        return Err(reject(
+            RejectReason::Malformed,
+            "`attempt` must be 1 with `retry_of` null, or 2 and more with `retry_of` the first attempt's id".into(),
+        ));
+    }
     // Stored as re-serialized, so every stored result has today's shape.
     let json = serde_json::to_string(&result)
         .map_err(|e| reject(RejectReason::Malformed, e.to_string()))?;

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::limits::{Limits, host_key};
 use super::metrics::{Metrics, SkipReason};
-use crate::run::{RunStart, RunTrigger, Runner};
+use crate::run::{RunStart, RunTrigger, Runner, retry};
 
 /// Time a run may take past its scenario's timeout before it is cut; the
 /// runner keeps its own deadlines, so this only catches a runaway.
@@ -72,7 +72,10 @@ impl std::fmt::Debug for RunContext {
 
 impl RunContext {
     /// Starts a run holding `slot`; it gives up (counted) when the target
-    /// host's rate limit would hold it past `start_by`.
+    /// host's rate limit would hold it past `start_by`. A failed run of a
+    /// scenario with `[alert] retry` is run again in the same task after
+    /// the delay, so the schedule counts its retries as the run still going
+    /// and other scenarios' schedules do not wait for them.
     pub fn spawn(
         &self,
         scenario: Arc<Scenario>,
@@ -82,32 +85,69 @@ impl RunContext {
     ) -> JoinHandle<()> {
         let ctx = self.clone();
         self.tracker.spawn(async move {
-            let host = host_key(&scenario, &ctx.region);
-            let run = async {
-                if !ctx.limits.host_ready_by(&host, start_by).await {
-                    return None;
-                }
-                Some(ctx.guarded(&scenario, trigger).await)
-            };
-            let result = tokio::select! {
-                r = run => {
-                    // The slot bounds running scenarios, not results queued for the spool.
-                    drop(slot);
-                    r
-                }
-                () = ctx.cancel.cancelled() => {
-                    tracing::warn!(scenario = %scenario.name, "Run cancelled at shutdown; its result is dropped.");
+            let (mut trigger, mut slot, mut start_by) = (trigger, slot, start_by);
+            loop {
+                let Some(result) = ctx.attempt(&scenario, trigger, slot, start_by).await else {
                     return;
+                };
+                let next = retry::next_attempt(&scenario, &result);
+                ctx.finished(result).await;
+                let Some((next, delay)) = next else { return };
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = ctx.cancel.cancelled() => return,
                 }
-            };
-            let Some(result) = result else {
-                tracing::warn!(scenario = %scenario.name, host = %host,
-                    "Run skipped: the host's rate limit would delay it past its deadline.");
-                ctx.metrics.run_skipped(&scenario.name, SkipReason::rate_limit);
-                return;
-            };
-            ctx.finished(result).await;
+                start_by = Instant::now() + scenario.timeout;
+                let free = tokio::select! {
+                    s = ctx.limits.slot_by(start_by) => s,
+                    () = ctx.cancel.cancelled() => return,
+                };
+                let Some(free) = free else {
+                    tracing::warn!(scenario = %scenario.name, attempt = next.attempt,
+                        "Retry skipped: no concurrency slot came free in time.");
+                    ctx.metrics
+                        .run_skipped(&scenario.name, SkipReason::concurrency);
+                    return;
+                };
+                (trigger, slot) = (next, free);
+            }
         })
+    }
+
+    /// One attempt holding `slot`: `None` when it was cancelled at shutdown
+    /// or skipped for the host's rate limit (both logged, the skip counted).
+    async fn attempt(
+        &self,
+        scenario: &Scenario,
+        trigger: RunTrigger,
+        slot: OwnedSemaphorePermit,
+        start_by: Instant,
+    ) -> Option<RunResult> {
+        let host = host_key(scenario, &self.region);
+        let run = async {
+            if !self.limits.host_ready_by(&host, start_by).await {
+                return None;
+            }
+            Some(self.guarded(scenario, trigger).await)
+        };
+        let result = tokio::select! {
+            r = run => {
+                // The slot bounds running scenarios, not results queued for the spool.
+                drop(slot);
+                r
+            }
+            () = self.cancel.cancelled() => {
+                tracing::warn!(scenario = %scenario.name, "Run cancelled at shutdown; its result is dropped.");
+                return None;
+            }
+        };
+        if result.is_none() {
+            tracing::warn!(scenario = %scenario.name, host = %host,
+                "Run skipped: the host's rate limit would delay it past its deadline.");
+            self.metrics
+                .run_skipped(&scenario.name, SkipReason::rate_limit);
+        }
+        result
     }
 
     /// Starts an on-demand run: it waits for a concurrency slot up to the
@@ -121,8 +161,8 @@ impl RunContext {
         self.tracker.spawn(async move {
             let start_by = Instant::now() + scenario.timeout;
             let trigger = RunTrigger {
-                scheduled_at: Utc::now(),
                 request: Some(request),
+                ..RunTrigger::scheduled(Utc::now())
             };
             let slot = tokio::select! {
                 s = ctx.limits.slot_by(start_by) => s,

@@ -197,9 +197,6 @@ fn fire(
         return;
     };
     let start_by = clock.deadline_for(at + scenario.timeout);
-    let trigger = RunTrigger {
-        scheduled_at: at,
-        request: None,
-    };
+    let trigger = RunTrigger::scheduled(at);
     *previous = Some(ctx.spawn(scenario.clone(), trigger, slot, start_by));
 }

@@ -8,6 +8,7 @@ mod checks;
 mod cookies;
 mod http_step;
 mod other_steps;
+pub mod retry;
 mod scope;
 mod start;
 mod trace;
@@ -44,6 +45,10 @@ pub struct RunTrigger {
     pub scheduled_at: DateTime<Utc>,
     /// The on-demand request this run answers, if any.
     pub request: Option<Uuid>,
+    /// 1 for a scheduled or requested run, 2, 3, … for its retries.
+    pub attempt: u32,
+    /// The first attempt's result id, on a retry.
+    pub retry_of: Option<Uuid>,
 }
 
 impl RunTrigger {
@@ -53,9 +58,16 @@ impl RunTrigger {
         reason = "a one-off run from the command line has no schedule clock"
     )]
     pub fn now() -> Self {
+        Self::scheduled(Utc::now())
+    }
+
+    /// The first attempt of a run the schedule wanted `at`.
+    pub fn scheduled(at: DateTime<Utc>) -> Self {
         Self {
-            scheduled_at: Utc::now(),
+            scheduled_at: at,
             request: None,
+            attempt: 1,
+            retry_of: None,
         }
     }
 }

@@ -61,6 +61,8 @@ impl RunStart {
             outcome,
             trace_id: self.trace_id,
             run_request: self.trigger.request,
+            attempt: self.trigger.attempt,
+            retry_of: self.trigger.retry_of,
             steps,
         }
     }

@@ -15,7 +15,7 @@ use probe::agent::{
 };
 use probe::run::RunTrigger;
 use scenarios::Scenario;
-use scenarios::wire::{RunReason, RunRequest, RunResult};
+use scenarios::wire::{Outcome, RunReason, RunRequest, RunResult};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -37,11 +37,12 @@ struct Fired {
 }
 
 /// Records every run and takes `busy[scenario]` (default: no time) on
-/// tokio's clock.
+/// tokio's clock; the scenarios in `failing` fail.
 #[derive(Debug)]
 struct FakeExec {
     clock: TokioClock,
     busy: HashMap<String, Duration>,
+    failing: Mutex<Vec<String>>,
     fired: Mutex<Vec<Fired>>,
 }
 
@@ -66,7 +67,13 @@ impl Execute for FakeExec {
             });
             let mut r = result(&scenario.name);
             r.scheduled_at = trigger.scheduled_at;
+            r.started_at = started;
             r.run_request = trigger.request;
+            r.attempt = trigger.attempt;
+            r.retry_of = trigger.retry_of;
+            if self.failing.lock().expect("lock").contains(&scenario.name) {
+                r.outcome = Outcome::Failure;
+            }
             r
         })
     }
@@ -80,7 +87,9 @@ struct Harness {
     timer: JoinHandle<()>,
     stop: CancellationToken,
     start: DateTime<Utc>,
-    _results: JoinHandle<()>,
+    /// Every result handed to the spool, in order.
+    results: Arc<Mutex<Vec<RunResult>>>,
+    _drain: JoinHandle<()>,
 }
 
 impl Harness {
@@ -90,10 +99,17 @@ impl Harness {
         let exec = Arc::new(FakeExec {
             clock,
             busy: busy.iter().map(|(n, d)| (n.to_string(), *d)).collect(),
+            failing: Mutex::new(Vec::new()),
             fired: Mutex::new(Vec::new()),
         });
         let (tx, mut rx) = mpsc::channel(16);
-        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let results = Arc::new(Mutex::new(Vec::new()));
+        let delivered = results.clone();
+        let drain = tokio::spawn(async move {
+            while let Some(r) = rx.recv().await {
+                delivered.lock().expect("lock").push(r);
+            }
+        });
         let metrics = Metrics::new();
         let limits = Arc::new(limits);
         let ctx = RunContext {
@@ -117,7 +133,8 @@ impl Harness {
             timer,
             stop,
             start,
-            _results: drain,
+            results,
+            _drain: drain,
         }
     }
 
@@ -137,6 +154,24 @@ impl Harness {
             .expect("lock")
             .iter()
             .filter(|f| f.scenario == scenario)
+            .cloned()
+            .collect()
+    }
+
+    fn fail(&self, scenario: &str) {
+        self.exec
+            .failing
+            .lock()
+            .expect("lock")
+            .push(scenario.to_string());
+    }
+
+    fn results(&self, scenario: &str) -> Vec<RunResult> {
+        self.results
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|r| r.scenario == scenario)
             .cloned()
             .collect()
     }
@@ -356,4 +391,105 @@ fn the_host_key_is_the_first_steps_host() {
     assert_eq!(key(templated), format!("{REGION}.shop.example"));
     let tcp = "name = \"t\"\ninterval = \"1m\"\n[[steps]]\nname = \"s\"\nkind = \"tcp\"\naddress = \"db.example:5432\"\n";
     assert_eq!(key(tcp), "db.example");
+}
+
+/// A one-step scenario at `interval` that retries `attempts` times, 3 s apart.
+fn retrying(name: &str, interval: &str, attempts: u32) -> scenarios::wire::PlannedScenario {
+    let source = format!(
+        "{}\n[alert]\nretry = {{ attempts = {attempts}, delay = \"3s\" }}\n",
+        source(name, interval, "http://127.0.0.1:9/")
+    );
+    planned(name, &source)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_run_is_retried_after_the_delay_until_attempts_run_out() {
+    let h = Harness::start(Limits::new(4, 0), &[]);
+    h.fail("down");
+    h.publish(&plan(1, vec![retrying("down", "10m", 2)]));
+    // One scheduled run within the first 10 minutes, and its two retries.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+
+    let results = h.results("down");
+    assert_eq!(results.len(), 3, "the run and two retries: {results:?}");
+    let first = &results[0];
+    assert_eq!((first.attempt, first.retry_of), (1, None));
+    for (n, retry) in results[1..].iter().enumerate() {
+        assert_eq!(retry.attempt, n as u32 + 2);
+        assert_eq!(
+            retry.retry_of,
+            Some(first.id),
+            "retries name the first attempt"
+        );
+        assert_ne!(retry.id, first.id, "every attempt is a result of its own");
+    }
+    let fired = h.fired("down");
+    for pair in fired.windows(2) {
+        assert_eq!(
+            pair[1].started - pair[0].ended,
+            chrono::Duration::seconds(3),
+            "each retry waits the delay"
+        );
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_passing_run_and_requested_runs_are_not_retried() {
+    let h = Harness::start(Limits::new(4, 0), &[]);
+    h.fail("requested");
+    let mut p = plan(
+        1,
+        vec![
+            retrying("passing", "10m", 3),
+            retrying("requested", "1h", 3),
+        ],
+    );
+    p.run_now.push(RunRequest {
+        id: Uuid::now_v7(),
+        scenario: "requested".into(),
+        requested_at: Utc::now(),
+        reason: RunReason::RunNow,
+    });
+    h.publish(&p);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+
+    let requested = h.results("requested");
+    assert_eq!(
+        requested.len(),
+        1,
+        "an on-demand run answers once: {requested:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(540)).await;
+    let passing = h.results("passing");
+    assert_eq!(passing.len(), 1, "{passing:?}");
+    assert_eq!(passing[0].attempt, 1);
+    h.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_does_not_hold_up_other_scenarios() {
+    let h = Harness::start(Limits::new(4, 0), &[]);
+    h.fail("down");
+    h.publish(&plan(
+        1,
+        vec![
+            retrying("down", "10m", 10),
+            planned("steady", &source("steady", "10s", "http://127.0.0.1:9/")),
+        ],
+    ));
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert!(h.results("down").len() > 1, "down is retrying");
+    let steady = h.fired("steady");
+    assert!(
+        steady.len() >= 11,
+        "steady kept its 10 s schedule: {steady:?}"
+    );
+    for pair in steady.windows(2) {
+        assert_eq!(
+            pair[1].scheduled_at - pair[0].scheduled_at,
+            chrono::Duration::seconds(10)
+        );
+    }
+    h.shutdown().await;
 }

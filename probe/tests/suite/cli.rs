@@ -267,3 +267,109 @@ fn validate_reports_a_dependency_cycle_across_files_at_the_entry_that_closes_it(
         String::from_utf8_lossy(&alone.stderr)
     );
 }
+
+/// `probe run --format FORMAT` on one retrying scenario: exit code and stdout.
+async fn run_retrying_as(
+    url: String,
+    attempts: u32,
+    format: &'static str,
+) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("flaky.toml");
+    let text = format!(
+        "interval = \"1m\"\ntimeout = \"5s\"\n[[steps]]\nname = \"s\"\nget = \"{url}\"\nexpect = [\"status == 200\"]\n[alert]\nretry = {{ attempts = {attempts}, delay = \"100ms\" }}\n"
+    );
+    std::fs::write(&file, text).expect("write");
+    let out = tokio::task::spawn_blocking(move || {
+        probe()
+            .args(["run", "--format", format])
+            .arg(&file)
+            .output()
+    })
+    .await
+    .expect("joined")
+    .expect("probe runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// `probe run --format json` on one retrying scenario: its JSON lines.
+async fn run_retrying(url: String, attempts: u32) -> (Option<i32>, Vec<serde_json::Value>) {
+    let (code, stdout) = run_retrying_as(url, attempts, "json").await;
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    (code, lines)
+}
+
+#[tokio::test]
+async fn the_text_report_shows_each_attempt() {
+    let addr = crate::common::failing_once().await;
+    let (code, stdout) = run_retrying_as(format!("http://{addr}/"), 1, "text").await;
+    let heads: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.starts_with("flaky ["))
+        .collect();
+    assert_eq!(heads.len(), 2, "{stdout}");
+    assert!(
+        heads[0].contains("FAILURE") && !heads[0].contains("attempt"),
+        "{stdout}"
+    );
+    assert!(
+        heads[1].contains("SUCCESS") && heads[1].contains(", attempt 2 "),
+        "{stdout}"
+    );
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn run_retries_a_failure_and_passes_when_the_retry_passes() {
+    let addr = crate::common::failing_once().await;
+    let (code, lines) = run_retrying(format!("http://{addr}/"), 2).await;
+    assert_eq!(
+        lines.len(),
+        2,
+        "the failure and the passing retry: {lines:?}"
+    );
+    assert_eq!(
+        (
+            lines[0]["outcome"].as_str(),
+            &lines[0]["attempt"],
+            &lines[0]["retry_of"]
+        ),
+        (
+            Some("failure"),
+            &serde_json::json!(1),
+            &serde_json::Value::Null
+        )
+    );
+    assert_eq!(
+        (lines[1]["outcome"].as_str(), &lines[1]["attempt"]),
+        (Some("success"), &serde_json::json!(2))
+    );
+    assert_eq!(lines[1]["retry_of"], lines[0]["id"]);
+    assert_ne!(lines[1]["id"], lines[0]["id"]);
+    assert_eq!(code, Some(0), "the last attempt decides");
+}
+
+#[tokio::test]
+async fn run_stops_retrying_after_the_last_attempt() {
+    let target = TestTarget::new()
+        .route("/down", 503, "down")
+        .start()
+        .await
+        .expect("target");
+    let (code, lines) = run_retrying(target.url("/down"), 2).await;
+    let attempts: Vec<_> = lines.iter().map(|l| l["attempt"].clone()).collect();
+    assert_eq!(
+        attempts,
+        [1, 2, 3].map(|n| serde_json::json!(n)),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| l["outcome"] == "failure"));
+    assert!(lines[1..].iter().all(|l| l["retry_of"] == lines[0]["id"]));
+    assert_eq!(code, Some(1));
+}

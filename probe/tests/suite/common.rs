@@ -46,3 +46,36 @@ pub fn example(name: &str, base: &str) -> Scenario {
     let text = std::fs::read_to_string(&path).expect("example exists");
     scenario(&text.replace("http://127.0.0.1:9480", base.trim_end_matches('/')))
 }
+
+/// A target at `http://127.0.0.1:PORT/` that answers 503 to its first
+/// request and 200 to every later one, each on its own connection.
+pub async fn failing_once() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut seen = 0;
+        while let Ok((mut conn, _)) = listener.accept().await {
+            seen += 1;
+            let status = if seen == 1 {
+                "503 Service Unavailable"
+            } else {
+                "200 OK"
+            };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let reply =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            let _ = conn.write_all(reply.as_bytes()).await;
+        }
+    });
+    addr
+}

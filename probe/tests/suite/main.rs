@@ -19,6 +19,7 @@ mod net_kit;
 mod agent_deliver;
 mod agent_e2e;
 mod agent_plan;
+mod agent_retry;
 mod agent_schedule;
 mod agent_shutdown;
 mod agent_spool;

@@ -6,13 +6,14 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::ctx::Ctx;
+use super::retry;
 use super::threshold;
 use crate::duration;
-use crate::model::{AlertPolicy, LatencyObjective, Severity, SloObjective};
+use crate::model::{AlertPolicy, LatencyObjective, Schedule, Severity, SloObjective};
 use crate::raw::RawAlert;
 use crate::threshold::Threshold;
 
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 9] = [
     "after",
     "recover_after",
     "global_regions",
@@ -21,9 +22,17 @@ pub const KEYS: [&str; 8] = [
     "confirm",
     "latency",
     "slo",
+    "retry",
 ];
 
-pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) -> AlertPolicy {
+/// `regions` and `run` (the schedule and timeout) come from the header,
+/// when it validated.
+pub fn check(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&RawAlert>,
+    regions: Option<usize>,
+    run: Option<(&Schedule, Duration)>,
+) -> AlertPolicy {
     let mut policy = AlertPolicy::default();
     let Some(raw) = raw else {
         if let Some(n) = regions {
@@ -84,6 +93,7 @@ pub fn check(ctx: &mut Ctx<'_>, raw: Option<&RawAlert>, regions: Option<usize>) 
     policy.confirm = raw.confirm.unwrap_or(policy.confirm);
     policy.latency = raw.latency.as_ref().and_then(|l| latency(ctx, l));
     policy.slo = raw.slo.as_ref().and_then(|s| slo(ctx, s.get_ref()));
+    policy.retry = raw.retry.as_ref().and_then(|r| retry::check(ctx, r, run));
     policy
 }
 

@@ -77,6 +77,13 @@ impl<'a> Ctx<'a> {
         let message = err.message().trim();
         let span = err.span().unwrap_or(fallback);
         if let Some(field) = between(message, "unknown field `", "`") {
+            // Serde names the fields of the table that has the unknown key:
+            // when they are not the section's own (an inline table like
+            // `retry = { … }`), they are the ones to suggest. The section's
+            // list stays otherwise, as it may be fuller than serde's.
+            let named = named_fields(message);
+            let nested = named.iter().any(|n| !keys.contains(n));
+            let keys = if nested { &named } else { keys };
             let diag = Diagnostic::new(
                 format!("unknown field `{field}`"),
                 span,
@@ -120,6 +127,15 @@ impl<'a> Ctx<'a> {
             );
         }
     }
+}
+
+/// The backquoted names after "expected" in a serde "unknown field"
+/// message: the fields the table may have.
+fn named_fields(message: &str) -> Vec<&str> {
+    let Some((_, expected)) = message.split_once(", expected ") else {
+        return Vec::new();
+    };
+    expected.split('`').skip(1).step_by(2).collect()
 }
 
 fn between<'m>(message: &'m str, start: &str, end: &str) -> Option<&'m str> {

@@ -7,6 +7,7 @@ mod ctx;
 mod expect;
 mod header;
 mod names;
+mod retry;
 mod step;
 mod threshold;
 
@@ -65,7 +66,8 @@ pub fn scenario(
         .as_ref()
         .and_then(|h| h.regions.as_ref())
         .map(Vec::len);
-    let alert = alert::check(&mut ctx, sections.alert.as_ref(), regions);
+    let run = header.as_ref().map(|h| (&h.schedule, h.timeout));
+    let alert = alert::check(&mut ctx, sections.alert.as_ref(), regions, run);
     match (header, ctx.diags.is_empty()) {
         (Some(h), true) => {
             let version = crate::wire::scenario_version(src, &attached);

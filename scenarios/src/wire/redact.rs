@@ -210,6 +210,8 @@ mod tests {
             outcome: Outcome::Failure,
             trace_id: "0".repeat(32),
             run_request: None,
+            attempt: 1,
+            retry_of: None,
             steps: vec![step],
         }
     }

@@ -48,8 +48,20 @@ pub struct RunResult {
     /// answers; `null` for a scheduled run (and when absent).
     #[serde(default)]
     pub run_request: Option<Uuid>,
+    /// Which attempt this is: 1 for the scheduled run, 2, 3, … for the
+    /// retries `[alert] retry` makes after a failure (1 when absent).
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    /// Id of the first attempt when this is a retry; `null` on the first
+    /// attempt (and when absent).
+    #[serde(default)]
+    pub retry_of: Option<Uuid>,
     /// Every step of the scenario in order, skipped ones included.
     pub steps: Vec<StepResult>,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 impl RunResult {
@@ -111,6 +123,17 @@ impl fmt::Display for Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_result_without_attempt_fields_is_a_first_attempt() {
+        let json = r#"{"id":"0193a6f2-6c1e-7b3a-9f1e-2d4c5b6a7e8f","scenario":"s",
+            "version":"sha256:0","probe":"p","region":"r",
+            "scheduled_at":"2026-11-24T10:00:00.000Z","started_at":"2026-11-24T10:00:00.000Z",
+            "duration_ms":1.0,"outcome":"success","trace_id":"0","steps":[]}"#;
+        let result: RunResult = serde_json::from_str(json).expect("an older result parses");
+        assert_eq!(result.attempt, 1);
+        assert_eq!(result.retry_of, None);
+    }
 
     #[test]
     fn outcome_as_str_matches_serde() {

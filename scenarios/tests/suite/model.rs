@@ -118,6 +118,26 @@ fn cron_timeout_is_bounded_by_the_shortest_gap() {
 }
 
 #[test]
+fn retry_that_fits_a_daily_cron_is_read() {
+    let s = parse(
+        "cron = \"0 6 * * *\"\ntimeout = \"1m\"\n[[steps]]\nname = \"a\"\nget = \"https://example.test/\"\n[alert]\nafter = 1\nretry = { attempts = 10, delay = \"5m\" }\n",
+    );
+    let retry = s.alert.retry.expect("retry is read");
+    assert_eq!(retry.attempts, 10);
+    assert_eq!(retry.delay, Duration::from_secs(300));
+    assert!(
+        retry.will_retry(10),
+        "the 10th attempt is followed by one more"
+    );
+    assert!(!retry.will_retry(11), "the 11th attempt is the last");
+    assert_eq!(
+        parse(&checkout_source()).alert.retry,
+        None,
+        "no retry unless asked"
+    );
+}
+
+#[test]
 fn the_version_tracks_the_source() {
     let a = parse(&checkout_source());
     let b = parse(&checkout_source());

@@ -164,6 +164,8 @@ fn checkout_run() -> RunResult {
         outcome: Outcome::Timeout,
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
         run_request: None,
+        attempt: 1,
+        retry_of: None,
         steps: vec![
             home(),
             login(),

@@ -193,6 +193,14 @@ impl Engine {
                 confirmed.insert(r.scenario.clone());
             }
             let policy = &s.scenario.alert;
+            // A failure a retry will follow is stored but not counted: only
+            // an attempt's last result counts for alerting.
+            if policy
+                .retry
+                .is_some_and(|retry| !r.outcome.is_success() && retry.will_retry(r.attempt))
+            {
+                continue;
+            }
             let key = (r.scenario.clone(), r.region.clone());
             let h = st.health.entry(key.clone()).or_default();
             if h.observe_result(r, policy.after, policy.recover_after) != Observed::Stale {

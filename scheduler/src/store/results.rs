@@ -19,6 +19,10 @@ pub struct ResultRow {
     pub duration_ms: f64,
     pub outcome: Outcome,
     pub run_request: Option<String>,
+    /// 1 for a run, 2, 3, … for its retries.
+    pub attempt: u32,
+    /// The first attempt's id, on a retry.
+    pub retry_of: Option<uuid::Uuid>,
     pub result_json: String,
     /// It ran in a maintenance window with `exclude_from_slo`: stored and
     /// shown, not counted in the SLO.
@@ -39,6 +43,8 @@ impl ResultRow {
             duration_ms: result.duration_ms,
             outcome: result.outcome,
             run_request: result.run_request.map(|id| id.to_string()),
+            attempt: result.attempt,
+            retry_of: result.retry_of,
             result_json: json.to_owned(),
             slo_excluded: false,
         }
@@ -122,8 +128,10 @@ pub trait Results {
 
     /// For each of `since` (Unix ms), the runs of `scenario` started after
     /// it and up to `until_ms`, and how many of them failed: the SLO's
-    /// windows in one pass. Runs in a maintenance window that excludes
-    /// them from the SLO (`slo_excluded`) are not counted.
+    /// windows in one pass. Only an attempt's last result counts: a
+    /// failure whose retry (the next attempt) is stored is left out; and
+    /// runs in a maintenance window that excludes them from the SLO
+    /// (`slo_excluded`) are not counted.
     ///
     /// # Errors
     /// Database errors.

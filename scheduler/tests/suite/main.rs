@@ -25,6 +25,7 @@ mod alert_n_of_m;
 mod alert_report;
 mod alert_restart;
 mod alert_retention;
+mod alert_retry;
 mod alert_run_now;
 mod alert_scopes;
 mod alert_silences;

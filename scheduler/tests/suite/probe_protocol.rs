@@ -347,6 +347,48 @@ async fn an_oversized_batch_is_413() {
 }
 
 #[tokio::test]
+async fn retries_must_name_their_first_attempt() {
+    let t = TestApp::new().await;
+    let token = t.probe_token("p-eu-1", "eu-west-1").await;
+    let first = result("checkout", "p-eu-1", "eu-west-1", "failure", t0());
+    let mut retry = result("checkout", "p-eu-1", "eu-west-1", "success", t0());
+    retry["attempt"] = 2.into();
+    retry["retry_of"] = first["id"].clone();
+    let mut orphan = result("checkout", "p-eu-1", "eu-west-1", "success", t0());
+    orphan["attempt"] = 2.into();
+    let mut zeroth = result("checkout", "p-eu-1", "eu-west-1", "success", t0());
+    zeroth["attempt"] = 0.into();
+    let r = t
+        .post_results(
+            &token,
+            "p-eu-1",
+            "eu-west-1",
+            batch(&[first.clone(), retry.clone(), orphan.clone(), zeroth.clone()]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let ack = r.json();
+    assert_eq!(
+        ack["accepted"],
+        serde_json::json!([first["id"], retry["id"]])
+    );
+    let rejected: Vec<_> = ack["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(rejected, [orphan["id"].clone(), zeroth["id"].clone()]);
+    assert!(
+        ack["rejected"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("`retry_of`"),
+        "{ack}"
+    );
+}
+
+#[tokio::test]
 async fn unknown_scenarios_are_rejected_while_the_rest_is_stored() {
     let t = TestApp::new().await;
     let token = t.probe_token("p-eu-1", "eu-west-1").await;

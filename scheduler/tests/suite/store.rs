@@ -85,7 +85,10 @@ async fn migrations_are_recorded_and_a_newer_store_is_refused() {
     let versions: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(versions, 6, "results, alerts, notifiers, confirmations, recent runs, maintenance");
+    assert_eq!(
+        versions, 7,
+        "results, alerts, notifiers, confirmations, recent runs, retries, maintenance"
+    );
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();

@@ -251,6 +251,8 @@ pub fn result(scenario: &str) -> RunResult {
         outcome: Outcome::Success,
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
         run_request: None,
+        attempt: 1,
+        retry_of: None,
         steps: vec![StepResult::skipped("home", StepKind::Http)],
     }
 }

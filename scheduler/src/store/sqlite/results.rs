@@ -16,8 +16,8 @@ impl Results for Connection {
         let mut stmt = self.prepare_cached(
             "INSERT OR IGNORE INTO results (id, scenario, region, probe, version, scheduled_at,
                 started_at, duration_ms, outcome, run_request, result_json, ingested_at,
-                slo_excluded)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                slo_excluded, attempt, retry_of)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         let mut inserted = Vec::with_capacity(rows.size_hint().0);
         for r in rows {
@@ -34,7 +34,9 @@ impl Results for Connection {
                 r.run_request,
                 r.result_json,
                 now_ms,
-                r.slo_excluded
+                r.slo_excluded,
+                r.attempt,
+                r.retry_of.as_ref().map(|id| id.as_bytes().as_slice())
             ])?;
             inserted.push(changed == 1);
         }
@@ -151,9 +153,14 @@ impl Results for Connection {
                 )
             })
             .collect();
+        // A failed attempt followed by a stored retry is not a last attempt;
+        // the partial index on (retry_of, attempt) answers that per failure.
         let sql = format!(
-            "SELECT {} FROM results WHERE scenario = ?1 AND started_at <= ?2 AND started_at > ?{} \
-             AND slo_excluded = 0",
+            "SELECT {} FROM results AS r WHERE scenario = ?1 AND started_at <= ?2 AND started_at > ?{}
+               AND slo_excluded = 0
+               AND (outcome = 'success' OR NOT EXISTS (
+                 SELECT 1 FROM results AS next
+                 WHERE next.retry_of = COALESCE(r.retry_of, r.id) AND next.attempt = r.attempt + 1))",
             sums.join(", "),
             since.len() + 3
         );

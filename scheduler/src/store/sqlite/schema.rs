@@ -175,6 +175,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE alert_state ADD COLUMN recent_runs TEXT;",
     ),
     (
+        6,
+        // `[alert] retry`: which attempt a result is and the first
+        // attempt's id, so the SLO counts only an attempt's last result
+        // (a failure is superseded by the attempt after it, found through
+        // the index). Older rows are first attempts.
+        "ALTER TABLE results ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE results ADD COLUMN retry_of BLOB;  -- the first attempt's UUID, 16 bytes
+    CREATE INDEX results_by_retry_of ON results (retry_of, attempt) WHERE retry_of IS NOT NULL;",
+    ),
+    (
         7,
         // Maintenance windows made through the API (those of scheduler.toml
         // live in the file), and whether a run fell in a window that keeps
