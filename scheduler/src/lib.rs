@@ -92,6 +92,7 @@ pub async fn run_on(
 ) -> Result<(), StartError> {
     let tls = config.tls.as_ref().map(server::tls_acceptor).transpose()?;
     let grace = config.shutdown_grace;
+    let limits = config.server;
     let app = App::open(config, clock, shutdown.clone()).await?;
     let tasks = TaskTracker::new();
     if let Err(e) = app.spawn_background(&tasks) {
@@ -110,6 +111,7 @@ pub async fn run_on(
         tls,
         shutdown.clone(),
         grace,
+        limits,
     )
     .await;
     tasks.close();

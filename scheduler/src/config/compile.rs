@@ -98,6 +98,7 @@ pub(super) fn compile(
         .collect();
     let notify = name_notifiers(&mut r, notify);
     let maintenance = super::maintenance::windows(&mut r, raw.maintenance);
+    let server = server_limits(&mut r, raw.server.unwrap_or_default());
     if !r.problems.is_empty() {
         return Err(r.problems);
     }
@@ -119,6 +120,7 @@ pub(super) fn compile(
             probes,
             notify,
             maintenance,
+            server,
         }),
         _ => Err(vec![Problem::General("incomplete configuration".into())]),
     }
@@ -216,6 +218,43 @@ fn required_path(
         value: resolve(base, &s.value),
         origin: s.origin,
     })
+}
+
+/// `[server]`, each key with its `SONDE_SCHEDULER_SERVER_*` override.
+fn server_limits(r: &mut Reader<'_>, raw: super::raw::RawServer) -> super::ServerLimits {
+    let d = super::ServerLimits::default();
+    let second = Duration::from_secs(1);
+    super::ServerLimits {
+        max_connections: usize::try_from(integer(
+            r,
+            "server.max_connections",
+            raw.max_connections,
+            16,
+            d.max_connections as i64,
+        ))
+        .unwrap_or(d.max_connections),
+        header_timeout: duration(
+            r,
+            "server.header_timeout",
+            raw.header_timeout,
+            d.header_timeout,
+            second,
+        ),
+        idle_timeout: duration(
+            r,
+            "server.idle_timeout",
+            raw.idle_timeout,
+            d.idle_timeout,
+            second,
+        ),
+        request_timeout: duration(
+            r,
+            "server.request_timeout",
+            raw.request_timeout,
+            d.request_timeout,
+            second,
+        ),
+    }
 }
 
 fn duration(

@@ -71,8 +71,38 @@ pub struct Config {
     pub probes: Vec<ProbeEntry>,
     /// Notification targets (used by the alert engine).
     pub notify: Vec<NotifyEntry>,
+    /// `[server]`: the listener's limits.
+    pub server: ServerLimits,
     /// `[[maintenance]]` windows (ids `config/NAME`).
     pub maintenance: Vec<crate::maintenance::Window>,
+}
+
+/// `[server]`: what one client may hold of the listener, so slow or idle
+/// clients cannot starve probes and `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Open connections at most (also kept 64 below the process's open-file
+    /// limit); at the cap the connection that has waited longest for a
+    /// request is closed to admit the new one.
+    pub max_connections: usize,
+    /// A request head must arrive within this, from the connection's start
+    /// or the end of its previous response.
+    pub header_timeout: Duration,
+    /// A connection without a request in flight is closed after this.
+    pub idle_timeout: Duration,
+    /// A request's body must arrive within this.
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// PEM files for the listener's TLS.
@@ -164,6 +194,7 @@ impl Config {
             probes: Vec::new(),
             notify: Vec::new(),
             maintenance: Vec::new(),
+            server: ServerLimits::default(),
         }
     }
 }

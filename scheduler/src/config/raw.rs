@@ -29,6 +29,17 @@ pub(super) struct RawConfig {
     pub notify: Vec<RawNotify>,
     #[serde(default)]
     pub maintenance: Vec<RawMaintenance>,
+    pub server: Option<RawServer>,
+}
+
+/// `[server]`: the listener's limits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    pub max_connections: Option<Spanned<i64>>,
+    pub header_timeout: Option<Spanned<String>>,
+    pub idle_timeout: Option<Spanned<String>>,
+    pub request_timeout: Option<Spanned<String>>,
 }
 
 /// A `[[maintenance]]` window.

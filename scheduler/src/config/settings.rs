@@ -50,7 +50,11 @@ impl<'a> Reader<'a> {
 
     /// The environment variable that overrides top-level `key`.
     pub fn env_var(key: &str) -> String {
-        format!("SONDE_SCHEDULER_{}", key.to_ascii_uppercase())
+        // `server.header_timeout` → `SONDE_SCHEDULER_SERVER_HEADER_TIMEOUT`.
+        format!(
+            "SONDE_SCHEDULER_{}",
+            key.to_ascii_uppercase().replace('.', "_")
+        )
     }
 
     /// A top-level string: the environment wins over the file.
