@@ -36,6 +36,7 @@ pub mod alert;
 pub mod api;
 pub mod app;
 pub mod assignment;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod cli;

@@ -49,6 +49,8 @@ pub async fn create(
     window.created_at = Some(now);
     crate::evaluate::maintenance::put(&app, window.clone()).await?;
     tracing::info!(window = %window.id, name = %window.name, by = %grant.name, "Maintenance window created.");
+    let detail = Some(window.name.clone());
+    crate::audit::record(&app, &grant.name, "maintenance.create", &window.id, detail).await;
     let view = MaintenanceView::new(&window, now);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
@@ -72,6 +74,7 @@ pub async fn delete(
     }
     if crate::evaluate::maintenance::delete(&app, id.clone()).await? {
         tracing::info!(window = %id, by = %grant.name, "Maintenance window deleted.");
+        crate::audit::record(&app, &grant.name, "maintenance.delete", &id, None).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("no maintenance window with this id"))

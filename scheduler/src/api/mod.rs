@@ -14,6 +14,7 @@
 //! - `error`: [`ApiError`], the JSON error answer.
 
 mod alerts;
+mod audit;
 mod catalog;
 pub mod error;
 mod maintenance;
@@ -71,6 +72,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/v1/maintenance/{id}", delete(maintenance::delete))
         .route("/api/v1/notify/test", post(notify_test::test))
+        .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/reports/alerts", get(reports::alerts))
         .route("/api/v1/catalog", get(catalog::get_catalog))
         .route("/api/v1/probes", get(probes::list))

@@ -60,6 +60,16 @@ pub async fn test(
     })?;
     let accepted = results.iter().all(|r| r.accepted);
     tracing::info!(by = %grant.name, accepted, notifiers = results.len(), "Test notification sent.");
+    let target = request.notifier.as_deref().unwrap_or("every notifier");
+    let detail = Some(
+        if accepted {
+            "accepted"
+        } else {
+            "refused by one or more"
+        }
+        .to_owned(),
+    );
+    crate::audit::record(&app, &grant.name, "notify.test", target, detail).await;
     let status = if accepted {
         StatusCode::OK
     } else {

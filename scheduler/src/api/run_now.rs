@@ -74,7 +74,7 @@ pub async fn run_now(
     Query(query): Query<RunQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    app.auth.operator(&headers).await?;
+    let grant = app.auth.operator(&headers).await?;
     let scenario = app
         .catalog
         .current()
@@ -83,6 +83,8 @@ pub async fn run_now(
         .ok_or_else(|| ApiError::not_found(format!("unknown scenario `{name}`")))?;
     let regions = parse_regions(query.regions.as_deref(), app.fleet.regions_of(&scenario))?;
     let wait = parse_wait(query.wait.as_deref())?;
+    let detail = Some(format!("regions {}", regions.join(", ")));
+    crate::audit::record(&app, &grant.name, "run_now", &name, detail).await;
     let mut missing = Vec::new();
     let mut pending = Vec::new();
     for region in regions {

@@ -32,6 +32,8 @@ pub async fn create(
         .map_err(ApiError::bad_request)?;
     crate::evaluate::silences::put(&app, silence.clone()).await?;
     tracing::info!(silence = %silence.id, by = %grant.name, "Silence created.");
+    let detail = Some(silence.comment.clone());
+    crate::audit::record(&app, &grant.name, "silence.create", &silence.id, detail).await;
     let view = SilenceView::new(silence, now);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
@@ -42,8 +44,9 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let grant = app.auth.operator(&headers).await?;
-    if crate::evaluate::silences::expire(&app, id).await? {
+    if crate::evaluate::silences::expire(&app, id.clone()).await? {
         tracing::info!(by = %grant.name, "Silence expired.");
+        crate::audit::record(&app, &grant.name, "silence.expire", &id, None).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("no active silence with this id"))

@@ -9,7 +9,11 @@ use super::{EXIT_INVALID, TokenAction};
 use crate::auth::{generate_token, token_sha256};
 use crate::config::{Config, is_valid_name};
 use crate::store::Tx;
+use crate::store::audit::AuditEntry;
 use crate::store::tokens::TokenRow;
+
+/// The actor of what `scheduler token` does in the audit log.
+const COMMAND_LINE: &str = "command line";
 
 pub(super) fn token(config: &Config, action: TokenAction) -> ExitCode {
     let result = match action {
@@ -96,6 +100,13 @@ fn create(
         revoked_at: None,
     };
     conn.insert_token(&row)?;
+    conn.record_audit(&AuditEntry {
+        at: chrono::Utc::now(),
+        actor: COMMAND_LINE.to_owned(),
+        action: "token.create".to_owned(),
+        target: name.to_owned(),
+        detail: Some(row.kind.clone()),
+    })?;
     drop(conn);
     let mut out = std::io::stdout().lock();
     writeln!(out, "{token}")?;
@@ -161,8 +172,18 @@ fn list(config: &Config, name: Option<&str>) -> anyhow::Result<ExitCode> {
 )]
 fn revoke(config: &Config, name: &str) -> anyhow::Result<ExitCode> {
     let conn = open_store(config)?;
-    let revoked = conn.revoke_tokens(name, chrono::Utc::now().timestamp_millis())?;
+    let now = chrono::Utc::now();
+    let revoked = conn.revoke_tokens(name, now.timestamp_millis())?;
     eprintln!("revoked {revoked} token(s) of `{name}`");
+    if revoked > 0 {
+        conn.record_audit(&AuditEntry {
+            at: now,
+            actor: COMMAND_LINE.to_owned(),
+            action: "token.revoke".to_owned(),
+            target: name.to_owned(),
+            detail: Some(format!("{revoked} token(s)")),
+        })?;
+    }
     if config.probes.iter().any(|p| p.name == name) {
         eprintln!(
             "note: `{name}` also has a [[probe]] entry in the configuration; remove it there"

@@ -16,6 +16,7 @@
 //! does not undo the others.
 
 pub mod alerts;
+pub mod audit;
 pub mod notify_queue;
 pub mod outbox;
 pub mod probes;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 pub use alerts::Alerts;
+pub use audit::Audit;
 pub use notify_queue::NotifyQueue;
 pub use outbox::Outbox;
 pub use probes::Probes;
@@ -58,9 +60,9 @@ pub enum StoreError {
 }
 
 /// Everything a job may do: the whole storage interface.
-pub trait Tx: Results + Probes + Tokens + Alerts + Outbox + NotifyQueue {}
+pub trait Tx: Results + Probes + Tokens + Alerts + Outbox + NotifyQueue + Audit {}
 
-impl<T: Results + Probes + Tokens + Alerts + Outbox + NotifyQueue> Tx for T {}
+impl<T: Results + Probes + Tokens + Alerts + Outbox + NotifyQueue + Audit> Tx for T {}
 
 /// What a backend runs after a group's COMMIT (or its failure).
 pub(crate) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;

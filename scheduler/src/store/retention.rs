@@ -62,6 +62,11 @@ pub async fn run(
             Ok(deleted) => tracing::info!(deleted, "Old results deleted."),
             Err(e) => tracing::warn!(error = %e, "Retention job failed."),
         }
+        match store.write(move |tx| tx.delete_audit_before(cutoff)).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "Old audit entries deleted."),
+            Err(e) => tracing::warn!(error = %e, "Audit retention failed."),
+        }
         match delete_alert_history_before(&store, cutoff).await {
             Ok(d) if d == AlertHistoryDeleted::default() => {}
             Ok(d) => tracing::info!(

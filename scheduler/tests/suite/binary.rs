@@ -110,6 +110,31 @@ fn token_create_prints_the_token_once_and_stores_only_its_hash() {
     assert!(revoke.status.success());
     assert!(String::from_utf8_lossy(&revoke.stderr).contains("revoked 1"));
 
+    // The audit log has each of them, done from the command line.
+    let store = rusqlite::Connection::open(f.dir.path().join("data/sonde.db")).unwrap();
+    let audit: Vec<(String, String, String)> = store
+        .prepare("SELECT actor, action, target FROM audit ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let cli = |action: &str, target: &str| {
+        (
+            "command line".to_owned(),
+            action.to_owned(),
+            target.to_owned(),
+        )
+    };
+    assert_eq!(
+        audit,
+        [
+            cli("token.create", "p-eu-1"),
+            cli("token.create", "alice"),
+            cli("token.revoke", "p-eu-1")
+        ]
+    );
+
     let entry = f.cli(&[
         "token",
         "create",

@@ -31,6 +31,7 @@ mod alert_scopes;
 mod alert_silences;
 mod alert_slo;
 mod alert_states;
+mod audit;
 mod binary;
 mod catalog_depends;
 mod clock_skew;

@@ -8,6 +8,7 @@
 //! - `writer`: the writer thread and its group commit.
 
 mod alerts;
+mod audit;
 mod confirm_requests;
 mod maintenance;
 mod notify_queue;

@@ -198,6 +198,20 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     ALTER TABLE results ADD COLUMN slo_excluded INTEGER NOT NULL DEFAULT 0;",
     ),
+    (
+        8,
+        // The audit log (`crate::store::audit`): every write someone made,
+        // kept like results.
+        "CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,          -- Unix ms
+        actor TEXT NOT NULL,          -- the operator token's name, or `command line`
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX audit_by_at ON audit (at);",
+    ),
 ];
 
 /// The newest schema this build knows.
