@@ -93,3 +93,57 @@ async fn credentials_stay_with_their_origin_across_redirects() {
     assert_eq!(hop.header("x-api-key"), Some(TOKEN));
     assert_eq!(hop.header("cookie"), Some("session=abc"));
 }
+
+/// A secret with a space, a quote and an accent, sent in a query and
+/// echoed back JSON-escaped and base64'd: no form of it reaches the
+/// report.
+#[tokio::test]
+async fn a_secret_never_comes_back_in_an_encoded_form() {
+    use base64::Engine;
+    const SECRET: &str = "sp ace\"quoté";
+    let echo = format!(
+        "{{\"echo\":{},\"basic\":\"{}\"}}",
+        serde_json::to_string(SECRET).expect("json"),
+        base64::engine::general_purpose::STANDARD.encode(format!("alice:{SECRET}"))
+    );
+    let target = TestTarget::new()
+        .route("/echo", 500, &echo)
+        .start()
+        .await
+        .expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("leak.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "interval = \"1m\"\n[[steps]]\nname = \"s\"\nget = \"{}?key={{{{secret.KEY}}}}\"\nexpect = [\"status == 200\", 'body contains \"nothing\"']\n",
+            target.url("/echo")
+        ),
+    )
+    .expect("write");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_probe"))
+            .env("SONDE_SECRET_KEY", SECRET)
+            .args(["run", "--format", "json"])
+            .arg(&file)
+            .output()
+    })
+    .await
+    .expect("joined")
+    .expect("probe runs");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for form in [
+        "sp ace",
+        "sp%20ace",
+        "quot%C3%A9",
+        "ace\\\"quot",
+        "YWxpY2U6",
+    ] {
+        assert!(!all.contains(form), "{form} in {all}");
+    }
+    assert!(all.contains("key=***"), "{all}");
+}

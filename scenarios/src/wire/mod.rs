@@ -21,6 +21,7 @@
 //! - `version`: [`scenario_version`], the `sha256:` of a scenario.
 //! - [`time`]: times as RFC 3339 UTC with milliseconds (a serde `with` module).
 
+mod encoded;
 mod error;
 mod ingest;
 mod plan;

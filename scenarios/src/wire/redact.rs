@@ -70,9 +70,7 @@ fn redact_step(step: &mut StepResult, secrets: &[&str]) {
 }
 
 fn scrub(s: &mut String, secrets: &[&str]) {
-    if secrets.iter().any(|secret| s.contains(secret)) {
-        *s = redact_sorted(s, secrets);
-    }
+    *s = redact_sorted(s, secrets);
 }
 
 /// Non-empty secrets without repeats, longest first.
@@ -83,9 +81,33 @@ fn longest_first<'a>(secrets: &[&'a str]) -> Vec<&'a str> {
     sorted
 }
 
+/// Replaces each secret as written, then in every form it can come back in
+/// (percent-encoded, JSON-escaped, base64, case-folded: `encoded`).
+fn redact_sorted(text: &str, secrets: &[&str]) -> String {
+    let exact = redact_exact(text, secrets);
+    let spans = super::encoded::encoded_spans(&exact, secrets);
+    if spans.is_empty() {
+        return exact;
+    }
+    let mut out = String::with_capacity(exact.len());
+    let mut at = 0;
+    for span in spans {
+        // Spans fall on character boundaries: they start and end at ASCII
+        // escapes or at the edges of whole decoded characters.
+        if let (Some(before), true) = (exact.get(at..span.start), exact.is_char_boundary(span.end))
+        {
+            out.push_str(before);
+            out.push_str(REDACTED);
+            at = span.end;
+        }
+    }
+    out.push_str(exact.get(at..).unwrap_or_default());
+    out
+}
+
 /// One left-to-right pass, so a replacement is never matched again (a
 /// secret such as `*` cannot grow the output).
-fn redact_sorted(text: &str, secrets: &[&str]) -> String {
+fn redact_exact(text: &str, secrets: &[&str]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
