@@ -383,13 +383,9 @@ impl Engine {
         labels: &BTreeMap<String, String>,
         started_at: DateTime<Utc>,
     ) -> bool {
-        let st = self.lock();
-        let regions = [region.to_owned()];
-        windows_of(&st).any(|w| {
-            w.exclude_from_slo
-                && w.open_at(started_at).is_some()
-                && w.covers(Some(scenario), &regions, labels)
-        })
+        self.lock()
+            .windows_over(scenario, region, labels, started_at)
+            .any(|w| w.exclude_from_slo)
     }
 
     /// Writes `event` to the outbox.
@@ -450,8 +446,10 @@ impl Engine {
             .silences
             .iter()
             .any(|s| s.is_active(now) && s.covers(Some(scenario), &regions, labels));
-        let maintenance = windows_of(&st)
-            .any(|w| w.open_at(now).is_some() && w.covers(Some(scenario), &regions, labels));
+        let maintenance = st
+            .windows_over(scenario, region, labels, now)
+            .next()
+            .is_some();
         let (state, up) = region_state(&h, live, muted);
         if maintenance && state != RegionState::Unknown {
             return (RegionState::Maintenance, up);
@@ -516,10 +514,23 @@ pub fn region_state(h: &RegionHealth, live: bool, muted: bool) -> (RegionState, 
 impl State {
     /// Whether a maintenance window is open for `s` in `region` at `now`.
     pub fn in_maintenance(&self, s: &CatalogScenario, region: &str, now: DateTime<Utc>) -> bool {
+        self.windows_over(&s.name, region, &s.scenario.labels, now)
+            .next()
+            .is_some()
+    }
+
+    /// The maintenance windows open at `at` for `scenario` (with `labels`)
+    /// in `region`.
+    fn windows_over<'a>(
+        &'a self,
+        scenario: &'a str,
+        region: &str,
+        labels: &'a BTreeMap<String, String>,
+        at: DateTime<Utc>,
+    ) -> impl Iterator<Item = &'a Window> {
         let regions = [region.to_owned()];
-        windows_of(self).any(|w| {
-            w.open_at(now).is_some() && w.covers(Some(&s.name), &regions, &s.scenario.labels)
-        })
+        windows_of(self)
+            .filter(move |w| w.open_at(at).is_some() && w.covers(Some(scenario), &regions, labels))
     }
 }
 
