@@ -137,14 +137,8 @@ fn test_alert(entry: &NotifyEntry, base_url: &str, now: DateTime<Utc>) -> Alert 
 /// has none).
 fn origin(entry: &NotifyEntry) -> String {
     let url = entry.url.as_deref().unwrap_or(super::PAGERDUTY_URL);
-    match reqwest::Url::parse(url) {
-        Ok(u) => {
-            let host = u.host_str().unwrap_or("");
-            match u.port() {
-                Some(port) => format!("{}://{host}:{port}", u.scheme()),
-                None => format!("{}://{host}", u.scheme()),
-            }
-        }
-        Err(_) => "(invalid URL)".to_owned(),
-    }
+    reqwest::Url::parse(url).map_or_else(
+        |_| "(invalid URL)".to_owned(),
+        |u| u.origin().ascii_serialization(),
+    )
 }
