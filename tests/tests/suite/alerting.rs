@@ -193,6 +193,20 @@ async fn every_region_up(world: &World) {
     .await;
 }
 
+/// Waits until `home` shows `state` in `region` in the API.
+pub(crate) async fn region_shows(world: &World, region: &str, state: &str) {
+    eventually(&format!("home {state} in {region}"), LONG, || async {
+        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
+        let shown = s["regions"]
+            .as_array()?
+            .iter()
+            .find(|r| r["region"] == region)?
+            .clone();
+        (shown["state"] == state).then_some(())
+    })
+    .await;
+}
+
 pub(crate) async fn am_alerts(world: &World) -> Option<Vec<Value>> {
     am_alerts_at(world.am_port?).await
 }
@@ -495,16 +509,7 @@ async fn killing_every_probe_of_a_region_raises_one_region_alert_and_no_scenario
         alert["probe"].is_null() && alert["scenario"].is_null(),
         "{alert}"
     );
-    eventually("the scenario unknown in eu-west-1", LONG, || async {
-        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
-        let eu = s["regions"]
-            .as_array()?
-            .iter()
-            .find(|r| r["region"] == "eu-west-1")?
-            .clone();
-        (eu["state"] == "unknown").then_some(())
-    })
-    .await;
+    region_shows(&world, "eu-west-1", "unknown").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let scenario_pages: Vec<_> = pages(&world)
         .into_iter()

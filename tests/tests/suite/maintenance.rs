@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sonde_tests::fleet::{FleetOptions, eventually};
 
-use crate::alerting::{LONG, REGIONS, am_alerts, fault, pages, world_extra};
+use crate::alerting::{LONG, REGIONS, am_alerts, fault, pages, region_shows, world_extra};
 use crate::one_fleet::one_fleet_at_a_time;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,16 +64,7 @@ async fn an_outage_inside_a_maintenance_window_pages_nobody_and_spares_the_budge
             .is_some_and(|d| d.contains("maintenance window `shop-db-upgrade`")),
         "{muted}"
     );
-    eventually("eu-west-1 shows maintenance", LONG, || async {
-        let s = world.fleet.get_json("/api/v1/scenarios/home").await.ok()?;
-        let eu = s["regions"]
-            .as_array()?
-            .iter()
-            .find(|r| r["region"] == "eu-west-1")?
-            .clone();
-        (eu["state"] == "maintenance").then_some(())
-    })
-    .await;
+    region_shows(&world, "eu-west-1", "maintenance").await;
 
     // A few more failing runs, then: not one page, anywhere.
     tokio::time::sleep(Duration::from_secs(4)).await;
