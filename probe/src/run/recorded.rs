@@ -4,7 +4,7 @@
 //! parser rewrites (a non-ASCII host, sent as punycode) is masked all the
 //! same.
 
-use scenarios::wire::redact;
+use scenarios::wire::{REDACTED, redact};
 use url::Url;
 
 /// The URL a step records, beside the one it sends.
@@ -60,6 +60,9 @@ impl RecordedUrl {
             self.parsed.as_ref().and_then(Url::host_str),
         ) {
             (Some(real), Some(shown)) if real != shown => out.replace(real, shown),
+            // The masked rendering does not say where the secret was (all
+            // of the URL was one): a host it does not show came from it.
+            (Some(real), None) if !self.text.contains(real) => out.replace(real, REDACTED),
             _ => out,
         }
     }
@@ -119,7 +122,25 @@ mod tests {
     }
 
     #[test]
+    fn a_host_inside_a_secret_url_is_masked_in_messages() {
+        let whole = RecordedUrl::new(REDACTED.into());
+        let url = sent("https://tenant.example.com/x");
+        assert_eq!(whole.as_str(), "***");
+        assert_eq!(
+            whole.describe(&url, "resolving tenant.example.com: NXDOMAIN"),
+            "resolving ***: NXDOMAIN"
+        );
+        let port = RecordedUrl::new("http://h.test:***/x".into());
+        assert_eq!(
+            port.describe(&sent("http://h.test:81/x"), "connecting to h.test"),
+            "connecting to h.test"
+        );
+    }
+
+    #[test]
     fn a_rendering_that_does_not_parse_is_recorded_as_rendered() {
+        let userinfo = RecordedUrl::new("http://ann:***@h.test/".into());
+        assert_eq!(userinfo.as_str(), "http://ann:***@h.test/");
         let masked = RecordedUrl::new("http://h:***/x".into());
         assert_eq!(masked.as_str(), "http://h:***/x");
         let next = sent("http://other.test/y?t=s3cr3t");
