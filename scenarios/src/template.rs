@@ -4,6 +4,8 @@
 
 use std::ops::Range;
 
+use crate::wire::REDACTED;
+
 /// What a `{{…}}` refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ref {
@@ -138,6 +140,28 @@ pub trait Scope {
     /// The value of a reference, or `None` when it is unknown at run time
     /// (a missing secret), which fails the step.
     fn lookup(&self, reference: &Ref) -> Option<serde_json::Value>;
+
+    /// The value of a reference and the one shown in place of it where the
+    /// request is described: `***` for a secret, the value itself for
+    /// anything else. A scope that holds values made from secrets (a var
+    /// set to `{{secret.NAME}}`) gives their masked form instead.
+    fn lookup_shown(&self, reference: &Ref) -> Option<Shown<serde_json::Value>> {
+        let sent = self.lookup(reference)?;
+        let shown = match reference {
+            Ref::Secret(_) => serde_json::Value::String(REDACTED.into()),
+            _ => sent.clone(),
+        };
+        Some(Shown { sent, shown })
+    }
+}
+
+/// One rendering read two ways: `sent` with every value, to go on the
+/// wire, and `shown` with each secret as `***`, to record. Both come from
+/// the same lookups, so a `{{uuid}}` or `{{now}}` is the same in each.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Shown<T> {
+    pub sent: T,
+    pub shown: T,
 }
 
 /// A reference that had no value when rendering.
@@ -181,6 +205,32 @@ impl Template {
         self.render_with(&|r| scope.lookup(r))
     }
 
+    /// Renders to the text to send and, from the same values, the text to
+    /// record, in which each secret stands as `***` where its `{{…}}` was
+    /// (so a secret that is also common text, like `1`, masks nothing else).
+    ///
+    /// # Errors
+    /// When the scope has no value for a reference.
+    pub fn render_shown(&self, scope: &dyn Scope) -> Result<Shown<String>, RenderError> {
+        let mut out = Shown::<String>::default();
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(text) => {
+                    out.sent.push_str(text);
+                    out.shown.push_str(text);
+                }
+                Segment::Ref(r) => {
+                    let value = scope
+                        .lookup_shown(r)
+                        .ok_or_else(|| RenderError(ref_name(r)))?;
+                    push_text(&mut out.sent, value.sent);
+                    push_text(&mut out.shown, value.shown);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn render_with(
         &self,
         lookup: &dyn Fn(&Ref) -> Option<serde_json::Value>,
@@ -189,10 +239,9 @@ impl Template {
         for segment in &self.segments {
             match segment {
                 Segment::Literal(text) => out.push_str(text),
-                Segment::Ref(r) => match lookup(r).ok_or_else(|| RenderError(ref_name(r)))? {
-                    serde_json::Value::String(s) => out.push_str(&s),
-                    other => out.push_str(&other.to_string()),
-                },
+                Segment::Ref(r) => {
+                    push_text(&mut out, lookup(r).ok_or_else(|| RenderError(ref_name(r)))?);
+                }
             }
         }
         Ok(out)
@@ -212,6 +261,14 @@ impl Template {
             [Segment::Ref(r)] => Some(r),
             _ => None,
         }
+    }
+}
+
+/// Text substitution: a string as it is, any other JSON value as JSON.
+fn push_text(out: &mut String, value: serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => out.push_str(&s),
+        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -283,6 +340,7 @@ mod tests {
                 Ref::Name(n) if n == "product" => Some(json!(42)),
                 Ref::Name(n) if n == "user" => Some(json!("ann")),
                 Ref::Region => Some(json!("eu-west-1")),
+                Ref::Secret(n) if n == "ONE" => Some(json!("1")),
                 _ => None,
             }
         }
@@ -329,5 +387,26 @@ mod tests {
         );
         let (missing, _) = parse("{{secret.X}}").expect("valid");
         assert_eq!(missing.render(&Fixed), Err(RenderError("secret.X".into())));
+    }
+
+    #[test]
+    fn the_shown_rendering_masks_a_secret_where_it_was_written() {
+        let (t, _) = parse("https://h/v1/x?n={{product}}&key={{secret.ONE}}").expect("valid");
+        let both = t.render_shown(&Fixed).expect("rendered");
+        assert_eq!(both.sent, "https://h/v1/x?n=42&key=1");
+        assert_eq!(both.shown, "https://h/v1/x?n=42&key=***");
+        let (host, _) = parse("https://{{secret.ONE}}.example.com/").expect("valid");
+        assert_eq!(
+            host.render_shown(&Fixed).expect("rendered").shown,
+            "https://***.example.com/"
+        );
+        assert_eq!(
+            missing_secret().render_shown(&Fixed),
+            Err(RenderError("secret.X".into()))
+        );
+    }
+
+    fn missing_secret() -> Template {
+        parse("{{secret.X}}").expect("valid").0
     }
 }

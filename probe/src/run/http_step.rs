@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::other_steps::{cert_expiry, failed};
+use super::recorded::RecordedUrl;
 use super::{RunState, checks, failed_before_start, traceparent};
 use crate::net::{HttpCall, HttpResponse, PhaseTimings};
 
@@ -32,6 +33,7 @@ pub async fn run(
     let mut result = StepResult::skipped(step.name.clone(), step.kind());
     let mut phases = PhaseTimings::default();
     let mut url = rendered.url;
+    let mut recorded = rendered.recorded_url;
     let mut method = req.method.as_str();
     let mut body = rendered.body;
     let mut visited = HashSet::from([url.to_string()]);
@@ -65,7 +67,7 @@ pub async fn run(
         };
         result.http = Some(HttpInfo {
             method: method.to_string(),
-            url: url.to_string(),
+            url: recorded.as_str().to_string(),
             status: None,
             version: String::new(),
         });
@@ -73,21 +75,32 @@ pub async fn run(
             Ok(resp) => resp,
             Err(mut f) => {
                 f.phases = add(&phases, &f.phases);
+                f.message = recorded.describe(&url, &f.message);
                 return failed(result, f);
             }
         };
         phases = add(&phases, &resp.phases);
-        note_response(state, &mut result, &url, &resp, &mut set_cookies);
-        let Some(next) = redirect_target(req, &url, &resp) else {
+        note_response(
+            state,
+            &mut result,
+            (&url, &recorded),
+            &resp,
+            &mut set_cookies,
+        );
+        let Some((next, location)) = redirect_target(req, &url, &resp) else {
             break resp;
         };
+        let recorded_next = recorded.follow(location, &next, &state.runner.secrets.values());
         redirects += 1;
         if !visited.insert(next.to_string()) {
             return redirect_failure(
                 result,
                 phases,
                 wire::ErrorKind::RedirectLoop,
-                format!("redirect loop: {next} was already visited"),
+                format!(
+                    "redirect loop: {} was already visited",
+                    recorded_next.as_str()
+                ),
             );
         }
         if redirects > req.max_redirects {
@@ -101,6 +114,7 @@ pub async fn run(
             body = Bytes::new();
         }
         url = next;
+        recorded = recorded_next;
     };
     result.phases = Some(phases.to_wire());
     let json: Option<serde_json::Value> = serde_json::from_slice(&response.body).ok();
@@ -124,6 +138,8 @@ pub async fn run(
 
 struct Rendered {
     url: Url,
+    /// The URL as the result shows it: rendered with secrets as `***`.
+    recorded_url: RecordedUrl,
     headers: Vec<RenderedHeader>,
     body: Bytes,
     content_type: Option<&'static str>,
@@ -143,11 +159,13 @@ struct RenderedHeader {
 const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
 
 fn render(scope: &dyn Scope, req: &HttpRequest) -> Result<Rendered, String> {
-    let text = req.url.render(scope).map_err(|e| e.to_string())?;
-    let url = Url::parse(&text).map_err(|e| format!("invalid URL `{text}`: {e}"))?;
+    let text = req.url.render_shown(scope).map_err(|e| e.to_string())?;
+    let shown = &text.shown;
+    let url = Url::parse(&text.sent).map_err(|e| format!("invalid URL `{shown}`: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("invalid URL `{text}`: expected http or https"));
+        return Err(format!("invalid URL `{shown}`: expected http or https"));
     }
+    let recorded_url = RecordedUrl::new(text.shown);
     let mut headers = Vec::with_capacity(req.headers.len());
     for (name, template) in &req.headers {
         let value = template
@@ -193,6 +211,7 @@ fn render(scope: &dyn Scope, req: &HttpRequest) -> Result<Rendered, String> {
     };
     Ok(Rendered {
         url,
+        recorded_url,
         headers,
         body,
         content_type,
@@ -233,10 +252,11 @@ fn request_headers(
     headers
 }
 
+/// The hop is the URL sent to and the one recorded for it.
 fn note_response(
     state: &mut RunState<'_>,
     result: &mut StepResult,
-    url: &Url,
+    (url, recorded): (&Url, &RecordedUrl),
     resp: &HttpResponse,
     set_cookies: &mut Vec<(String, String)>,
 ) {
@@ -246,7 +266,7 @@ fn note_response(
             .as_ref()
             .map(|h| h.method.clone())
             .unwrap_or_default(),
-        url: url.to_string(),
+        url: recorded.as_str().to_string(),
         status: Some(resp.status),
         version: resp.version.to_string(),
     });
@@ -260,7 +280,12 @@ fn note_response(
     );
 }
 
-fn redirect_target(req: &HttpRequest, url: &Url, resp: &HttpResponse) -> Option<Url> {
+/// Where a redirect leads, and the `Location` it was resolved from.
+fn redirect_target<'r>(
+    req: &HttpRequest,
+    url: &Url,
+    resp: &'r HttpResponse,
+) -> Option<(Url, &'r str)> {
     if !req.follow_redirects || !matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
         return None;
     }
@@ -268,7 +293,7 @@ fn redirect_target(req: &HttpRequest, url: &Url, resp: &HttpResponse) -> Option<
         .headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("location"))?;
-    url.join(&location.1).ok()
+    Some((url.join(&location.1).ok()?, location.1.as_str()))
 }
 
 fn redirect_failure(

@@ -8,6 +8,7 @@ mod checks;
 mod cookies;
 mod http_step;
 mod other_steps;
+mod recorded;
 pub mod retry;
 mod scope;
 mod start;
@@ -96,6 +97,7 @@ impl Runner {
             scenario,
             scope: RunScope {
                 vars: HashMap::new(),
+                shown_vars: HashMap::new(),
                 captures: HashMap::new(),
                 secrets: &self.secrets,
                 region: &self.region,
@@ -143,15 +145,18 @@ impl Runner {
 }
 
 /// Vars are rendered once per run, so `{{uuid}}` in a var is one id for
-/// the whole journey.
+/// the whole journey; each is kept as sent and as recorded.
 fn render_vars(state: &mut RunState<'_>) -> Option<String> {
     for (name, template) in &state.scenario.vars {
-        match template.render(&state.scope) {
+        match template.render_shown(&state.scope) {
             Ok(text) => {
-                state
-                    .scope
+                let scope = &mut state.scope;
+                scope
                     .vars
-                    .insert(name.clone(), serde_json::Value::String(text));
+                    .insert(name.clone(), serde_json::Value::String(text.sent));
+                scope
+                    .shown_vars
+                    .insert(name.clone(), serde_json::Value::String(text.shown));
             }
             Err(e) => return Some(format!("var `{name}`: {e}")),
         }

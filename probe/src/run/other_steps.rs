@@ -3,9 +3,11 @@
 
 use scenarios::expr::Observation;
 use scenarios::model::{DnsQuery, Step, TcpConnect, TlsHandshake};
+use scenarios::template::Shown;
 use scenarios::wire::{self, DnsInfo, StepResult};
 use tokio::time::Instant;
 
+use super::recorded::describe_target;
 use super::{RunState, checks, failed_before_start};
 use crate::net::NetFailure;
 
@@ -15,7 +17,7 @@ pub async fn dns(
     q: &DnsQuery,
     deadline: Instant,
 ) -> StepResult {
-    let name = match q.query.render(&state.scope) {
+    let name = match q.query.render_shown(&state.scope) {
         Ok(n) => n,
         Err(e) => return failed_before_start(step, wire::ErrorKind::InvalidRequest, e.to_string()),
     };
@@ -24,10 +26,10 @@ pub async fn dns(
     match state
         .runner
         .net
-        .dns_query(&name, q.record_type, q.server, deadline)
+        .dns_query(&name.sent, q.record_type, q.server, deadline)
         .await
     {
-        Err(f) => failed(result, f),
+        Err(f) => failed(result, recorded(f, &name)),
         Ok(answer) => {
             let obs = Observation {
                 duration: start.elapsed(),
@@ -51,14 +53,14 @@ pub async fn tcp(
     t: &TcpConnect,
     deadline: Instant,
 ) -> StepResult {
-    let address = match t.address.render(&state.scope) {
+    let address = match t.address.render_shown(&state.scope) {
         Ok(a) => a,
         Err(e) => return failed_before_start(step, wire::ErrorKind::InvalidRequest, e.to_string()),
     };
     let start = Instant::now();
     let mut result = StepResult::skipped(step.name.clone(), step.kind());
-    match state.runner.net.tcp_check(&address, deadline).await {
-        Err(f) => failed(result, f),
+    match state.runner.net.tcp_check(&address.sent, deadline).await {
+        Err(f) => failed(result, recorded(f, &address)),
         Ok(phases) => {
             result.phases = Some(phases.to_wire());
             let obs = Observation {
@@ -77,7 +79,7 @@ pub async fn tls(
     t: &TlsHandshake,
     deadline: Instant,
 ) -> StepResult {
-    let address = match t.address.render(&state.scope) {
+    let address = match t.address.render_shown(&state.scope) {
         Ok(a) => a,
         Err(e) => return failed_before_start(step, wire::ErrorKind::InvalidRequest, e.to_string()),
     };
@@ -91,10 +93,10 @@ pub async fn tls(
     match state
         .runner
         .net
-        .tls_check(&address, &t.tls, ca.map(Vec::as_slice), deadline)
+        .tls_check(&address.sent, &t.tls, ca.map(Vec::as_slice), deadline)
         .await
     {
-        Err(f) => failed(result, f),
+        Err(f) => failed(result, recorded(f, &address)),
         Ok((phases, info)) => {
             result.phases = Some(phases.to_wire());
             let expiry = cert_expiry(&info);
@@ -118,6 +120,12 @@ pub async fn tls(
 )]
 pub fn cert_expiry(info: &wire::TlsInfo) -> Option<chrono::TimeDelta> {
     info.cert_not_after.map(|t| t - chrono::Utc::now())
+}
+
+/// A failure whose message names the target as the result records it.
+fn recorded(mut f: NetFailure, target: &Shown<String>) -> NetFailure {
+    f.message = describe_target(&target.sent, &target.shown, &f.message);
+    f
 }
 
 /// A step whose request could not be carried out.

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use scenarios::template::{Ref, Scope};
+use scenarios::template::{Ref, Scope, Shown};
+use scenarios::wire::{REDACTED, redact};
 use serde_json::Value;
 
 use crate::secrets::Secrets;
@@ -11,6 +12,8 @@ use crate::secrets::Secrets;
 #[derive(Debug)]
 pub struct RunScope<'a> {
     pub vars: HashMap<String, Value>,
+    /// Each var as recorded: made from a secret, it holds `***` there.
+    pub shown_vars: HashMap<String, Value>,
     pub captures: HashMap<String, Value>,
     pub secrets: &'a Secrets,
     pub region: &'a str,
@@ -33,5 +36,35 @@ impl Scope for RunScope<'_> {
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             )),
         }
+    }
+
+    fn lookup_shown(&self, reference: &Ref) -> Option<Shown<Value>> {
+        let sent = self.lookup(reference)?;
+        let shown = match reference {
+            Ref::Secret(_) => Value::String(REDACTED.into()),
+            // A capture came from a response: it is redacted as responses
+            // are, in case the target echoed a secret into it.
+            Ref::Name(n) if self.captures.contains_key(n) => {
+                redacted(&sent, &self.secrets.values())
+            }
+            Ref::Name(n) => self.shown_vars.get(n).unwrap_or(&sent).clone(),
+            _ => sent.clone(),
+        };
+        Some(Shown { sent, shown })
+    }
+}
+
+/// `value` with each secret in it masked; a value with none is unchanged
+/// (a captured number stays a number).
+fn redacted(value: &Value, secrets: &[&str]) -> Value {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let masked = redact(&text, secrets);
+    if masked == text {
+        value.clone()
+    } else {
+        Value::String(masked)
     }
 }

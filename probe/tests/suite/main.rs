@@ -28,5 +28,6 @@ mod net_dns;
 mod net_guard;
 mod net_http;
 mod net_tls;
+mod recorded_request;
 mod run_journeys;
 mod security;

@@ -114,7 +114,8 @@ pub struct Phases {
 pub struct HttpInfo {
     /// Request method, e.g. `POST`.
     pub method: String,
-    /// The URL requested (after the last redirect), secrets redacted.
+    /// The URL requested (after the last redirect), recorded from a
+    /// rendering with each secret as `***`.
     pub url: String,
     /// Response status code; `null` when no response came.
     pub status: Option<u16>,

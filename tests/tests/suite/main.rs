@@ -24,6 +24,7 @@ mod deploy;
 mod dns;
 mod fleet;
 mod maintenance;
+mod recorded_request;
 mod run_now;
 mod status_page;
 mod target;
