@@ -179,7 +179,29 @@ async fn with_token_read_access_every_read_needs_a_viewer_or_operator_token() {
     let r = s.get("/api/v1/audit", Credentials::Bearer(&t.probe)).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
+    // The probe protocol keeps its own rules.
+    let r = s
+        .client
+        .get(s.fleet.url("/api/v1/plan"))
+        .bearer_auth(&t.probe)
+        .header("x-sonde-probe", "p-eu")
+        .header("x-sonde-region", "eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
     // Operator endpoints take Basic too; the viewer's creation is audited.
+    let silence = serde_json::json!({"scenario": "checkout", "duration": "1h", "comment": "CHG-7"});
+    let r = s
+        .client
+        .post(s.fleet.url("/api/v1/silences"))
+        .basic_auth("alice", Some(&t.operator))
+        .json(&silence)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
     let r = s
         .get("/api/v1/audit", Credentials::Basic(&t.operator))
         .await;
