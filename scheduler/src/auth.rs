@@ -1,16 +1,20 @@
-//! Bearer tokens: `sonde_` and 64 hex digits (32 random bytes). Only their
-//! SHA-256 is kept, in the store (`scheduler token create`) or in
+//! Tokens: `sonde_` and 64 hex digits (32 random bytes), sent as
+//! `Authorization: Bearer …` or as the password of HTTP Basic (any user
+//! name), so browsers and Prometheus' `basic_auth` can send them. Only
+//! their SHA-256 is kept, in the store (`scheduler token create`) or in
 //! `[[probe]]` entries. Probe requests also name themselves with
 //! `X-Sonde-Probe` and `X-Sonde-Region`, which must match the token.
 //!
 //! Missing or unknown (or revoked) token: 401. A valid token used where it
-//! is not allowed (another probe name or region, an operator token on a
-//! probe endpoint, a probe token on an operator endpoint): 403.
+//! is not allowed (another probe name or region, a probe token anywhere
+//! but the probe endpoints, only an operator token on operator endpoints):
+//! 403.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
+use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
@@ -30,7 +34,12 @@ const REFRESH: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     Probe,
+    /// Writes (silences, run now, …), the audit log and everything a
+    /// viewer may read.
     Operator,
+    /// Reads only: the read API, the status page and `/metrics` when
+    /// `read_access = "token"`.
+    Viewer,
 }
 
 impl TokenKind {
@@ -38,7 +47,24 @@ impl TokenKind {
         match self {
             TokenKind::Probe => "probe",
             TokenKind::Operator => "operator",
+            TokenKind::Viewer => "viewer",
         }
+    }
+
+    /// "a probe", "an operator", "a viewer": for messages.
+    pub fn with_article(self) -> &'static str {
+        match self {
+            TokenKind::Probe => "a probe",
+            TokenKind::Operator => "an operator",
+            TokenKind::Viewer => "a viewer",
+        }
+    }
+
+    /// The kind stored as `name`, if it is one.
+    pub fn parse(name: &str) -> Option<TokenKind> {
+        [TokenKind::Probe, TokenKind::Operator, TokenKind::Viewer]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
     }
 }
 
@@ -47,7 +73,7 @@ impl TokenKind {
 pub struct Grant {
     pub kind: TokenKind,
     pub name: String,
-    /// The probe's region; `None` for operators.
+    /// The probe's region; `None` for operators and viewers.
     pub region: Option<String>,
 }
 
@@ -61,7 +87,9 @@ pub struct ProbeIdentity {
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    #[error("missing bearer token (send `Authorization: Bearer sonde_…`)")]
+    #[error(
+        "missing token (send `Authorization: Bearer sonde_…`, or HTTP Basic with the token as the password)"
+    )]
     MissingToken,
     #[error("unknown or revoked token")]
     UnknownToken,
@@ -162,9 +190,10 @@ impl Authenticator {
     pub async fn probe(&self, headers: &HeaderMap) -> Result<ProbeIdentity, AuthError> {
         let grant = self.grant(headers).await?;
         if grant.kind != TokenKind::Probe {
-            return Err(AuthError::Forbidden(
-                "an operator token cannot be used on probe endpoints".into(),
-            ));
+            return Err(AuthError::Forbidden(format!(
+                "{} token cannot be used on probe endpoints",
+                grant.kind.with_article()
+            )));
         }
         let name =
             header(headers, PROBE_HEADER).ok_or(AuthError::MissingHeader("X-Sonde-Probe"))?;
@@ -190,15 +219,31 @@ impl Authenticator {
     pub async fn operator(&self, headers: &HeaderMap) -> Result<Grant, AuthError> {
         let grant = self.grant(headers).await?;
         if grant.kind != TokenKind::Operator {
+            return Err(AuthError::Forbidden(format!(
+                "{} token cannot be used on operator endpoints",
+                grant.kind.with_article()
+            )));
+        }
+        Ok(grant)
+    }
+
+    /// The viewer or operator a read request comes from.
+    ///
+    /// # Errors
+    /// See [`AuthError`].
+    pub async fn reader(&self, headers: &HeaderMap) -> Result<Grant, AuthError> {
+        let grant = self.grant(headers).await?;
+        if grant.kind == TokenKind::Probe {
             return Err(AuthError::Forbidden(
-                "a probe token cannot be used on operator endpoints".into(),
+                "a probe token cannot be used on read endpoints; use a viewer or operator token"
+                    .into(),
             ));
         }
         Ok(grant)
     }
 
     async fn grant(&self, headers: &HeaderMap) -> Result<Grant, AuthError> {
-        let token = bearer(headers).ok_or(AuthError::MissingToken)?;
+        let token = presented(headers).ok_or(AuthError::MissingToken)?;
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let asked = Instant::now();
         if self.loaded_within(REFRESH)
@@ -261,10 +306,8 @@ fn load_active(store: &dyn Tokens) -> Result<Vec<Known>, StoreError> {
         .into_iter()
         .filter(|t| t.revoked_at.is_none())
         .filter_map(|t| {
-            let kind = match t.kind.as_str() {
-                "operator" => TokenKind::Operator,
-                _ => TokenKind::Probe,
-            };
+            // A kind this build does not know grants nothing.
+            let kind = TokenKind::parse(&t.kind)?;
             Some(Known {
                 sha256: unhex32(&t.sha256)?,
                 grant: Grant {
@@ -277,15 +320,28 @@ fn load_active(store: &dyn Tokens) -> Result<Vec<Known>, StoreError> {
         .collect())
 }
 
-/// The token of an `Authorization: Bearer …` header.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The token of an `Authorization` header: `Bearer TOKEN`, or `Basic`
+/// with the token as the password (the user name is ignored).
+fn presented(headers: &HeaderMap) -> Option<String> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    let credentials = credentials.trim();
+    let token = if scheme.eq_ignore_ascii_case("bearer") {
+        credentials.to_owned()
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(credentials)
+            .ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (_user, password) = decoded.split_once(':')?;
+        password.to_owned()
+    } else {
+        return None;
+    };
+    (!token.is_empty()).then_some(token)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -310,14 +366,42 @@ mod tests {
         assert_ne!(generate_token().expect("randomness"), token);
     }
 
+    fn with_authorization(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", value.parse().expect("value"));
+        headers
+    }
+
     #[test]
     fn bearer_parsing() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(bearer(&headers), None);
-        headers.insert("authorization", "Bearer  abc ".parse().expect("value"));
-        assert_eq!(bearer(&headers), Some("abc"));
-        headers.insert("authorization", "Basic abc".parse().expect("value"));
-        assert_eq!(bearer(&headers), None);
+        assert_eq!(presented(&HeaderMap::new()), None);
+        let token = presented(&with_authorization("Bearer  abc "));
+        assert_eq!(token.as_deref(), Some("abc"));
+        assert_eq!(presented(&with_authorization("Bearer ")), None);
+        assert_eq!(presented(&with_authorization("Digest abc")), None);
+    }
+
+    #[test]
+    fn basic_parsing_takes_the_password_whatever_the_user() {
+        let basic = |credentials: &str| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+            presented(&with_authorization(&format!("Basic {encoded}")))
+        };
+        assert_eq!(basic("x:sonde_abc").as_deref(), Some("sonde_abc"));
+        assert_eq!(basic(":sonde_abc").as_deref(), Some("sonde_abc"));
+        // Only the first colon separates: the rest is the password.
+        assert_eq!(basic("me:a:b").as_deref(), Some("a:b"));
+        assert_eq!(basic("sonde_abc"), None, "no password");
+        assert_eq!(basic("x:"), None);
+        assert_eq!(presented(&with_authorization("Basic !!!")), None);
+    }
+
+    #[test]
+    fn kinds_round_trip_and_unknown_ones_are_none() {
+        for kind in [TokenKind::Probe, TokenKind::Operator, TokenKind::Viewer] {
+            assert_eq!(TokenKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(TokenKind::parse("admin"), None);
     }
 
     #[test]

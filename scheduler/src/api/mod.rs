@@ -6,7 +6,8 @@
 //!
 //! - `plan`, `results`: the probe protocol (probe token).
 //! - `scenarios`, `alerts`, `catalog`, `probes`, `reports`: the read API
-//!   (no token); `params`: its shared query parameters.
+//!   (no token, or a viewer or operator token with `read_access = "token"`,
+//!   see `read_access`); `params`: its shared query parameters.
 //! - `silences`, `maintenance`, `run_now`, `notify_test`: silences,
 //!   maintenance windows, on-demand runs and test notifications (operator
 //!   token for writes).
@@ -23,6 +24,7 @@ mod ops;
 mod params;
 mod plan;
 mod probes;
+mod read_access;
 mod reports;
 mod results;
 mod run_now;
@@ -34,6 +36,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -47,42 +50,50 @@ use crate::app::App;
 /// Every route, with `app` as state.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/", get(crate::status::page))
-        .route("/scenarios/{name}", get(crate::status::scenario_page))
-        .route("/status.js", get(crate::status::script))
+        // Probe protocol and operator endpoints: their handlers check the
+        // token. Health checks are always open.
         .route("/api/v1/plan", get(plan::get_plan))
         .route(
             "/api/v1/results",
             // The handler enforces `max_batch_bytes` itself, with a JSON 413.
             post(results::post_results).layer(DefaultBodyLimit::disable()),
         )
-        .route("/api/v1/scenarios", get(scenarios::list))
-        .route("/api/v1/scenarios/{name}", get(scenarios::one))
-        .route("/api/v1/scenarios/{name}/runs", get(scenarios::runs))
         .route("/api/v1/scenarios/{name}/run", post(run_now::run_now))
-        .route("/api/v1/alerts", get(alerts::list))
-        .route(
-            "/api/v1/silences",
-            get(silences::list).post(silences::create),
-        )
+        .route("/api/v1/silences", post(silences::create))
         .route("/api/v1/silences/{id}", delete(silences::delete))
-        .route(
-            "/api/v1/maintenance",
-            get(maintenance::list).post(maintenance::create),
-        )
+        .route("/api/v1/maintenance", post(maintenance::create))
         .route("/api/v1/maintenance/{id}", delete(maintenance::delete))
         .route("/api/v1/notify/test", post(notify_test::test))
         .route("/api/v1/audit", get(audit::list))
-        .route("/api/v1/reports/alerts", get(reports::alerts))
-        .route("/api/v1/catalog", get(catalog::get_catalog))
-        .route("/api/v1/probes", get(probes::list))
-        .route("/metrics", get(ops::metrics))
         .route("/livez", get(ops::livez))
         .route("/readyz", get(ops::readyz))
+        .merge(reads(Arc::clone(&app)))
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// What `read_access` guards: the status page, the read API, `/metrics`.
+fn reads(app: Arc<App>) -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(crate::status::page))
+        .route("/scenarios/{name}", get(crate::status::scenario_page))
+        .route("/status.js", get(crate::status::script))
+        .route("/api/v1/scenarios", get(scenarios::list))
+        .route("/api/v1/scenarios/{name}", get(scenarios::one))
+        .route("/api/v1/scenarios/{name}/runs", get(scenarios::runs))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/silences", get(silences::list))
+        .route("/api/v1/maintenance", get(maintenance::list))
+        .route("/api/v1/reports/alerts", get(reports::alerts))
+        .route("/api/v1/catalog", get(catalog::get_catalog))
+        .route("/api/v1/probes", get(probes::list))
+        .route("/metrics", get(ops::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            app,
+            read_access::require_reader,
+        ))
 }
 
 async fn not_found() -> ApiError {

@@ -63,21 +63,25 @@ pub enum Command {
 pub enum TokenAction {
     /// Make a token, store its hash and print it once on stdout.
     Create {
-        /// Probe name (or operator name with --operator).
+        /// Probe name (or operator or viewer name with --operator, --viewer).
         #[arg(long)]
         name: String,
         /// The probe's region.
         #[arg(
             long,
-            required_unless_present = "operator",
-            conflicts_with = "operator"
+            required_unless_present_any = ["operator", "viewer"],
+            conflicts_with_all = ["operator", "viewer"]
         )]
         region: Option<String>,
         /// A token for the operator endpoints (run now, silences).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "viewer")]
         operator: bool,
+        /// A read-only token: the read API, the status page and /metrics
+        /// (with `read_access = "token"`).
+        #[arg(long)]
+        viewer: bool,
         /// Print a `[[probe]]` entry for scheduler.toml instead of storing the hash.
-        #[arg(long, conflicts_with = "operator")]
+        #[arg(long, conflicts_with_all = ["operator", "viewer"])]
         print_config: bool,
         /// With --print-config: write the token to this file (mode 0600)
         /// instead of stderr.

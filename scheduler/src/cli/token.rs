@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{EXIT_INVALID, TokenAction};
-use crate::auth::{generate_token, token_sha256};
+use crate::auth::{TokenKind, generate_token, token_sha256};
 use crate::config::{Config, is_valid_name};
 use crate::store::Tx;
 use crate::store::audit::AuditEntry;
@@ -21,16 +21,25 @@ pub(super) fn token(config: &Config, action: TokenAction) -> ExitCode {
             name,
             region,
             operator,
+            viewer,
             print_config,
             token_file,
-        } => create(
-            config,
-            &name,
-            region.as_deref(),
-            operator,
-            print_config,
-            token_file.as_deref(),
-        ),
+        } => {
+            // clap keeps the flags exclusive; region only for probes.
+            let kind = match (operator, viewer) {
+                (true, _) => TokenKind::Operator,
+                (_, true) => TokenKind::Viewer,
+                _ => TokenKind::Probe,
+            };
+            create(
+                config,
+                &name,
+                region.as_deref(),
+                kind,
+                print_config,
+                token_file.as_deref(),
+            )
+        }
         TokenAction::List { name } => list(config, name.as_deref()),
         TokenAction::Revoke { name } => revoke(config, &name),
     };
@@ -62,7 +71,7 @@ fn create(
     config: &Config,
     name: &str,
     region: Option<&str>,
-    operator: bool,
+    kind: TokenKind,
     print_config: bool,
     token_file: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
@@ -89,12 +98,12 @@ fn create(
     let row = TokenRow {
         id: uuid::Uuid::now_v7().to_string(),
         name: name.to_owned(),
-        region: if operator {
-            None
-        } else {
+        region: if kind == TokenKind::Probe {
             region.map(str::to_owned)
+        } else {
+            None
         },
-        kind: if operator { "operator" } else { "probe" }.to_owned(),
+        kind: kind.as_str().to_owned(),
         sha256: hash,
         created_at: chrono::Utc::now().timestamp_millis(),
         revoked_at: None,

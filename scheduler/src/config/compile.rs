@@ -12,7 +12,7 @@ use super::settings::{EnvLookup, Origin, Reader, Setting};
 use super::{
     Config, DEFAULT_INGEST_RATE, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_CLOCK_SKEW,
     DEFAULT_PROBE_SILENCE, DEFAULT_RETENTION, DEFAULT_SHUTDOWN_GRACE, NotifierKind, NotifyEntry,
-    ProbeEntry, TlsFiles, WebhookSecret, default_burst, is_valid_name,
+    ProbeEntry, ReadAccess, TlsFiles, WebhookSecret, default_burst, is_valid_name,
 };
 
 pub(super) fn compile(
@@ -67,6 +67,7 @@ pub(super) fn compile(
         DEFAULT_MAX_CLOCK_SKEW,
         Duration::from_secs(1),
     );
+    let read_access = read_access(&mut r, raw.read_access);
     let tls = tls_files(&mut r, raw.tls_cert, raw.tls_key, base);
     let max_batch_bytes = integer(
         &mut r,
@@ -117,6 +118,7 @@ pub(super) fn compile(
             ingest_burst: u32::try_from(ingest_burst).unwrap_or(u32::MAX),
             shutdown_grace,
             max_clock_skew,
+            read_access,
             probes,
             notify,
             maintenance,
@@ -124,6 +126,21 @@ pub(super) fn compile(
         }),
         _ => Err(vec![Problem::General("incomplete configuration".into())]),
     }
+}
+
+/// `read_access`: `open` (the default) or `token`.
+fn read_access(r: &mut Reader<'_>, raw: Option<toml::Spanned<String>>) -> ReadAccess {
+    let Some(setting) = r.string("read_access", raw) else {
+        return ReadAccess::default();
+    };
+    ReadAccess::parse(&setting.value).unwrap_or_else(|| {
+        r.error(
+            &setting.origin,
+            format!("invalid value `{}` for `read_access`", setting.value),
+            "expected `open` (anyone may read) or `token` (a viewer or operator token)",
+        );
+        ReadAccess::default()
+    })
 }
 
 fn toml_problem(source: &str, error: &toml::de::Error) -> Problem {

@@ -67,6 +67,8 @@ pub struct Config {
     /// this is rejected: the probe's clock is wrong, and a run "from the
     /// future" would hide every real run after it.
     pub max_clock_skew: Duration,
+    /// Whether the read API, the status page and `/metrics` need a token.
+    pub read_access: ReadAccess,
     /// Probe tokens declared in the file.
     pub probes: Vec<ProbeEntry>,
     /// Notification targets (used by the alert engine).
@@ -75,6 +77,33 @@ pub struct Config {
     pub server: ServerLimits,
     /// `[[maintenance]]` windows (ids `config/NAME`).
     pub maintenance: Vec<crate::maintenance::Window>,
+}
+
+/// `read_access`: who may read the API, the status page and `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReadAccess {
+    /// Anyone who can reach the listener (the default).
+    #[default]
+    Open,
+    /// A viewer or operator token, as Bearer or HTTP Basic.
+    Token,
+}
+
+impl ReadAccess {
+    /// The value as written in scheduler.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadAccess::Open => "open",
+            ReadAccess::Token => "token",
+        }
+    }
+
+    /// The mode written as `value`, if it is one.
+    pub fn parse(value: &str) -> Option<ReadAccess> {
+        [ReadAccess::Open, ReadAccess::Token]
+            .into_iter()
+            .find(|mode| mode.as_str() == value)
+    }
 }
 
 /// `[server]`: what one client may hold of the listener, so slow or idle
@@ -191,6 +220,7 @@ impl Config {
             ingest_burst: default_burst(DEFAULT_INGEST_RATE),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
+            read_access: ReadAccess::Open,
             probes: Vec::new(),
             notify: Vec::new(),
             maintenance: Vec::new(),

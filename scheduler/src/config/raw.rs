@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub ingest_burst: Option<Spanned<i64>>,
     pub shutdown_grace: Option<Spanned<String>>,
     pub max_clock_skew: Option<Spanned<String>>,
+    pub read_access: Option<Spanned<String>>,
     #[serde(default)]
     pub probe: Vec<RawProbe>,
     #[serde(default)]

@@ -314,3 +314,34 @@ fn a_bad_max_clock_skew_is_an_error_with_line_and_column() {
     assert!(text.contains("`max_clock_skew` is too short"), "{text}");
     assert!(text.contains("expected at least 1s"), "{text}");
 }
+
+#[test]
+fn read_access_is_open_unless_set_to_token_in_the_file_or_environment() {
+    assert_eq!(parse(MINIMAL, &[]).unwrap().read_access, ReadAccess::Open);
+    let text = format!("{MINIMAL}read_access = \"token\"\n");
+    assert_eq!(parse(&text, &[]).unwrap().read_access, ReadAccess::Token);
+    let c = parse(MINIMAL, &[("SONDE_SCHEDULER_READ_ACCESS", "token")]).unwrap();
+    assert_eq!(c.read_access, ReadAccess::Token);
+    let c = parse(&text, &[("SONDE_SCHEDULER_READ_ACCESS", "open")]).unwrap();
+    assert_eq!(c.read_access, ReadAccess::Open);
+}
+
+#[test]
+fn a_bad_read_access_names_the_key_the_value_and_what_is_expected() {
+    let text = format!("{MINIMAL}read_access = \"viewer\"\n");
+    let text = rendered(&parse(&text, &[]).unwrap_err());
+    assert!(
+        text.contains("invalid value `viewer` for `read_access`"),
+        "{text}"
+    );
+    assert!(text.contains("expected `open`"), "{text}");
+    assert!(text.contains("`token`"), "{text}");
+    assert!(text.contains("scheduler.toml:3:15"), "{text}");
+    let err = parse(MINIMAL, &[("SONDE_SCHEDULER_READ_ACCESS", "closed")]).unwrap_err();
+    let text = rendered(&err);
+    assert!(
+        text.contains("invalid value `closed` for `read_access`"),
+        "{text}"
+    );
+    assert!(text.contains("SONDE_SCHEDULER_READ_ACCESS"), "{text}");
+}

@@ -6,11 +6,11 @@ use super::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRow {
     pub id: String,
-    /// Probe name, or the operator's name.
+    /// Probe name, or the operator's or viewer's name.
     pub name: String,
-    /// The probe's region; `None` for operator tokens.
+    /// The probe's region; `None` for operator and viewer tokens.
     pub region: Option<String>,
-    /// `probe` or `operator`.
+    /// `probe`, `operator` or `viewer`.
     pub kind: String,
     /// Lowercase hex SHA-256 of the token.
     pub sha256: String,

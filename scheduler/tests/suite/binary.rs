@@ -10,13 +10,14 @@ use sonde_tests::{Spawn, TestClient, TlsKind, free_port, test_ca, wait_for_http}
 
 const BIN: &str = env!("CARGO_BIN_EXE_scheduler");
 
-struct Fleet {
-    dir: tempfile::TempDir,
-    port: u16,
+/// A scheduler's directory (one scenario) and the real binary run on it.
+pub(crate) struct Fleet {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) port: u16,
 }
 
 impl Fleet {
-    fn new(extra: &str) -> Fleet {
+    pub(crate) fn new(extra: &str) -> Fleet {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
         std::fs::write(
@@ -32,11 +33,11 @@ impl Fleet {
         Fleet { dir, port }
     }
 
-    fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.dir.path().join("scheduler.toml")
     }
 
-    fn cli(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(BIN)
             .args(args)
             .arg("--config")
@@ -45,7 +46,7 @@ impl Fleet {
             .unwrap()
     }
 
-    fn serve(&self) -> sonde_tests::ChildGuard {
+    pub(crate) fn serve(&self) -> sonde_tests::ChildGuard {
         Spawn::new(BIN)
             .name("scheduler")
             .arg("--config")
@@ -54,12 +55,12 @@ impl Fleet {
             .unwrap()
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 }
 
-fn stdout(out: &std::process::Output) -> String {
+pub(crate) fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -48,6 +48,7 @@ mod notify_slack;
 mod notify_trial;
 mod notify_webhook;
 mod probe_protocol;
+mod read_access;
 mod read_api;
 mod security;
 mod store;

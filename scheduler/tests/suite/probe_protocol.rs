@@ -24,7 +24,7 @@ async fn no_token_wrong_token_and_revoked_token_get_401_and_nothing_is_stored() 
         r.json()["error"]
             .as_str()
             .unwrap()
-            .contains("missing bearer token")
+            .contains("missing token")
     );
 
     let wrong = scheduler::auth::generate_token().unwrap();

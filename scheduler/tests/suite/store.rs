@@ -86,8 +86,8 @@ async fn migrations_are_recorded_and_a_newer_store_is_refused() {
         .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        versions, 8,
-        "results, alerts, notifiers, confirmations, recent runs, retries, maintenance, audit"
+        versions, 9,
+        "results, alerts, notifiers, confirmations, recent runs, retries, maintenance, audit, viewer tokens"
     );
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))

@@ -212,6 +212,26 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX audit_by_at ON audit (at);",
     ),
+    (
+        9,
+        // Viewer tokens (`read_access = "token"`). SQLite cannot alter a
+        // CHECK, so the table is rebuilt with every row copied, in this
+        // migration's transaction.
+        "CREATE TABLE tokens_rebuilt (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        region TEXT,                  -- NULL for operator and viewer tokens
+        kind TEXT NOT NULL CHECK (kind IN ('probe', 'operator', 'viewer')),
+        sha256 TEXT NOT NULL UNIQUE,  -- lowercase hex; the token itself is never stored
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    INSERT INTO tokens_rebuilt (id, name, region, kind, sha256, created_at, revoked_at)
+        SELECT id, name, region, kind, sha256, created_at, revoked_at FROM tokens;
+    DROP TABLE tokens;
+    ALTER TABLE tokens_rebuilt RENAME TO tokens;
+    CREATE INDEX tokens_by_name ON tokens (name);",
+    ),
 ];
 
 /// The newest schema this build knows.
@@ -224,6 +244,11 @@ pub fn latest() -> i64 {
 /// # Errors
 /// SQL errors, or [`StoreError::NewerSchema`].
 pub fn migrate(conn: &mut Connection, now_ms: i64) -> Result<(), StoreError> {
+    migrate_to(conn, now_ms, latest())
+}
+
+/// Applies the migrations up to `target` (older schemas, for tests).
+fn migrate_to(conn: &mut Connection, now_ms: i64, target: i64) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (
             version INTEGER PRIMARY KEY,
@@ -241,7 +266,10 @@ pub fn migrate(conn: &mut Connection, now_ms: i64) -> Result<(), StoreError> {
             known: latest(),
         });
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    let pending = MIGRATIONS
+        .iter()
+        .filter(|(v, _)| *v > current && *v <= target);
+    for (version, sql) in pending {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute(
@@ -252,4 +280,80 @@ pub fn migrate(conn: &mut Connection, now_ms: i64) -> Result<(), StoreError> {
         tracing::info!(version, "Store schema migrated.");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{Connection, params};
+
+    use super::{migrate, migrate_to};
+
+    fn insert(
+        conn: &Connection,
+        id: &str,
+        kind: &str,
+        region: Option<&str>,
+    ) -> rusqlite::Result<usize> {
+        conn.execute(
+            "INSERT INTO tokens (id, name, region, kind, sha256, created_at, revoked_at)
+             VALUES (?1, ?1, ?2, ?3, ?4, 1, NULL)",
+            params![id, region, kind, format!("{id:0>64}")],
+        )
+    }
+
+    /// A store from before viewer tokens keeps every token through the
+    /// table rebuild, and takes viewers (and nothing else) after it.
+    #[test]
+    fn the_tokens_of_a_schema_8_store_survive_and_viewers_are_accepted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v8.db");
+        let mut conn = Connection::open(&path).expect("open");
+        migrate_to(&mut conn, 0, 8).expect("schema 8");
+        insert(&conn, "p-eu", "probe", Some("eu-west-1")).expect("probe");
+        insert(&conn, "ops", "operator", None).expect("operator");
+        conn.execute("UPDATE tokens SET revoked_at = 5 WHERE id = 'ops'", [])
+            .expect("revoke");
+        assert!(insert(&conn, "too-early", "viewer", None).is_err());
+        drop(conn);
+
+        let mut conn = Connection::open(&path).expect("reopen");
+        migrate(&mut conn, 0).expect("migrate");
+        let rows: Vec<(String, String, Option<String>, Option<i64>)> = conn
+            .prepare("SELECT id, kind, region, revoked_at FROM tokens ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                ("ops".to_owned(), "operator".to_owned(), None, Some(5)),
+                (
+                    "p-eu".to_owned(),
+                    "probe".to_owned(),
+                    Some("eu-west-1".to_owned()),
+                    None
+                ),
+            ]
+        );
+        insert(&conn, "grafana", "viewer", None).expect("a viewer after migration 9");
+        assert!(
+            insert(&conn, "root", "admin", None).is_err(),
+            "kinds are still checked"
+        );
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens' ORDER BY name")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert!(indexes.iter().any(|i| i == "tokens_by_name"), "{indexes:?}");
+        let duplicate = conn.execute(
+            "INSERT INTO tokens (id, name, kind, sha256, created_at) SELECT 'copy', name, kind, sha256, 1 FROM tokens WHERE id = 'p-eu'",
+            [],
+        );
+        assert!(duplicate.is_err(), "a hash is still stored once");
+    }
 }
