@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub ingest_burst: Option<Spanned<i64>>,
     pub shutdown_grace: Option<Spanned<String>>,
     pub max_clock_skew: Option<Spanned<String>>,
+    pub replica: Option<Spanned<String>>,
     #[serde(default)]
     pub probe: Vec<RawProbe>,
     #[serde(default)]
@@ -79,4 +80,5 @@ pub(super) struct RawNotify {
     pub secret: Option<Spanned<String>>,
     pub routing_key: Option<Spanned<String>>,
     pub resend_interval: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
 }
