@@ -64,6 +64,9 @@ fn every_alert_has_severity_summary_description_and_runbook_and_a_test() {
         "SondeSloFastBurn",
         "SondeSloSlowBurn",
         "SondeTlsCertExpiringSoon",
+        "SondeSchedulerNoLeader",
+        "SondeSchedulerReplicaDown",
+        "SondeSchedulerDatabaseUnreachable",
     ] {
         assert!(alerts.contains(&want), "{want} missing from rules.yml");
     }
