@@ -147,3 +147,32 @@ async fn the_watchdog_fires_beside_real_alerts_and_stays_when_they_resolve() {
     assert_eq!(active(&am, "SondeWatchdog").await.len(), 1);
     f.stop().await;
 }
+
+#[tokio::test]
+async fn a_replica_that_does_not_lead_sends_neither_alerts_nor_the_watchdog() {
+    let receiver = crate::notify_support::Receiver::start(&[]).await;
+    let mut f = Fixture::new().await;
+    let leadership = scheduler::leadership::Leadership::sole("sched-b");
+    leadership.set_leader(false);
+    f.dispatcher = scheduler::alert::notify::Dispatcher::new(leadership.clone());
+    let mut am_entry = entry(NotifierKind::Alertmanager, &receiver.url(""));
+    am_entry.resend_interval = Some(Duration::from_millis(100));
+    f.start(&[am_entry], &fast());
+    f.push(&firing(&alert("eu-west-1"))).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.seen().is_empty(), "only the leader sends");
+
+    // It wins the lease: the queued alert and the watchdog go out.
+    leadership.set_leader(true);
+    eventually("the alert and the watchdog from the new leader", || async {
+        let names: Vec<String> = receiver
+            .seen()
+            .iter()
+            .flat_map(|s| s.json().as_array().cloned().unwrap_or_default())
+            .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_owned))
+            .collect();
+        names.iter().any(|n| n == "SondeWatchdog") && names.iter().any(|n| n == "SondeScenarioDown")
+    })
+    .await;
+    f.stop().await;
+}
