@@ -15,7 +15,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::ingest::IngestLimiter;
-use crate::metrics::{Metrics, ProbeSample, Scrape};
+use crate::leadership::Leadership;
+use crate::metrics::{LeaderSample, Metrics, ProbeSample, Scrape};
 use crate::store::{self, Store, StoreError};
 
 /// Why the scheduler could not start.
@@ -59,6 +60,8 @@ pub struct App {
     /// Starts the notifiers; the alert engine wakes them after writing
     /// alert events.
     pub notifications: Dispatcher,
+    /// Whether this replica leads (always, until replicas share a lease).
+    pub leadership: Leadership,
     ready: AtomicBool,
     /// Cancelled at shutdown: long polls answer at once.
     pub shutdown: CancellationToken,
@@ -91,11 +94,13 @@ impl App {
             )
             .await?,
         );
+        let leadership = Leadership::sole(&config.replica);
         let app = App {
             alerts,
             auth: Authenticator::new(store.clone(), &config.probes),
             limiter: IngestLimiter::new(config.ingest_rate, config.ingest_burst),
-            notifications: Dispatcher::default(),
+            notifications: Dispatcher::new(leadership.clone()),
+            leadership,
             metrics: Metrics::default(),
             config: Arc::new(config),
             clock,
@@ -175,6 +180,10 @@ impl App {
             ingest: self.metrics.ingest_counts(),
             notifications: self.metrics.notifications.sample(),
             alerting: crate::evaluate::sample(self),
+            leader: Some(LeaderSample {
+                replica: self.leadership.replica().to_owned(),
+                leader: self.leadership.is_leader(),
+            }),
         }
     }
 

@@ -22,6 +22,7 @@
 //! - [`metrics`]: `/metrics` series and their encoding.
 //! - [`assignment`]: rendezvous hashing of scenario × region onto probes.
 //! - [`config`]: `scheduler.toml`, environment overrides, diagnostics.
+//! - [`leadership`]: whether this replica sends notifications.
 //! - [`clock`]: injectable time; [`clock_skew`]: results from a probe
 //!   clock that runs ahead.
 //! - [`app`]: the shared state and the background tasks;
@@ -47,6 +48,7 @@ pub mod evaluate;
 pub mod fleet;
 pub mod health;
 pub mod ingest;
+pub mod leadership;
 pub mod maintenance;
 pub mod metrics;
 pub mod server;

@@ -11,8 +11,9 @@ use super::raw::{RawConfig, RawNotify, RawProbe};
 use super::settings::{EnvLookup, Origin, Reader, Setting};
 use super::{
     Config, DEFAULT_INGEST_RATE, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_CLOCK_SKEW,
-    DEFAULT_PROBE_SILENCE, DEFAULT_RETENTION, DEFAULT_SHUTDOWN_GRACE, NotifierKind, NotifyEntry,
-    ProbeEntry, ReadAccess, TlsFiles, WebhookSecret, default_burst, is_valid_name,
+    DEFAULT_PROBE_SILENCE, DEFAULT_RETENTION, DEFAULT_SHUTDOWN_GRACE, MIN_HEARTBEAT, NotifierKind,
+    NotifyEntry, ProbeEntry, ReadAccess, TlsFiles, WebhookSecret, default_burst, host_name,
+    is_valid_name, is_valid_replica,
 };
 
 pub(super) fn compile(
@@ -68,6 +69,7 @@ pub(super) fn compile(
         Duration::from_secs(1),
     );
     let read_access = read_access(&mut r, raw.read_access);
+    let replica = replica(&mut r, raw.replica);
     let tls = tls_files(&mut r, raw.tls_cert, raw.tls_key, base);
     let max_batch_bytes = integer(
         &mut r,
@@ -123,6 +125,7 @@ pub(super) fn compile(
             notify,
             maintenance,
             server,
+            replica,
         }),
         _ => Err(vec![Problem::General("incomplete configuration".into())]),
     }
@@ -141,6 +144,22 @@ fn read_access(r: &mut Reader<'_>, raw: Option<toml::Spanned<String>>) -> ReadAc
         );
         ReadAccess::default()
     })
+}
+
+/// `replica`, else the host name.
+fn replica(r: &mut Reader<'_>, raw: Option<toml::Spanned<String>>) -> String {
+    match r.string("replica", raw) {
+        Some(s) if is_valid_replica(&s.value) => s.value,
+        Some(s) => {
+            r.error(
+                &s.origin,
+                format!("invalid replica name `{}`", s.value),
+                "expected 1 to 253 printable characters without spaces (e.g. `sched-a`)",
+            );
+            String::new()
+        }
+        None => host_name(),
+    }
 }
 
 fn toml_problem(source: &str, error: &toml::de::Error) -> Problem {
@@ -419,18 +438,23 @@ fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<ReadNotifier> {
     let routing_key = raw.routing_key.map(|s| r.file_string(s).value);
     let resend_interval = raw.resend_interval.map(|s| {
         let s = r.file_string(s);
-        notify_duration(r, s, "resend_interval")
+        notify_duration(r, s, "resend_interval", Duration::from_secs(1))
+    });
+    let interval = raw.interval.map(|s| {
+        let s = r.file_string(s);
+        notify_duration(r, s, "interval", MIN_HEARTBEAT)
     });
     let match_labels = raw
         .match_labels
         .into_iter()
         .map(|(k, v)| (k, r.file_string(v).value))
-        .collect();
+        .collect::<std::collections::BTreeMap<_, _>>();
+    let match_labels_empty = match_labels.is_empty();
     let Some(kind) = kind else {
         r.error(
             &kind_setting.origin,
             format!("unknown notifier kind `{}`", kind_setting.value),
-            "expected `alertmanager`, `pagerduty`, `slack` or `webhook`",
+            "expected `alertmanager`, `pagerduty`, `slack`, `webhook` or `heartbeat`",
         );
         return None;
     };
@@ -449,6 +473,20 @@ fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<ReadNotifier> {
         &routing_key,
         &resend_interval,
     );
+    if kind != NotifierKind::Heartbeat && interval.is_some() {
+        r.error(
+            &Origin::File(kind_setting.origin_span()),
+            format!("`interval` is for heartbeats, not `{}`", kind.as_str()),
+            "remove it (Alertmanager re-sends every `resend_interval`)",
+        );
+    }
+    if kind == NotifierKind::Heartbeat && !match_labels_empty {
+        r.error(
+            &Origin::File(kind_setting.origin_span()),
+            "a `heartbeat` notifier gets no alerts, so `match` means nothing",
+            "remove `match` from this entry",
+        );
+    }
     Some(ReadNotifier {
         name,
         at: Origin::File(kind_setting.origin_span()),
@@ -460,6 +498,7 @@ fn notifier(r: &mut Reader<'_>, raw: RawNotify) -> Option<ReadNotifier> {
             secret,
             routing_key,
             resend_interval: resend_interval.flatten(),
+            interval: interval.flatten(),
         },
     })
 }
@@ -558,14 +597,19 @@ fn check_notifier(
     key
 }
 
-fn notify_duration(r: &mut Reader<'_>, s: Setting<String>, key: &str) -> Option<Duration> {
+fn notify_duration(
+    r: &mut Reader<'_>,
+    s: Setting<String>,
+    key: &str,
+    min: Duration,
+) -> Option<Duration> {
     match scenarios::duration::parse(&s.value) {
-        Ok(d) if d >= Duration::from_secs(1) => Some(d),
+        Ok(d) if d >= min => Some(d),
         Ok(_) => {
             r.error(
                 &s.origin,
                 format!("`{key}` is too short"),
-                "expected at least 1s",
+                format!("expected at least {}s", min.as_secs()),
             );
             None
         }

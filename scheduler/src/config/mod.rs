@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::{ConfigError, Problem};
-pub use notify::{NotifierKind, NotifyEntry, SECRET_PREFIX, SecretError, WebhookSecret};
+pub use notify::{
+    DEFAULT_HEARTBEAT, MIN_HEARTBEAT, NotifierKind, NotifyEntry, SECRET_PREFIX, SecretError,
+    WebhookSecret,
+};
 pub use settings::EnvLookup;
 
 /// Default `listen`.
@@ -77,6 +80,9 @@ pub struct Config {
     pub server: ServerLimits,
     /// `[[maintenance]]` windows (ids `config/NAME`).
     pub maintenance: Vec<crate::maintenance::Window>,
+    /// This scheduler's name among replicas (`sonde_scheduler_leader`):
+    /// `replica`, else the host name.
+    pub replica: String,
 }
 
 /// `read_access`: who may read the API, the status page and `/metrics`.
@@ -225,6 +231,7 @@ impl Config {
             notify: Vec::new(),
             maintenance: Vec::new(),
             server: ServerLimits::default(),
+            replica: host_name(),
         }
     }
 }
@@ -233,6 +240,22 @@ impl Config {
 /// backlog sends full batches.
 pub fn default_burst(rate: u32) -> u32 {
     rate.saturating_mul(5).max(500)
+}
+
+/// The machine's host name, the default `replica`; `scheduler` where the
+/// kernel does not tell it.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| is_valid_replica(name))
+        .unwrap_or_else(|| "scheduler".to_owned())
+}
+
+/// Whether `name` can be a `replica`: a metric label value and a word in
+/// logs, so 1 to 253 printable characters without spaces.
+pub fn is_valid_replica(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 253 && name.chars().all(|c| c.is_ascii_graphic())
 }
 
 /// Whether `name` is a valid probe name or region (they become metric

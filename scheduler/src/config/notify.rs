@@ -17,15 +17,18 @@ pub enum NotifierKind {
     Pagerduty,
     Slack,
     Webhook,
+    /// A dead man's switch: pinged every `interval`, told no alerts.
+    Heartbeat,
 }
 
 impl NotifierKind {
     /// Every kind, in the order of the metrics' label values.
-    pub const ALL: [NotifierKind; 4] = [
+    pub const ALL: [NotifierKind; 5] = [
         NotifierKind::Alertmanager,
         NotifierKind::Pagerduty,
         NotifierKind::Slack,
         NotifierKind::Webhook,
+        NotifierKind::Heartbeat,
     ];
 
     /// The config and metric label form.
@@ -35,6 +38,7 @@ impl NotifierKind {
             NotifierKind::Pagerduty => "pagerduty",
             NotifierKind::Slack => "slack",
             NotifierKind::Webhook => "webhook",
+            NotifierKind::Heartbeat => "heartbeat",
         }
     }
 }
@@ -57,7 +61,15 @@ pub struct NotifyEntry {
     pub routing_key: Option<String>,
     /// Alertmanager: how often firing alerts are sent again (default 60s).
     pub resend_interval: Option<Duration>,
+    /// Heartbeat: how often the URL is pinged (default 1m).
+    pub interval: Option<Duration>,
 }
+
+/// Default `interval` of a heartbeat.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(60);
+/// The shortest heartbeat `interval`: dead man's switch services count
+/// in minutes, and a faster ping only adds load.
+pub const MIN_HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// The prefix of a Standard Webhooks secret.
 pub const SECRET_PREFIX: &str = "whsec_";

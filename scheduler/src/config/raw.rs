@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
     pub shutdown_grace: Option<Spanned<String>>,
     pub max_clock_skew: Option<Spanned<String>>,
     pub read_access: Option<Spanned<String>>,
+    pub replica: Option<Spanned<String>>,
     #[serde(default)]
     pub probe: Vec<RawProbe>,
     #[serde(default)]
@@ -80,4 +81,5 @@ pub(super) struct RawNotify {
     pub secret: Option<Spanned<String>>,
     pub routing_key: Option<Spanned<String>>,
     pub resend_interval: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
 }

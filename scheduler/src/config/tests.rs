@@ -345,3 +345,31 @@ fn a_bad_read_access_names_the_key_the_value_and_what_is_expected() {
     );
     assert!(text.contains("SONDE_SCHEDULER_READ_ACCESS"), "{text}");
 }
+
+#[test]
+fn replica_defaults_to_the_host_name_and_may_be_set() {
+    let c = parse(MINIMAL, &[]).unwrap();
+    assert_eq!(c.replica, host_name());
+    assert!(is_valid_replica(&c.replica), "{}", c.replica);
+    let c = parse(&format!("{MINIMAL}replica = \"sched-a\"\n"), &[]).unwrap();
+    assert_eq!(c.replica, "sched-a");
+    let c = parse(
+        &format!("{MINIMAL}replica = \"sched-a\"\n"),
+        &[("SONDE_SCHEDULER_REPLICA", "sched-b")],
+    )
+    .unwrap();
+    assert_eq!(c.replica, "sched-b");
+}
+
+#[test]
+fn a_replica_name_with_spaces_is_diagnosed() {
+    let err = parse(&format!("{MINIMAL}replica = \"sched a\"\n"), &[]).unwrap_err();
+    let text = rendered(&err);
+    assert!(text.contains("invalid replica name `sched a`"), "{text}");
+    let err = parse(MINIMAL, &[("SONDE_SCHEDULER_REPLICA", "a\tb")]).unwrap_err();
+    assert!(
+        rendered(&err).contains("SONDE_SCHEDULER_REPLICA"),
+        "{}",
+        rendered(&err)
+    );
+}

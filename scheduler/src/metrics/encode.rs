@@ -24,6 +24,13 @@ pub struct ProbeSample {
     pub last_seen_seconds: f64,
 }
 
+/// `sonde_scheduler_leader{replica}`: this replica only.
+#[derive(Debug, Clone)]
+pub struct LeaderSample {
+    pub replica: String,
+    pub leader: bool,
+}
+
 /// Everything one scrape shows.
 #[derive(Debug, Clone, Default)]
 pub struct Scrape {
@@ -35,6 +42,7 @@ pub struct Scrape {
     pub ingest: super::IngestCounts,
     pub notifications: super::NotificationSample,
     pub alerting: super::AlertSample,
+    pub leader: Option<LeaderSample>,
 }
 
 impl Scrape {
@@ -101,6 +109,7 @@ impl Collector for Scrape {
         self.encode_scenarios(&mut encoder)?;
         self.encode_steps(&mut encoder)?;
         self.encode_fleet(&mut encoder)?;
+        self.encode_leader(&mut encoder)?;
         self.notifications.encode(&mut encoder)?;
         self.alerting.encode(&mut encoder)
     }
@@ -208,6 +217,20 @@ impl Scrape {
             }
         }
         Ok(())
+    }
+
+    fn encode_leader(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let Some(l) = &self.leader else {
+            return Ok(());
+        };
+        let mut m = encoder.encode_descriptor(
+            names::SCHEDULER_LEADER,
+            "1 while this replica leads: it alone sends notifications",
+            None,
+            MetricType::Gauge,
+        )?;
+        let labels = [("replica", Escaped(&l.replica))];
+        gauge(&mut m, &labels, if l.leader { 1.0 } else { 0.0 })
     }
 
     fn encode_fleet(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {

@@ -26,7 +26,7 @@ use std::sync::{Mutex, MutexGuard};
 use scenarios::wire::{RejectReason, RunResult};
 
 pub use alerting::{AlertSample, SloSample, StateSample};
-pub use encode::{ProbeSample, Scrape};
+pub use encode::{LeaderSample, ProbeSample, Scrape};
 pub use notifications::{KindSample, NotificationMetrics, NotificationOutcome, NotificationSample};
 pub use series::{Histogram, ScenarioSeries, SeriesMap, StepSeries};
 

@@ -24,7 +24,7 @@ fn index(kind: NotifierKind) -> usize {
 /// Live counters, shared with the delivery workers.
 #[derive(Debug, Default)]
 pub struct NotificationMetrics {
-    attempts: [[AtomicU64; 3]; 4],
+    attempts: [[AtomicU64; 3]; NotifierKind::ALL.len()],
     /// Waiting notifications per notifier (its store key), with its kind.
     queue: Mutex<BTreeMap<String, (NotifierKind, u64)>>,
 }

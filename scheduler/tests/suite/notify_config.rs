@@ -112,3 +112,76 @@ fn a_notifier_keeps_its_queue_when_entries_are_reordered() {
     assert_eq!(key(&one.notify[0]), key(&two.notify[1]));
     assert_ne!(key(&one.notify[0]), key(&one.notify[1]));
 }
+
+#[test]
+fn a_heartbeat_takes_a_url_and_an_interval_with_a_default() {
+    let c = parse(
+        r#"
+[[notify]]
+name = "deadman"
+kind = "heartbeat"
+url = "https://hc-ping.example.com/0b5f3c2e"
+interval = "30s"
+
+[[notify]]
+kind = "heartbeat"
+url = "https://cronitor.example.com/p/abc"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.notify[0].kind, NotifierKind::Heartbeat);
+    assert_eq!(c.notify[0].interval, Some(Duration::from_secs(30)));
+    assert_eq!(c.notify[1].interval, None, "the default (1m) applies");
+    let targets = scheduler::alert::notify::targets(&c.notify, &Default::default()).unwrap();
+    assert_eq!(
+        targets[1].channel.beat_every(),
+        Some(scheduler::config::DEFAULT_HEARTBEAT)
+    );
+    assert_eq!(
+        targets[0].channel.beat_every(),
+        Some(Duration::from_secs(30))
+    );
+    assert!(targets[0].key.starts_with("heartbeat-"));
+}
+
+#[test]
+fn heartbeat_mistakes_are_diagnosed() {
+    let cases = [
+        (
+            "[[notify]]\nkind = \"heartbeat\"\ninterval = \"1m\"\n",
+            "a `heartbeat` notifier needs `url`",
+        ),
+        (
+            "[[notify]]\nkind = \"heartbeat\"\nurl = \"https://h.example/p\"\ninterval = \"often\"\n",
+            "invalid duration `often` for `interval`",
+        ),
+        (
+            "[[notify]]\nkind = \"heartbeat\"\nurl = \"https://h.example/p\"\ninterval = \"2s\"\n",
+            "`interval` is too short",
+        ),
+        (
+            "[[notify]]\nkind = \"heartbeat\"\nurl = \"https://h.example/p\"\ninterval = \"2s\"\n",
+            "expected at least 10s",
+        ),
+        (
+            "[[notify]]\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:9093\"\ninterval = \"1m\"\n",
+            "`interval` is for heartbeats, not `alertmanager`",
+        ),
+        (
+            "[[notify]]\nkind = \"heartbeat\"\nurl = \"https://h.example/p\"\nresend_interval = \"1m\"\n",
+            "`resend_interval` is for Alertmanager, not `heartbeat`",
+        ),
+        (
+            "[[notify]]\nkind = \"heartbeat\"\nurl = \"https://h.example/p\"\nmatch = { team = \"shop\" }\n",
+            "gets no alerts, so `match` means nothing",
+        ),
+        (
+            "[[notify]]\nkind = \"pager\"\nurl = \"https://h.example/p\"\n",
+            "expected `alertmanager`, `pagerduty`, `slack`, `webhook` or `heartbeat`",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = parse(text).unwrap_err();
+        assert!(err.contains(want), "{text}\nwanted {want:?} in:\n{err}");
+    }
+}

@@ -1,5 +1,7 @@
 //! `deploy/prometheus/rules.yml` passes `promtool check rules` and its unit
-//! tests (`rules.test.yml`, every alert firing and not firing).
+//! tests (`rules.test.yml`, every alert firing and not firing), and the
+//! example `alertmanager.yml` routes `SondeWatchdog` to the dead man's
+//! switch and nothing else there.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -64,6 +66,9 @@ fn every_alert_has_severity_summary_description_and_runbook_and_a_test() {
         "SondeSloFastBurn",
         "SondeSloSlowBurn",
         "SondeTlsCertExpiringSoon",
+        "SondeSchedulerNoLeader",
+        "SondeSchedulerReplicaDown",
+        "SondeSchedulerDatabaseUnreachable",
     ] {
         assert!(alerts.contains(&want), "{want} missing from rules.yml");
     }
@@ -78,4 +83,55 @@ fn every_alert_has_severity_summary_description_and_runbook_and_a_test() {
         assert!(tests.contains(&firing), "{name}: no firing test case");
         assert!(tests.contains(&quiet), "{name}: no not-firing test case");
     }
+}
+
+/// Runs `amtool ARGS` in deploy/prometheus; `None` when not installed.
+fn amtool(args: &[&str]) -> Option<std::process::Output> {
+    match Command::new("amtool")
+        .args(args)
+        .current_dir(prometheus_dir())
+        .output()
+    {
+        Ok(output) => Some(output),
+        Err(e) => {
+            eprintln!(
+                "note: amtool is not available ({e}); install Debian `prometheus-alertmanager` to check alertmanager.yml"
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn the_example_alertmanager_config_routes_the_watchdog_to_the_dead_mans_switch_only() {
+    let Some(output) = amtool(&["check-config", "alertmanager.yml"]) else {
+        return;
+    };
+    assert_success("amtool check-config", &output);
+    let route = |receiver: &str, labels: &[&str]| {
+        let verify = format!("--verify.receivers={receiver}");
+        let mut args = vec![
+            "config",
+            "routes",
+            "test",
+            "--config.file=alertmanager.yml",
+            verify.as_str(),
+        ];
+        args.extend_from_slice(labels);
+        let output = amtool(&args).expect("amtool ran once already");
+        assert_success(&format!("{labels:?} to {receiver}"), &output);
+    };
+    route(
+        "deadmans-switch",
+        &["alertname=SondeWatchdog", "severity=none"],
+    );
+    route(
+        "deadmans-switch",
+        &["alertname=SondeWatchdog", "severity=none", "team=shop"],
+    );
+    route(
+        "oncall",
+        &["alertname=SondeScenarioDown", "severity=critical"],
+    );
+    route("tickets", &["alertname=SondeProbeDown", "severity=warning"]);
 }

@@ -12,11 +12,11 @@ use sonde_tests::{Spawn, free_port, wait_for_http};
 use crate::notify_alertmanager::{active, start_alertmanager};
 use crate::notify_support::Receiver;
 
-const BIN: &str = env!("CARGO_BIN_EXE_scheduler");
+pub const BIN: &str = env!("CARGO_BIN_EXE_scheduler");
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// A scheduler.toml with the given `[[notify]]` entries.
-fn config(dir: &Path, port: u16, notify: &str) -> PathBuf {
+pub fn config(dir: &Path, port: u16, notify: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("scenarios")).unwrap();
     std::fs::write(dir.join("scenarios/checkout.toml"), crate::common::CHECKOUT).unwrap();
     let path = dir.join("scheduler.toml");
@@ -37,7 +37,7 @@ fn webhook(name: &str, url: &str) -> String {
 }
 
 /// Runs the binary off the runtime, so the receivers keep answering.
-async fn cli(config: &Path, args: &[&str]) -> Output {
+pub async fn cli(config: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(BIN);
     command.args(args).arg("--config").arg(config);
     tokio::task::spawn_blocking(move || command.output().unwrap())
@@ -45,7 +45,7 @@ async fn cli(config: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

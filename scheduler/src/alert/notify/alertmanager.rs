@@ -4,7 +4,12 @@
 //! scheduler dies), and a resolved one with its real `endsAt`. Its labels
 //! are the same from the first send to the resolve (`route::labels`), so
 //! Alertmanager sees one alert however its regions change.
+//!
+//! Every round of re-sends also carries `SondeWatchdog` ([`watchdog`]),
+//! an alert that fires for as long as the leader sends, so a dead man's
+//! switch behind Alertmanager pages when the scheduler fleet is down.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,21 +25,31 @@ use crate::config::NotifierKind;
 pub const DEFAULT_RESEND: Duration = Duration::from_secs(60);
 /// Alerts per request when re-sending.
 const BATCH: usize = 100;
+/// The always-firing alert's `alertname`.
+pub const WATCHDOG: &str = "SondeWatchdog";
 
 #[derive(Debug)]
 pub struct Alertmanager {
     client: reqwest::Client,
     endpoint: String,
     resend: Duration,
+    /// The entry's `match` labels, which the watchdog carries too.
+    match_labels: BTreeMap<String, String>,
 }
 
 impl Alertmanager {
-    pub fn new(client: reqwest::Client, url: &str, resend: Duration) -> Alertmanager {
+    pub fn new(
+        client: reqwest::Client,
+        url: &str,
+        resend: Duration,
+        match_labels: BTreeMap<String, String>,
+    ) -> Alertmanager {
         let endpoint = format!("{}/api/v2/alerts", url.trim_end_matches('/'));
         Alertmanager {
             client,
             endpoint,
             resend,
+            match_labels,
         }
     }
 
@@ -48,7 +63,7 @@ impl Alertmanager {
 pub fn postable(event: &AlertEvent, now: DateTime<Utc>, resend: Duration) -> Value {
     let alert = &event.alert;
     let ends_at = match event.status {
-        AlertStatus::Firing => now + chrono::Duration::from_std(resend * 4).unwrap_or_default(),
+        AlertStatus::Firing => firing_until(now, resend),
         AlertStatus::Resolved => alert.ended_at.unwrap_or(now),
     };
     // Labels are the alert's identity in Alertmanager and never change;
@@ -76,6 +91,38 @@ pub fn postable(event: &AlertEvent, now: DateTime<Utc>, resend: Duration) -> Val
         out["generatorURL"] = json!(url);
     }
     out
+}
+
+/// `endsAt` of a firing alert sent at `now`: four re-send intervals
+/// ahead, so Alertmanager resolves it by itself once the sends stop.
+fn firing_until(now: DateTime<Utc>, resend: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(resend * 4).unwrap_or_default()
+}
+
+/// The always-firing `SondeWatchdog`: `alertname`, `severity = "none"`
+/// (no one is paged for it) and the entry's `match` labels (so
+/// Alertmanager's routes see it where this entry's alerts go), and none
+/// that could change, so it stays one alert across restarts and replicas.
+/// It never resolves: it expires at `endsAt` when re-sends stop.
+pub fn watchdog(
+    match_labels: &BTreeMap<String, String>,
+    now: DateTime<Utc>,
+    resend: Duration,
+) -> Value {
+    let mut labels = match_labels.clone();
+    labels.insert("alertname".into(), WATCHDOG.into());
+    labels.insert("severity".into(), "none".into());
+    json!({
+        "labels": labels,
+        "annotations": {
+            "summary": "The Sonde scheduler is sending alerts; this alert always fires",
+            "description": "Sent by the leading scheduler with every re-send of firing alerts. \
+                If it stops arriving, the schedulers are down or cannot reach Alertmanager: \
+                route it to a dead man's switch, which pages when it goes missing.",
+        },
+        "startsAt": text::time(now),
+        "endsAt": text::time(firing_until(now, resend)),
+    })
 }
 
 /// The summary, then one line per fact.
@@ -107,18 +154,28 @@ impl Channel for Alertmanager {
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, Attempt> {
         Box::pin(async move {
-            for chunk in events.chunks(BATCH) {
-                let alerts: Vec<Value> = chunk
-                    .iter()
-                    .map(|e| postable(e, now, self.resend))
-                    .collect();
+            // The watchdog goes first, so it arrives even when a later
+            // batch fails.
+            let mut alerts = vec![watchdog(&self.match_labels, now, self.resend)];
+            let mut events = events.iter().peekable();
+            loop {
+                alerts.extend(
+                    events
+                        .by_ref()
+                        .take(BATCH - alerts.len())
+                        .map(|e| postable(e, now, self.resend)),
+                );
                 let attempt = self.post_alerts(&alerts).await;
-                if attempt != Attempt::Sent {
+                if attempt != Attempt::Sent || events.peek().is_none() {
                     return attempt;
                 }
+                alerts.clear();
             }
-            Attempt::Sent
         })
+    }
+
+    fn has_watchdog(&self) -> bool {
+        true
     }
 }
 
@@ -155,6 +212,22 @@ mod tests {
             v["generatorURL"],
             "http://127.0.0.1:9470/api/v1/scenarios/checkout"
         );
+    }
+
+    #[test]
+    fn the_watchdog_fires_with_the_entrys_labels_and_expires_four_intervals_ahead() {
+        let labels = [
+            ("team".to_owned(), "shop".to_owned()),
+            ("severity".to_owned(), "critical".to_owned()),
+        ]
+        .into();
+        let v = watchdog(&labels, t0(), Duration::from_secs(60));
+        assert_eq!(
+            v["labels"],
+            json!({"alertname": "SondeWatchdog", "severity": "none", "team": "shop"})
+        );
+        assert_eq!(v["startsAt"], "2026-11-24T10:02:00.000Z");
+        assert_eq!(v["endsAt"], "2026-11-24T10:06:00.000Z");
     }
 
     #[test]

@@ -60,6 +60,24 @@ pub trait Channel: Send + Sync + std::fmt::Debug {
         let _ = (events, now);
         Box::pin(async { Attempt::Sent })
     }
+
+    /// Whether each re-send round also carries an always-firing watchdog
+    /// alert (Alertmanager's `SondeWatchdog`), even with nothing firing.
+    fn has_watchdog(&self) -> bool {
+        false
+    }
+
+    /// A dead man's switch: told no alerts, pinged ([`Channel::beat`])
+    /// this often instead; `None`: an alert channel.
+    fn beat_every(&self) -> Option<Duration> {
+        None
+    }
+
+    /// One ping of a dead man's switch from `replica`.
+    fn beat<'a>(&'a self, replica: &'a str, now: DateTime<Utc>) -> BoxFuture<'a, Attempt> {
+        let _ = (replica, now);
+        Box::pin(async { Attempt::Sent })
+    }
 }
 
 /// At most this much of an error response is kept for logs.
@@ -69,7 +87,10 @@ const REASON_BYTES: usize = 300;
 pub async fn post(request: reqwest::RequestBuilder) -> Attempt {
     let response = match request.send().await {
         Ok(r) => r,
+        // The URL of a Slack webhook or a heartbeat holds its token: the
+        // error, which is logged and printed, must not.
         Err(e) => {
+            let e = e.without_url();
             let what = if e.is_timeout() {
                 "timed out"
             } else if e.is_connect() {
@@ -136,6 +157,23 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_network_error_never_shows_the_url() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/ping/s3cr3t-token");
+        let attempt = post(reqwest::Client::new().post(&url)).await;
+        let Attempt::Retry { reason, .. } = attempt else {
+            panic!("expected a retry: {attempt:?}");
+        };
+        assert!(reason.starts_with("cannot connect"), "{reason}");
+        assert!(!reason.contains("s3cr3t-token"), "{reason}");
+    }
 
     #[test]
     fn classification() {

@@ -1,5 +1,5 @@
 //! Notifiers: Alertmanager, PagerDuty, Slack and signed webhooks, fed from
-//! a durable queue in the store.
+//! a durable queue in the store, and heartbeats to a dead man's switch.
 //!
 //! The alert engine writes every [`AlertEvent`](crate::alert::AlertEvent)
 //! into `alert_events` in the transaction that changes the alert. Each
@@ -10,12 +10,16 @@
 //!
 //! - `channel`: the [`Channel`] trait and how HTTP answers are judged.
 //! - `alertmanager`, `pagerduty`, `slack`, `webhook`: the receivers.
+//! - `heartbeat`: pings a dead man's switch every `interval`; no queue.
+//!
+//! Only the leader ([`Leadership`]) delivers, re-sends and pings.
 //! - `sign`: Standard Webhooks signatures; `text`: the wording of facts.
 //! - [`trial`]: a test notification to each receiver (`notify test`).
 
 mod alertmanager;
 mod channel;
 mod counters;
+mod heartbeat;
 mod pagerduty;
 mod route;
 mod sign;
@@ -37,9 +41,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use alertmanager::{Alertmanager, DEFAULT_RESEND};
+pub use alertmanager::{Alertmanager, DEFAULT_RESEND, WATCHDOG};
 pub use channel::{Attempt, BoxFuture, Channel, Notification};
 pub use counters::{DeliveryCounters, NotificationOutcome};
+pub use heartbeat::HeartbeatBody;
 pub use pagerduty::DEFAULT_URL as PAGERDUTY_URL;
 pub use route::{Route, alertname, labels};
 pub use sign::SigningKey;
@@ -47,7 +52,8 @@ pub use webhook::{WebhookBody, message_id};
 pub use worker::backoff;
 
 use crate::clock::Clock;
-use crate::config::{NotifierKind, NotifyEntry};
+use crate::config::{DEFAULT_HEARTBEAT, NotifierKind, NotifyEntry};
+use crate::leadership::Leadership;
 use crate::store::Store;
 
 /// Timing of delivery; the defaults suit production, tests shorten them.
@@ -117,17 +123,25 @@ pub struct Target {
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
     wake: watch::Sender<u64>,
+    leadership: Leadership,
 }
 
 impl Default for Dispatcher {
+    /// The notifiers of a scheduler that always leads.
     fn default() -> Self {
-        Dispatcher {
-            wake: watch::Sender::new(0),
-        }
+        Dispatcher::new(Leadership::sole("scheduler"))
     }
 }
 
 impl Dispatcher {
+    /// Notifiers that deliver while `leadership` says this replica leads.
+    pub fn new(leadership: Leadership) -> Dispatcher {
+        Dispatcher {
+            wake: watch::Sender::new(0),
+            leadership,
+        }
+    }
+
     /// Tells the workers that new alert events are in the store.
     pub fn wake(&self) {
         self.wake.send_modify(|n| *n = n.wrapping_add(1));
@@ -171,6 +185,18 @@ impl Dispatcher {
                 continue;
             }
             metrics.register(&t.key, t.channel.kind());
+            if let Some(every) = t.channel.beat_every() {
+                let beats = heartbeat::Beats {
+                    key: t.key,
+                    channel: t.channel,
+                    every,
+                    leadership: self.leadership.clone(),
+                    clock: Arc::clone(clock),
+                    metrics: Arc::clone(&metrics),
+                };
+                tasks.spawn(beats.run(stop.clone()));
+                continue;
+            }
             let worker = worker::Worker {
                 key: t.key,
                 channel: t.channel,
@@ -180,6 +206,7 @@ impl Dispatcher {
                 options: options.clone(),
                 metrics: Arc::clone(&metrics),
                 wake: self.wake.subscribe(),
+                leadership: self.leadership.clone(),
             };
             tasks.spawn(worker.run(stop.clone()));
         }
@@ -229,7 +256,12 @@ fn channel(client: reqwest::Client, entry: &NotifyEntry) -> Result<Arc<dyn Chann
     Ok(match entry.kind {
         NotifierKind::Alertmanager => {
             let resend = entry.resend_interval.unwrap_or(DEFAULT_RESEND);
-            Arc::new(Alertmanager::new(client, &url()?, resend))
+            Arc::new(Alertmanager::new(
+                client,
+                &url()?,
+                resend,
+                entry.match_labels.clone(),
+            ))
         }
         NotifierKind::Pagerduty => {
             let key = entry
@@ -250,6 +282,11 @@ fn channel(client: reqwest::Client, entry: &NotifyEntry) -> Result<Arc<dyn Chann
                 SigningKey::new(secret),
             ))
         }
+        NotifierKind::Heartbeat => Arc::new(heartbeat::Heartbeat::new(
+            client,
+            url()?,
+            entry.interval.unwrap_or(DEFAULT_HEARTBEAT),
+        )),
     })
 }
 

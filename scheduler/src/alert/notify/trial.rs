@@ -21,7 +21,7 @@ use crate::config::NotifyEntry;
 pub struct TrialAnswer {
     /// The entry's name.
     pub notifier: String,
-    /// `alertmanager`, `pagerduty`, `slack` or `webhook`.
+    /// `alertmanager`, `pagerduty`, `slack`, `webhook` or `heartbeat`.
     pub kind: &'static str,
     /// Scheme, host and port of its URL: the path of a Slack or webhook
     /// URL may hold a secret, so it is never shown.

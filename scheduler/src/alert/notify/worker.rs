@@ -17,6 +17,7 @@ use super::channel::{Attempt, Channel, Notification};
 use super::counters::{DeliveryCounters, NotificationOutcome};
 use super::route::Route;
 use crate::clock::{Clock, millis};
+use crate::leadership::Leadership;
 use crate::store::notify_queue::{Queued, Record};
 use crate::store::{Store, StoreError};
 
@@ -37,6 +38,8 @@ pub struct Worker {
     pub options: DeliveryOptions,
     pub metrics: Arc<dyn DeliveryCounters>,
     pub wake: watch::Receiver<u64>,
+    /// Only the leader delivers; the others leave the outbox to it.
+    pub leadership: Leadership,
 }
 
 /// Times (Unix ms) of the periodic jobs.
@@ -54,10 +57,11 @@ impl Worker {
         let mut timers = Timers::default();
         let mut ready = false;
         loop {
-            if !ready {
+            let leads = self.leadership.is_leader();
+            if leads && !ready {
                 ready = self.init().await;
             }
-            let delay = if ready {
+            let delay = if leads && ready {
                 match self.pass(&stop, &mut timers).await {
                     Ok(delay) => delay,
                     Err(e) => {
@@ -226,7 +230,8 @@ impl Worker {
         }
     }
 
-    /// Re-sends (Alertmanager) and pruning, each when due.
+    /// Re-sends (Alertmanager, with its watchdog) and pruning, each when
+    /// due.
     async fn periodic(&self, timers: &mut Timers) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
         if let Some(every) = self.channel.resend_every()
@@ -241,7 +246,7 @@ impl Worker {
                 .store
                 .write(move |tx| tx.delivered(&key, since))
                 .await?;
-            if !events.is_empty() {
+            if !events.is_empty() || self.channel.has_watchdog() {
                 let attempt = self.channel.resend(&events, self.clock.now()).await;
                 let outcome = match attempt {
                     Attempt::Sent => NotificationOutcome::Sent,

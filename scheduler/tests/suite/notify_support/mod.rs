@@ -90,6 +90,7 @@ pub fn entry(kind: NotifierKind, url: &str) -> NotifyEntry {
         secret: None,
         routing_key: None,
         resend_interval: None,
+        interval: None,
     }
 }
 
