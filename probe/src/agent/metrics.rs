@@ -64,6 +64,11 @@ struct DropLabels {
     reason: DropReason,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SchedulerLabels {
+    scheduler: String,
+}
+
 /// Every agent metric; cheap to clone (handles share their values).
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
@@ -75,6 +80,8 @@ pub struct Metrics {
     delivery_failures: Family<FailureLabels, Counter>,
     dropped: Family<DropLabels, Counter>,
     plan_version: Gauge,
+    scheduler_up: Family<SchedulerLabels, Gauge>,
+    scheduler_failovers: Counter,
 }
 
 impl Metrics {
@@ -125,6 +132,16 @@ impl Metrics {
             "sonde_agent_plan_version",
             "Revision of the plan in use",
             self.plan_version.clone(),
+        );
+        r.register(
+            "sonde_agent_scheduler_up",
+            "1 for the scheduler in use while it answers, 0 for the others",
+            self.scheduler_up.clone(),
+        );
+        r.register(
+            "sonde_agent_scheduler_failovers",
+            "Switches to the next scheduler after a failure",
+            self.scheduler_failovers.clone(),
         );
         r
     }
@@ -180,6 +197,18 @@ impl Metrics {
     pub fn set_plan_version(&self, revision: u64) {
         self.plan_version
             .set(i64::try_from(revision).unwrap_or(i64::MAX));
+    }
+
+    pub fn set_scheduler_up(&self, scheduler: &str, up: bool) {
+        self.scheduler_up
+            .get_or_create(&SchedulerLabels {
+                scheduler: scheduler.to_string(),
+            })
+            .set(i64::from(up));
+    }
+
+    pub fn scheduler_failover(&self) {
+        self.scheduler_failovers.inc();
     }
 
     /// Creates the label-less series and every failure and drop reason at

@@ -320,8 +320,17 @@ impl InProcessAgent {
         spool_dir: &std::path::Path,
         grace: Duration,
     ) -> InProcessAgent {
+        Self::start_with(vec![scheduler], spool_dir, grace).await
+    }
+
+    /// An agent with several schedulers, tried in this order.
+    pub async fn start_with(
+        schedulers: Vec<url::Url>,
+        spool_dir: &std::path::Path,
+        grace: Duration,
+    ) -> InProcessAgent {
         let config = probe::agent::AgentConfig {
-            scheduler,
+            schedulers,
             identity: probe::agent::Identity {
                 name: "p-test".into(),
                 region: "eu-test-1".into(),
