@@ -158,3 +158,66 @@ impl Round {
         self.failures = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use reqwest::StatusCode;
+    use url::Url;
+
+    use super::*;
+
+    fn schedulers(n: usize) -> Schedulers {
+        let identity = super::super::client::Identity {
+            name: "p".into(),
+            region: "r".into(),
+            token: "t".into(),
+        };
+        let clients = (0..n)
+            .map(|i| {
+                let url = Url::parse(&format!("http://127.0.0.{}:9470", i + 1)).expect("url");
+                SchedulerClient::new(&url, &identity, None).expect("client")
+            })
+            .collect();
+        Schedulers::new(clients, Metrics::new())
+    }
+
+    #[test]
+    fn a_round_backs_off_only_once_every_scheduler_failed_in_a_row() {
+        let three = schedulers(3);
+        let mut round = Round::default();
+        assert_eq!(
+            [
+                round.failed(&three),
+                round.failed(&three),
+                round.failed(&three)
+            ],
+            [false, false, true]
+        );
+        round.failed(&three);
+        round.reset();
+        assert!(!round.failed(&three), "a success starts a new round");
+        let one = schedulers(1);
+        assert!(
+            Round::default().failed(&one),
+            "one scheduler: back off at once"
+        );
+    }
+
+    #[test]
+    fn only_failures_another_scheduler_could_cure_move_on_and_a_late_one_does_not_skip() {
+        let two = schedulers(2);
+        let first = two.current().expect("current");
+        assert!(!two.failed(&first, &CallError::Auth(StatusCode::UNAUTHORIZED)));
+        assert!(!two.failed(&first, &CallError::RateLimited(None)));
+        assert_eq!(two.current().expect("current").index, 0);
+        assert!(two.failed(&first, &CallError::Server(StatusCode::BAD_GATEWAY)));
+        assert_eq!(two.current().expect("current").index, 1);
+        // Another request that went to the first before the switch.
+        assert!(two.failed(&first, &CallError::Unreachable("reset".into())));
+        assert_eq!(
+            two.current().expect("current").index,
+            1,
+            "stays on the second"
+        );
+    }
+}
