@@ -126,14 +126,17 @@ impl Deliverer {
     }
 
     /// The last delivery at shutdown: batches until the spool is empty,
-    /// an attempt fails (no back-off: the process is leaving, and the
-    /// spool keeps the rest for the next start), or `deadline` passes.
+    /// an attempt fails on every scheduler (no back-off: the process is
+    /// leaving, and the spool keeps the rest for the next start), or
+    /// `deadline` passes.
     /// Returns true when the spool is empty.
     pub async fn flush(&mut self, deadline: Instant) -> bool {
         loop {
             match tokio::time::timeout_at(deadline, self.attempt()).await {
                 Ok(Attempt::Empty) => return true,
                 Ok(Attempt::Progress) => {}
+                // No wait: the next scheduler, after one that failed.
+                Ok(Attempt::Wait(d)) if d.is_zero() => {}
                 Ok(Attempt::Wait(_)) | Err(_) => return self.spool.is_empty(),
             }
         }

@@ -248,6 +248,8 @@ mod tests {
         m.set_spool(3, 4096);
         m.delivered(2);
         m.set_plan_version(7);
+        m.set_scheduler_up("https://a.example/", true);
+        m.scheduler_failover();
         let text = m.encode();
         for line in [
             "sonde_agent_runs_total{scenario=\"checkout\",outcome=\"failure\"} 1",
@@ -258,6 +260,8 @@ mod tests {
             "sonde_agent_delivery_failures_total{reason=\"rate_limited\"} 0",
             "sonde_agent_dropped_total{reason=\"corrupt\"} 0",
             "sonde_agent_plan_version 7",
+            "sonde_agent_scheduler_up{scheduler=\"https://a.example/\"} 1",
+            "sonde_agent_scheduler_failovers_total 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -206,6 +206,9 @@ impl PlanPoller {
         let mut round = Round::default();
         let mut switches = self.schedulers.switches();
         loop {
+            // Before reading the current one, so a switch from here on
+            // ends the request below.
+            switches.mark_unchanged();
             let Some(used) = self.schedulers.current() else {
                 return;
             };
@@ -217,7 +220,6 @@ impl PlanPoller {
                 self.polled = used.index;
             }
             let started = Instant::now();
-            switches.mark_unchanged();
             let fetched = tokio::select! {
                 r = used.client.plan(self.etag.as_deref(), self.spool.len(), self.options.wait) => r,
                 // Delivery moved on: follow it rather than wait out the poll.

@@ -7,8 +7,13 @@ use std::time::Duration;
 
 use sonde_tests::{RunningTarget, Spawn, TestTarget, free_addr, wait_for_http};
 
+use probe::agent::{
+    Deliverer, DeliveryOptions, Identity, Metrics, SchedulerClient, Schedulers, Spool,
+};
+
 use crate::agent_support::{
-    FakeScheduler, InProcessAgent, Reply, plan, planned, sample, source, unreachable_scheduler,
+    FakeScheduler, InProcessAgent, Reply, plan, planned, result, sample, source,
+    unreachable_scheduler,
 };
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -138,6 +143,38 @@ async fn a_batch_refused_with_502_is_delivered_to_the_next_scheduler_at_once() {
         Some(1.0),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn the_last_delivery_at_shutdown_tries_the_next_scheduler() {
+    let fake = FakeScheduler::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metrics = Metrics::new();
+    let spool =
+        std::sync::Arc::new(Spool::open(dir.path(), 1 << 20, metrics.clone()).expect("spool"));
+    for _ in 0..3 {
+        spool.put(&result("svc")).expect("put");
+    }
+    let identity = Identity {
+        name: "p-test".into(),
+        region: "eu-test-1".into(),
+        token: "s3cret-token".into(),
+    };
+    let clients = [unreachable_scheduler(), fake.url()]
+        .iter()
+        .map(|url| SchedulerClient::new(url, &identity, None).expect("client"))
+        .collect();
+    let mut deliverer = Deliverer::new(
+        Schedulers::new(clients, metrics.clone()),
+        spool.clone(),
+        metrics,
+        DeliveryOptions::default(),
+    );
+    let flushed = deliverer
+        .flush(tokio::time::Instant::now() + Duration::from_secs(10))
+        .await;
+    assert!(flushed, "{} left in the spool", spool.len());
+    assert_eq!(fake.stored().len(), 3);
 }
 
 #[tokio::test]
