@@ -264,7 +264,14 @@ async fn the_agent_moves_to_the_second_scheduler_when_the_first_is_killed_and_lo
     // Stop the runs (the scenario moves to a region without probes) and
     // wait until the probe delivered all it made.
     let moved = simple_scenario(SCENARIO, "http://127.0.0.1:9/", "1s", &["nowhere"]);
-    std::fs::write(pair.root.path().join("scenarios").join("ping.toml"), moved).expect("moved");
+    // Written then renamed, so a reload never reads half a file.
+    let scenarios = pair.root.path().join("scenarios");
+    std::fs::write(scenarios.join(".ping.toml.tmp"), moved).expect("moved");
+    std::fs::rename(
+        scenarios.join(".ping.toml.tmp"),
+        scenarios.join("ping.toml"),
+    )
+    .expect("moved");
     let counted = eventually("the probe to stop running and drain", LONG, || async {
         let runs = || agent_sum(port, "sonde_agent_runs_total", &[("scenario", SCENARIO)]);
         let first = runs().await?;
