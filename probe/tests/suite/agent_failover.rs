@@ -1,15 +1,16 @@
-//! Several schedulers: a failing one (5xx, unreachable) hands plan and
-//! delivery to the next at once and for good; a 4xx does not fail over;
-//! the next one's plan is asked for without the old one's ETag; the URLs
-//! are checked at start, from flags or the comma-separated variable.
+//! Several schedulers: a failing one (5xx, unreachable, timed out) hands
+//! plan and delivery to the next at once and for good; a 4xx does not
+//! fail over; the next one's plan is asked for without the old one's
+//! ETag; the URLs are checked at start, from flags or the comma-separated
+//! variable.
 
 use std::time::Duration;
 
-use sonde_tests::{RunningTarget, Spawn, TestTarget, free_addr, wait_for_http};
-
 use probe::agent::{
-    Deliverer, DeliveryOptions, Identity, Metrics, SchedulerClient, Schedulers, Spool,
+    Deliverer, DeliveryOptions, Identity, Metrics, PlanPoller, PollOptions, SchedulerClient,
+    Schedulers, Spool,
 };
+use sonde_tests::{RunningTarget, Spawn, TestTarget, free_addr, hang_after_accept, wait_for_http};
 
 use crate::agent_support::{
     FakeScheduler, InProcessAgent, Reply, plan, planned, result, sample, source,
@@ -145,6 +146,54 @@ async fn a_batch_refused_with_502_is_delivered_to_the_next_scheduler_at_once() {
     );
 }
 
+fn clients(urls: &[url::Url]) -> Vec<SchedulerClient> {
+    let identity = Identity {
+        name: "p-test".into(),
+        region: "eu-test-1".into(),
+        token: "s3cret-token".into(),
+    };
+    urls.iter()
+        .map(|url| SchedulerClient::new(url, &identity, None).expect("client"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_plan_request_that_times_out_moves_to_the_next_scheduler() {
+    let hanging = hang_after_accept().await.expect("hanging listener");
+    let fake = FakeScheduler::start().await;
+    fake.set_plan(plan(3, Vec::new()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metrics = Metrics::new();
+    let spool =
+        std::sync::Arc::new(Spool::open(dir.path(), 1 << 20, metrics.clone()).expect("spool"));
+    let hanging_url = url::Url::parse(&hanging.url("/")).expect("url");
+    let schedulers = Schedulers::new(clients(&[hanging_url, fake.url()]), metrics.clone());
+    let (tx, mut rx) = tokio::sync::watch::channel(None);
+    // A 1 s long-poll gives up after the client's slack on top of it.
+    let options = PollOptions {
+        wait: Duration::from_secs(1),
+        min_interval: Duration::from_millis(20),
+    };
+    let poller = PlanPoller::new(schedulers, spool, dir.path(), metrics.clone(), tx, options);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(poller.run(stop.clone()));
+    let published = tokio::time::timeout(WITHIN, rx.wait_for(|p| p.is_some())).await;
+    stop.cancel();
+    let _ = task.await;
+    assert!(
+        matches!(published, Ok(Ok(_))),
+        "a plan from the second scheduler"
+    );
+    assert_eq!(
+        sample(
+            &metrics.encode(),
+            "sonde_agent_scheduler_failovers_total",
+            ""
+        ),
+        Some(1.0)
+    );
+}
+
 #[tokio::test]
 async fn the_last_delivery_at_shutdown_tries_the_next_scheduler() {
     let fake = FakeScheduler::start().await;
@@ -155,15 +204,7 @@ async fn the_last_delivery_at_shutdown_tries_the_next_scheduler() {
     for _ in 0..3 {
         spool.put(&result("svc")).expect("put");
     }
-    let identity = Identity {
-        name: "p-test".into(),
-        region: "eu-test-1".into(),
-        token: "s3cret-token".into(),
-    };
-    let clients = [unreachable_scheduler(), fake.url()]
-        .iter()
-        .map(|url| SchedulerClient::new(url, &identity, None).expect("client"))
-        .collect();
+    let clients = clients(&[unreachable_scheduler(), fake.url()]);
     let mut deliverer = Deliverer::new(
         Schedulers::new(clients, metrics.clone()),
         spool.clone(),
