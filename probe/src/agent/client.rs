@@ -42,6 +42,8 @@ impl std::fmt::Debug for Identity {
 #[derive(Debug, Clone)]
 pub struct SchedulerClient {
     http: reqwest::Client,
+    /// The base URL as logs and metrics show it (without a password).
+    display: String,
     plan_url: Url,
     results_url: Url,
 }
@@ -104,6 +106,7 @@ impl SchedulerClient {
         ca_pem: Option<&[u8]>,
     ) -> Result<Self, ClientError> {
         let mut base = base.clone();
+        let display = shown(&base);
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -126,9 +129,15 @@ impl SchedulerClient {
             .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(Self {
             http,
+            display,
             plan_url,
             results_url,
         })
+    }
+
+    /// The scheduler's base URL, as logs and metrics show it.
+    pub fn display(&self) -> &str {
+        &self.display
     }
 
     /// Asks for the plan, waiting up to `wait` on the scheduler for a change
@@ -197,6 +206,15 @@ impl SchedulerClient {
             _ => Err(failure(response).await),
         }
     }
+}
+
+/// `base` without a password, should one be written in the URL.
+fn shown(base: &Url) -> String {
+    let mut shown = base.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
 }
 
 fn identity_headers(identity: &Identity) -> Result<HeaderMap, ClientError> {

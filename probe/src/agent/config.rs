@@ -19,9 +19,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9471";
 /// `probe agent` flags; each also reads `SONDE_PROBE_<FLAG>`.
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
-    /// Base URL of the scheduler, e.g. `https://sonde.example.com`.
-    #[arg(long, env = "SONDE_PROBE_SCHEDULER")]
-    pub scheduler: Url,
+    /// Base URL of the scheduler, e.g. `https://sonde.example.com`; repeat
+    /// it (or separate with commas) for replicas to fail over between.
+    #[arg(long, env = "SONDE_PROBE_SCHEDULER", value_name = "URL", required = true,
+          value_delimiter = ',', value_parser = parse_scheduler)]
+    pub scheduler: Vec<Url>,
     /// This probe's name, as its token was created for.
     #[arg(long, env = "SONDE_PROBE_NAME")]
     pub name: String,
@@ -51,6 +53,39 @@ pub struct AgentArgs {
     pub net: NetArgs,
 }
 
+/// A scheduler's base URL: `http` or `https` with a host, nothing after
+/// the path (a query or fragment would be lost on the API paths).
+fn parse_scheduler(text: &str) -> Result<Url, String> {
+    let text = text.trim();
+    let expected = "expected a base URL like `https://sonde.example.com`";
+    if text.is_empty() {
+        return Err(format!("empty scheduler URL (a stray comma?); {expected}"));
+    }
+    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL ({e}); {expected}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "`{text}` is not an http:// or https:// URL with a host; {expected}"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{text}` has a query or fragment, which the API paths would drop; {expected}"
+        ));
+    }
+    Ok(url)
+}
+
+/// Each scheduler once, in the order first given.
+fn distinct(urls: &[Url]) -> Vec<Url> {
+    let mut seen = Vec::with_capacity(urls.len());
+    for url in urls {
+        if !seen.contains(url) {
+            seen.push(url.clone());
+        }
+    }
+    seen
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     scenarios::duration::parse(text).map_err(|e| e.to_string())
 }
@@ -58,7 +93,8 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Everything [`serve`](super::serve) needs besides the runner.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    pub scheduler: Url,
+    /// In the order tried; the first is used first.
+    pub schedulers: Vec<Url>,
     pub identity: Identity,
     pub spool_dir: PathBuf,
     pub spool_max_bytes: u64,
@@ -76,6 +112,9 @@ pub struct AgentConfig {
 /// # Errors
 /// A message naming the flag that cannot be used.
 pub(super) fn configure(args: &AgentArgs) -> Result<(AgentConfig, Runner), String> {
+    if args.scheduler.is_empty() {
+        return Err("--scheduler is missing".into());
+    }
     if args.name.trim().is_empty() {
         return Err("--name is empty".into());
     }
@@ -102,7 +141,7 @@ pub(super) fn configure(args: &AgentArgs) -> Result<(AgentConfig, Runner), Strin
     let mut runner = crate::cli::runner(&args.net, true)?;
     runner.probe = args.name.clone();
     let config = AgentConfig {
-        scheduler: args.scheduler.clone(),
+        schedulers: distinct(&args.scheduler),
         identity: Identity {
             name: args.name.clone(),
             region: args.net.region.clone(),

@@ -6,7 +6,9 @@
 //! (jittered, 0.5 s doubling to 30 s); 413 halves the batch; any other 4xx
 //! (and results the ack rejects) is quarantined rather than retried
 //! forever; 401/403 back off and retry, since an operator is fixing a
-//! token and nothing may be lost meanwhile.
+//! token and nothing may be lost meanwhile. With several schedulers, an
+//! unreachable one, a 5xx or an unreadable answer moves to the next at
+//! once (`failover`), the batch with it; only a 4xx stays.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,7 +21,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::backoff::Backoff;
-use super::client::{CallError, SchedulerClient};
+use super::client::CallError;
+use super::failover::{InUse, Round, Schedulers};
 use super::metrics::{FailureReason, Metrics};
 use super::spool::Spool;
 
@@ -67,7 +70,9 @@ pub enum Attempt {
 /// Moves results from the spool to the scheduler.
 #[derive(Debug)]
 pub struct Deliverer {
-    client: SchedulerClient,
+    schedulers: Schedulers,
+    /// Failures in a row on which the next scheduler is tried at once.
+    round: Round,
     spool: Arc<Spool>,
     metrics: Metrics,
     options: DeliveryOptions,
@@ -76,14 +81,15 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub fn new(
-        client: SchedulerClient,
+        schedulers: Schedulers,
         spool: Arc<Spool>,
         metrics: Metrics,
         options: DeliveryOptions,
     ) -> Self {
         let batch_size = options.batch_max.max(1);
         Self {
-            client,
+            schedulers,
+            round: Round::default(),
             spool,
             metrics,
             options,
@@ -120,14 +126,17 @@ impl Deliverer {
     }
 
     /// The last delivery at shutdown: batches until the spool is empty,
-    /// an attempt fails (no back-off: the process is leaving, and the
-    /// spool keeps the rest for the next start), or `deadline` passes.
+    /// an attempt fails on every scheduler (no back-off: the process is
+    /// leaving, and the spool keeps the rest for the next start), or
+    /// `deadline` passes.
     /// Returns true when the spool is empty.
     pub async fn flush(&mut self, deadline: Instant) -> bool {
         loop {
             match tokio::time::timeout_at(deadline, self.attempt()).await {
                 Ok(Attempt::Empty) => return true,
                 Ok(Attempt::Progress) => {}
+                // No wait: the next scheduler, after one that failed.
+                Ok(Attempt::Wait(d)) if d.is_zero() => {}
                 Ok(Attempt::Wait(_)) | Err(_) => return self.spool.is_empty(),
             }
         }
@@ -147,9 +156,10 @@ impl Deliverer {
         let body = match serde_json::to_vec(&batch) {
             Ok(body) => body,
             Err(e) => {
-                return self
-                    .failed(&batch.results, CallError::Malformed(e.to_string()))
-                    .await;
+                // Not the scheduler's fault: retried, on the same one.
+                self.metrics.delivery_failed(FailureReason::server_error);
+                tracing::warn!(error = %e, "Cannot encode a batch; will retry.");
+                return Attempt::Wait(self.options.backoff.next_delay());
             }
         };
         let count = batch.results.len();
@@ -165,9 +175,16 @@ impl Deliverer {
             );
             return Attempt::Progress;
         }
-        match self.client.deliver_json(body).await {
-            Ok(ack) => self.acknowledged(&batch.results, ack).await,
-            Err(e) => self.failed(&batch.results, e).await,
+        let Some(used) = self.schedulers.current() else {
+            return Attempt::Wait(self.options.backoff.next_delay());
+        };
+        match used.client.deliver_json(body).await {
+            Ok(ack) => {
+                self.schedulers.answered(&used);
+                self.round.reset();
+                self.acknowledged(&batch.results, ack).await
+            }
+            Err(e) => self.failed(&batch.results, e, &used).await,
         }
     }
 
@@ -219,8 +236,17 @@ impl Deliverer {
         Attempt::Progress
     }
 
-    async fn failed(&mut self, sent: &[RunResult], error: CallError) -> Attempt {
+    async fn failed(&mut self, sent: &[RunResult], error: CallError, used: &InUse) -> Attempt {
         let count = sent.len();
+        let scheduler = used.client.display();
+        // A batch that failed on one scheduler goes to the next at once;
+        // back-off waits until every one failed in a row.
+        let at_once = if self.schedulers.failed(used, &error) {
+            !self.round.failed(&self.schedulers)
+        } else {
+            self.round.reset();
+            false
+        };
         match error {
             CallError::RateLimited(after) => {
                 self.metrics.delivery_failed(FailureReason::rate_limited);
@@ -236,18 +262,18 @@ impl Deliverer {
             }
             CallError::Unreachable(ref why) => {
                 self.metrics.delivery_failed(FailureReason::unreachable);
-                tracing::warn!(error = %why, results = count, "Delivery failed; will retry.");
-                Attempt::Wait(self.options.backoff.next_delay())
+                tracing::warn!(scheduler, error = %why, results = count, "Delivery failed; will retry.");
+                Attempt::Wait(self.retry_delay(at_once))
             }
             CallError::Server(_) | CallError::Malformed(_) => {
                 self.metrics.delivery_failed(FailureReason::server_error);
-                tracing::warn!(error = %error, results = count, "Delivery failed; will retry.");
-                Attempt::Wait(self.options.backoff.next_delay())
+                tracing::warn!(scheduler, error = %error, results = count, "Delivery failed; will retry.");
+                Attempt::Wait(self.retry_delay(at_once))
             }
             CallError::Auth(_) => {
                 self.metrics.delivery_failed(FailureReason::rejected);
-                tracing::error!(error = %error, results = count, "Delivery refused; results kept, will retry.");
-                Attempt::Wait(self.options.backoff.next_delay())
+                tracing::error!(scheduler, error = %error, results = count, "Delivery refused; results kept, will retry.");
+                Attempt::Wait(self.retry_delay(at_once))
             }
             CallError::TooLarge if count > 1 => {
                 self.metrics.delivery_failed(FailureReason::rejected);
@@ -267,6 +293,15 @@ impl Deliverer {
                 self.blocking(move |s| s.quarantine(&ids)).await;
                 Attempt::Progress
             }
+        }
+    }
+
+    /// No wait when the next scheduler is to be tried at once.
+    fn retry_delay(&mut self, at_once: bool) -> Duration {
+        if at_once {
+            Duration::ZERO
+        } else {
+            self.options.backoff.next_delay()
         }
     }
 

@@ -64,6 +64,11 @@ struct DropLabels {
     reason: DropReason,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SchedulerLabels {
+    scheduler: String,
+}
+
 /// Every agent metric; cheap to clone (handles share their values).
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
@@ -75,6 +80,8 @@ pub struct Metrics {
     delivery_failures: Family<FailureLabels, Counter>,
     dropped: Family<DropLabels, Counter>,
     plan_version: Gauge,
+    scheduler_up: Family<SchedulerLabels, Gauge>,
+    scheduler_failovers: Counter,
 }
 
 impl Metrics {
@@ -125,6 +132,16 @@ impl Metrics {
             "sonde_agent_plan_version",
             "Revision of the plan in use",
             self.plan_version.clone(),
+        );
+        r.register(
+            "sonde_agent_scheduler_up",
+            "1 for the scheduler in use while it answers, 0 for the others",
+            self.scheduler_up.clone(),
+        );
+        r.register(
+            "sonde_agent_scheduler_failovers",
+            "Switches to the next scheduler after a failure",
+            self.scheduler_failovers.clone(),
         );
         r
     }
@@ -182,6 +199,18 @@ impl Metrics {
             .set(i64::try_from(revision).unwrap_or(i64::MAX));
     }
 
+    pub fn set_scheduler_up(&self, scheduler: &str, up: bool) {
+        self.scheduler_up
+            .get_or_create(&SchedulerLabels {
+                scheduler: scheduler.to_string(),
+            })
+            .set(i64::from(up));
+    }
+
+    pub fn scheduler_failover(&self) {
+        self.scheduler_failovers.inc();
+    }
+
     /// Creates the label-less series and every failure and drop reason at
     /// zero, so dashboards and `rate()` see them before the first event.
     pub fn init_series(&self) {
@@ -219,6 +248,8 @@ mod tests {
         m.set_spool(3, 4096);
         m.delivered(2);
         m.set_plan_version(7);
+        m.set_scheduler_up("https://a.example/", true);
+        m.scheduler_failover();
         let text = m.encode();
         for line in [
             "sonde_agent_runs_total{scenario=\"checkout\",outcome=\"failure\"} 1",
@@ -229,6 +260,8 @@ mod tests {
             "sonde_agent_delivery_failures_total{reason=\"rate_limited\"} 0",
             "sonde_agent_dropped_total{reason=\"corrupt\"} 0",
             "sonde_agent_plan_version 7",
+            "sonde_agent_scheduler_up{scheduler=\"https://a.example/\"} 1",
+            "sonde_agent_scheduler_failovers_total 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -3,7 +3,8 @@
 //!
 //! Module map:
 //! - `config`: the flags and the configuration they give.
-//! - `client`: the scheduler protocol (plan long-poll, result batches).
+//! - `client`: the scheduler protocol (plan long-poll, result batches);
+//!   `failover`: which of several schedulers is in use.
 //! - `plan`: polling, compiling and caching the plan on disk.
 //! - `timing`: planned instants (stable offsets, cron); `schedule`: the
 //!   timer with one task per scenario; `limits`: concurrency and per-host
@@ -22,6 +23,7 @@ mod client;
 mod clock;
 mod config;
 mod deliver;
+mod failover;
 mod intake;
 mod limits;
 mod metrics;
@@ -47,6 +49,7 @@ pub use client::{CallError, ClientError, Identity, PlanFetch, SchedulerClient};
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use config::{AgentArgs, AgentConfig, DEFAULT_LISTEN};
 pub use deliver::{Attempt, Deliverer, DeliveryOptions};
+pub use failover::{InUse, Round, Schedulers, fails_over};
 pub use limits::{Limits, host_key};
 pub use metrics::{DropReason, FailureReason, Metrics, SkipReason};
 pub use plan::{
@@ -103,7 +106,8 @@ pub async fn run(args: AgentArgs) -> ExitCode {
     let listen = listener
         .local_addr()
         .map_or_else(|_| args.listen.to_string(), |a| a.to_string());
-    tracing::info!(scheduler = %config.scheduler, probe = %config.identity.name, region = %config.identity.region,
+    let schedulers: Vec<&str> = config.schedulers.iter().map(url::Url::as_str).collect();
+    tracing::info!(schedulers = %schedulers.join(","), probe = %config.identity.name, region = %config.identity.region,
         listen = %listen, version = env!("CARGO_PKG_VERSION"), "Probe agent starting.");
     match serve(listener, config, runner, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -170,15 +174,16 @@ pub async fn serve(
     let metrics = Metrics::new();
     metrics.init_series();
     let spool = open_spool(&config, &metrics).await?;
-    let client = SchedulerClient::new(
-        &config.scheduler,
-        &config.identity,
-        config.scheduler_ca_pem.as_deref(),
-    )?;
+    let clients = config
+        .schedulers
+        .iter()
+        .map(|url| SchedulerClient::new(url, &config.identity, config.scheduler_ca_pem.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let schedulers = Schedulers::new(clients, metrics.clone());
 
     let (plan_tx, plan_rx) = watch::channel(None);
     let poller = PlanPoller::new(
-        client.clone(),
+        schedulers.clone(),
         spool.clone(),
         &config.spool_dir,
         metrics.clone(),
@@ -202,7 +207,7 @@ pub async fn serve(
     ));
     let stop_delivery = CancellationToken::new();
     let deliverer = Deliverer::new(
-        client,
+        schedulers,
         spool.clone(),
         metrics.clone(),
         config.delivery.clone(),

@@ -20,7 +20,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
-use super::client::{CallError, PlanFetch, SchedulerClient};
+use super::client::{CallError, PlanFetch};
+use super::failover::{Round, Schedulers};
 use super::metrics::Metrics;
 use super::spool::{Spool, write_durably};
 
@@ -149,7 +150,9 @@ impl Default for PollOptions {
 /// Fetches the plan and publishes every change.
 #[derive(Debug)]
 pub struct PlanPoller {
-    client: SchedulerClient,
+    schedulers: Schedulers,
+    /// Index of the scheduler `etag` came from.
+    polled: usize,
     spool: Arc<Spool>,
     spool_dir: PathBuf,
     metrics: Metrics,
@@ -161,7 +164,7 @@ pub struct PlanPoller {
 impl PlanPoller {
     /// A poller publishing to `tx`; loads the cached plan first, if any.
     pub fn new(
-        client: SchedulerClient,
+        schedulers: Schedulers,
         spool: Arc<Spool>,
         spool_dir: &Path,
         metrics: Metrics,
@@ -169,7 +172,8 @@ impl PlanPoller {
         options: PollOptions,
     ) -> Self {
         let mut poller = Self {
-            client,
+            schedulers,
+            polled: 0,
             spool,
             spool_dir: spool_dir.to_path_buf(),
             metrics,
@@ -199,22 +203,43 @@ impl PlanPoller {
     /// Polls until `stop`; keeps the last plan through any failure.
     pub async fn run(mut self, stop: CancellationToken) {
         let mut backoff = Backoff::scheduler();
+        let mut round = Round::default();
+        let mut switches = self.schedulers.switches();
         loop {
+            // Before reading the current one, so a switch from here on
+            // ends the request below.
+            switches.mark_unchanged();
+            let Some(used) = self.schedulers.current() else {
+                return;
+            };
+            if used.index != self.polled {
+                // Another process: its ETag and revision are its own, so
+                // ask for its plan afresh rather than long-poll on a tag
+                // it may never have given out.
+                self.etag = None;
+                self.polled = used.index;
+            }
             let started = Instant::now();
             let fetched = tokio::select! {
-                r = self.client.plan(self.etag.as_deref(), self.spool.len(), self.options.wait) => r,
+                r = used.client.plan(self.etag.as_deref(), self.spool.len(), self.options.wait) => r,
+                // Delivery moved on: follow it rather than wait out the poll.
+                _ = switches.changed() => continue,
                 () = stop.cancelled() => return,
             };
             let pause = match fetched {
                 Ok(fetch) => {
+                    self.schedulers.answered(&used);
                     backoff.reset();
-                    self.apply(fetch);
+                    round.reset();
+                    self.apply(fetch, used.client.display());
                     (started + self.options.min_interval).saturating_duration_since(Instant::now())
                 }
                 Err(e) => {
-                    log_failure(&e);
+                    log_failure(&e, used.client.display());
+                    let failed_over = self.schedulers.failed(&used, &e);
                     match e {
                         CallError::RateLimited(Some(d)) => d,
+                        _ if failed_over && !round.failed(&self.schedulers) => Duration::ZERO,
                         _ => backoff.next_delay(),
                     }
                 }
@@ -226,11 +251,12 @@ impl PlanPoller {
         }
     }
 
-    fn apply(&mut self, fetch: PlanFetch) {
+    fn apply(&mut self, fetch: PlanFetch, scheduler: &str) {
         let PlanFetch::Changed { plan, etag } = fetch else {
             return;
         };
         tracing::info!(
+            scheduler,
             revision = plan.revision,
             scenarios = plan.scenarios.len(),
             run_now = plan.run_now.len(),
@@ -244,11 +270,11 @@ impl PlanPoller {
     }
 }
 
-fn log_failure(e: &CallError) {
+fn log_failure(e: &CallError, scheduler: &str) {
     match e {
         CallError::Auth(_) => {
-            tracing::error!(error = %e, "Plan request refused; keeping the last plan.")
+            tracing::error!(scheduler, error = %e, "Plan request refused; keeping the last plan.")
         }
-        _ => tracing::warn!(error = %e, "Plan request failed; keeping the last plan."),
+        _ => tracing::warn!(scheduler, error = %e, "Plan request failed; keeping the last plan."),
     }
 }

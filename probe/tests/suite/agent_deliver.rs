@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use probe::agent::{
-    Attempt, Backoff, Deliverer, DeliveryOptions, Identity, Metrics, SchedulerClient, Spool,
+    Attempt, Backoff, Deliverer, DeliveryOptions, Identity, Metrics, SchedulerClient, Schedulers,
+    Spool,
 };
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -60,7 +61,8 @@ fn setup_bytes(
         max_retry_after: Duration::from_secs(300),
         backoff: Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
     };
-    let deliverer = Deliverer::new(client, spool.clone(), metrics.clone(), options);
+    let schedulers = Schedulers::new(vec![client], metrics.clone());
+    let deliverer = Deliverer::new(schedulers, spool.clone(), metrics.clone(), options);
     Setup {
         root: dir.path().to_path_buf(),
         _dir: dir,

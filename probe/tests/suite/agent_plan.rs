@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use probe::agent::{
-    CompiledPlan, Identity, Metrics, PlanPoller, PollOptions, SchedulerClient, Spool, load_cache,
-    save_cache,
+    CompiledPlan, Identity, Metrics, PlanPoller, PollOptions, SchedulerClient, Schedulers, Spool,
+    load_cache, save_cache,
 };
 use scenarios::wire::{Outcome, RunReason, RunRequest};
 use sonde_tests::{TestTarget, wait_for_http};
@@ -92,7 +92,8 @@ async fn the_poller_sends_etags_and_the_spool_depth_and_caches_each_new_plan() {
         wait: Duration::from_secs(1),
         min_interval: Duration::from_millis(20),
     };
-    let poller = PlanPoller::new(client, spool, dir.path(), metrics.clone(), tx, options);
+    let schedulers = Schedulers::new(vec![client], metrics.clone());
+    let poller = PlanPoller::new(schedulers, spool, dir.path(), metrics.clone(), tx, options);
     let stop = CancellationToken::new();
     let task = tokio::spawn(poller.run(stop.clone()));
 

@@ -18,6 +18,7 @@ mod net_kit;
 
 mod agent_deliver;
 mod agent_e2e;
+mod agent_failover;
 mod agent_plan;
 mod agent_retry;
 mod agent_schedule;

@@ -22,6 +22,7 @@ mod demo_shop_process;
 mod depends;
 mod deploy;
 mod dns;
+mod failover;
 mod fleet;
 mod maintenance;
 mod recorded_request;

@@ -50,6 +50,8 @@ pub struct Post {
 #[derive(Debug, Default)]
 struct Inner {
     plan: Option<Plan>,
+    /// Status every plan request gets instead of the plan.
+    plan_refusal: Option<u16>,
     script: VecDeque<Reply>,
     stored: BTreeMap<Uuid, RunResult>,
     posts: Vec<Post>,
@@ -103,6 +105,12 @@ impl FakeScheduler {
         self.shared.changed.notify_waiters();
     }
 
+    /// Every plan request answers `status` from now on (`None`: the plan).
+    pub fn refuse_plan(&self, status: Option<u16>) {
+        self.lock().plan_refusal = status;
+        self.shared.changed.notify_waiters();
+    }
+
     /// Answers to the next result posts, in order; then `Accept`.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.lock().script.extend(replies);
@@ -150,6 +158,10 @@ async fn plan_handler(State(shared): State<Shared>, headers: HeaderMap) -> Respo
     let mut inner = shared.inner.lock().expect("lock");
     inner.plan_requests.push(headers.clone());
     shared.changed.notify_waiters();
+    if let Some(code) = inner.plan_refusal {
+        let status = StatusCode::from_u16(code).expect("status");
+        return (status, "scripted").into_response();
+    }
     let Some(plan) = inner.plan.clone() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no plan").into_response();
     };
@@ -320,8 +332,17 @@ impl InProcessAgent {
         spool_dir: &std::path::Path,
         grace: Duration,
     ) -> InProcessAgent {
+        Self::start_with(vec![scheduler], spool_dir, grace).await
+    }
+
+    /// An agent with several schedulers, tried in this order.
+    pub async fn start_with(
+        schedulers: Vec<url::Url>,
+        spool_dir: &std::path::Path,
+        grace: Duration,
+    ) -> InProcessAgent {
         let config = probe::agent::AgentConfig {
-            scheduler,
+            schedulers,
             identity: probe::agent::Identity {
                 name: "p-test".into(),
                 region: "eu-test-1".into(),
