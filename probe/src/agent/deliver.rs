@@ -165,7 +165,8 @@ impl Deliverer {
             );
             return Attempt::Progress;
         }
-        match self.client.deliver_json(body).await {
+        let spool_full = self.spool.unwritable().is_some();
+        match self.client.deliver_json(body, spool_full).await {
             Ok(ack) => self.acknowledged(&batch.results, ack).await,
             Err(e) => self.failed(&batch.results, e).await,
         }

@@ -202,7 +202,12 @@ impl PlanPoller {
         loop {
             let started = Instant::now();
             let fetched = tokio::select! {
-                r = self.client.plan(self.etag.as_deref(), self.spool.len(), self.options.wait) => r,
+                r = self.client.plan(
+                    self.etag.as_deref(),
+                    self.spool.len(),
+                    self.spool.unwritable().is_some(),
+                    self.options.wait,
+                ) => r,
                 () = stop.cancelled() => return,
             };
             let pause = match fetched {
