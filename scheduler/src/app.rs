@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::ingest::IngestLimiter;
-use crate::metrics::{Metrics, ProbeSample, Scrape};
+use crate::metrics::{Metrics, ProbeSample, Scrape, StoreSample};
 use crate::store::{self, Store, StoreError};
 
 /// Why the scheduler could not start.
@@ -175,6 +175,7 @@ impl App {
             ingest: self.metrics.ingest_counts(),
             notifications: self.metrics.notifications.sample(),
             alerting: crate::evaluate::sample(self),
+            store: StoreSample::of(self.store.health()),
         }
     }
 

@@ -35,6 +35,7 @@ pub struct Scrape {
     pub ingest: super::IngestCounts,
     pub notifications: super::NotificationSample,
     pub alerting: super::AlertSample,
+    pub store: super::StoreSample,
 }
 
 impl Scrape {
@@ -102,6 +103,7 @@ impl Collector for Scrape {
         self.encode_steps(&mut encoder)?;
         self.encode_fleet(&mut encoder)?;
         self.notifications.encode(&mut encoder)?;
+        self.store.encode(&mut encoder)?;
         self.alerting.encode(&mut encoder)
     }
 }
