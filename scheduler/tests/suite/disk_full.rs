@@ -207,3 +207,64 @@ async fn a_full_store_disk_refuses_ingest_and_readiness_until_space_is_freed() {
         "acknowledged but not stored: {missing:?}"
     );
 }
+
+/// `spool_full` of `probe` in `GET /api/v1/probes`.
+async fn spool_full(f: &crate::alert_kit::Fleet, probe: &str) -> serde_json::Value {
+    let list = f.t.get("/api/v1/probes").await.json();
+    list["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == probe)
+        .map(|p| p["spool_full"].clone())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_probe_whose_spool_disk_is_full_is_alerted_until_it_says_it_is_fine() {
+    use crate::alert_kit::{Fleet, firing, resolved, summary};
+    use axum::http::StatusCode;
+    use scheduler::alert::Scope;
+
+    let f = Fleet::new("after = 2\nconfirm = false").await;
+    let (region, token) = f.token("p-eu");
+    let full = [("x-sonde-spool-full", "1")];
+    let r = f.t.plan(&token, "p-eu", &region, &full).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    f.tick().await;
+    let events = f.events().await;
+    assert_eq!(summary(&events), [firing("probe/p-eu/spool")]);
+    let a = &events[0].event.alert;
+    assert_eq!(a.scope, Scope::Probe);
+    assert_eq!(a.probe.as_deref(), Some("p-eu"));
+    assert_eq!(
+        a.summary,
+        "probe p-eu in eu-west-1: its spool's disk is full; it drops its oldest undelivered \
+         results to keep the newest: free space under its --spool-dir"
+    );
+    assert_eq!(spool_full(&f, "p-eu").await, true);
+    assert_eq!(spool_full(&f, "p-us").await, false);
+    f.tick().await;
+    assert_eq!(f.events().await.len(), 1, "paged once");
+
+    // Right after a restart the spool is not known yet: the alert stays.
+    let tokens = f.tokens.clone();
+    let f = Fleet {
+        t: f.t.restart().await,
+        tokens,
+    };
+    f.tick().await;
+    assert_eq!(f.events().await.len(), 1, "not resolved by the restart");
+
+    // The space freed, the probe says so on its next call: resolved.
+    let (region, token) = f.token("p-eu");
+    let fine = [("x-sonde-spool-full", "0")];
+    let r = f.t.plan(&token, "p-eu", &region, &fine).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    f.tick().await;
+    assert_eq!(
+        summary(&f.events().await),
+        [firing("probe/p-eu/spool"), resolved("probe/p-eu/spool")]
+    );
+    assert_eq!(spool_full(&f, "p-eu").await, false);
+}
