@@ -61,6 +61,8 @@ fn every_alert_has_severity_summary_description_and_runbook_and_a_test() {
         "SondeScenarioRegionDown",
         "SondeScenarioGlobalDown",
         "SondeProbeDown",
+        "SondeStoreUnwritable",
+        "SondeProbeSpoolFull",
         "SondeSloFastBurn",
         "SondeSloSlowBurn",
         "SondeTlsCertExpiringSoon",
