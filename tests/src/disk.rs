@@ -15,8 +15,8 @@ const FILLER: &str = ".filler";
 /// test fails.
 #[derive(Debug)]
 pub struct SmallDisk {
-    // Kept for its lifetime: the mount point lives inside it.
-    _parent: tempfile::TempDir,
+    // Kept for its lifetime when the mount point lives inside it.
+    parent: Option<tempfile::TempDir>,
     root: PathBuf,
 }
 
@@ -29,6 +29,18 @@ impl SmallDisk {
         let parent = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
         let root = parent.path().join("disk");
         fs::create_dir(&root).map_err(|e| format!("mount point: {e}"))?;
+        let mut disk = SmallDisk::mount_on(&root, bytes)?;
+        disk.parent = Some(parent);
+        Ok(disk)
+    }
+
+    /// Mounts a tmpfs of `bytes` over the existing directory `dir`, which
+    /// then shows an empty disk (its files come back at unmount).
+    ///
+    /// # Errors
+    /// Why it cannot be mounted (not root, no `mount`), for the skip message.
+    pub fn mount_on(dir: &Path, bytes: u64) -> Result<SmallDisk, String> {
+        let root = dir.to_path_buf();
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
             .arg(&root)
@@ -40,10 +52,7 @@ impl SmallDisk {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        Ok(SmallDisk {
-            _parent: parent,
-            root,
-        })
+        Ok(SmallDisk { parent: None, root })
     }
 
     /// The mount point.
