@@ -347,7 +347,7 @@ pub fn is_disk_full(e: &io::Error) -> bool {
 }
 
 /// Logs results dropped for a full disk: how many, and the span of time
-/// they started in (from their UUIDv7 ids).
+/// they are from (their UUIDv7 ids carry when each result was made).
 fn log_made_room(dropped: &[Uuid]) {
     let when = |id: Option<&Uuid>| {
         id.and_then(Uuid::get_timestamp)
