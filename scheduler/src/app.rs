@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::ingest::IngestLimiter;
 use crate::leadership::Leadership;
-use crate::metrics::{LeaderSample, Metrics, ProbeSample, Scrape};
+use crate::metrics::{LeaderSample, Metrics, ProbeSample, Scrape, StoreSample};
 use crate::store::{self, Store, StoreError};
 
 /// Why the scheduler could not start.
@@ -184,6 +184,7 @@ impl App {
                 replica: self.leadership.replica().to_owned(),
                 leader: self.leadership.is_leader(),
             }),
+            store: StoreSample::of(self.store.health()),
         }
     }
 

@@ -10,6 +10,7 @@
 //!   and [`free_port_refused`] for failures below HTTP.
 //! - [`certs`] — rcgen certificates: a process-wide test CA ([`test_ca`],
 //!   [`ca_pem`]) and leaves of every [`TlsKind`].
+//! - [`disk`] — [`SmallDisk`], a small tmpfs to fill up (ENOSPC).
 //! - [`dns`] — [`DnsResponder`], an authoritative DNS server on loopback.
 //! - [`client`] — [`TestClient`], a small HTTP(S) client for assertions and
 //!   readiness checks, and [`tls_handshake`].
@@ -28,6 +29,7 @@
 
 pub mod certs;
 pub mod client;
+pub mod disk;
 pub mod dns;
 pub mod fleet;
 pub mod harness;
@@ -38,6 +40,7 @@ pub mod target;
 
 pub use certs::{CertError, LeafCert, TestCa, TlsKind, ca_pem, test_ca, write_ca_pem};
 pub use client::{ClientError, TestClient, TestResponse, tls_handshake};
+pub use disk::SmallDisk;
 pub use dns::{DnsError, DnsResponder, RunningDns};
 pub use harness::{
     ChildGuard, HarnessError, Spawn, binary_path, free_addr, free_port, wait_for_http, wait_for_tcp,

@@ -2,7 +2,8 @@
 //! with `If-None-Match`) and `POST /api/v1/results`.
 //!
 //! Every request carries the probe's bearer token, `X-Sonde-Probe`,
-//! `X-Sonde-Region` and `User-Agent: sonde-probe/VERSION`.
+//! `X-Sonde-Region`, `User-Agent: sonde-probe/VERSION` and
+//! `X-Sonde-Spool-Full` (`1` while the spool's disk is full, else `0`).
 
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ const ERROR_BODY_CHARS: usize = 200;
 /// Slack on top of the long-poll wait before the plan request gives up.
 const POLL_SLACK: Duration = Duration::from_secs(10);
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Header telling the scheduler whether the spool's disk is full.
+const SPOOL_FULL_HEADER: &str = "X-Sonde-Spool-Full";
 
 /// Who this probe is to the scheduler.
 #[derive(Clone)]
@@ -141,7 +144,8 @@ impl SchedulerClient {
     }
 
     /// Asks for the plan, waiting up to `wait` on the scheduler for a change
-    /// from `etag`. `spooled` is sent as `X-Sonde-Spool`.
+    /// from `etag`. `spooled` is sent as `X-Sonde-Spool`, `spool_full` as
+    /// `X-Sonde-Spool-Full`.
     ///
     /// # Errors
     /// A [`CallError`] for anything but 200 or 304.
@@ -149,6 +153,7 @@ impl SchedulerClient {
         &self,
         etag: Option<&str>,
         spooled: usize,
+        spool_full: bool,
         wait: Duration,
     ) -> Result<PlanFetch, CallError> {
         let mut request = self
@@ -156,6 +161,7 @@ impl SchedulerClient {
             .get(self.plan_url.clone())
             .query(&[("wait", format!("{}s", wait.as_secs()))])
             .header("X-Sonde-Spool", spooled)
+            .header(SPOOL_FULL_HEADER, flag(spool_full))
             .timeout(wait + POLL_SLACK);
         if let Some(etag) = etag {
             request = request.header(header::IF_NONE_MATCH, etag);
@@ -184,15 +190,20 @@ impl SchedulerClient {
 
     /// Delivers one [`scenarios::wire::ResultBatch`] encoded as JSON (the deliverer encodes
     /// it first to keep it under its byte limit); 200 and 422 both carry an
-    /// [`IngestAck`].
+    /// [`IngestAck`]. `spool_full` is sent as `X-Sonde-Spool-Full`.
     ///
     /// # Errors
     /// A [`CallError`] for every other answer.
-    pub async fn deliver_json(&self, body: Vec<u8>) -> Result<IngestAck, CallError> {
+    pub async fn deliver_json(
+        &self,
+        body: Vec<u8>,
+        spool_full: bool,
+    ) -> Result<IngestAck, CallError> {
         let response = self
             .http
             .post(self.results_url.clone())
             .header(header::CONTENT_TYPE, "application/json")
+            .header(SPOOL_FULL_HEADER, flag(spool_full))
             .body(body)
             .timeout(DELIVERY_TIMEOUT)
             .send()
@@ -215,6 +226,10 @@ fn shown(base: &Url) -> String {
         let _ = shown.set_password(Some("***"));
     }
     shown.to_string()
+}
+
+fn flag(on: bool) -> &'static str {
+    if on { "1" } else { "0" }
 }
 
 fn identity_headers(identity: &Identity) -> Result<HeaderMap, ClientError> {

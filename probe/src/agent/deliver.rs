@@ -178,7 +178,8 @@ impl Deliverer {
         let Some(used) = self.schedulers.current() else {
             return Attempt::Wait(self.options.backoff.next_delay());
         };
-        match used.client.deliver_json(body).await {
+        let spool_full = self.spool.unwritable().is_some();
+        match used.client.deliver_json(body, spool_full).await {
             Ok(ack) => {
                 self.schedulers.answered(&used);
                 self.round.reset();

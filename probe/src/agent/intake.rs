@@ -8,7 +8,7 @@ use scenarios::wire::RunResult;
 use tokio::sync::{Notify, mpsc};
 
 use super::metrics::{DropReason, Metrics};
-use super::spool::Spool;
+use super::spool::{Spool, is_disk_full};
 
 /// Attempts at writing one result before it is given up on.
 const WRITE_ATTEMPTS: u32 = 3;
@@ -25,6 +25,11 @@ pub async fn write_results(
         let written = tokio::task::spawn_blocking(move || put_with_retries(&spool, &result)).await;
         match written {
             Ok(Ok(())) => wake.notify_one(),
+            Ok(Err((scenario, id, e))) if is_disk_full(&e) => {
+                tracing::error!(scenario = %scenario, id = %id, error = %e,
+                    "Cannot spool a result even with the spool emptied: the disk is full; it is lost.");
+                metrics.dropped(DropReason::disk_full, 1);
+            }
             Ok(Err((scenario, id, e))) => {
                 // A disk that refuses writes is a spool that is full.
                 tracing::error!(scenario = %scenario, id = %id, error = %e, "Cannot spool a result; it is lost.");
@@ -43,7 +48,9 @@ fn put_with_retries(spool: &Spool, result: &RunResult) -> Result<(), PutError> {
     loop {
         match spool.put(result) {
             Ok(()) => return Ok(()),
-            Err(e) if attempt >= WRITE_ATTEMPTS => {
+            // The spool already dropped all it had to make room: retrying
+            // cannot find any more.
+            Err(e) if attempt >= WRITE_ATTEMPTS || is_disk_full(&e) => {
                 return Err((result.scenario.clone(), result.id, e));
             }
             Err(e) => {

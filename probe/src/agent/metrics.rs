@@ -38,6 +38,9 @@ pub enum FailureReason {
 #[allow(non_camel_case_types)]
 pub enum DropReason {
     spool_full,
+    /// The spool's disk was full: the oldest made room for a new one, or
+    /// a new one found nothing left to drop.
+    disk_full,
     quarantined,
     corrupt,
 }
@@ -76,6 +79,7 @@ pub struct Metrics {
     skipped: Family<SkipLabels, Counter>,
     spool_results: Gauge,
     spool_bytes: Gauge,
+    spool_disk_full: Gauge,
     delivered: Counter,
     delivery_failures: Family<FailureLabels, Counter>,
     dropped: Family<DropLabels, Counter>,
@@ -112,6 +116,11 @@ impl Metrics {
             "sonde_agent_spool_bytes",
             "Size of the spool on disk",
             self.spool_bytes.clone(),
+        );
+        r.register(
+            "sonde_agent_spool_disk_full",
+            "1 while the spool's disk is full and new results replace the oldest",
+            self.spool_disk_full.clone(),
         );
         r.register(
             "sonde_agent_delivered",
@@ -178,6 +187,10 @@ impl Metrics {
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
+    pub fn set_spool_disk_full(&self, full: bool) {
+        self.spool_disk_full.set(i64::from(full));
+    }
+
     pub fn delivered(&self, count: usize) {
         self.delivered.inc_by(count as u64);
     }
@@ -227,6 +240,7 @@ impl Metrics {
         }
         for reason in [
             DropReason::spool_full,
+            DropReason::disk_full,
             DropReason::quarantined,
             DropReason::corrupt,
         ] {
@@ -259,6 +273,8 @@ mod tests {
             "sonde_agent_delivered_total 2",
             "sonde_agent_delivery_failures_total{reason=\"rate_limited\"} 0",
             "sonde_agent_dropped_total{reason=\"corrupt\"} 0",
+            "sonde_agent_dropped_total{reason=\"disk_full\"} 0",
+            "sonde_agent_spool_disk_full 0",
             "sonde_agent_plan_version 7",
             "sonde_agent_scheduler_up{scheduler=\"https://a.example/\"} 1",
             "sonde_agent_scheduler_failovers_total 1",

@@ -57,7 +57,7 @@ pub use plan::{
 };
 pub use runs::{Execute, RunContext};
 pub use schedule::Timer;
-pub use spool::Spool;
+pub use spool::{Spool, is_disk_full};
 pub use timing::{next_interval_slot, next_run, stable_offset};
 
 use crate::cli::EXIT_INVALID;
@@ -194,7 +194,7 @@ pub async fn serve(
     let poller = tokio::spawn(poller.run(stop_polling.clone()));
 
     let stop_server = CancellationToken::new();
-    let app = server::router(metrics.registry(), plan_rx.clone());
+    let app = server::router(metrics.registry(), plan_rx.clone(), spool.clone());
     let server = tokio::spawn(server::serve(listener, app, stop_server.clone()));
 
     let (results_tx, results_rx) = mpsc::channel(RESULT_BUFFER);

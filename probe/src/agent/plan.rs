@@ -221,7 +221,12 @@ impl PlanPoller {
             }
             let started = Instant::now();
             let fetched = tokio::select! {
-                r = used.client.plan(self.etag.as_deref(), self.spool.len(), self.options.wait) => r,
+                r = used.client.plan(
+                    self.etag.as_deref(),
+                    self.spool.len(),
+                    self.spool.unwritable().is_some(),
+                    self.options.wait,
+                ) => r,
                 // Delivery moved on: follow it rather than wait out the poll.
                 _ = switches.changed() => continue,
                 () = stop.cancelled() => return,

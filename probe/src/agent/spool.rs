@@ -9,6 +9,12 @@
 //! fsynced, renamed into place, and the directory fsynced, so a crash
 //! leaves either the whole result or nothing.
 //!
+//! A disk that fills up (ENOSPC, EDQUOT) loses the oldest results, not the
+//! newest: the write of a new result drops the oldest spooled ones until
+//! it fits, because the newest results are what tell the current state.
+//! Until a write succeeds without that, the spool reports itself
+//! unwritable (`/readyz`, `sonde_agent_spool_disk_full`, the scheduler).
+//!
 //! Methods block on disk I/O: call them from `spawn_blocking`.
 
 use std::collections::BTreeMap;
@@ -42,6 +48,9 @@ pub struct Spool {
 struct Index {
     entries: BTreeMap<Uuid, u64>,
     bytes: u64,
+    /// Why the latest write found the disk full; `None` once a write
+    /// succeeds without making room.
+    disk_full: Option<String>,
 }
 
 impl Spool {
@@ -118,11 +127,14 @@ impl Spool {
         Ok(())
     }
 
-    /// Writes `result` durably. When the spool is full, the oldest results
-    /// are dropped (counted and logged) to make room.
+    /// Writes `result` durably. When the spool is at its size cap, or its
+    /// disk is full, the oldest results are dropped (counted and logged) to
+    /// make room.
     ///
     /// # Errors
-    /// When the file cannot be written; the result is then not spooled.
+    /// When the file cannot be written; the result is then not spooled. A
+    /// full disk with nothing left to drop is an error of kind
+    /// [`io::ErrorKind::StorageFull`] (see [`is_disk_full`]).
     pub fn put(&self, result: &RunResult) -> io::Result<()> {
         let bytes = serde_json::to_vec(result).map_err(io::Error::other)?;
         let len = bytes.len() as u64;
@@ -137,13 +149,70 @@ impl Spool {
             self.evict_until_fits(&mut index, len);
         }
         let path = self.results.join(format!("{}.json", result.id));
-        write_durably(&self.results, &path, &bytes)?;
+        let mut made_room = Vec::new();
+        let written = loop {
+            match write_durably(&self.results, &path, &bytes) {
+                Err(e) if is_disk_full(&e) => {
+                    self.set_disk_full(Some(format!("the spool's disk is full: {e}")));
+                    let dropped = self.drop_oldest(len);
+                    if dropped.is_empty() {
+                        break Err(io::Error::new(io::ErrorKind::StorageFull, e));
+                    }
+                    made_room.extend(dropped);
+                }
+                other => break other,
+            }
+        };
+        if !made_room.is_empty() {
+            log_made_room(&made_room);
+        }
+        written?;
+        if made_room.is_empty() {
+            self.set_disk_full(None);
+        }
         let mut index = self.lock();
         if index.entries.insert(result.id, len).is_none() {
             index.bytes += len;
         }
         self.publish(&index);
         Ok(())
+    }
+
+    /// Drops the oldest results, at least `bytes` of them (at least one),
+    /// to make room on a full disk; returns their ids.
+    fn drop_oldest(&self, bytes: u64) -> Vec<Uuid> {
+        let mut index = self.lock();
+        let mut dropped = Vec::new();
+        let mut freed = 0;
+        while freed < bytes.max(1) {
+            let Some((id, len)) = index.entries.pop_first() else {
+                break;
+            };
+            index.bytes -= len;
+            freed += len;
+            let _ = fs::remove_file(self.results.join(format!("{id}.json")));
+            dropped.push(id);
+        }
+        if !dropped.is_empty() {
+            self.metrics.dropped(DropReason::disk_full, dropped.len());
+            self.publish(&index);
+        }
+        dropped
+    }
+
+    fn set_disk_full(&self, why: Option<String>) {
+        let mut index = self.lock();
+        if index.disk_full.is_some() && why.is_none() {
+            tracing::info!("The spool's disk takes writes again.");
+        }
+        self.metrics.set_spool_disk_full(why.is_some());
+        index.disk_full = why;
+    }
+
+    /// Why the spool cannot take new results without dropping old ones
+    /// (its disk is full), or `None` when it can.
+    pub fn unwritable(&self) -> Option<String> {
+        self.lock().disk_full.clone()
     }
 
     /// Drops the oldest results until `incoming` more bytes fit.
@@ -267,6 +336,34 @@ impl Spool {
     pub fn results_dir(&self) -> &Path {
         &self.results
     }
+}
+
+/// Whether `e` says the disk (or the user's quota on it) is full.
+pub fn is_disk_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// Logs results dropped for a full disk: how many, and the span of time
+/// they are from (their UUIDv7 ids carry when each result was made).
+fn log_made_room(dropped: &[Uuid]) {
+    let when = |id: Option<&Uuid>| {
+        id.and_then(Uuid::get_timestamp)
+            .and_then(|t| {
+                let (secs, nanos) = t.to_unix();
+                chrono::DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
+            })
+            .map(|t| scenarios::wire::time::format(&t))
+            .unwrap_or_default()
+    };
+    tracing::warn!(
+        dropped = dropped.len(),
+        oldest = %when(dropped.first()),
+        newest = %when(dropped.last()),
+        "Spool disk full; dropped the oldest results to keep the newest."
+    );
 }
 
 fn read_result(path: &Path) -> io::Result<RunResult> {

@@ -144,3 +144,56 @@ fn quarantined_results_leave_the_spool_for_the_quarantine_directory() {
         Some(1.0)
     );
 }
+
+#[test]
+fn a_full_disk_drops_the_oldest_for_the_newest_and_says_so() {
+    let disk = match sonde_tests::SmallDisk::mount(256 * 1024) {
+        Ok(disk) => disk,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let metrics = Metrics::new();
+    let spool = Spool::open(disk.path(), MIB, metrics.clone()).expect("open");
+    let old: Vec<_> = (0..3).map(|i| result(&format!("old{i}"))).collect();
+    for r in &old {
+        spool.put(r).expect("put");
+    }
+    disk.fill().expect("fill");
+
+    let newest = result("newest");
+    spool.put(&newest).expect("the newest is kept");
+    let ids = spool.ids();
+    assert!(ids.contains(&newest.id), "{ids:?}");
+    assert!(!ids.contains(&old[0].id), "the oldest made room: {ids:?}");
+    assert!(
+        spool
+            .unwritable()
+            .is_some_and(|why| why.contains("disk is full")),
+        "{:?}",
+        spool.unwritable()
+    );
+    let scrape = metrics.encode();
+    assert_eq!(
+        sample(&scrape, "sonde_agent_spool_disk_full", ""),
+        Some(1.0)
+    );
+    let dropped = sample(&scrape, "sonde_agent_dropped_total", "reason=\"disk_full\"");
+    assert!(dropped.is_some_and(|n| n >= 1.0), "{scrape}");
+
+    // Nothing left to drop: the new result is lost, and the error says why.
+    spool.remove(&spool.ids());
+    let big = disk.fill().expect("fill again");
+    assert!(big > 0, "removing results gave space back");
+    let error = spool.put(&result("lost")).expect_err("no room at all");
+    assert!(probe::agent::is_disk_full(&error), "{error}");
+
+    disk.free().expect("free");
+    spool.put(&result("after")).expect("room again");
+    assert_eq!(spool.unwritable(), None, "clears with a plain write");
+    assert_eq!(
+        sample(&metrics.encode(), "sonde_agent_spool_disk_full", ""),
+        Some(0.0)
+    );
+}

@@ -17,6 +17,7 @@ mod common;
 mod net_kit;
 
 mod agent_deliver;
+mod agent_disk_full;
 mod agent_e2e;
 mod agent_failover;
 mod agent_plan;

@@ -14,7 +14,7 @@ use super::measure::slo_status_at;
 use super::model::{Alert, AlertStatus, Scope};
 use super::state::Health;
 use super::stored::StoredAlert;
-use super::world::{ProbeClock, ProbeView, World};
+use super::world::{ProbeClock, ProbeSpool, ProbeView, World};
 use crate::catalog::CatalogScenario;
 use crate::store::StoreError;
 use crate::store::alerts::ConfirmRequestRow;
@@ -87,6 +87,34 @@ fn clock_alert(st: &State, world: &World, p: &ProbeView) -> Option<Alert> {
         }
         ProbeClock::Unknown if world.starting => st.open.get(&id).map(|a| a.alert.clone()),
         ProbeClock::Unknown | ProbeClock::InTime => None,
+    }
+}
+
+/// The id of `probe`'s spool alert.
+pub fn spool_alert_id(probe: &str) -> String {
+    format!("probe/{probe}/spool")
+}
+
+/// `p`'s spool alert while it says its spool's disk is full. It ends when
+/// the probe says the spool takes results again, or when it stops
+/// reporting (its own alert then). Right after a restart nothing is known
+/// yet, so an open alert stays until the probe's next call tells.
+fn spool_alert(st: &State, world: &World, p: &ProbeView) -> Option<Alert> {
+    if !p.presumed_live {
+        return None;
+    }
+    let id = spool_alert_id(&p.name);
+    match p.spool {
+        ProbeSpool::Full => {
+            let summary = format!(
+                "probe {} in {}: its spool's disk is full; it drops its oldest undelivered \
+                 results to keep the newest: free space under its --spool-dir",
+                p.name, p.region,
+            );
+            Some(probe_alert(world, id, &p.region, Some(&p.name), summary))
+        }
+        ProbeSpool::Unknown if world.starting => st.open.get(&id).map(|a| a.alert.clone()),
+        ProbeSpool::Unknown | ProbeSpool::Fine => None,
     }
 }
 
@@ -203,8 +231,8 @@ impl Engine {
         self.sync(st, tx, world, owner, desired)
     }
 
-    /// Probe alerts (a silent probe while its region has live ones, or one
-    /// whose clock runs ahead) and region alerts (no live probe at all).
+    /// Probe alerts (a silent probe while its region has live ones, one
+    /// whose clock runs ahead, or one whose spool's disk is full) and region alerts (no live probe at all).
     pub(super) fn reconcile_probes(
         &self,
         st: &mut State,
@@ -240,6 +268,12 @@ impl Engine {
                 .probes
                 .iter()
                 .filter_map(|p| clock_alert(st, world, p)),
+        );
+        desired.extend(
+            world
+                .probes
+                .iter()
+                .filter_map(|p| spool_alert(st, world, p)),
         );
         for (region, scenarios) in never_seen(world) {
             let summary = format!(

@@ -25,6 +25,8 @@ pub struct ProbeView {
     pub last_seen: DateTime<Utc>,
     /// What its latest results said about its clock.
     pub clock: ProbeClock,
+    /// What it last said about its spool's disk.
+    pub spool: ProbeSpool,
 }
 
 /// A probe's clock, as its latest results showed it (kept in memory only:
@@ -39,6 +41,20 @@ pub enum ProbeClock {
     /// Its latest results started this far ahead of the scheduler's
     /// clock, beyond `max_clock_skew`, and were rejected.
     Ahead(chrono::Duration),
+}
+
+/// A probe's spool, as it last told (`X-Sonde-Spool-Full`; kept in memory
+/// only: after a restart it is unknown until the probe calls again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProbeSpool {
+    /// It has not told since the scheduler started.
+    #[default]
+    Unknown,
+    /// Its spool takes results.
+    Fine,
+    /// Its spool's disk is full: it drops its oldest results to keep the
+    /// newest.
+    Full,
 }
 
 /// The engine's view of the world at one instant.

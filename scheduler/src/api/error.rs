@@ -52,6 +52,15 @@ impl From<StoreError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the scheduler is shutting down",
             ),
+            // Nothing was committed, so nothing is acknowledged: a probe
+            // keeps its results spooled and sends them again.
+            StoreError::DiskFull(why) => {
+                tracing::error!(error = %why, "Request failed: the store cannot be written.");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store cannot be written (database or disk is full); nothing was saved, retry later",
+                )
+            }
             other => Self::internal(&other),
         }
     }

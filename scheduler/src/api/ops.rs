@@ -28,7 +28,14 @@ pub async fn livez() -> Json<serde_json::Value> {
 
 pub async fn readyz(State(app): State<Arc<App>>) -> Response {
     if app.is_ready() {
-        Json(json!({ "status": "ready" })).into_response()
+        match app.store.health().unwritable() {
+            None => Json(json!({ "status": "ready" })).into_response(),
+            Some(reason) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "store_unwritable", "reason": reason })),
+            )
+                .into_response(),
+        }
     } else {
         let status = if app.shutdown.is_cancelled() {
             "shutting down"

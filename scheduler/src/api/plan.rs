@@ -20,6 +20,8 @@ use crate::fleet::{PlanView, Report};
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Header a probe reports its spool depth with.
 pub const SPOOL_HEADER: &str = "x-sonde-spool";
+/// Header a probe says whether its spool's disk is full with (`1` or `0`).
+pub const SPOOL_FULL_HEADER: &str = "x-sonde-spool-full";
 /// Header a probe reports its version with (else `User-Agent: sonde-probe/V`).
 pub const VERSION_HEADER: &str = "x-sonde-version";
 
@@ -134,6 +136,18 @@ fn report(headers: &HeaderMap) -> Report {
     Report {
         version,
         spool_depth,
+        spool_full: spool_full(headers),
+    }
+}
+
+/// `X-Sonde-Spool-Full`: `Some` when the probe told (`1`/`true` or
+/// `0`/`false`); anything else is ignored like a missing header.
+pub fn spool_full(headers: &HeaderMap) -> Option<bool> {
+    let value = headers.get(SPOOL_FULL_HEADER)?.to_str().ok()?.trim();
+    match value {
+        "1" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        _ => None,
     }
 }
 

@@ -19,7 +19,11 @@ pub async fn post_results(
     body: Body,
 ) -> Result<Response, ApiError> {
     let probe = app.auth.probe(&headers).await?;
-    app.fleet.touch(&probe, Report::default()).await?;
+    let report = Report {
+        spool_full: super::plan::spool_full(&headers),
+        ..Report::default()
+    };
+    app.fleet.touch(&probe, report).await?;
     let limit = app.config.max_batch_bytes;
     let too_large = || {
         ApiError::new(

@@ -18,6 +18,7 @@ pub fn capture(app: &App) -> World {
             live,
             last_seen: p.last_seen,
             clock: p.clock,
+            spool: p.spool,
             name: p.name,
             region: p.region,
         })

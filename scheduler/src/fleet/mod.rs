@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 pub use plan::{PlanView, plan_etag};
 
-use crate::alert::ProbeClock;
+use crate::alert::{ProbeClock, ProbeSpool};
 use crate::assignment;
 use crate::auth::ProbeIdentity;
 use crate::catalog::{Catalog, CatalogScenario};
@@ -46,6 +46,8 @@ pub struct ProbeState {
     pub spool_depth: Option<i64>,
     /// What its latest results said about its clock (not stored).
     pub clock: ProbeClock,
+    /// What it last said about its spool's disk (not stored).
+    pub spool: ProbeSpool,
     plan_hash: Option<String>,
     plan_revision: u64,
     persisted_at: Option<DateTime<Utc>>,
@@ -63,6 +65,7 @@ impl ProbeState {
             version: row.version,
             spool_depth: row.spool_depth,
             clock: ProbeClock::Unknown,
+            spool: ProbeSpool::Unknown,
             plan_hash: row.plan_hash,
             plan_revision: u64::try_from(row.plan_revision).unwrap_or(0),
         }
@@ -87,6 +90,8 @@ impl ProbeState {
 pub struct Report {
     pub version: Option<String>,
     pub spool_depth: Option<i64>,
+    /// Whether its spool's disk is full (`X-Sonde-Spool-Full`), when it told.
+    pub spool_full: Option<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -194,6 +199,7 @@ impl Fleet {
                 version: None,
                 spool_depth: None,
                 clock: ProbeClock::Unknown,
+                spool: ProbeSpool::Unknown,
                 plan_hash: None,
                 plan_revision: 0,
                 persisted_at: None,
@@ -209,6 +215,11 @@ impl Fleet {
         }
         if report.spool_depth.is_some() {
             probe.spool_depth = report.spool_depth;
+        }
+        match report.spool_full {
+            Some(true) => probe.spool = ProbeSpool::Full,
+            Some(false) => probe.spool = ProbeSpool::Fine,
+            None => {}
         }
         let due = probe.persisted_at.is_none_or(|at| {
             now.signed_duration_since(at).to_std().unwrap_or_default() >= PERSIST_EVERY

@@ -43,6 +43,7 @@ pub struct Scrape {
     pub notifications: super::NotificationSample,
     pub alerting: super::AlertSample,
     pub leader: Option<LeaderSample>,
+    pub store: super::StoreSample,
 }
 
 impl Scrape {
@@ -111,6 +112,7 @@ impl Collector for Scrape {
         self.encode_fleet(&mut encoder)?;
         self.encode_leader(&mut encoder)?;
         self.notifications.encode(&mut encoder)?;
+        self.store.encode(&mut encoder)?;
         self.alerting.encode(&mut encoder)
     }
 }

@@ -12,12 +12,14 @@
 //! - `encode`: the snapshot collector that writes one scrape.
 //! - `notifications`: the notifiers' attempt counters and queue gauges.
 //! - `alerting`: the alert engine's states, firing alerts and SLOs.
+//! - `store`: whether the store can be written, failed writes.
 
 mod alerting;
 mod encode;
 pub mod names;
 mod notifications;
 mod series;
+mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +31,7 @@ pub use alerting::{AlertSample, SloSample, StateSample};
 pub use encode::{LeaderSample, ProbeSample, Scrape};
 pub use notifications::{KindSample, NotificationMetrics, NotificationOutcome, NotificationSample};
 pub use series::{Histogram, ScenarioSeries, SeriesMap, StepSeries};
+pub use store::StoreSample;
 
 use crate::catalog::Catalog;
 

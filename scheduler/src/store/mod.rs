@@ -7,6 +7,8 @@
 //!   [`notify_queue`]: the interface, one trait per group of tables, with
 //!   the rows they exchange.
 //! - [`retention`]: the hourly job that deletes old history through it.
+//! - [`health`]: whether the store can be written (a full disk), with
+//!   failed writes counted.
 //! - `sqlite`: the embedded backend (one file under `data_dir`, a single
 //!   writer thread with group commit, read connections beside it).
 //!
@@ -17,6 +19,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod health;
 pub mod notify_queue;
 pub mod outbox;
 pub mod probes;
@@ -35,6 +38,7 @@ use tokio::sync::oneshot;
 
 pub use alerts::Alerts;
 pub use audit::Audit;
+pub use health::{WriteFailure, WriteHealth};
 pub use notify_queue::NotifyQueue;
 pub use outbox::Outbox;
 pub use probes::Probes;
@@ -47,6 +51,9 @@ pub use tokens::Tokens;
 pub enum StoreError {
     #[error("SQLite: {0}")]
     Sqlite(String),
+    /// A write failed because the database or the disk under it is full.
+    #[error("the store cannot be written: {0}")]
+    DiskFull(String),
     #[error("cannot open the store `{path}`: {message}")]
     Open { path: String, message: String },
     #[error(
@@ -88,6 +95,7 @@ pub(crate) trait Backend: Send + Sync + Debug {
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    health: Arc<WriteHealth>,
 }
 
 impl Store {
@@ -97,10 +105,17 @@ impl Store {
     /// # Errors
     /// When the file cannot be opened or migrated.
     pub async fn open(path: &Path, now_ms: i64) -> Result<Store, StoreError> {
-        let backend = sqlite::Sqlite::open(path, now_ms).await?;
+        let health = Arc::new(WriteHealth::default());
+        let backend = sqlite::Sqlite::open(path, now_ms, Arc::clone(&health)).await?;
         Ok(Store {
             backend: Arc::new(backend),
+            health,
         })
+    }
+
+    /// Whether writes succeed, and how many failed.
+    pub fn health(&self) -> &WriteHealth {
+        &self.health
     }
 
     /// Runs `f` in a write transaction; answers after COMMIT.
@@ -114,7 +129,11 @@ impl Store {
     {
         let (reply, answer) = oneshot::channel();
         self.backend.write(write_job(f, reply)).await;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let written = answer.await.map_err(|_| StoreError::Closed)?;
+        if let Err(e) = &written {
+            self.health.failed(e);
+        }
+        written
     }
 
     /// Runs `f` on a read connection, off the async runtime.

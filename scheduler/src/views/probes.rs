@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::alert::ProbeClock;
+use crate::alert::{ProbeClock, ProbeSpool};
 use crate::app::App;
 
 #[derive(Debug, Serialize)]
@@ -22,6 +22,9 @@ pub struct ProbeView {
     /// How far ahead of the scheduler's clock its latest results started,
     /// when that was beyond `max_clock_skew` and they were rejected.
     pub clock_ahead_s: Option<f64>,
+    /// It said its spool's disk is full (`X-Sonde-Spool-Full`): it drops
+    /// its oldest undelivered results to keep the newest.
+    pub spool_full: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +61,7 @@ pub fn probe_list(app: &App) -> ProbeList {
                 ProbeClock::Ahead(d) => Some(d.num_milliseconds() as f64 / 1_000.0),
                 ProbeClock::Unknown | ProbeClock::InTime => None,
             },
+            spool_full: p.spool == ProbeSpool::Full,
         })
         .collect();
     let mut names = app.fleet.regions();

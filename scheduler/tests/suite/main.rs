@@ -35,6 +35,7 @@ mod audit;
 mod binary;
 mod catalog_depends;
 mod clock_skew;
+mod disk_full;
 mod failover;
 mod hot_reload;
 mod metrics;

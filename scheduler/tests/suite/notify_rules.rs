@@ -63,12 +63,13 @@ fn every_alert_has_severity_summary_description_and_runbook_and_a_test() {
         "SondeScenarioRegionDown",
         "SondeScenarioGlobalDown",
         "SondeProbeDown",
+        "SondeStoreUnwritable",
+        "SondeProbeSpoolFull",
         "SondeSloFastBurn",
         "SondeSloSlowBurn",
         "SondeTlsCertExpiringSoon",
         "SondeSchedulerNoLeader",
         "SondeSchedulerReplicaDown",
-        "SondeSchedulerDatabaseUnreachable",
     ] {
         assert!(alerts.contains(&want), "{want} missing from rules.yml");
     }

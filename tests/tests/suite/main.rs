@@ -21,6 +21,7 @@ mod demo_shop;
 mod demo_shop_process;
 mod depends;
 mod deploy;
+mod disk_full;
 mod dns;
 mod failover;
 mod fleet;

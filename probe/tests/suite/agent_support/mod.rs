@@ -116,6 +116,11 @@ impl FakeScheduler {
         self.lock().script.extend(replies);
     }
 
+    /// Forgets the scripted answers not given yet: every post is accepted.
+    pub fn clear_script(&self) {
+        self.lock().script.clear();
+    }
+
     pub fn stored(&self) -> BTreeMap<Uuid, RunResult> {
         self.lock().stored.clone()
     }

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::alert::{Alert, Scope, clock_alert_id};
+use crate::alert::{Alert, Scope, clock_alert_id, spool_alert_id};
 
-/// The Alertmanager `alertname` of an alert: one per scope, and one of its
-/// own for a probe's clock, which is not down.
+/// The Alertmanager `alertname` of an alert: one per scope, and ones of
+/// their own for a probe's clock and its full spool disk: it is not down.
 pub fn alertname(alert: &Alert) -> &'static str {
     match alert.scope {
         Scope::Region => "SondeScenarioDown",
@@ -18,6 +18,14 @@ pub fn alertname(alert: &Alert) -> &'static str {
                 .is_some_and(|p| alert.id == clock_alert_id(p)) =>
         {
             "SondeProbeClockSkew"
+        }
+        Scope::Probe
+            if alert
+                .probe
+                .as_deref()
+                .is_some_and(|p| alert.id == spool_alert_id(p)) =>
+        {
+            "SondeProbeSpoolFull"
         }
         Scope::Probe => "SondeProbeDown",
         Scope::Latency => "SondeLatencyDegraded",
@@ -134,6 +142,9 @@ mod tests {
         assert_eq!(l["alert_id"], "probe/p-eu-1/clock");
         assert_eq!(l["probe"], "p-eu-1");
         assert_eq!(l["region"], "eu-west-1");
+        a.id = spool_alert_id("p-eu-1");
+        assert_eq!(labels(&a)["alertname"], "SondeProbeSpoolFull");
+        assert_eq!(labels(&a)["alert_id"], "probe/p-eu-1/spool");
         a.id = "probe/p-eu-1".into();
         assert_eq!(labels(&a)["alertname"], "SondeProbeDown");
     }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::mpsc;
 
-use super::{Backend, BoxFuture, ReadJob, StoreError, Tx, WriteJob};
+use super::{Backend, BoxFuture, ReadJob, StoreError, Tx, WriteHealth, WriteJob};
 
 /// How long a connection waits for a lock held by another (e.g. a
 /// `scheduler token create` running beside the server).
@@ -39,8 +39,17 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        if is_disk_full(&e) {
+            return StoreError::DiskFull(e.to_string());
+        }
         StoreError::Sqlite(e.to_string())
     }
+}
+
+/// SQLite's "database or disk is full" (`SQLITE_FULL`: the disk had no
+/// room, ENOSPC or EDQUOT, or the database reached its page limit).
+fn is_disk_full(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
 }
 
 /// A store's damaged value, named.
@@ -62,7 +71,11 @@ pub(super) struct Sqlite {
 impl Sqlite {
     /// Opens (creating) the store at `path`, migrates its schema and starts
     /// the writer thread.
-    pub(super) async fn open(path: &Path, now_ms: i64) -> Result<Sqlite, StoreError> {
+    pub(super) async fn open(
+        path: &Path,
+        now_ms: i64,
+        health: std::sync::Arc<WriteHealth>,
+    ) -> Result<Sqlite, StoreError> {
         let owned = path.to_path_buf();
         let conn = tokio::task::spawn_blocking(move || open_writer(&owned, now_ms))
             .await
@@ -70,7 +83,7 @@ impl Sqlite {
         let (tx, rx) = mpsc::channel(writer::QUEUE);
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer::run(conn, rx))
+            .spawn(move || writer::run(conn, rx, &health))
             .map_err(|e| open_error(path, e))?;
         let checkpointer = spawn_checkpointer(path)?;
         Ok(Sqlite {

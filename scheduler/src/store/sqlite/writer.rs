@@ -2,12 +2,13 @@
 //! jobs from a bounded channel. Jobs that arrive together share one
 //! transaction (group commit), so one fsync covers many ingest batches;
 //! each job runs in its own savepoint, so one failing job does not undo
-//! the others. A job's caller hears back only after COMMIT.
+//! the others. A job's caller hears back only after COMMIT. A COMMIT that
+//! changed the database tells the store's [`WriteHealth`] it is writable.
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{StoreError, Tx, WriteJob};
+use crate::store::{StoreError, Tx, WriteHealth, WriteJob};
 
 /// Jobs waiting for the writer; senders wait when it is full.
 pub(super) const QUEUE: usize = 256;
@@ -21,7 +22,7 @@ pub(super) enum Message {
 
 /// The writer thread's loop; returns when told to close or every sender
 /// is gone, after a WAL checkpoint.
-pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>) {
+pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, health: &WriteHealth) {
     let mut closing = None;
     while closing.is_none() {
         let Some(first) = rx.blocking_recv() else {
@@ -40,7 +41,7 @@ pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>) {
             }
         }
         if !work.is_empty() {
-            apply_group(&mut conn, work);
+            apply_group(&mut conn, work, health);
         }
     }
     // Refuse what is still queued rather than leaving callers waiting.
@@ -63,7 +64,7 @@ pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>) {
     }
 }
 
-fn apply_group(conn: &mut Connection, work: Vec<WriteJob>) {
+fn apply_group(conn: &mut Connection, work: Vec<WriteJob>, health: &WriteHealth) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let e = StoreError::from(e);
         for w in work {
@@ -73,6 +74,7 @@ fn apply_group(conn: &mut Connection, work: Vec<WriteJob>) {
         }
         return;
     }
+    let changes_before = conn.total_changes();
     let mut finishes = Vec::with_capacity(work.len());
     for w in work {
         if let Err(e) = conn.execute_batch("SAVEPOINT job") {
@@ -89,9 +91,14 @@ fn apply_group(conn: &mut Connection, work: Vec<WriteJob>) {
         let failed = conn.execute_batch(end).err().map(StoreError::from);
         finishes.push((finish, failed));
     }
+    // A transaction that changed nothing commits even on a full disk: it
+    // proves nothing about the store being writable.
+    let changed = conn.total_changes() != changes_before;
     let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
     if committed.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
+    } else if changed {
+        health.committed();
     }
     for (finish, failed) in finishes {
         match failed {
