@@ -48,6 +48,16 @@ fn forms(secret: &str) -> BTreeMap<&'static str, String> {
         "percent, lower hex, + for space",
         percent(secret, true, true),
     );
+    // As a URL's query carries it: reserved characters (`+`, `/`, `=`)
+    // left as they are, the rest escaped.
+    forms.insert(
+        "percent, reserved kept, upper hex",
+        query_percent(secret, false),
+    );
+    forms.insert(
+        "percent, reserved kept, lower hex",
+        query_percent(secret, true),
+    );
     let json = serde_json::to_string(secret).expect("a string is JSON");
     forms.insert("JSON-escaped", json[1..json.len() - 1].to_string());
     forms.insert("JSON-escaped, ASCII only", json_ascii(secret));
@@ -83,6 +93,20 @@ fn percent(text: &str, lower: bool, plus: bool) -> String {
             out.push(char::from(b));
         } else if plus && b == b' ' {
             out.push('+');
+        } else if lower {
+            write!(out, "%{b:02x}").expect("writing to a String");
+        } else {
+            write!(out, "%{b:02X}").expect("writing to a String");
+        }
+    }
+    out
+}
+
+fn query_percent(text: &str, lower: bool) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_graphic() && !b"\"#<>%".contains(&b) {
+            out.push(char::from(b));
         } else if lower {
             write!(out, "%{b:02x}").expect("writing to a String");
         } else {
@@ -151,18 +175,43 @@ struct Scan {
 }
 
 impl Scan {
+    /// Scans `bytes` as they are and as a reader would decode them: the
+    /// strings of a JSON document (or of each JSON line of a log), and HTML
+    /// with its entities resolved. Each form is also looked for quoted once
+    /// more as a JSON string, as a surface quoting a value shows it.
     fn check(&mut self, surface: &str, bytes: &[u8]) {
+        self.check_view(surface, bytes);
+        let text = String::from_utf8_lossy(bytes);
+        let strings = json_strings(&text);
+        if !strings.is_empty() {
+            self.check_view(&format!("{surface} (JSON strings)"), strings.as_bytes());
+        }
+        let unescaped = html_unescape(&text);
+        if unescaped != text {
+            self.check_view(&format!("{surface} (HTML text)"), unescaped.as_bytes());
+        }
+    }
+
+    fn check_view(&mut self, surface: &str, bytes: &[u8]) {
         // The webhook's secret is the scheduler's own: not reflected by the
         // target, but no surface may show it either.
         let webhook = ("the webhook's secret", "raw", WEBHOOK_SECRET.to_string());
         for (secret, form, text) in every_form().into_iter().chain([webhook]) {
-            if let Some(at) = find(bytes, text.as_bytes()) {
-                let from = at.saturating_sub(60);
-                let to = (at + text.len() + 60).min(bytes.len());
-                self.leaks.push(format!(
-                    "{secret} ({form}: {text:?}) in {surface}: …{}…",
-                    String::from_utf8_lossy(&bytes[from..to])
-                ));
+            let quoted = serde_json::to_string(&text).expect("a string is JSON");
+            let quoted = quoted[1..quoted.len() - 1].to_string();
+            let mut variants = vec![(form.to_string(), text.clone())];
+            if quoted != text {
+                variants.push((format!("{form}, quoted"), quoted));
+            }
+            for (form, text) in variants {
+                if let Some(at) = find(bytes, text.as_bytes()) {
+                    let from = at.saturating_sub(60);
+                    let to = (at + text.len() + 60).min(bytes.len());
+                    self.leaks.push(format!(
+                        "{secret} ({form}: {text:?}) in {surface}: …{}…",
+                        String::from_utf8_lossy(&bytes[from..to])
+                    ));
+                }
             }
         }
     }
@@ -186,6 +235,49 @@ impl Scan {
             self.leaks.join("\n")
         );
     }
+}
+
+/// Every string (keys too) of `text` read as one JSON document, or else
+/// of each of its lines that is one, a line each.
+fn json_strings(text: &str) -> String {
+    fn walk(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::String(s) => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    out.push_str(k);
+                    out.push('\n');
+                    walk(v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    if let Ok(value) = serde_json::from_str(text) {
+        walk(&value, &mut out);
+    } else {
+        for line in text.lines() {
+            if let Ok(value) = serde_json::from_str(line) {
+                walk(&value, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn html_unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -315,6 +407,25 @@ async fn no_form_of_a_secret_reaches_any_surface() {
         .expect("runs");
     let step = &runs["runs"][0]["steps"][0];
     assert_eq!(step["http"]["url"], masked_url(target.port()), "{step}");
+    // The request came back in the response, masked in the checks' text.
+    let actuals: Vec<&str> = step["assertions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["actual"].as_str()).collect())
+        .unwrap_or_default();
+    // A text cut at its length limit ends in no beginning of a secret.
+    for actual in &actuals {
+        let Some(body) = actual.strip_suffix('…') else {
+            continue;
+        };
+        for (secret, form, text) in every_form() {
+            let starts = text.char_indices().map(|(i, _)| &text[..i]);
+            let cut = starts.filter(|p| p.len() >= 3).find(|p| body.ends_with(p));
+            assert!(
+                cut.is_none(),
+                "{secret} ({form}) cut in half at the end of {actual:?}"
+            );
+        }
+    }
     assert!(
         alert["alert"]["actual"]
             .as_str()
@@ -370,6 +481,11 @@ async fn no_form_of_a_secret_reaches_any_surface() {
     );
     scan.check_files_under(&data);
     scan.check_files_under(&fleet.logs());
+    for probe in &fleet.probes {
+        if probe.spool.is_dir() {
+            scan.check_files_under(&probe.spool);
+        }
+    }
 
     // The same scenario from the command line, in both formats.
     let file = fleet.dir.path().join("leaky-run.toml");
@@ -386,6 +502,16 @@ async fn no_form_of_a_secret_reaches_any_surface() {
         scan.check(&format!("probe run --format {format} stderr"), &out.stderr);
     }
     scan.assert_clean();
+    for masked in [
+        "Bearer ***".to_string(),
+        format!("***.sonde.test:{}", target.port()),
+        r#"\"key\":\"***\""#.to_string(),
+    ] {
+        assert!(
+            actuals.iter().any(|a| a.contains(&masked)),
+            "{masked} among the assertions' actual values: {actuals:?}"
+        );
+    }
 }
 
 /// Asserts that the target received each secret where the scenario put it.
