@@ -44,6 +44,9 @@ pub struct FleetOptions {
     pub probe_silence: String,
     /// Extra `probe agent` arguments, for every probe.
     pub probe_args: Vec<String>,
+    /// Extra environment of every probe, e.g. `SONDE_SECRET_*` (besides
+    /// `SONDE_SECRET_SHOP_PASSWORD=demo`).
+    pub probe_env: Vec<(String, String)>,
 }
 
 impl FleetOptions {
@@ -57,6 +60,7 @@ impl FleetOptions {
             extra_config: String::new(),
             probe_silence: "3s".into(),
             probe_args: Vec::new(),
+            probe_env: Vec::new(),
         }
     }
 }
@@ -202,7 +206,11 @@ impl Fleet {
     pub async fn start_probe(&mut self, i: usize) -> anyhow::Result<()> {
         let scheduler = self.url("");
         let p = &mut self.probes[i];
-        let guard = Spawn::binary("probe")?
+        let mut spawn = Spawn::binary("probe")?;
+        for (key, value) in &self.options.probe_env {
+            spawn = spawn.env(key, value);
+        }
+        let guard = spawn
             .name(&p.name)
             .args([
                 "agent",

@@ -6,7 +6,8 @@
 //!
 //! - [`target`] — [`TestTarget`], a fake HTTP(S) server on `127.0.0.1:0`
 //!   with normal routes and hostile ones (hang, trickle, huge body,
-//!   redirect loop), recording the requests it sees; [`hang_after_accept`]
+//!   redirect loop) and an echo of the request, recording the requests it
+//!   sees; [`hang_after_accept`]
 //!   and [`free_port_refused`] for failures below HTTP.
 //! - [`certs`] — rcgen certificates: a process-wide test CA ([`test_ca`],
 //!   [`ca_pem`]) and leaves of every [`TlsKind`].

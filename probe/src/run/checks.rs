@@ -15,14 +15,18 @@ pub fn apply(
     scope: &mut RunScope<'_>,
 ) {
     let mut passed = true;
+    // Redacted before they are cut: a secret cut in half, in an encoded
+    // form, could no longer be recognised afterwards.
+    let secrets = scope.secrets.values();
+    let shown = |text: &str| wire::truncate_actual(&wire::redact(text, &secrets));
     for assertion in &step.expect {
         let outcome = assertion.check(obs);
         passed &= outcome.passed;
         result.assertions.push(AssertionResult {
             expr: assertion.source.clone(),
             passed: outcome.passed,
-            expected: wire::truncate_actual(&outcome.expected),
-            actual: wire::truncate_actual(&outcome.actual),
+            expected: shown(&outcome.expected),
+            actual: shown(&outcome.actual),
         });
     }
     if !passed {

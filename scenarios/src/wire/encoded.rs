@@ -16,7 +16,18 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 /// Spans of `text` that carry one of `secrets` in an encoded form.
 pub fn encoded_spans(text: &str, secrets: &[&str]) -> Vec<Range<usize>> {
     let mut spans = Vec::new();
-    for view in [percent_view(text), json_view(text)] {
+    let json = json_view(&plain_view(text));
+    // A value quoted as a JSON string inside a text that is quoted again
+    // (an assertion's `actual` quoting a JSON body) is escaped twice.
+    let json_twice = json_view(&json);
+    let views = [
+        percent_view(text, true),
+        // A URL's query keeps a `+` of the secret as it is.
+        percent_view(text, false),
+        json,
+        json_twice,
+    ];
+    for view in views {
         for secret in secrets {
             spans.extend(find_in_view(&view, secret.as_bytes()));
         }
@@ -28,8 +39,17 @@ pub fn encoded_spans(text: &str, secrets: &[&str]) -> Vec<Range<usize>> {
 /// A decoded byte and the span of the text it came from.
 type View = Vec<(u8, Range<usize>)>;
 
-/// `%XX` as its byte, `+` as a space, every other byte as itself.
-fn percent_view(text: &str) -> View {
+/// Each byte of `text` as itself.
+fn plain_view(text: &str) -> View {
+    text.bytes()
+        .enumerate()
+        .map(|(i, b)| (b, i..i + 1))
+        .collect()
+}
+
+/// `%XX` as its byte, `+` as a space when `plus_is_space`, every other
+/// byte as itself.
+fn percent_view(text: &str, plus_is_space: bool) -> View {
     let b = text.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -41,7 +61,11 @@ fn percent_view(text: &str) -> View {
             i += 3;
             continue;
         }
-        let v = if b[i] == b'+' { b' ' } else { b[i] };
+        let v = if plus_is_space && b[i] == b'+' {
+            b' '
+        } else {
+            b[i]
+        };
         out.push((v, i..i + 1));
         i += 1;
     }
@@ -54,26 +78,37 @@ fn hex_byte(two: &[u8]) -> Option<u8> {
 }
 
 /// JSON string escapes (`\"`, `\\`, `\/`, `\n`, `\uXXXX` with surrogate
-/// pairs) as the UTF-8 bytes they stand for.
-fn json_view(text: &str) -> View {
-    let b = text.as_bytes();
+/// pairs) in the bytes of `view` as the UTF-8 bytes they stand for, each
+/// with the span of the text its escape came from.
+fn json_view(view: &View) -> View {
+    let b: Vec<u8> = view.iter().map(|(v, _)| *v).collect();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\'
-            && let Some((c, len)) = json_escape(&text[i..])
+            && let Some((c, len)) = json_escape(utf8_prefix(&b[i..(i + 12).min(b.len())]))
         {
+            let span = view[i].1.start..view[i + len - 1].1.end;
             let mut buf = [0u8; 4];
             for byte in c.encode_utf8(&mut buf).bytes() {
-                out.push((byte, i..i + len));
+                out.push((byte, span.clone()));
             }
             i += len;
             continue;
         }
-        out.push((b[i], i..i + 1));
+        out.push(view[i].clone());
         i += 1;
     }
     out
+}
+
+/// The longest prefix of `bytes` that is UTF-8 (an escape is ASCII; what
+/// follows it may be cut in a character).
+fn utf8_prefix(bytes: &[u8]) -> &str {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+    }
 }
 
 /// The character an escape at the start of `s` stands for, and its length.
@@ -239,6 +274,20 @@ mod tests {
                 assert!(!out.contains(form), "{text} -> {out}");
             }
         }
+    }
+
+    #[test]
+    fn a_secret_in_a_query_as_the_url_sends_it_is_redacted() {
+        // Space, quote and `é` escaped; `+`, `/` and `=` kept as they are.
+        let out = redact("?key=Sp%20ace%22+/=Quot%C3%A9&n=1", &["Sp ace\"+/=Quoté"]);
+        assert_eq!(out, "?key=***&n=1");
+    }
+
+    #[test]
+    fn a_json_escaped_secret_quoted_again_is_redacted() {
+        // A JSON body echoed back, quoted as an assertion's `actual`.
+        let out = redact(r#""{\"key\":\"a\\\"b\"}""#, &["a\"b"]);
+        assert_eq!(out, r#""{\"key\":\"***\"}""#);
     }
 
     #[test]

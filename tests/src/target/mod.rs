@@ -163,6 +163,15 @@ impl TestTarget {
         self.redirect(path, &next).redirect(&next, path)
     }
 
+    /// `path` answers `reply` with the request it received appended to its
+    /// body (request line, headers, body, as sent) and each request header
+    /// repeated as an `x-echo-NAME` response header: a target that hands
+    /// back whatever a probe sent, as a reflecting API or an error page can.
+    #[must_use]
+    pub fn echo(self, path: &str, reply: Reply) -> Self {
+        self.with(path, Behavior::Echo(reply))
+    }
+
     /// `path` answers `body` gzip-compressed (`Content-Encoding: gzip`) when
     /// the request accepts gzip, plainly otherwise.
     #[must_use]
@@ -240,6 +249,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<RespBody>
         headers: parts.headers,
         body: body.clone().unwrap_or_default(),
     };
+    let echoed = match state.routes.get(&path) {
+        Some(Behavior::Echo(reply)) => Some(reply.echo(&seen)),
+        _ => None,
+    };
     if let Ok(mut all) = state.seen.lock() {
         all.push(seen);
     }
@@ -249,6 +262,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<RespBody>
             StatusCode::PAYLOAD_TOO_LARGE,
             "request body too large or broken",
         );
+    }
+    if let Some(reply) = echoed {
+        return reply.respond().await;
     }
     match state.routes.get(&path) {
         Some(behavior) => behavior.respond(accepts_gzip, &state.token).await,

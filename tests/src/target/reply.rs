@@ -1,5 +1,6 @@
 //! What a test target route does: a fixed reply or one of the hostile
-//! behaviours (hang, trickle, huge body, redirect, gzip).
+//! behaviours (hang, trickle, huge body, redirect, gzip), or an echo of the
+//! request.
 
 use std::convert::Infallible;
 use std::io::Write as _;
@@ -65,7 +66,32 @@ impl Reply {
         self
     }
 
-    async fn respond(&self) -> Response<RespBody> {
+    /// This reply with `seen` appended to the body and its headers repeated
+    /// as `x-echo-NAME` (see [`crate::TestTarget::echo`]).
+    pub(crate) fn echo(&self, seen: &crate::SeenRequest) -> Self {
+        let mut body = self.body.to_vec();
+        let query = seen
+            .query
+            .as_deref()
+            .map_or(String::new(), |q| format!("?{q}"));
+        body.extend_from_slice(format!("\n{} {}{query}\n", seen.method, seen.path).as_bytes());
+        let mut echoed = self.clone();
+        for (name, value) in &seen.headers {
+            body.extend_from_slice(name.as_str().as_bytes());
+            body.extend_from_slice(b": ");
+            body.extend_from_slice(value.as_bytes());
+            body.push(b'\n');
+            echoed = echoed.header(
+                &format!("x-echo-{name}"),
+                &String::from_utf8_lossy(value.as_bytes()),
+            );
+        }
+        body.push(b'\n');
+        body.extend_from_slice(&seen.body);
+        echoed.body(body)
+    }
+
+    pub(crate) async fn respond(&self) -> Response<RespBody> {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
@@ -97,6 +123,9 @@ impl Reply {
 #[derive(Debug, Clone)]
 pub(crate) enum Behavior {
     Reply(Reply),
+    /// The reply with the request appended (answered in `handle`, which
+    /// holds the request).
+    Echo(Reply),
     /// Reads the request, then never answers.
     Hang,
     /// Sends headers, then `bytes` body bytes one per `every`.
@@ -125,7 +154,7 @@ impl Behavior {
         token: &CancellationToken,
     ) -> Response<RespBody> {
         match self {
-            Self::Reply(reply) => reply.respond().await,
+            Self::Reply(reply) | Self::Echo(reply) => reply.respond().await,
             Self::Hang => {
                 token.cancelled().await;
                 plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down")

@@ -108,7 +108,7 @@ pub(crate) async fn world_extra(alert: &str, config: &str, probes: FleetOptions)
     }
 }
 
-async fn alertmanager(dir: &std::path::Path) -> Option<(u16, sonde_tests::ChildGuard)> {
+pub(crate) async fn alertmanager(dir: &std::path::Path) -> Option<(u16, sonde_tests::ChildGuard)> {
     let program = std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|p| p.join("prometheus-alertmanager"))
         .find(|p| p.is_file())?;
@@ -211,7 +211,7 @@ pub(crate) async fn am_alerts(world: &World) -> Option<Vec<Value>> {
     am_alerts_at(world.am_port?).await
 }
 
-async fn am_alerts_at(port: u16) -> Option<Vec<Value>> {
+pub(crate) async fn am_alerts_at(port: u16) -> Option<Vec<Value>> {
     let resp = TestClient::new()
         .get(&format!("http://127.0.0.1:{port}/api/v2/alerts"))
         .await

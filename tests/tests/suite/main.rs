@@ -28,6 +28,7 @@ mod fleet;
 mod maintenance;
 mod recorded_request;
 mod run_now;
+mod secrets_never_leave;
 mod status_page;
 mod target;
 mod tls;
