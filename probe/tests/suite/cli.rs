@@ -1,5 +1,5 @@
 //! The `probe` command line as a user runs it: exit codes, diagnostics on
-//! stderr, reports on stdout, secrets redacted in both formats.
+//! stderr, reports on stdout, secrets redacted in every format.
 
 use std::process::Command;
 
@@ -127,7 +127,7 @@ async fn run_exits_0_on_pass_and_1_on_failure_with_json_lines_in_order() {
 }
 
 #[tokio::test]
-async fn run_redacts_secrets_in_text_and_json() {
+async fn run_redacts_secrets_in_every_format() {
     let target = TestTarget::new()
         .route("/echo", 200, "token=sup3r-s3cret")
         .start()
@@ -140,7 +140,7 @@ async fn run_redacts_secrets_in_text_and_json() {
         target.url("/echo")
     );
     std::fs::write(&file, text).expect("write");
-    for format in ["text", "json"] {
+    for format in ["text", "json", "junit", "tap"] {
         let file = file.clone();
         let out = tokio::task::spawn_blocking(move || {
             probe()
