@@ -326,6 +326,29 @@ async fn the_text_report_shows_each_attempt() {
 }
 
 #[tokio::test]
+async fn the_ci_formats_report_the_attempt_that_decides() {
+    for format in ["junit", "tap"] {
+        let addr = crate::common::failing_once().await;
+        let (code, stdout) = run_retrying_as(format!("http://{addr}/"), 1, format).await;
+        assert_eq!(code, Some(0), "{format}: {stdout}");
+        match format {
+            "junit" => {
+                assert_eq!(stdout.matches("<testsuite ").count(), 1, "{stdout}");
+                assert!(stdout.contains(r#"tests="1" failures="0""#), "{stdout}");
+                assert!(
+                    stdout.contains(r#"<property name="attempt" value="2"/>"#),
+                    "{stdout}"
+                );
+            }
+            _ => assert!(
+                stdout.starts_with("TAP version 13\n1..1\nok 1 - flaky › s\n"),
+                "{stdout}"
+            ),
+        }
+    }
+}
+
+#[tokio::test]
 async fn run_retries_a_failure_and_passes_when_the_retry_passes() {
     let addr = crate::common::failing_once().await;
     let (code, lines) = run_retrying(format!("http://{addr}/"), 2).await;
