@@ -53,6 +53,10 @@ enum Command {
 pub enum Format {
     Text,
     Json,
+    /// JUnit XML, printed once every scenario has run.
+    Junit,
+    /// TAP version 13, printed once every scenario has run.
+    Tap,
 }
 
 /// Options shared by every command that runs scenarios.
@@ -245,27 +249,39 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let mut all_passed = true;
     let mut stdout = std::io::stdout().lock();
+    // The CI formats are one document over every scenario: each scenario's
+    // last attempt, the one that decides the exit code.
+    let mut last_attempts = Vec::new();
     for file in &files {
         let mut trigger = RunTrigger::now();
         // Every attempt is printed; the last one decides the exit code.
-        let passed = loop {
+        let last = loop {
             let result = runner.run(&file.scenario, trigger).await;
             let printed = match args.format {
                 Format::Json => serde_json::to_string(&result)
                     .map(|line| line + "\n")
                     .unwrap_or_default(),
                 Format::Text => crate::report::text(&result) + "\n",
+                Format::Junit | Format::Tap => String::new(),
             };
             let _ = stdout.write_all(printed.as_bytes());
             let _ = stdout.flush();
             let Some((next, delay)) = retry::next_attempt(&file.scenario, &result) else {
-                break result.outcome.is_success();
+                break result;
             };
             tokio::time::sleep(delay).await;
             trigger = next;
         };
-        all_passed &= passed;
+        all_passed &= last.outcome.is_success();
+        last_attempts.push(last);
     }
+    let document = match args.format {
+        Format::Junit => crate::report::junit::junit(&last_attempts),
+        Format::Tap => crate::report::tap::tap(&last_attempts),
+        Format::Text | Format::Json => String::new(),
+    };
+    let _ = stdout.write_all(document.as_bytes());
+    let _ = stdout.flush();
     if all_passed {
         ExitCode::SUCCESS
     } else {

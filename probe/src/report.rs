@@ -5,6 +5,10 @@ use std::fmt::Write as _;
 
 use scenarios::wire::{Phases, RunResult, StepResult, StepStatus};
 
+pub mod junit;
+pub mod tap;
+mod verdict;
+
 /// Renders one run as text.
 pub fn text(result: &RunResult) -> String {
     let mut out = String::new();
@@ -84,7 +88,9 @@ pub fn phases(p: &Phases) -> String {
     )
 }
 
-fn failure(step: &StepResult) -> String {
+/// What went wrong in a failed step: its request, error, certificate
+/// trouble and each failed assertion as expected against actual.
+pub(crate) fn failure(step: &StepResult) -> String {
     let mut out = format!("\nstep `{}` failed", step.name);
     if let Some(http) = &step.http {
         let _ = write!(out, ": {} {}", http.method, http.url);

@@ -1,5 +1,5 @@
 //! The `probe` command line as a user runs it: exit codes, diagnostics on
-//! stderr, reports on stdout, secrets redacted in both formats.
+//! stderr, reports on stdout, secrets redacted in every format.
 
 use std::process::Command;
 
@@ -127,7 +127,7 @@ async fn run_exits_0_on_pass_and_1_on_failure_with_json_lines_in_order() {
 }
 
 #[tokio::test]
-async fn run_redacts_secrets_in_text_and_json() {
+async fn run_redacts_secrets_in_every_format() {
     let target = TestTarget::new()
         .route("/echo", 200, "token=sup3r-s3cret")
         .start()
@@ -140,7 +140,7 @@ async fn run_redacts_secrets_in_text_and_json() {
         target.url("/echo")
     );
     std::fs::write(&file, text).expect("write");
-    for format in ["text", "json"] {
+    for format in ["text", "json", "junit", "tap"] {
         let file = file.clone();
         let out = tokio::task::spawn_blocking(move || {
             probe()
@@ -323,6 +323,29 @@ async fn the_text_report_shows_each_attempt() {
         "{stdout}"
     );
     assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn the_ci_formats_report_the_attempt_that_decides() {
+    for format in ["junit", "tap"] {
+        let addr = crate::common::failing_once().await;
+        let (code, stdout) = run_retrying_as(format!("http://{addr}/"), 1, format).await;
+        assert_eq!(code, Some(0), "{format}: {stdout}");
+        match format {
+            "junit" => {
+                assert_eq!(stdout.matches("<testsuite ").count(), 1, "{stdout}");
+                assert!(stdout.contains(r#"tests="1" failures="0""#), "{stdout}");
+                assert!(
+                    stdout.contains(r#"<property name="attempt" value="2"/>"#),
+                    "{stdout}"
+                );
+            }
+            _ => assert!(
+                stdout.starts_with("TAP version 13\n1..1\nok 1 - flaky › s\n"),
+                "{stdout}"
+            ),
+        }
+    }
 }
 
 #[tokio::test]
