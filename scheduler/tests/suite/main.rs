@@ -16,6 +16,8 @@
 mod alert_kit;
 mod common;
 mod notify_support;
+mod postgres_kit;
+mod store_kit;
 
 mod alert_confirm;
 mod alert_confirm_restart;

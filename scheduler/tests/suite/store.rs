@@ -1,11 +1,21 @@
-//! The store on real SQLite files: group commit keeps each id once under
-//! concurrent writers, retention deletes by start time, migrations are
-//! recorded and a newer schema is refused, a region keeps its recent runs.
+//! The store on both backends (a real SQLite file, a real PostgreSQL
+//! database): concurrent writers keep each id once, retention deletes by
+//! start time, migrations are recorded and a newer schema is refused, a
+//! region keeps its recent runs.
 
 use chrono::Duration;
 use scenarios::wire::RunResult;
 use scheduler::store::results::ResultRow;
-use scheduler::store::{Store, StoreError, retention};
+use scheduler::store::{StoreError, retention};
+
+use crate::store_kit::{Backend, TestStore, on_both_backends};
+
+on_both_backends!(
+    concurrent_overlapping_batches_store_each_id_once,
+    retention_deletes_results_that_started_before_the_cutoff,
+    migrations_are_recorded_and_a_newer_store_is_refused,
+    a_region_state_keeps_its_recent_runs_and_an_older_row_has_none,
+);
 
 fn row(at: chrono::DateTime<chrono::Utc>) -> ResultRow {
     let json = crate::common::result("checkout", "p1", "eu-west-1", "success", at);
@@ -13,10 +23,8 @@ fn row(at: chrono::DateTime<chrono::Utc>) -> ResultRow {
     ResultRow::from_raw(&result, &json.to_string())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_overlapping_batches_store_each_id_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("s.db"), 0).await.unwrap();
+async fn concurrent_overlapping_batches_store_each_id_once(kit: TestStore) {
+    let store = kit.open(0).await.unwrap();
     let rows: Vec<ResultRow> = (0..300)
         .map(|i| row(crate::common::t0() + Duration::seconds(i)))
         .collect();
@@ -52,10 +60,8 @@ async fn concurrent_overlapping_batches_store_each_id_once() {
     ));
 }
 
-#[tokio::test]
-async fn retention_deletes_results_that_started_before_the_cutoff() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("s.db"), 0).await.unwrap();
+async fn retention_deletes_results_that_started_before_the_cutoff(kit: TestStore) {
+    let store = kit.open(0).await.unwrap();
     let old: Vec<ResultRow> = (0..7)
         .map(|i| row(crate::common::t0() - Duration::days(40) + Duration::seconds(i)))
         .collect();
@@ -72,44 +78,36 @@ async fn retention_deletes_results_that_started_before_the_cutoff() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn migrations_are_recorded_and_a_newer_store_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.db");
-    let store = Store::open(&path, 0).await.unwrap();
+async fn migrations_are_recorded_and_a_newer_store_is_refused(kit: TestStore) {
+    let store = kit.open(0).await.unwrap();
     store.close().await;
-    let store = Store::open(&path, 0).await.unwrap();
+    let store = kit.open(0).await.unwrap();
     store.close().await;
-    // The SQLite file itself, as the store left it.
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let versions: i64 = conn
-        .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(
-        versions, 8,
-        "results, alerts, notifiers, confirmations, recent runs, retries, maintenance, audit"
-    );
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
-    conn.execute("INSERT INTO schema_version VALUES (99, 0)", [])
-        .unwrap();
-    drop(conn);
-    let err = Store::open(&path, 0).await.unwrap_err();
+    // The database itself, as the store left it.
+    let versions = kit.sql("SELECT COUNT(*) FROM schema_version");
+    match kit.backend {
+        Backend::Sqlite => {
+            assert_eq!(
+                versions, "8",
+                "results, alerts, notifiers, confirmations, recent runs, retries, maintenance, audit"
+            );
+            assert_eq!(kit.sql("PRAGMA journal_mode"), "wal");
+        }
+        // The same tables from the start.
+        Backend::Postgres => assert_eq!(versions, "1"),
+    }
+    kit.sql("INSERT INTO schema_version VALUES (99, 0)");
+    let err = kit.open(0).await.unwrap_err();
     assert!(
         matches!(err, StoreError::NewerSchema { found: 99, .. }),
         "{err}"
     );
 }
 
-#[tokio::test]
-async fn a_region_state_keeps_its_recent_runs_and_an_older_row_has_none() {
+async fn a_region_state_keeps_its_recent_runs_and_an_older_row_has_none(kit: TestStore) {
     use scheduler::alert::{Health, RecentRuns, RegionHealth};
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.db");
-    let store = Store::open(&path, 0).await.unwrap();
+    let store = kit.open(0).await.unwrap();
     let health = || RegionHealth {
         health: Health::Up,
         fails: 1,
@@ -126,15 +124,9 @@ async fn a_region_state_keeps_its_recent_runs_and_an_older_row_has_none() {
         .unwrap();
     store.close().await;
     // A row written before the column existed.
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute(
-        "UPDATE alert_state SET recent_runs = NULL WHERE scenario = 'old'",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+    kit.sql("UPDATE alert_state SET recent_runs = NULL WHERE scenario = 'old'");
 
-    let store = Store::open(&path, 0).await.unwrap();
+    let store = kit.open(0).await.unwrap();
     let mut rows = store.read(|tx| tx.load_health()).await.unwrap();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let recent: Vec<(&str, String)> = rows
