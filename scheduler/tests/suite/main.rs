@@ -53,3 +53,4 @@ mod probe_protocol;
 mod read_api;
 mod security;
 mod store;
+mod store_postgres;
