@@ -49,7 +49,7 @@ async fn each_day_written_gets_its_partition() {
             "results_p20261126"
         ]
     );
-    let rows = vec![row(now - Duration::days(10)), row(now + Duration::days(7))];
+    let rows = [row(now - Duration::days(10)), row(now + Duration::days(7))];
     let new = store
         .write(move |tx| tx.insert_results(&mut rows.iter(), 0))
         .await
@@ -128,7 +128,7 @@ async fn a_result_sent_again_with_another_day_is_stored_once() {
     // The same id, started just over a day boundary: another partition.
     let mut again = first.clone();
     again.started_at = (now + Duration::days(1)).timestamp_millis();
-    let sent = vec![first.clone(), first];
+    let sent = [first.clone(), first];
     let new = store
         .write(move |tx| tx.insert_results(&mut sent.iter(), 0))
         .await
