@@ -15,6 +15,7 @@ on_both_backends!(
     retention_deletes_results_that_started_before_the_cutoff,
     migrations_are_recorded_and_a_newer_store_is_refused,
     a_region_state_keeps_its_recent_runs_and_an_older_row_has_none,
+    an_event_goes_through_a_notifier_queue_once,
 );
 
 fn row(at: chrono::DateTime<chrono::Utc>) -> ResultRow {
@@ -134,5 +135,82 @@ async fn a_region_state_keeps_its_recent_runs_and_an_older_row_has_none(kit: Tes
         .map(|(scenario, _, h)| (scenario.as_str(), h.recent.to_letters()))
         .collect();
     assert_eq!(recent, [("kept", "pfpf".into()), ("old", String::new())]);
+    store.close().await;
+}
+
+async fn an_event_goes_through_a_notifier_queue_once(kit: TestStore) {
+    use crate::notify_support::{alert, firing, resolved};
+    use scheduler::store::notify_queue::Record;
+
+    let store = kit.open(0).await.unwrap();
+    let page = alert("eu-west-1");
+    let (fired, ended) = (firing(&page), resolved(&page));
+    let ids = store
+        .write(move |tx| {
+            tx.init_cursor("webhook-a", 1_000, 0)?;
+            Ok((
+                tx.insert_event(&fired, 1_000)?,
+                tx.insert_event(&ended, 1_001)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert!(ids.0 < ids.1, "ids grow in commit order");
+    assert!(store.read(|tx| tx.has_new("webhook-a")).await.unwrap());
+    let read = store
+        .write(|tx| tx.enqueue("webhook-a", &|_| true, 2_000))
+        .await
+        .unwrap();
+    assert_eq!(read, 2);
+    assert!(!store.read(|tx| tx.has_new("webhook-a")).await.unwrap());
+    // One per alert at a time: the resolve waits for its firing.
+    let due = store
+        .read(|tx| tx.due("webhook-a", 2_000, 10))
+        .await
+        .unwrap();
+    assert_eq!(due.iter().map(|q| q.event_id).collect::<Vec<_>>(), [ids.0]);
+    assert_eq!(store.read(|tx| tx.waiting("webhook-a")).await.unwrap(), 2);
+    let first = ids.0;
+    store
+        .write(move |tx| tx.record("webhook-a", first, &Record::Sent, 2_100))
+        .await
+        .unwrap();
+    let due = store
+        .read(|tx| tx.due("webhook-a", 2_100, 10))
+        .await
+        .unwrap();
+    assert_eq!(due.iter().map(|q| q.event_id).collect::<Vec<_>>(), [ids.1]);
+    let second = ids.1;
+    store
+        .write(move |tx| {
+            let retry = Record::Retry {
+                next_at: 5_000,
+                error: "503".into(),
+            };
+            tx.record("webhook-a", second, &retry, 2_200)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.read(|tx| tx.next_due("webhook-a")).await.unwrap(),
+        Some(5_000)
+    );
+    assert!(
+        store
+            .read(|tx| tx.due("webhook-a", 2_300, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = store
+        .read(|tx| tx.due("webhook-a", 5_000, 10))
+        .await
+        .unwrap();
+    assert_eq!(due[0].attempts, 1);
+    let delivered = store
+        .write(|tx| tx.delivered("webhook-a", 0))
+        .await
+        .unwrap();
+    assert!(delivered.is_empty(), "its resolve is still pending");
     store.close().await;
 }

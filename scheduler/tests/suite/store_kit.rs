@@ -105,3 +105,24 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// The environment variable that runs the whole suite's schedulers and
+/// notifier fixtures on PostgreSQL: `SONDE_TEST_STORE=postgres cargo test
+/// -p sonde-scheduler --test suite`. Unset (or `sqlite`): SQLite.
+pub const STORE_ENV: &str = "SONDE_TEST_STORE";
+
+/// A fresh PostgreSQL database when [`STORE_ENV`] asks for one.
+///
+/// # Panics
+/// When it asks for PostgreSQL and there is none: the run was meant to
+/// test that backend.
+pub fn database_from_env(test: &str) -> Option<DatabaseUrl> {
+    match std::env::var(STORE_ENV).as_deref() {
+        Ok("postgres") => match crate::postgres_kit::server() {
+            Ok(_) => crate::postgres_kit::fresh_database(test),
+            Err(why) => panic!("{STORE_ENV}=postgres, but: {why}"),
+        },
+        Ok("sqlite") | Ok("") | Err(_) => None,
+        Ok(other) => panic!("{STORE_ENV}={other}: expected sqlite or postgres"),
+    }
+}

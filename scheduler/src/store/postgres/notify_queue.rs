@@ -68,8 +68,8 @@ impl NotifyQueue for Conn {
                     "INSERT INTO notify_outbox
                      (notifier, event_id, alert_id, status, event_json, state, queued_at, next_at,
                       done_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7,
-                             CASE WHEN $6 = 'pending' THEN NULL ELSE $7 END)
+                     VALUES ($1, $2, $3, $4, $5, $6::TEXT, $7::BIGINT, $7::BIGINT,
+                             CASE WHEN $6::TEXT = 'pending' THEN NULL ELSE $7::BIGINT END)
                      ON CONFLICT (notifier, event_id) DO NOTHING",
                     &[&notifier, &id, &alert_id, &status, &json, &state, &now_ms],
                 )?;
