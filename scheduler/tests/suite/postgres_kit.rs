@@ -2,7 +2,9 @@
 //! one server per run of the test binary, started on first use in a
 //! temp dir (`initdb` and `pg_ctl` as the unprivileged `postgres` user
 //! when the tests run as root, since `initdb` refuses root), on a free
-//! loopback port with its socket in that dir; a fresh database per test.
+//! loopback port with its socket in that dir, TLS on with a certificate of
+//! the test CA (so the default `sslmode=prefer` connects over rustls); a
+//! fresh database per test.
 //! A watcher process stops the server and removes the dir when the test
 //! binary exits, however it exits. Without the binaries, PostgreSQL tests
 //! print why and pass.
@@ -19,6 +21,8 @@ use scheduler::config::DatabaseUrl;
 pub struct Server {
     bin: PathBuf,
     pub port: u16,
+    /// The test CA's certificate (PEM), for `sslrootcert`.
+    pub ca_file: PathBuf,
 }
 
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
@@ -115,6 +119,7 @@ fn start() -> Result<Server, String> {
         .tempdir()
         .map_err(|e| format!("temp dir: {e}"))?
         .keep();
+    let (cert, key, ca_file) = certificates(&dir)?;
     if is_root() {
         let chown = Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -150,8 +155,10 @@ fn start() -> Result<Server, String> {
         .map_err(|e| format!("free port: {e}"))?
         .port();
     let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-        dir.display()
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+        dir.display(),
+        cert.display(),
+        key.display()
     );
     let started = as_owner(&bin, "pg_ctl")
         .arg("-D")
@@ -170,7 +177,30 @@ fn start() -> Result<Server, String> {
         ));
     }
     watch(&bin, &data, &dir);
-    Ok(Server { bin, port })
+    Ok(Server { bin, port, ca_file })
+}
+
+/// The server's certificate and key (issued by the test CA for
+/// `localhost` and `127.0.0.1`) and the CA's certificate, written in `dir`.
+fn certificates(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let leaf = sonde_tests::test_ca()
+        .leaf(sonde_tests::TlsKind::Valid)
+        .map_err(|e| format!("test certificate: {e}"))?;
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    let write = |path: &Path, text: &str| {
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write(
+        &cert,
+        &format!("{}{}", leaf.cert_pem, sonde_tests::ca_pem()),
+    )?;
+    write(&key, &leaf.key_pem)?;
+    // The server refuses a key others may read.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", key.display()))?;
+    let ca = sonde_tests::write_ca_pem(dir).map_err(|e| format!("test CA: {e}"))?;
+    Ok((cert, key, ca))
 }
 
 /// Starts a process that waits for this one to exit, then stops the

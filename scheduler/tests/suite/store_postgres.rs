@@ -191,23 +191,78 @@ async fn two_processes_opening_a_new_database_migrate_it_once() {
 
 #[tokio::test]
 async fn sslmode_require_against_a_server_without_tls_says_so() {
-    let Some(url) = fresh_database("sslmode_require_without_tls") else {
-        return;
-    };
-    let require = server().unwrap().url(&url.dbname, "?sslmode=require");
+    // What a server without TLS answers to the client's SSLRequest: `N`.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let plain = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 8];
+            if socket.read_exact(&mut request).await.is_ok() {
+                let _ = socket.write_all(b"N").await;
+            }
+        }
+    });
+    let require = scheduler::config::DatabaseUrl::parse(&format!(
+        "postgres://sonde@127.0.0.1:{port}/sonde?sslmode=require"
+    ))
+    .unwrap();
     let err = Store::open_postgres(&require, 0).await.unwrap_err();
+    plain.abort();
     let text = err.to_string();
     assert!(
         matches!(err, StoreError::Postgres { code: None, .. }),
         "{err:?}"
     );
-    assert!(text.contains("TLS"), "{text}");
-    assert!(text.contains(&url.dbname), "names the database: {text}");
-    // `prefer` (the default) falls back to plain TCP on such a server.
-    let store = Store::open_postgres(&url, 0).await.unwrap();
+    assert!(text.contains("server does not support TLS"), "{text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}/sonde")),
+        "names the database: {text}"
+    );
+}
+
+#[tokio::test]
+async fn sslmode_prefer_and_verify_full_connect_over_tls_and_verify_checks_the_ca() {
+    let Some(url) = fresh_database("sslmode_verify") else {
+        return;
+    };
+    let server = server().unwrap();
+    // Whether the connections named `name` are encrypted, as the server
+    // sees them.
+    let over_tls = |name: &str| {
+        server.psql(
+            &url.dbname,
+            &format!(
+                "SELECT string_agg(DISTINCT s.ssl::text, ',') FROM pg_stat_ssl s
+                 JOIN pg_stat_activity a USING (pid) WHERE a.application_name = '{name}'"
+            ),
+        )
+    };
+    // The default, prefer, takes the TLS the test server offers.
+    let prefer = server.url(&url.dbname, "?application_name=prefer");
+    let store = Store::open_postgres(&prefer, 0).await.unwrap();
+    assert_eq!(
+        over_tls("prefer"),
+        "true",
+        "its pooled connection is encrypted"
+    );
     store.close().await;
-    let disable = server().unwrap().url(&url.dbname, "?sslmode=disable");
+    let verified = server.url(
+        &url.dbname,
+        &format!(
+            "?sslmode=verify-full&sslrootcert={}",
+            server.ca_file.display()
+        ),
+    );
+    let store = Store::open_postgres(&verified, 0).await.unwrap();
+    store.close().await;
+    // The public roots do not know the test CA.
+    let public = server.url(&url.dbname, "?sslmode=verify-ca");
+    let err = Store::open_postgres(&public, 0).await.unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    let disable = server.url(&url.dbname, "?sslmode=disable&application_name=plain");
     let store = Store::open_postgres(&disable, 0).await.unwrap();
+    assert_eq!(over_tls("plain"), "false", "plain TCP with disable");
     store.close().await;
 }
 
