@@ -41,8 +41,12 @@ use crate::config::DatabaseUrl;
 
 /// Write transactions running at once.
 const WRITERS: u32 = 4;
-/// Idle connections kept.
-const IDLE: usize = 8;
+/// Read jobs running at once: with the writers, the most connections one
+/// process holds.
+const READERS: usize = 12;
+/// Idle connections kept: all of them, so a busy process does not
+/// reconnect (a TLS handshake each time).
+const IDLE: usize = WRITERS as usize + READERS;
 
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
@@ -68,6 +72,8 @@ pub(super) struct Postgres {
     idle: Arc<Mutex<Vec<Conn>>>,
     /// One permit per write transaction; closed at close.
     writers: Arc<Semaphore>,
+    /// One permit per running read job.
+    readers: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -94,6 +100,7 @@ impl Postgres {
             url,
             idle: Arc::new(Mutex::new(vec![conn])),
             writers: Arc::new(Semaphore::new(WRITERS as usize)),
+            readers: Arc::new(Semaphore::new(READERS)),
         })
     }
 }
@@ -120,16 +127,21 @@ impl Backend for Postgres {
     fn read(&self, job: ReadJob) -> BoxFuture<'_> {
         let (url, idle) = (Arc::clone(&self.url), Arc::clone(&self.idle));
         let closed = self.writers.is_closed();
+        let readers = Arc::clone(&self.readers);
         Box::pin(async move {
-            if closed {
-                return job(Err(StoreError::Closed));
-            }
-            let ran = tokio::task::spawn_blocking(move || match checkout(&url, &idle) {
-                Ok(conn) => {
-                    job(Ok(&conn as &dyn Tx));
-                    checkin(&idle, conn);
+            let permit = match readers.acquire_owned().await {
+                Ok(permit) if !closed => permit,
+                _ => return job(Err(StoreError::Closed)),
+            };
+            let ran = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                match checkout(&url, &idle) {
+                    Ok(conn) => {
+                        job(Ok(&conn as &dyn Tx));
+                        checkin(&idle, conn);
+                    }
+                    Err(e) => job(Err(e)),
                 }
-                Err(e) => job(Err(e)),
             })
             .await;
             if let Err(e) = ran {
@@ -145,6 +157,7 @@ impl Backend for Postgres {
                 self.writers.close();
                 drop(all);
             }
+            self.readers.close();
             let conns = take_idle(&self.idle);
             let _ = tokio::task::spawn_blocking(move || drop(conns)).await;
             tracing::info!("Store closed.");
