@@ -280,3 +280,36 @@ async fn an_unreachable_server_is_an_error_without_sqlstate() {
     );
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_sharing_ids_in_opposite_orders_both_succeed() {
+    let Some(url) = fresh_database("batches_in_opposite_orders") else {
+        return;
+    };
+    let now = crate::common::t0();
+    let store = Store::open_postgres(&url, now.timestamp_millis())
+        .await
+        .unwrap();
+    // Each transaction waits for the other's rows: taken in opposite
+    // orders, that would be a deadlock and one batch would fail.
+    for round in 0..5 {
+        let forward: Vec<ResultRow> = (0..200)
+            .map(|i| row(now + Duration::seconds(round * 1_000 + i)))
+            .collect();
+        let backward: Vec<ResultRow> = forward.iter().rev().cloned().collect();
+        let writers = [forward, backward].map(|batch| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |tx| tx.insert_results(&mut batch.iter(), 0))
+                    .await
+            })
+        });
+        let mut new = 0;
+        for w in writers {
+            new += w.await.unwrap().unwrap().iter().filter(|n| **n).count();
+        }
+        assert_eq!(new, 200, "round {round}: each id new once");
+    }
+    store.close().await;
+}
