@@ -1,6 +1,6 @@
 //! The `results` table (partitioned by day) and `result_ids`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use postgres::types::ToSql;
 use scenarios::wire::{Outcome, RunResult};
@@ -25,42 +25,32 @@ impl Results for Conn {
         partitions::ensure(self, &days)?;
         // Concurrent batches that share ids take their row locks in one
         // order (by id), so they wait for each other and never deadlock.
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&i| rows[i].id);
-        let mut inserted = vec![false; rows.len()];
-        for i in order {
-            let r = rows[i];
-            let new = self.execute(
-                "INSERT INTO result_ids (id, started_at) VALUES ($1, $2)
-                 ON CONFLICT (id) DO NOTHING",
-                &[&r.id, &r.started_at],
-            )? == 1;
-            if new {
-                self.execute(
-                    "INSERT INTO results (id, scenario, region, probe, version, scheduled_at,
-                        started_at, duration_ms, outcome, run_request, result_json, ingested_at,
-                        slo_excluded, attempt, retry_of)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                    &[
-                        &r.id,
-                        &r.scenario,
-                        &r.region,
-                        &r.probe,
-                        &r.version,
-                        &r.scheduled_at,
-                        &r.started_at,
-                        &r.duration_ms,
-                        &r.outcome.as_str(),
-                        &r.run_request,
-                        &r.result_json,
-                        &now_ms,
-                        &r.slo_excluded,
-                        &i64::from(r.attempt),
-                        &r.retry_of,
-                    ],
-                )?;
-            }
-            inserted[i] = new;
+        let mut sorted: Vec<&ResultRow> = rows.clone();
+        sorted.sort_by_key(|r| r.id);
+        let ids: Vec<uuid::Uuid> = sorted.iter().map(|r| r.id).collect();
+        let starts: Vec<i64> = sorted.iter().map(|r| r.started_at).collect();
+        let claimed = self.query(
+            "INSERT INTO result_ids (id, started_at)
+             SELECT id, started_at FROM unnest($1::UUID[], $2::BIGINT[])
+                 WITH ORDINALITY AS u (id, started_at, n)
+             ORDER BY n
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+            &[&ids, &starts],
+        )?;
+        let mut claimed: HashSet<uuid::Uuid> = claimed
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        // The first of the batch's rows with a new id is the one stored.
+        let inserted: Vec<bool> = rows.iter().map(|r| claimed.remove(&r.id)).collect();
+        let new: Vec<&ResultRow> = rows
+            .iter()
+            .zip(&inserted)
+            .filter(|(_, new)| **new)
+            .map(|(r, _)| *r)
+            .collect();
+        if !new.is_empty() {
+            insert_rows(self, &new, now_ms)?;
         }
         Ok(inserted)
     }
@@ -203,6 +193,53 @@ impl Results for Conn {
     fn delete_results_before(&self, cutoff_ms: i64, n: usize) -> Result<usize, StoreError> {
         super::retention::delete_results_before(self, cutoff_ms, n)
     }
+}
+
+/// One statement for the whole batch: a column per array.
+fn insert_rows(conn: &Conn, rows: &[&ResultRow], now_ms: i64) -> Result<(), StoreError> {
+    let column = |f: &dyn Fn(&ResultRow) -> &str| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let (scenario, region) = (column(&|r| &r.scenario), column(&|r| &r.region));
+    let (probe, version) = (column(&|r| &r.probe), column(&|r| &r.version));
+    let json = column(&|r| &r.result_json);
+    let outcome = column(&|r| r.outcome.as_str());
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+    let scheduled: Vec<i64> = rows.iter().map(|r| r.scheduled_at).collect();
+    let started: Vec<i64> = rows.iter().map(|r| r.started_at).collect();
+    let duration: Vec<f64> = rows.iter().map(|r| r.duration_ms).collect();
+    let run_request: Vec<Option<&str>> = rows.iter().map(|r| r.run_request.as_deref()).collect();
+    let excluded: Vec<bool> = rows.iter().map(|r| r.slo_excluded).collect();
+    let attempt: Vec<i64> = rows.iter().map(|r| i64::from(r.attempt)).collect();
+    let retry_of: Vec<Option<uuid::Uuid>> = rows.iter().map(|r| r.retry_of).collect();
+    conn.execute(
+        "INSERT INTO results (id, scenario, region, probe, version, scheduled_at, started_at,
+            duration_ms, outcome, run_request, result_json, ingested_at, slo_excluded, attempt,
+            retry_of)
+         SELECT id, scenario, region, probe, version, scheduled_at, started_at, duration_ms,
+            outcome, run_request, result_json, $12, slo_excluded, attempt, retry_of
+         FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[],
+            $7::BIGINT[], $8::DOUBLE PRECISION[], $9::TEXT[], $10::TEXT[], $11::TEXT[],
+            $13::BOOLEAN[], $14::BIGINT[], $15::UUID[])
+            AS u (id, scenario, region, probe, version, scheduled_at, started_at, duration_ms,
+                  outcome, run_request, result_json, slo_excluded, attempt, retry_of)",
+        &[
+            &ids,
+            &scenario,
+            &region,
+            &probe,
+            &version,
+            &scheduled,
+            &started,
+            &duration,
+            &outcome,
+            &run_request,
+            &json,
+            &now_ms,
+            &excluded,
+            &attempt,
+            &retry_of,
+        ],
+    )?;
+    Ok(())
 }
 
 fn parse(json: &str) -> Result<RunResult, StoreError> {
