@@ -89,8 +89,8 @@ type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// A storage backend: runs jobs against its database.
 pub(crate) trait Backend: Send + Sync + Debug {
-    /// Queues a write job (waiting while the queue is full); a closed
-    /// backend calls `job(None)`.
+    /// Queues or starts a write job (waiting while the queue is full or
+    /// every writer busy); a closed backend calls `job(None)`.
     fn write(&self, job: WriteJob) -> BoxFuture<'_>;
     /// Runs a read job off the async runtime.
     fn read(&self, job: ReadJob) -> BoxFuture<'_>;
