@@ -77,7 +77,7 @@ impl App {
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
     ) -> Result<Arc<App>, StartError> {
-        let store = Store::open(&config.store_path(), clock.now_ms()).await?;
+        let store = Store::open_configured(&config, clock.now_ms()).await?;
         let catalog = catalog::watch_dir(&config.scenarios_dir, Arc::clone(&clock))
             .await
             .map_err(|source| StartError::Catalog {

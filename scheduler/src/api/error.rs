@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::AuthError;
-use crate::store::StoreError;
+use crate::store::{StoreError, WriteFailure};
 
 /// An error answer.
 #[derive(Debug, Clone)]
@@ -59,6 +59,13 @@ impl From<StoreError> for ApiError {
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the store cannot be written (database or disk is full); nothing was saved, retry later",
+                )
+            }
+            e if e.write_failure() == Some(WriteFailure::Unavailable) => {
+                tracing::error!(error = %e, "Request failed: the database is unavailable.");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store cannot be reached (database unavailable); nothing was saved, retry later",
                 )
             }
             other => Self::internal(&other),

@@ -134,7 +134,13 @@ pub async fn main(cli: Cli) -> ExitCode {
             match command {
                 Command::Serve => serve(config).await,
                 Command::Validate => validate(&config),
-                Command::Token { action } => token::token(&config, action),
+                // Blocking store calls (a PostgreSQL client drives its own
+                // runtime), so off the async threads.
+                Command::Token { action } => {
+                    tokio::task::spawn_blocking(move || token::token(&config, action))
+                        .await
+                        .unwrap_or(ExitCode::FAILURE)
+                }
                 Command::Notify {
                     action: NotifyAction::Test { notifier },
                 } => notify::test(&config, notifier.as_deref()).await,

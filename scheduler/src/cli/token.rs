@@ -57,8 +57,8 @@ pub(super) fn token(config: &Config, action: TokenAction) -> ExitCode {
     reason = "a one-off command: a token's times are when the command runs"
 )]
 fn open_store(config: &Config) -> anyhow::Result<Box<dyn Tx>> {
-    Ok(crate::store::open_direct(
-        &config.store_path(),
+    Ok(crate::store::open_direct_configured(
+        config,
         chrono::Utc::now().timestamp_millis(),
     )?)
 }

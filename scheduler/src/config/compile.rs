@@ -30,6 +30,9 @@ pub(super) fn compile(
         .and_then(|s| public_url(&mut r, &s));
     let data_dir = required_path(&mut r, "data_dir", raw.data_dir, base);
     let scenarios_dir = required_path(&mut r, "scenarios_dir", raw.scenarios_dir, base);
+    let database_url = r
+        .string("database_url", raw.database_url)
+        .and_then(|s| database_url(&mut r, &s));
     if let Some(dir) = &scenarios_dir
         && !dir.value.is_dir()
     {
@@ -111,6 +114,7 @@ pub(super) fn compile(
             listen,
             public_url,
             data_dir: data_dir.value,
+            database_url,
             scenarios_dir: scenarios_dir.value,
             retention,
             probe_silence,
@@ -159,6 +163,16 @@ fn replica(r: &mut Reader<'_>, raw: Option<toml::Spanned<String>>) -> String {
             String::new()
         }
         None => host_name(),
+    }
+}
+
+fn database_url(r: &mut Reader<'_>, s: &Setting<String>) -> Option<super::DatabaseUrl> {
+    match super::DatabaseUrl::parse(&s.value) {
+        Ok(url) => Some(url),
+        Err(message) => {
+            r.error(&s.origin, "invalid `database_url`", message);
+            None
+        }
     }
 }
 

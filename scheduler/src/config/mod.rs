@@ -6,6 +6,7 @@
 //! of the config file. Every problem is reported in one pass.
 
 mod compile;
+mod database;
 mod error;
 mod maintenance;
 mod notify;
@@ -16,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use database::{DatabaseUrl, SslMode};
 pub use error::{ConfigError, Problem};
 pub use notify::{
     DEFAULT_HEARTBEAT, MIN_HEARTBEAT, NotifierKind, NotifyEntry, SECRET_PREFIX, SecretError,
@@ -48,8 +50,10 @@ pub struct Config {
     /// How users reach the scheduler (`https://sonde.example.com`), for
     /// the links in alerts; `None`: the listen address.
     pub public_url: Option<String>,
-    /// Holds the SQLite store.
+    /// Holds the SQLite store (when there is no `database_url`).
     pub data_dir: PathBuf,
+    /// `database_url`: the store is this PostgreSQL database instead.
+    pub database_url: Option<DatabaseUrl>,
     /// Every `*.toml` below it is a scenario.
     pub scenarios_dir: PathBuf,
     /// Results older than this are deleted.
@@ -217,6 +221,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 9470)),
             public_url: None,
             data_dir: data_dir.into(),
+            database_url: None,
             scenarios_dir: scenarios_dir.into(),
             retention: DEFAULT_RETENTION,
             probe_silence: DEFAULT_PROBE_SILENCE,

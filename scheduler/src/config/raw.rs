@@ -13,6 +13,7 @@ pub(super) struct RawConfig {
     pub listen: Option<Spanned<String>>,
     pub public_url: Option<Spanned<String>>,
     pub data_dir: Option<Spanned<String>>,
+    pub database_url: Option<Spanned<String>>,
     pub scenarios_dir: Option<Spanned<String>>,
     pub retention: Option<Spanned<String>>,
     pub probe_silence: Option<Spanned<String>>,

@@ -373,3 +373,28 @@ fn a_replica_name_with_spaces_is_diagnosed() {
         rendered(&err)
     );
 }
+
+#[test]
+fn database_url_takes_its_password_from_the_environment() {
+    let text = format!(
+        "{MINIMAL}database_url = \"postgres://sonde:{{{{env.PGPASS}}}}@127.0.0.1:5433/sonde?sslmode=require\"\n"
+    );
+    let c = parse(&text, &[("PGPASS", "hunter2")]).unwrap();
+    let url = c.database_url.as_ref().expect("database_url");
+    assert_eq!(url.password.as_deref(), Some("hunter2"));
+    assert_eq!(url.sslmode, crate::config::SslMode::Require);
+    assert!(!format!("{c:?}").contains("hunter2"));
+}
+
+#[test]
+fn a_bad_database_url_is_an_error_at_its_place() {
+    let text = format!("{MINIMAL}database_url = \"postgres://u@h/d?sslmode=always\"\n");
+    let text = rendered(&parse(&text, &[]).unwrap_err());
+    assert!(text.contains("invalid `database_url`"), "{text}");
+    assert!(text.contains("unknown sslmode `always`"), "{text}");
+    assert!(text.contains("scheduler.toml:3:"), "{text}");
+    let env = parse(MINIMAL, &[("SONDE_SCHEDULER_DATABASE_URL", "sqlite://x")]).unwrap_err();
+    let env = rendered(&env);
+    assert!(env.contains("SONDE_SCHEDULER_DATABASE_URL"), "{env}");
+    assert!(env.contains("unknown scheme `sqlite`"), "{env}");
+}

@@ -12,14 +12,14 @@ use crate::store::{WriteFailure, WriteHealth};
 pub struct StoreSample {
     pub writable: bool,
     /// Failed write jobs, in [`WriteFailure::ALL`] order.
-    pub failures: [u64; 2],
+    pub failures: [u64; 3],
 }
 
 impl Default for StoreSample {
     fn default() -> Self {
         StoreSample {
             writable: true,
-            failures: [0; 2],
+            failures: [0; 3],
         }
     }
 }
@@ -36,7 +36,7 @@ impl StoreSample {
     pub(super) fn encode(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
         let mut m = encoder.encode_descriptor(
             names::STORE_WRITABLE,
-            "0 while the store cannot be written (the database or disk is full)",
+            "0 while the store cannot be written (the database or disk is full, or the database cannot be reached)",
             None,
             MetricType::Gauge,
         )?;

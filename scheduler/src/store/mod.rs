@@ -11,17 +11,21 @@
 //!   failed writes counted.
 //! - `sqlite`: the embedded backend (one file under `data_dir`, a single
 //!   writer thread with group commit, read connections beside it).
+//! - `postgres`: the shared backend named by `database_url` (pooled
+//!   connections, each write job its own transaction, results partitioned
+//!   by day).
 //!
 //! A write job's caller hears back only after COMMIT, so an acknowledged
-//! result or alert change is durable. Jobs that arrive together may share
-//! one transaction; each runs in its own savepoint, so one failing job
-//! does not undo the others.
+//! result or alert change is durable. On SQLite, jobs that arrive
+//! together may share one transaction; each runs in its own savepoint, so
+//! one failing job does not undo the others.
 
 pub mod alerts;
 pub mod audit;
 pub mod health;
 pub mod notify_queue;
 pub mod outbox;
+mod postgres;
 pub mod probes;
 pub mod results;
 pub mod retention;
@@ -33,6 +37,8 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+
+use crate::config::{Config, DatabaseUrl};
 
 use tokio::sync::oneshot;
 
@@ -54,6 +60,14 @@ pub enum StoreError {
     /// A write failed because the database or the disk under it is full.
     #[error("the store cannot be written: {0}")]
     DiskFull(String),
+    /// `code` is the SQLSTATE when the server gave one (none: the server
+    /// could not be reached or the connection broke). A full disk
+    /// (`53100`) is [`StoreError::DiskFull`].
+    #[error("PostgreSQL: {message}{}", code.as_ref().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default())]
+    Postgres {
+        code: Option<String>,
+        message: String,
+    },
     #[error("cannot open the store `{path}`: {message}")]
     Open { path: String, message: String },
     #[error(
@@ -82,8 +96,8 @@ type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// A storage backend: runs jobs against its database.
 pub(crate) trait Backend: Send + Sync + Debug {
-    /// Queues a write job (waiting while the queue is full); a closed
-    /// backend calls `job(None)`.
+    /// Queues or starts a write job (waiting while the queue is full or
+    /// every writer busy); a closed backend calls `job(None)`.
     fn write(&self, job: WriteJob) -> BoxFuture<'_>;
     /// Runs a read job off the async runtime.
     fn read(&self, job: ReadJob) -> BoxFuture<'_>;
@@ -116,6 +130,33 @@ impl Store {
     /// Whether writes succeed, and how many failed.
     pub fn health(&self) -> &WriteHealth {
         &self.health
+    }
+
+    /// Opens (creating) the PostgreSQL store at `url`, migrates its schema
+    /// (under a database lock, so of several processes one migrates) and
+    /// makes the partitions around `now_ms`.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated.
+    pub async fn open_postgres(url: &DatabaseUrl, now_ms: i64) -> Result<Store, StoreError> {
+        let health = Arc::new(WriteHealth::default());
+        let backend = postgres::Postgres::open(url, now_ms, Arc::clone(&health)).await?;
+        Ok(Store {
+            backend: Arc::new(backend),
+            health,
+        })
+    }
+
+    /// Opens the store `config` names: its `database_url`, else the SQLite
+    /// file under `data_dir`.
+    ///
+    /// # Errors
+    /// As [`Store::open`] and [`Store::open_postgres`].
+    pub async fn open_configured(config: &Config, now_ms: i64) -> Result<Store, StoreError> {
+        match &config.database_url {
+            Some(url) => Store::open_postgres(url, now_ms).await,
+            None => Store::open(&config.store_path(), now_ms).await,
+        }
     }
 
     /// Runs `f` in a write transaction; answers after COMMIT.
@@ -189,4 +230,17 @@ where
 /// When the file cannot be opened or migrated.
 pub fn open_direct(path: &Path, now_ms: i64) -> Result<Box<dyn Tx>, StoreError> {
     Ok(Box::new(sqlite::open_direct(path, now_ms)?))
+}
+
+/// [`open_direct`] on the store `config` names (see
+/// [`Store::open_configured`]). Without a transaction around it, each
+/// call commits on its own.
+///
+/// # Errors
+/// When the store cannot be opened or migrated.
+pub fn open_direct_configured(config: &Config, now_ms: i64) -> Result<Box<dyn Tx>, StoreError> {
+    match &config.database_url {
+        Some(url) => Ok(Box::new(postgres::open_direct(url, now_ms)?)),
+        None => open_direct(&config.store_path(), now_ms),
+    }
 }

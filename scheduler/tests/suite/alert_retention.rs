@@ -9,10 +9,14 @@ use serde_json::json;
 use crate::alert_kit::{Fleet, firing, resolved, summary};
 
 async fn count(f: &Fleet, table: &'static str) -> i64 {
-    // Read from the SQLite file itself: the interface counts no tables.
+    // Read from the database itself: the interface counts no tables.
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    if let Some(url) = &f.t.app.config.database_url {
+        let server = crate::postgres_kit::server().unwrap();
+        return server.psql(&url.dbname, &sql).parse().unwrap();
+    }
     let conn = rusqlite::Connection::open(f.t.app.config.store_path()).unwrap();
-    conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap()
+    conn.query_row(&sql, [], |r| r.get(0)).unwrap()
 }
 
 #[tokio::test]

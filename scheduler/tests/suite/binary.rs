@@ -196,7 +196,33 @@ fn validate_exits_0_for_valid_and_2_for_invalid() {
 
 #[tokio::test]
 async fn serve_ingest_sigterm_and_restart() {
-    let f = Fleet::new("");
+    serve_ingest_sigterm_and_restart_with(&Fleet::new("")).await;
+}
+
+#[tokio::test]
+async fn serve_ingest_sigterm_and_restart_on_postgres() {
+    let Some(url) = crate::postgres_kit::fresh_database("serve_ingest_sigterm_and_restart") else {
+        return;
+    };
+    let f = Fleet::new(&format!(
+        "database_url = \"postgres://postgres@127.0.0.1:{}/{}\"\n",
+        url.port, url.dbname
+    ));
+    serve_ingest_sigterm_and_restart_with(&f).await;
+    let server = crate::postgres_kit::server().unwrap();
+    assert_eq!(
+        server.psql(&url.dbname, "SELECT COUNT(*) FROM results"),
+        "1"
+    );
+    assert!(
+        !f.dir.path().join("data/sonde.db").exists(),
+        "the results went to PostgreSQL only"
+    );
+}
+
+/// Token create, serve, plan, ingest, SIGTERM, restart: the run and its
+/// metrics come back from the store.
+async fn serve_ingest_sigterm_and_restart_with(f: &Fleet) {
     let token = stdout(&f.cli(&[
         "token",
         "create",

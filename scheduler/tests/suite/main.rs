@@ -16,6 +16,8 @@
 mod alert_kit;
 mod common;
 mod notify_support;
+mod postgres_kit;
+mod store_kit;
 
 mod alert_confirm;
 mod alert_confirm_restart;
@@ -55,3 +57,4 @@ mod read_access;
 mod read_api;
 mod security;
 mod store;
+mod store_postgres;

@@ -16,6 +16,7 @@ async fn the_app_delivers_alert_events_and_counts_them() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
     let mut config = Config::with_dirs(dir.path().join("data"), dir.path().join("scenarios"));
+    config.database_url = crate::store_kit::database_from_env("the_app_delivers_alert_events");
     let mut hook = entry(NotifierKind::Webhook, &receiver.url("/hook"));
     hook.secret = Some(WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
     config.notify = vec![hook];

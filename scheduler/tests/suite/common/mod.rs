@@ -72,6 +72,7 @@ impl TestApp {
         // Tests stamp runs at t0 + n while the injected clock stays put
         // unless a window needs it to move; `clock_skew` tests set the limit.
         config.max_clock_skew = std::time::Duration::from_secs(365 * 86_400);
+        config.database_url = crate::store_kit::database_from_env("a TestApp");
         tune(&mut config);
         Self::open(dir, ManualClock::new(t0()), config).await
     }

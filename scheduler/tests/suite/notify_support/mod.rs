@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -102,15 +101,16 @@ pub struct Fixture {
     pub metrics: Arc<NotificationMetrics>,
     pub dispatcher: Dispatcher,
     running: Option<(TaskTracker, CancellationToken)>,
+    /// The PostgreSQL database, when the suite runs on that backend.
+    database: Option<scheduler::config::DatabaseUrl>,
 }
 
 impl Fixture {
     pub async fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = Store::open(&Self::path_in(&dir), clock.now_ms())
-            .await
-            .unwrap();
+        let database = crate::store_kit::database_from_env("a notify Fixture");
+        let store = Self::open_store(&dir, database.as_ref(), clock.now_ms()).await;
         Fixture {
             dir,
             store,
@@ -118,11 +118,21 @@ impl Fixture {
             metrics: Arc::default(),
             dispatcher: Dispatcher::default(),
             running: None,
+            database,
         }
     }
 
-    fn path_in(dir: &tempfile::TempDir) -> PathBuf {
-        dir.path().join("sonde.db")
+    async fn open_store(
+        dir: &tempfile::TempDir,
+        database: Option<&scheduler::config::DatabaseUrl>,
+        now_ms: i64,
+    ) -> Store {
+        match database {
+            Some(url) => Store::open_postgres(url, now_ms).await.unwrap(),
+            None => Store::open(&dir.path().join("sonde.db"), now_ms)
+                .await
+                .unwrap(),
+        }
     }
 
     /// Starts one worker per entry.
@@ -157,9 +167,7 @@ impl Fixture {
     pub async fn restart_store(&mut self) {
         self.stop().await;
         self.store.close().await;
-        self.store = Store::open(&Self::path_in(&self.dir), self.clock.now_ms())
-            .await
-            .unwrap();
+        self.store = Self::open_store(&self.dir, self.database.as_ref(), self.clock.now_ms()).await;
         self.dispatcher = Dispatcher::default();
     }
 
@@ -177,12 +185,27 @@ impl Fixture {
     }
 
     /// `(state, attempts)` of every outbox row, by event id.
-    /// Read from the SQLite file itself: no interface method lists them.
+    /// Read from the database itself: no interface method lists them.
     pub async fn outbox(&self) -> Vec<(i64, String, u32)> {
-        let conn = rusqlite::Connection::open(Self::path_in(&self.dir)).unwrap();
-        let mut stmt = conn
-            .prepare("SELECT event_id, state, attempts FROM notify_outbox ORDER BY event_id")
-            .unwrap();
+        const SQL: &str = "SELECT event_id, state, attempts FROM notify_outbox ORDER BY event_id";
+        if let Some(url) = &self.database {
+            let rows = crate::postgres_kit::server()
+                .unwrap()
+                .psql(&url.dbname, SQL);
+            return rows
+                .lines()
+                .map(|line| {
+                    let cols: Vec<&str> = line.split('|').collect();
+                    (
+                        cols[0].parse().unwrap(),
+                        cols[1].to_owned(),
+                        cols[2].parse().unwrap(),
+                    )
+                })
+                .collect();
+        }
+        let conn = rusqlite::Connection::open(self.dir.path().join("sonde.db")).unwrap();
+        let mut stmt = conn.prepare(SQL).unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .collect::<Result<Vec<_>, _>>()
