@@ -1,8 +1,8 @@
 //! The scheduler's shared state, built once at start-up and handed to
 //! every request handler and background task.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -60,8 +60,11 @@ pub struct App {
     /// Starts the notifiers; the alert engine wakes them after writing
     /// alert events.
     pub notifications: Dispatcher,
-    /// Whether this replica leads (always, until replicas share a lease).
+    /// Whether this replica leads: always on its own SQLite file, by the
+    /// lease in the database when replicas share one.
     pub leadership: Leadership,
+    /// The task renewing the lease (replicas on a shared database).
+    lease: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     ready: AtomicBool,
     /// Cancelled at shutdown: long polls answer at once.
     pub shutdown: CancellationToken,
@@ -94,7 +97,10 @@ impl App {
             )
             .await?,
         );
-        let leadership = Leadership::sole(&config.replica);
+        let leadership = match config.database_url {
+            Some(_) => Leadership::leased(&config.replica),
+            None => Leadership::sole(&config.replica),
+        };
         let app = App {
             alerts,
             auth: Authenticator::new(store.clone(), &config.probes),
@@ -108,11 +114,38 @@ impl App {
             catalog,
             fleet,
             ready: AtomicBool::new(false),
+            lease: std::sync::Mutex::new(None),
             shutdown,
         };
         app.rebuild_metrics().await?;
+        let app = Arc::new(app);
+        if app.leadership.is_leased() {
+            // The first claim before serving: a replica alone on its
+            // database leads from its first request.
+            if let Err(e) = crate::evaluate::claim(&app).await {
+                tracing::warn!(error = %e, "Cannot claim the leader lease; retrying.");
+            }
+            let holder = tokio::spawn(crate::evaluate::hold(
+                Arc::clone(&app),
+                app.shutdown.clone(),
+            ));
+            *app.lease.lock().unwrap_or_else(PoisonError::into_inner) = Some(holder);
+        }
         app.ready.store(true, Ordering::SeqCst);
-        Ok(Arc::new(app))
+        Ok(app)
+    }
+
+    /// After shutdown began: waits (briefly) for the lease to be given up,
+    /// so another replica takes over at once.
+    pub async fn release_lease(&self) {
+        let holder = self
+            .lease
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(holder) = holder {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), holder).await;
+        }
     }
 
     /// Whether the store is open, the catalog loaded, and shutdown not begun.
@@ -239,6 +272,7 @@ impl App {
             self.store.clone(),
             Arc::clone(&self.clock),
             self.config.retention,
+            self.leadership.clone(),
             stop,
         ));
         Ok(())

@@ -8,6 +8,7 @@
 //! seen before is acknowledged as a duplicate and not stored again.
 
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::alert::ProbeClock;
+use crate::alert::{Engine, ProbeClock, World};
 use crate::app::App;
 use crate::auth::ProbeIdentity;
 use crate::catalog::Catalog;
@@ -116,27 +117,20 @@ struct Valid {
 }
 
 /// Stores the results (once per id) and feeds the new ones to the alert
-/// engine in the same transaction; says for each whether it was new.
+/// engine in the same transaction; says for each whether it was new. On
+/// a replica that does not lead, the new ones are queued for the leader's
+/// engine instead, in the transaction that stores them.
 async fn store(app: &App, valid: Vec<Valid>) -> Result<Vec<(RunResult, bool)>, StoreError> {
+    if !app.leadership.is_leader() {
+        return store_for_leader(app, valid).await;
+    }
+    // Handed back when the lease turned out to be lost before the job ran.
+    let slot = Arc::new(Mutex::new(Some(valid)));
+    let taken = Arc::clone(&slot);
     let now = app.clock.now_ms();
-    crate::evaluate::commit(app, move |engine, tx, world| {
-        let mut valid = valid;
-        for v in &mut valid {
-            // Decided as it is stored: a window made later never rewrites
-            // the SLO's past.
-            let labels = world
-                .catalog
-                .get(&v.result.scenario)
-                .map(|s| &s.scenario.labels);
-            v.row.slo_excluded = labels.is_some_and(|labels| {
-                engine.excluded_from_slo(
-                    &v.result.scenario,
-                    &v.result.region,
-                    labels,
-                    v.result.started_at,
-                )
-            });
-        }
+    let evaluated = crate::evaluate::commit(app, move |engine, tx, world| {
+        let mut valid = take(&taken);
+        decide_slo_exclusion(engine, world, &mut valid);
         let inserted = tx.insert_results(&mut valid.iter().map(|v| &v.row), now)?;
         let new: Vec<&RunResult> = valid
             .iter()
@@ -148,7 +142,62 @@ async fn store(app: &App, valid: Vec<Valid>) -> Result<Vec<(RunResult, bool)>, S
         let stored = valid.into_iter().map(|v| v.result).zip(inserted).collect();
         Ok((stored, effects))
     })
-    .await
+    .await;
+    match evaluated {
+        Err(StoreError::Fenced(_)) => store_for_leader(app, take(&slot)).await,
+        other => other,
+    }
+}
+
+fn take(slot: &Mutex<Option<Vec<Valid>>>) -> Vec<Valid> {
+    slot.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .unwrap_or_default()
+}
+
+/// Stores the results and queues the new ones for the leader's engine.
+async fn store_for_leader(
+    app: &App,
+    mut valid: Vec<Valid>,
+) -> Result<Vec<(RunResult, bool)>, StoreError> {
+    let engine = Arc::clone(&app.alerts);
+    let world = crate::evaluate::capture(app);
+    let now = app.clock.now_ms();
+    app.store
+        .write(move |tx| {
+            decide_slo_exclusion(&engine, &world, &mut valid);
+            let inserted = tx.insert_results(&mut valid.iter().map(|v| &v.row), now)?;
+            let new: Vec<Uuid> = valid
+                .iter()
+                .zip(&inserted)
+                .filter(|(_, new)| **new)
+                .map(|(v, _)| v.result.id)
+                .collect();
+            tx.queue_for_evaluation(&new, now)?;
+            Ok(valid.into_iter().map(|v| v.result).zip(inserted).collect())
+        })
+        .await
+}
+
+/// Whether each result ran in a maintenance window that keeps it out of
+/// the SLO: decided as it is stored, so a window made later never
+/// rewrites the SLO's past.
+fn decide_slo_exclusion(engine: &Engine, world: &World, valid: &mut [Valid]) {
+    for v in valid {
+        let labels = world
+            .catalog
+            .get(&v.result.scenario)
+            .map(|s| &s.scenario.labels);
+        v.row.slo_excluded = labels.is_some_and(|labels| {
+            engine.excluded_from_slo(
+                &v.result.scenario,
+                &v.result.region,
+                labels,
+                v.result.started_at,
+            )
+        });
+    }
 }
 
 /// Stores results that arrived as values, as ingest would (tests and

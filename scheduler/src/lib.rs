@@ -121,6 +121,7 @@ pub async fn run_on(
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
         tracing::warn!("Background tasks did not stop within the grace period.");
     }
+    app.release_lease().await;
     app.store.close().await;
     tracing::info!("Scheduler stopped.");
     Ok(())

@@ -150,18 +150,28 @@ impl Engine {
 
     /// After a failed store job: memory may be ahead of the store; reload.
     pub(crate) async fn resync(&self, store: &Store, now: DateTime<Utc>) {
-        match load_state(store, now).await {
-            Ok(fresh) => {
-                let mut st = self.lock();
-                let slo = std::mem::take(&mut st.slo);
-                let config_windows = std::mem::take(&mut st.config_windows);
-                *st = fresh;
-                st.slo = slo;
-                st.config_windows = config_windows;
-                tracing::warn!("Alert state reloaded from the store after a failed write.");
-            }
+        match self.reload(store, now).await {
+            Ok(()) => tracing::warn!("Alert state reloaded from the store after a failed write."),
             Err(e) => tracing::error!(error = %e, "Reloading the alert state failed."),
         }
+    }
+
+    /// Replaces the state held in memory with the stored one: after a
+    /// failed write, when this replica becomes the leader, and on a
+    /// replica that does not lead, so its API and page show what the
+    /// leader decided.
+    ///
+    /// # Errors
+    /// Store errors; the state in memory is then unchanged.
+    pub(crate) async fn reload(&self, store: &Store, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let fresh = load_state(store, now).await?;
+        let mut st = self.lock();
+        let slo = std::mem::take(&mut st.slo);
+        let config_windows = std::mem::take(&mut st.config_windows);
+        *st = fresh;
+        st.slo = slo;
+        st.config_windows = config_windows;
+        Ok(())
     }
 
     /// Counts new results (in `started_at` order; older than a region's

@@ -68,6 +68,18 @@ impl From<StoreError> for ApiError {
                     "the store cannot be reached (database unavailable); nothing was saved, retry later",
                 )
             }
+            // Alert state (silences, maintenance windows) changes on the
+            // leader alone; a load balancer's next try may reach it.
+            StoreError::Fenced(why) => {
+                let mut answer = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "{why}; only the leader replica changes alert state: nothing was saved, retry (another replica, or once a leader is elected)"
+                    ),
+                );
+                answer.retry_after = Some(2);
+                answer
+            }
             other => Self::internal(&other),
         }
     }

@@ -10,9 +10,11 @@
 //! - [`tick`], [`run`]: re-evaluation every second (liveness, silences)
 //!   and the periodic SLO and latency measurements ([`measure`]).
 //! - [`silences`]: creating and expiring silences.
+//! - [`leader`]: holding the leader lease among replicas.
 //! - `world`: the [`World`] snapshot; `sample`: the alerting series of a
 //!   scrape.
 
+mod leader;
 pub mod maintenance;
 mod measure;
 mod sample;
@@ -22,12 +24,14 @@ mod world;
 use std::sync::Arc;
 use std::time::Duration;
 
+use scenarios::wire::RunResult;
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::{Effects, Engine, World};
 use crate::app::App;
 use crate::store::{StoreError, Tx};
 
+pub use leader::{claim, hold};
 pub use measure::measure;
 pub use sample::sample;
 pub use world::capture;
@@ -37,9 +41,18 @@ pub const MEASURE_EVERY: Duration = Duration::from_secs(30);
 /// An SLO with new results is recomputed at most this often.
 const SLO_DIRTY_EVERY: Duration = Duration::from_secs(5);
 
+/// Results queued by replicas that do not lead, evaluated per commit.
+const PENDING_BATCH: usize = 500;
+
 /// Runs `f` as one store job with a fresh [`World`], then asks for the
 /// runs it decided on and wakes the notifiers. On failure the engine
 /// reloads its state from the store.
+///
+/// The job is the leader's (`Store::write_as_leader`): on a replica that
+/// does not lead it writes nothing and fails with
+/// [`StoreError::Fenced`]. A lease holder first evaluates the results
+/// other replicas queued, in the same transaction, so alert state never
+/// depends on which replica received a result.
 ///
 /// # Errors
 /// `f`'s error or the store's.
@@ -50,7 +63,21 @@ where
 {
     let engine = Arc::clone(&app.alerts);
     let world = capture(app);
-    match app.store.write(move |tx| f(&engine, tx, &world)).await {
+    let queued_elsewhere = app.leadership.is_leased();
+    let written = app
+        .store
+        .write_as_leader(&app.leadership, app.clock.now_ms(), move |tx| {
+            let mut effects = if queued_elsewhere {
+                evaluate_pending(&engine, tx, &world)?
+            } else {
+                Effects::new()
+            };
+            let (value, more) = f(&engine, tx, &world)?;
+            effects.extend(more);
+            Ok((value, effects))
+        })
+        .await;
+    match written {
         Ok((value, effects)) => {
             for (probe, request) in effects {
                 tracing::info!(scenario = %request.scenario, probe = %probe, "Confirmation run requested.");
@@ -61,11 +88,27 @@ where
             }
             Ok(value)
         }
+        // Refused before anything ran: the engine is as it was.
+        Err(e @ StoreError::Fenced(_)) => Err(e),
         Err(e) => {
             app.alerts.resync(&app.store, app.clock.now()).await;
             Err(e)
         }
     }
+}
+
+/// Feeds the engine the results other replicas queued, oldest first, and
+/// takes them off the queue.
+fn evaluate_pending(engine: &Engine, tx: &dyn Tx, world: &World) -> Result<Effects, StoreError> {
+    let pending = tx.pending_results(PENDING_BATCH)?;
+    if pending.is_empty() {
+        return Ok(Effects::new());
+    }
+    let results: Vec<&RunResult> = pending.iter().collect();
+    let effects = engine.apply_results(tx, world, &results)?;
+    let ids: Vec<uuid::Uuid> = pending.iter().map(|r| r.id).collect();
+    tx.evaluated(&ids)?;
+    Ok(effects)
 }
 
 /// Re-evaluates every alert now: liveness, silences, the catalog.
@@ -77,8 +120,10 @@ pub async fn tick(app: &App) -> Result<(), StoreError> {
 }
 
 /// The engine's background work until `stop`: every second re-evaluate
-/// (liveness, silences) and recompute SLOs with new results; every
-/// [`MEASURE_EVERY`] recompute every SLO and latency objective.
+/// (liveness, silences, results other replicas queued) and recompute SLOs
+/// with new results; every [`MEASURE_EVERY`] recompute every SLO and
+/// latency objective. A replica that does not lead instead reloads the
+/// leader's decisions every second, so its API and page answer alike.
 pub async fn run(app: Arc<App>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -89,8 +134,15 @@ pub async fn run(app: Arc<App>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if let Err(e) = self::tick(&app).await {
-            tracing::error!(error = %e, "Alert evaluation failed.");
+        if !app.leadership.is_leader() {
+            if let Err(e) = app.alerts.reload(&app.store, app.clock.now()).await {
+                tracing::warn!(error = %e, "Cannot reload the alert state the leader stored.");
+            }
+            continue;
+        }
+        match self::tick(&app).await {
+            Ok(()) | Err(StoreError::Fenced(_)) => {}
+            Err(e) => tracing::error!(error = %e, "Alert evaluation failed."),
         }
         let now = tokio::time::Instant::now();
         let all = last_all.is_none_or(|at| now.duration_since(at) >= MEASURE_EVERY);

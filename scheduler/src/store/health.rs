@@ -64,7 +64,8 @@ impl StoreError {
             StoreError::Open { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::Closed
-            | StoreError::Corrupt(_) => None,
+            | StoreError::Corrupt(_)
+            | StoreError::Fenced(_) => None,
         }
     }
 

@@ -6,6 +6,8 @@
 //! - [`results`], [`probes`], [`tokens`], [`alerts`], [`outbox`],
 //!   [`notify_queue`]: the interface, one trait per group of tables, with
 //!   the rows they exchange.
+//! - [`lease`], [`pending`]: the leader lease and its fence, and results
+//!   a replica that does not lead leaves for the leader's engine.
 //! - [`retention`]: the hourly job that deletes old history through it.
 //! - [`health`]: whether the store can be written (a full disk), with
 //!   failed writes counted.
@@ -23,8 +25,10 @@
 pub mod alerts;
 pub mod audit;
 pub mod health;
+pub mod lease;
 pub mod notify_queue;
 pub mod outbox;
+pub mod pending;
 mod postgres;
 pub mod probes;
 pub mod results;
@@ -39,14 +43,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::config::{Config, DatabaseUrl};
+use crate::leadership::Leadership;
 
 use tokio::sync::oneshot;
 
 pub use alerts::Alerts;
 pub use audit::Audit;
 pub use health::{WriteFailure, WriteHealth};
+pub use lease::{Lease, Leases};
 pub use notify_queue::NotifyQueue;
 pub use outbox::Outbox;
+pub use pending::PendingEvaluation;
 pub use probes::Probes;
 pub use results::Results;
 pub use tokens::Tokens;
@@ -78,12 +85,29 @@ pub enum StoreError {
     Closed,
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    /// A leader's write whose lease no longer holds: nothing was written.
+    #[error("not the leader: {0}")]
+    Fenced(String),
 }
 
 /// Everything a job may do: the whole storage interface.
-pub trait Tx: Results + Probes + Tokens + Alerts + Outbox + NotifyQueue + Audit {}
+pub trait Tx:
+    Results + Probes + Tokens + Alerts + Outbox + NotifyQueue + Audit + Leases + PendingEvaluation
+{
+}
 
-impl<T: Results + Probes + Tokens + Alerts + Outbox + NotifyQueue + Audit> Tx for T {}
+impl<T> Tx for T where
+    T: Results
+        + Probes
+        + Tokens
+        + Alerts
+        + Outbox
+        + NotifyQueue
+        + Audit
+        + Leases
+        + PendingEvaluation
+{
+}
 
 /// What a backend runs after a group's COMMIT (or its failure).
 pub(crate) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -175,6 +199,35 @@ impl Store {
             self.health.failed(e);
         }
         written
+    }
+
+    /// Runs `f` in a write transaction that first checks this replica's
+    /// leader fence (`crate::leadership`): a sole scheduler writes as
+    /// [`Store::write`] does; a replica that does not lead, or whose lease
+    /// has passed to another, writes nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::Fenced`], or as [`Store::write`].
+    pub async fn write_as_leader<T, F>(
+        &self,
+        leadership: &Leadership,
+        now_ms: i64,
+        f: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Tx) -> Result<T, StoreError> + Send + 'static,
+    {
+        let fence = leadership
+            .fence()
+            .map_err(|e| StoreError::Fenced(e.to_string()))?;
+        self.write(move |tx| {
+            if let Some(fence) = &fence {
+                tx.check_fence(fence, now_ms)?;
+            }
+            f(tx)
+        })
+        .await
     }
 
     /// Runs `f` on a read connection, off the async runtime.

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 pub use super::alerts::AlertHistoryDeleted;
 use super::{Store, StoreError};
 use crate::clock::Clock;
+use crate::leadership::Leadership;
 
 /// Rows deleted per transaction.
 const CHUNK: usize = 5_000;
@@ -47,15 +48,25 @@ pub async fn delete_alert_history_before(
         .await
 }
 
-/// Runs the deletions now and then every [`EVERY`] until cancelled.
+/// Runs the deletions now and then every [`EVERY`] until cancelled, while
+/// this replica leads.
 pub async fn run(
     store: Store,
     clock: std::sync::Arc<dyn Clock>,
     retention: Duration,
+    leadership: Leadership,
     stop: CancellationToken,
 ) {
     let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(30));
     loop {
+        // Among replicas the leader alone deletes; the others look again
+        // at the next round, in case they lead by then.
+        if !leadership.is_leader() {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(EVERY) => continue,
+            }
+        }
         let cutoff = (clock.now() - retention).timestamp_millis();
         match delete_before(&store, cutoff).await {
             Ok(0) => {}

@@ -16,6 +16,9 @@ on_both_backends!(
     migrations_are_recorded_and_a_newer_store_is_refused,
     a_region_state_keeps_its_recent_runs_and_an_older_row_has_none,
     an_event_goes_through_a_notifier_queue_once,
+    the_leader_lease_changes_hands_only_once_it_runs_out,
+    a_fence_refuses_the_write_of_a_replaced_leader,
+    results_queued_for_the_leader_come_back_once_in_order,
 );
 
 fn row(at: chrono::DateTime<chrono::Utc>) -> ResultRow {
@@ -89,13 +92,13 @@ async fn migrations_are_recorded_and_a_newer_store_is_refused(kit: TestStore) {
     match kit.backend {
         Backend::Sqlite => {
             assert_eq!(
-                versions, "9",
-                "results, alerts, notifiers, confirmations, recent runs, retries, maintenance, audit, viewer tokens"
+                versions, "10",
+                "results, alerts, notifiers, confirmations, recent runs, retries, maintenance, audit, viewer tokens, leader lease"
             );
             assert_eq!(kit.sql("PRAGMA journal_mode"), "wal");
         }
-        // The same tables from the start.
-        Backend::Postgres => assert_eq!(versions, "1"),
+        // The same tables from the start, then the leader lease.
+        Backend::Postgres => assert_eq!(versions, "2"),
     }
     kit.sql("INSERT INTO schema_version VALUES (99, 0)");
     let err = kit.open(0).await.unwrap_err();
@@ -212,5 +215,140 @@ async fn an_event_goes_through_a_notifier_queue_once(kit: TestStore) {
         .await
         .unwrap();
     assert!(delivered.is_empty(), "its resolve is still pending");
+    store.close().await;
+}
+
+fn fence(replica: &str, epoch: i64) -> scheduler::leadership::Fence {
+    scheduler::leadership::Fence {
+        replica: replica.into(),
+        epoch,
+    }
+}
+
+async fn the_leader_lease_changes_hands_only_once_it_runs_out(kit: TestStore) {
+    let store = kit.open(0).await.unwrap();
+    let claim = |replica: &'static str, ttl_ms: i64, now_ms: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .write(move |tx| tx.claim_lease(replica, ttl_ms, now_ms))
+                .await
+                .unwrap()
+        }
+    };
+    // PostgreSQL judges expiry on its own clock, SQLite on the caller's:
+    // "now" is the real time, so both backends agree.
+    let now = || chrono::Utc::now().timestamp_millis();
+    let a = claim("sched-a", 60_000, now()).await;
+    assert_eq!((a.holder.as_str(), a.epoch), ("sched-a", 1));
+    let b = claim("sched-b", 60_000, now()).await;
+    assert_eq!(
+        (b.holder.as_str(), b.epoch),
+        ("sched-a", 1),
+        "a held lease is not taken"
+    );
+    let renewed = claim("sched-a", 60_000, now()).await;
+    assert_eq!(renewed.epoch, 1, "renewal keeps the epoch");
+    assert!(renewed.expires_at >= a.expires_at);
+    // Released at a clean shutdown: the next claim takes it at once.
+    store
+        .write(move |tx| tx.release_lease("sched-a", 1, now()))
+        .await
+        .unwrap();
+    let b = claim("sched-b", 300, now()).await;
+    assert_eq!((b.holder.as_str(), b.epoch), ("sched-b", 2));
+    // Not renewed: it runs out and the other takes it at the next epoch.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let a = claim("sched-a", 60_000, now()).await;
+    assert_eq!((a.holder.as_str(), a.epoch), ("sched-a", 3));
+    let stored = store.read(|tx| tx.current_lease()).await.unwrap();
+    assert_eq!(stored, Some(a));
+    store.close().await;
+}
+
+async fn a_fence_refuses_the_write_of_a_replaced_leader(kit: TestStore) {
+    let store = kit.open(0).await.unwrap();
+    let now = || chrono::Utc::now().timestamp_millis();
+    store
+        .write(move |tx| tx.claim_lease("sched-a", 200, now()))
+        .await
+        .unwrap();
+    let held = store
+        .write(move |tx| {
+            tx.check_fence(&fence("sched-a", 1), now())?;
+            tx.record_audit(&audit_entry("by the leader"))
+        })
+        .await;
+    assert!(held.is_ok(), "{held:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    store
+        .write(move |tx| tx.claim_lease("sched-b", 60_000, now()))
+        .await
+        .unwrap();
+    // The old leader, back from a pause, still believes in epoch 1.
+    let stale = store
+        .write(move |tx| {
+            tx.check_fence(&fence("sched-a", 1), now())?;
+            tx.record_audit(&audit_entry("by a replaced leader"))
+        })
+        .await;
+    assert!(matches!(stale, Err(StoreError::Fenced(_))), "{stale:?}");
+    let err = stale.unwrap_err().to_string();
+    assert!(err.contains("sched-a") && err.contains("epoch 1"), "{err}");
+    // Nothing of the refused job was written.
+    let written = store
+        .read(|tx| tx.audit_since(0, 10))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.target)
+        .collect::<Vec<_>>();
+    assert_eq!(written, ["by the leader"]);
+    let new_leader = store
+        .write(move |tx| tx.check_fence(&fence("sched-b", 2), now()))
+        .await;
+    assert!(new_leader.is_ok(), "{new_leader:?}");
+    store.close().await;
+}
+
+fn audit_entry(target: &str) -> scheduler::store::audit::AuditEntry {
+    scheduler::store::audit::AuditEntry {
+        at: crate::common::t0(),
+        actor: "test".into(),
+        action: "silence.create".into(),
+        target: target.into(),
+        detail: None,
+    }
+}
+
+async fn results_queued_for_the_leader_come_back_once_in_order(kit: TestStore) {
+    let store = kit.open(0).await.unwrap();
+    let t = crate::common::t0();
+    let rows = [
+        row(t + chrono::Duration::seconds(2)),
+        row(t),
+        row(t + chrono::Duration::seconds(1)),
+    ];
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+    let (first, rest) = (ids[..2].to_vec(), ids[2..].to_vec());
+    store
+        .write(move |tx| {
+            tx.insert_results(&mut rows.iter(), 0)?;
+            tx.queue_for_evaluation(&first, 10)?;
+            tx.queue_for_evaluation(&rest, 20)?;
+            // Queued twice (a retried ingest): still once.
+            tx.queue_for_evaluation(&rest, 30)
+        })
+        .await
+        .unwrap();
+    let pending = store.read(|tx| tx.pending_results(10)).await.unwrap();
+    let got: Vec<uuid::Uuid> = pending.iter().map(|r| r.id).collect();
+    // By the time queued, then by start within one batch.
+    assert_eq!(got, [ids[1], ids[0], ids[2]]);
+    assert_eq!(store.read(|tx| tx.pending_count()).await.unwrap(), 3);
+    let done = vec![ids[1], ids[0]];
+    store.write(move |tx| tx.evaluated(&done)).await.unwrap();
+    let left = store.read(|tx| tx.pending_results(10)).await.unwrap();
+    assert_eq!(left.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[2]]);
     store.close().await;
 }

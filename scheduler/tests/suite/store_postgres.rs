@@ -181,7 +181,7 @@ async fn two_processes_opening_a_new_database_migrate_it_once() {
         );
     }
     let psql = |sql| server().unwrap().psql(&url.dbname, sql);
-    assert_eq!(psql("SELECT COUNT(*) FROM schema_version"), "1");
+    assert_eq!(psql("SELECT COUNT(*) FROM schema_version"), "2");
     assert_eq!(psql("SELECT COUNT(*) FROM tokens"), "2");
     assert!(
         !dir.path().join("data/sonde.db").exists(),

@@ -115,7 +115,9 @@ impl Worker {
                 break;
             }
             for queued in batch {
-                if stop.is_cancelled() {
+                // Asked before every send: a leader whose term ran out
+                // (paused past its lease) sends nothing more.
+                if stop.is_cancelled() || !self.leadership.is_leader() {
                     return Ok(Duration::ZERO);
                 }
                 self.deliver(queued).await?;
@@ -151,7 +153,9 @@ impl Worker {
             let (key, route, now) = (self.key.clone(), self.route.clone(), self.clock.now_ms());
             let read = self
                 .store
-                .write(move |tx| tx.enqueue(&key, &|alert| route.matches(alert), now))
+                .write_as_leader(&self.leadership, now, move |tx| {
+                    tx.enqueue(&key, &|alert| route.matches(alert), now)
+                })
                 .await?;
             if read == 0 {
                 return Ok(());
@@ -188,6 +192,8 @@ impl Worker {
             }
         }
         let (key, event_id) = (self.key.clone(), q.event_id);
+        // Not fenced: a send that happened is recorded even if the lease
+        // was lost meanwhile, so the next leader does not send it again.
         self.store
             .write(move |tx| tx.record(&key, event_id, &record, now))
             .await?;

@@ -17,9 +17,10 @@ use super::{Conn, StoreError};
 pub(super) const MIGRATION_LOCK: i64 = 0x0073_6f6e_6465;
 
 /// Each migration once, in order; never edit a released one, add another.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE result_ids (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE result_ids (
         id UUID PRIMARY KEY,
         started_at BIGINT NOT NULL     -- so retention finds it with its result
     );
@@ -185,7 +186,23 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         detail TEXT
     );
     CREATE INDEX audit_by_at ON audit (at);",
-)];
+    ),
+    (
+        2,
+        // The leader lease (`crate::leadership`) and the results a replica
+        // that does not lead leaves for the leader's engine.
+        "CREATE TABLE leader_lease (
+        id INT PRIMARY KEY CHECK (id = 1),
+        holder TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL     -- Unix ms, on the database's clock
+    );
+    CREATE TABLE pending_evaluation (
+        result_id UUID PRIMARY KEY REFERENCES result_ids (id) ON DELETE CASCADE,
+        queued_at BIGINT NOT NULL
+    );",
+    ),
+];
 
 /// The newest schema this build knows.
 pub(super) fn latest() -> i64 {

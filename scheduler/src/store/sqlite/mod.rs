@@ -10,9 +10,11 @@
 mod alerts;
 mod audit;
 mod confirm_requests;
+mod lease;
 mod maintenance;
 mod notify_queue;
 mod outbox;
+mod pending;
 mod probes;
 mod results;
 mod retention;

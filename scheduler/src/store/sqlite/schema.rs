@@ -232,6 +232,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ALTER TABLE tokens_rebuilt RENAME TO tokens;
     CREATE INDEX tokens_by_name ON tokens (name);",
     ),
+    (
+        10,
+        // The leader lease (`crate::leadership`) and the results a
+        // replica that does not lead leaves for the leader's engine
+        // (`crate::store::pending`).
+        "CREATE TABLE leader_lease (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        holder TEXT NOT NULL,         -- the replica's name
+        epoch INTEGER NOT NULL,       -- raised each time the lease changes hands
+        expires_at INTEGER NOT NULL   -- Unix ms
+    );
+    CREATE TABLE pending_evaluation (
+        result_id BLOB PRIMARY KEY,   -- a results.id
+        queued_at INTEGER NOT NULL    -- Unix ms
+    );",
+    ),
 ];
 
 /// The newest schema this build knows.
