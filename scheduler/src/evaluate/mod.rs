@@ -134,6 +134,11 @@ pub async fn run(app: Arc<App>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
+        if app.leadership.is_leased()
+            && let Err(e) = app.fleet.absorb_stored().await
+        {
+            tracing::warn!(error = %e, "Cannot read the probes other replicas recorded.");
+        }
         if !app.leadership.is_leader() {
             if let Err(e) = app.alerts.reload(&app.store, app.clock.now()).await {
                 tracing::warn!(error = %e, "Cannot reload the alert state the leader stored.");

@@ -230,6 +230,44 @@ impl Fleet {
         })
     }
 
+    /// Takes in what other replicas sharing the store recorded of probes
+    /// (a probe talks to one replica at a time): probes registered there,
+    /// and calls newer than this replica saw, so every replica judges
+    /// liveness alike (to within the persisting interval).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn absorb_stored(&self) -> Result<(), StoreError> {
+        let rows = self.store.read(|tx| tx.probes()).await?;
+        {
+            let mut state = self.lock();
+            for row in rows {
+                let seen = DateTime::from_timestamp_millis(row.last_seen).unwrap_or_default();
+                match state.probes.get_mut(&row.name) {
+                    Some(probe) if seen > probe.last_seen => {
+                        probe.last_seen = seen;
+                        probe.region = row.region;
+                        if row.version.is_some() {
+                            probe.version = row.version;
+                        }
+                        if row.spool_depth.is_some() {
+                            probe.spool_depth = row.spool_depth;
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        tracing::info!(probe = %row.name, region = %row.region, "Probe registered through another replica.");
+                        state
+                            .probes
+                            .insert(row.name.clone(), ProbeState::from_row(row));
+                    }
+                }
+            }
+        }
+        self.refresh_liveness();
+        Ok(())
+    }
+
     /// Records what `probe`'s latest results said about its clock; the
     /// alert engine raises or resolves its clock alert from it.
     pub fn clock_checked(&self, probe: &str, clock: ProbeClock) {

@@ -227,7 +227,7 @@ impl Scrape {
         };
         let mut m = encoder.encode_descriptor(
             names::SCHEDULER_LEADER,
-            "1 while this replica leads: it alone sends notifications",
+            "1 while this replica holds the leader lease: it alone evaluates alerts, sends notifications and runs retention",
             None,
             MetricType::Gauge,
         )?;

@@ -55,6 +55,7 @@ mod notify_webhook;
 mod probe_protocol;
 mod read_access;
 mod read_api;
+mod replicas;
 mod security;
 mod store;
 mod store_postgres;

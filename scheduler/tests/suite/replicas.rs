@@ -1,0 +1,235 @@
+//! Two real `scheduler serve` replicas on one PostgreSQL database: one
+//! leads; results sent to either are evaluated once, by the leader; a
+//! SIGKILLed leader is replaced within 15 s; a leader paused past its
+//! lease (SIGSTOP) sends nothing when it resumes; across all of it every
+//! page and every resolve reaches the receiver exactly once.
+
+use std::path::Path;
+use std::time::Duration;
+
+use hyper::Method;
+use nix::sys::signal::Signal;
+use sonde_tests::{ChildGuard, Spawn, TestClient, free_port, wait_for_http};
+
+use crate::notify_support::Receiver;
+use crate::postgres_kit::fresh_database;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scheduler");
+/// How long a replaced leader may take (DESIGN: within 15 s).
+const FAILOVER: Duration = Duration::from_secs(15);
+
+const API: &str = r#"name = "api"
+interval = "30s"
+regions = ["eu-west-1"]
+
+[[steps]]
+name = "health"
+get = "http://127.0.0.1:9/healthz"
+expect = ["status == 200"]
+
+[alert]
+after = 2
+"#;
+
+struct Replica {
+    name: &'static str,
+    port: u16,
+    child: ChildGuard,
+}
+
+impl Replica {
+    async fn start(dir: &Path, name: &'static str, db: &str, receiver: &Receiver) -> Replica {
+        let port = free_port().unwrap();
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(&config, config_text(name, port, db, receiver)).unwrap();
+        let child = Spawn::new(BIN)
+            .name(name)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .current_dir(dir)
+            .start()
+            .unwrap();
+        let replica = Replica { name, port, child };
+        wait_for_http(&replica.url("/readyz"), Duration::from_secs(30))
+            .await
+            .unwrap();
+        replica
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `sonde_scheduler_leader` as this replica reports it.
+    async fn leads(&self) -> Option<bool> {
+        let scrape = TestClient::new()
+            .timeout(Duration::from_secs(2))
+            .get(&self.url("/metrics"))
+            .await
+            .ok()?
+            .text();
+        let series = format!("sonde_scheduler_leader{{replica=\"{}\"}} ", self.name);
+        let line = scrape.lines().find(|l| l.starts_with(&series))?;
+        let value: f64 = line.rsplit(' ').next()?.parse().ok()?;
+        Some(value == 1.0)
+    }
+
+    async fn post(&self, token: &str, ok: bool) {
+        let outcome = if ok { "success" } else { "failure" };
+        let result =
+            crate::common::result("api", "p-eu-1", "eu-west-1", outcome, chrono::Utc::now());
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("x-sonde-probe", "p-eu-1"),
+            ("x-sonde-region", "eu-west-1"),
+            ("content-type", "application/json"),
+        ];
+        let answer = TestClient::new()
+            .timeout(Duration::from_secs(10))
+            .request(
+                Method::POST,
+                &self.url("/api/v1/results"),
+                &headers,
+                Some(crate::common::batch(&[result]).into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.status.as_u16(),
+            200,
+            "{}: {}",
+            self.name,
+            answer.text()
+        );
+    }
+
+    /// The open alerts, as `id status`.
+    async fn open_alerts(&self) -> Vec<String> {
+        let answer = TestClient::new()
+            .timeout(Duration::from_secs(5))
+            .get(&self.url("/api/v1/alerts"))
+            .await
+            .unwrap();
+        let json = answer.json().unwrap();
+        json["open"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| format!("{} {}", x["id"], x["status"]))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn config_text(name: &str, port: u16, db: &str, receiver: &Receiver) -> String {
+    format!(
+        "listen = \"127.0.0.1:{port}\"\nreplica = \"{name}\"\ndata_dir = \"data-{name}\"\n\
+         scenarios_dir = \"scenarios\"\nshutdown_grace = \"2s\"\ningest_rate = 100000\n\
+         database_url = \"{db}\"\n\n[[notify]]\nkind = \"webhook\"\nname = \"pager\"\nurl = \"{}\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n",
+        receiver.url("/hook")
+    )
+}
+
+/// Waits until `replica` reports it leads; returns how long that took.
+async fn until_leading(replica: &Replica, within: Duration) -> Duration {
+    let start = std::time::Instant::now();
+    while start.elapsed() < within {
+        if replica.leads().await == Some(true) {
+            return start.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{} did not take the lead within {within:?}", replica.name);
+}
+
+/// The statuses the receiver got, in order.
+fn statuses(receiver: &Receiver) -> Vec<String> {
+    receiver
+        .seen()
+        .iter()
+        .map(|s| s.json()["status"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_leader_pages_once_through_kills_and_pauses() {
+    let Some(url) = fresh_database("replicas_one_leader") else {
+        return;
+    };
+    let db = format!("postgres://postgres@127.0.0.1:{}/{}", url.port, url.dbname);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
+    std::fs::write(dir.path().join("scenarios/api.toml"), API).unwrap();
+    let receiver = Receiver::start(&[]).await;
+    let a = Replica::start(dir.path(), "sched-a", &db, &receiver).await;
+    let created = std::process::Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--name",
+            "p-eu-1",
+            "--region",
+            "eu-west-1",
+        ])
+        .arg("--config")
+        .arg(dir.path().join("sched-a.toml"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let token = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let b = Replica::start(dir.path(), "sched-b", &db, &receiver).await;
+    assert_eq!(a.leads().await, Some(true), "the first replica up leads");
+    assert_eq!(b.leads().await, Some(false), "one leader at a time");
+
+    // Failures sent to the follower page once, from the leader; the
+    // follower's API shows the alert the leader decided.
+    b.post(&token, false).await;
+    b.post(&token, false).await;
+    receiver.wait_for(1).await;
+    assert_eq!(statuses(&receiver), ["firing"]);
+    crate::notify_support::eventually("the follower shows the leader's alerts", || async {
+        let shown = b.open_alerts().await;
+        !shown.is_empty() && shown == a.open_alerts().await
+    })
+    .await;
+
+    // The leader paused past its lease: the follower takes over and
+    // sends the resolve.
+    a.child.signal(Signal::SIGSTOP).unwrap();
+    let took = until_leading(&b, FAILOVER).await;
+    eprintln!("sched-b led {took:?} after sched-a was paused");
+    b.post(&token, true).await;
+    receiver.wait_for(2).await;
+    assert_eq!(statuses(&receiver), ["firing", "resolved"]);
+
+    // Resumed, the old leader knows its term is over: it sends nothing
+    // and says it does not lead, while failures sent to it page once,
+    // from the new leader.
+    a.child.signal(Signal::SIGCONT).unwrap();
+    crate::notify_support::eventually("sched-a to say it follows", || async {
+        a.leads().await == Some(false)
+    })
+    .await;
+    a.post(&token, false).await;
+    a.post(&token, false).await;
+    receiver.wait_for(3).await;
+
+    // The leader SIGKILLed: the other replaces it within 15 s and the
+    // resolve is not lost.
+    let mut b = b;
+    b.child.kill().await;
+    let took = until_leading(&a, FAILOVER).await;
+    eprintln!("sched-a led {took:?} after sched-b was killed");
+    a.post(&token, true).await;
+    receiver.wait_for(4).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        statuses(&receiver),
+        ["firing", "resolved", "firing", "resolved"],
+        "every page and resolve exactly once"
+    );
+}
