@@ -31,6 +31,7 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(2);
 /// inside the write's transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fence {
+    /// The lease's holder: `replica@mark` ([`Leadership::holder`]).
     pub replica: Arc<str>,
     pub epoch: i64,
 }
@@ -47,6 +48,9 @@ pub struct NotLeader {
 #[derive(Debug, Clone)]
 pub struct Leadership {
     replica: Arc<str>,
+    /// Who claims the lease: the replica's name and this process's own
+    /// mark, so two processes given the same name never both lead.
+    holder: Arc<str>,
     term: Arc<Mutex<Term>>,
 }
 
@@ -74,8 +78,11 @@ impl Leadership {
     }
 
     fn with(replica: &str, term: Term) -> Leadership {
+        let mark = uuid::Uuid::now_v7().simple().to_string();
+        let mark = mark.get(mark.len().saturating_sub(12)..).unwrap_or_default();
         Leadership {
             replica: Arc::from(replica),
+            holder: Arc::from(format!("{replica}@{mark}")),
             term: Arc::new(Mutex::new(term)),
         }
     }
@@ -91,6 +98,11 @@ impl Leadership {
     /// The `replica` name (`sonde_scheduler_leader{replica}`).
     pub fn replica(&self) -> &str {
         &self.replica
+    }
+
+    /// The name this process claims the lease under: `replica@mark`.
+    pub fn holder(&self) -> &str {
+        &self.holder
     }
 
     /// Whether this replica shares its store and leads by a lease.
@@ -124,7 +136,7 @@ impl Leadership {
         match self.term() {
             Term::Sole { leading: true } => Ok(None),
             Term::Held { epoch, until } if Instant::now() < until => Ok(Some(Fence {
-                replica: Arc::clone(&self.replica),
+                replica: Arc::clone(&self.holder),
                 epoch,
             })),
             _ => Err(NotLeader {
@@ -185,7 +197,13 @@ mod tests {
         let fence = l.fence().ok().flatten();
         assert_eq!(
             fence.map(|f| (f.replica.to_string(), f.epoch)),
-            Some(("sched-b".into(), 7))
+            Some((l.holder().to_owned(), 7))
+        );
+        assert!(l.holder().starts_with("sched-b@"));
+        assert_ne!(
+            l.holder(),
+            Leadership::leased("sched-b").holder(),
+            "two processes of one name claim apart"
         );
         l.lost();
         assert!(!l.is_leader());

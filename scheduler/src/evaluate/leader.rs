@@ -18,7 +18,7 @@ use crate::store::StoreError;
 /// # Errors
 /// Store errors; the current term, if any, then runs out on its own.
 pub async fn claim(app: &App) -> Result<(), StoreError> {
-    let replica = app.leadership.replica().to_owned();
+    let replica = app.leadership.holder().to_owned();
     let ttl_ms = i64::try_from(LEASE_TTL.as_millis()).unwrap_or(i64::MAX);
     let now_ms = app.clock.now_ms();
     let sent_at = Instant::now();
@@ -26,7 +26,7 @@ pub async fn claim(app: &App) -> Result<(), StoreError> {
         .store
         .write(move |tx| tx.claim_lease(&replica, ttl_ms, now_ms))
         .await?;
-    if lease.holder != app.leadership.replica() {
+    if lease.holder != app.leadership.holder() {
         if app.leadership.is_leader() {
             tracing::warn!(leader = %lease.holder, epoch = lease.epoch, "Leader lease lost to another replica; this replica stops evaluating and sending.");
         }
@@ -61,7 +61,7 @@ pub async fn hold(app: Arc<App>, stop: CancellationToken) {
         }
     }
     if let Some(epoch) = app.leadership.epoch() {
-        let replica = app.leadership.replica().to_owned();
+        let replica = app.leadership.holder().to_owned();
         let now_ms = app.clock.now_ms();
         app.leadership.lost();
         let released = app
