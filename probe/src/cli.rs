@@ -135,7 +135,10 @@ pub struct ImportArgs {
 
 fn import(args: &ImportArgs) -> ExitCode {
     if args.out.is_none() && args.files.len() > 1 {
-        eprintln!("error: {} files without --out; give --out DIR to write one scenario per file", args.files.len());
+        eprintln!(
+            "error: {} files without --out; give --out DIR to write one scenario per file",
+            args.files.len()
+        );
         return ExitCode::from(EXIT_INVALID);
     }
     let mut vars = Vec::new();
@@ -165,7 +168,9 @@ fn import(args: &ImportArgs) -> ExitCode {
             code = ExitCode::from(EXIT_INVALID);
         }
         if let Some(invalid) = &imported.invalid {
-            eprintln!("error: the scenario made from `{shown}` does not validate (a converter bug):\n{invalid}");
+            eprintln!(
+                "error: the scenario made from `{shown}` does not validate (a converter bug):\n{invalid}"
+            );
             return ExitCode::from(1);
         }
         let Some(toml) = imported.toml else {
@@ -176,7 +181,9 @@ fn import(args: &ImportArgs) -> ExitCode {
         match &args.out {
             Some(dir) => {
                 let target = dir.join(format!("{}.toml", imported.name));
-                if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&target, toml)) {
+                if let Err(e) =
+                    std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&target, toml))
+                {
                     eprintln!("error: cannot write `{}`: {e}", target.display());
                     return ExitCode::from(1);
                 }

@@ -69,7 +69,10 @@ impl Mapper {
         let Some(method) = scenarios::model::Method::from_token(&req.method) else {
             self.problem(
                 req.method_pos,
-                format!("method `{}` is not supported; entry {n} left out", req.method),
+                format!(
+                    "method `{}` is not supported; entry {n} left out",
+                    req.method
+                ),
                 "one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS",
             );
             return None;
@@ -114,7 +117,11 @@ impl Mapper {
             let mut out = Vec::new();
             for line in &section.lines {
                 let Some((k, v, pos)) = line.key_value() else {
-                    m.problem(line.pos, format!("`{}` is not `name: value`", shorten(&line.text)), "`name: value`");
+                    m.problem(
+                        line.pos,
+                        format!("`{}` is not `name: value`", shorten(&line.text)),
+                        "`name: value`",
+                    );
                     return None;
                 };
                 out.push((k.to_string(), m.template(&unquote(v), pos)?));
@@ -133,7 +140,11 @@ impl Mapper {
                 Some(params) => {
                     let mut query = String::new();
                     for (k, v) in params {
-                        query.push(if query.is_empty() && !step.url.contains('?') { '?' } else { '&' });
+                        query.push(if query.is_empty() && !step.url.contains('?') {
+                            '?'
+                        } else {
+                            '&'
+                        });
                         query.push_str(&encode_outside_templates(&k));
                         query.push('=');
                         query.push_str(&encode_outside_templates(&v));
@@ -145,7 +156,10 @@ impl Mapper {
             },
             "Cookies" => match pairs(self) {
                 Some(cookies) => {
-                    let text: Vec<String> = cookies.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let text: Vec<String> = cookies
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
                     step.headers.push(("Cookie".to_string(), text.join("; ")));
                     true
                 }
@@ -180,7 +194,10 @@ impl Mapper {
     fn request_body(&mut self, body: &Body, pos: Pos, step: &mut Step) -> bool {
         let json_text = match body {
             Body::Json(text) => Some(text.as_str()),
-            Body::Multiline { lang: Some(l), text } if l == "json" => Some(text.as_str()),
+            Body::Multiline {
+                lang: Some(l),
+                text,
+            } if l == "json" => Some(text.as_str()),
             _ => None,
         };
         if let Some(text) = json_text {
@@ -200,8 +217,13 @@ impl Mapper {
                 None => {
                     // TOML has no null: send the text as is, typed as JSON.
                     step.body = Some(rename_functions(text));
-                    if !step.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
-                        step.headers.push(("Content-Type".to_string(), "application/json".to_string()));
+                    if !step
+                        .headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    {
+                        step.headers
+                            .push(("Content-Type".to_string(), "application/json".to_string()));
                     }
                 }
             }
@@ -209,7 +231,11 @@ impl Mapper {
         }
         let text = match body {
             Body::Multiline { lang: Some(l), .. } if l != "json" => {
-                self.problem(pos, format!("```{l} bodies are not supported"), "a ```json or plain ``` body");
+                self.problem(
+                    pos,
+                    format!("```{l} bodies are not supported"),
+                    "a ```json or plain ``` body",
+                );
                 return false;
             }
             Body::Multiline { text, .. } | Body::Oneline(text) => text,
@@ -238,10 +264,15 @@ impl Mapper {
         for line in &resp.headers {
             if let Some((k, v, pos)) = line.key_value() {
                 if v.contains("{{") {
-                    self.problem(pos, "a template in a header assert is not supported", "a literal value");
+                    self.problem(
+                        pos,
+                        "a template in a header assert is not supported",
+                        "a literal value",
+                    );
                     continue;
                 }
-                step.expect.push(format!("header {} == {}", expr_string(k), expr_string(v)));
+                step.expect
+                    .push(format!("header {} == {}", expr_string(k), expr_string(v)));
             }
         }
         for section in &resp.sections {
@@ -267,7 +298,9 @@ impl Mapper {
         }
         if let Some((body, pos)) = &resp.body {
             match body {
-                Body::Oneline(text) | Body::Multiline { lang: None, text } if !text.contains("{{") => {
+                Body::Oneline(text) | Body::Multiline { lang: None, text }
+                    if !text.contains("{{") =>
+                {
                     step.expect.push(format!("body == {}", expr_string(text)));
                 }
                 _ => self.problem(
@@ -289,9 +322,15 @@ impl Mapper {
             Err(p) => return self.problems.push(p),
         };
         let mut at = 0;
-        let Some(mut out) = self.query(&tokens, &mut at) else { return };
+        let Some(mut out) = self.query(&tokens, &mut at) else {
+            return;
+        };
         if let Some(t) = tokens.get(at) {
-            self.problem(t.pos, format!("unexpected `{}` after the capture's query", t.text()), "a query and its filters");
+            self.problem(
+                t.pos,
+                format!("unexpected `{}` after the capture's query", t.text()),
+                "a query and its filters",
+            );
             return;
         }
         out = out.trim_end().to_string();
@@ -310,9 +349,14 @@ impl Mapper {
         };
         let mut at = 0;
         let query = self.query(&tokens, &mut at)?;
-        let is_duration = matches!(tokens.first(), Some(Tok { kind: TokKind::Word(w), .. }) if w == "duration");
+        let is_duration =
+            matches!(tokens.first(), Some(Tok { kind: TokKind::Word(w), .. }) if w == "duration");
         let Some(first) = tokens.get(at) else {
-            self.problem(pos, "assert without a predicate", "a predicate such as `== 200` or `exists`");
+            self.problem(
+                pos,
+                "assert without a predicate",
+                "a predicate such as `== 200` or `exists`",
+            );
             return None;
         };
         let mut negated = false;
@@ -323,7 +367,11 @@ impl Mapper {
             op_tok = match tokens.get(at) {
                 Some(t) => t,
                 None => {
-                    self.problem(first.pos, "`not` without a predicate", "a predicate after `not`");
+                    self.problem(
+                        first.pos,
+                        "`not` without a predicate",
+                        "a predicate after `not`",
+                    );
                     return None;
                 }
             };
@@ -339,22 +387,40 @@ impl Mapper {
                 format!("{op} {}", self.value(value, op_tok, is_duration)?)
             }
             ("!=", true) => format!("== {}", self.value(value, op_tok, is_duration)?),
-            (">" | ">=" | "<" | "<=", false) => format!("{op} {}", self.value(value, op_tok, is_duration)?),
+            (">" | ">=" | "<" | "<=", false) => {
+                format!("{op} {}", self.value(value, op_tok, is_duration)?)
+            }
             ("contains" | "includes", n) => {
                 let not = if n { "not " } else { "" };
                 format!("{not}contains {}", self.value(value, op_tok, false)?)
             }
             ("matches", false) => format!("matches {}", self.value(value, op_tok, false)?),
             ("startsWith" | "endsWith", false) => {
-                let Some(Tok { kind: TokKind::Str(s), .. }) = value else {
-                    self.problem(op_tok.pos, format!("`{op}` needs a string"), "a quoted string");
+                let Some(Tok {
+                    kind: TokKind::Str(s),
+                    ..
+                }) = value
+                else {
+                    self.problem(
+                        op_tok.pos,
+                        format!("`{op}` needs a string"),
+                        "a quoted string",
+                    );
                     return None;
                 };
-                let re = if op == "startsWith" { format!("^{}", regex_escape(s)) } else { format!("{}$", regex_escape(s)) };
+                let re = if op == "startsWith" {
+                    format!("^{}", regex_escape(s))
+                } else {
+                    format!("{}$", regex_escape(s))
+                };
                 format!("matches {}", expr_string(&re))
             }
             _ => {
-                let shown = if negated { format!("not {op}") } else { op.clone() };
+                let shown = if negated {
+                    format!("not {op}")
+                } else {
+                    op.clone()
+                };
                 self.problem(
                     op_tok.pos,
                     format!("predicate `{shown}` is not supported"),
@@ -363,9 +429,17 @@ impl Mapper {
                 return None;
             }
         };
-        let used = if matches!(op.as_str(), "exists") { at } else { at + 1 };
+        let used = if matches!(op.as_str(), "exists") {
+            at
+        } else {
+            at + 1
+        };
         if let Some(extra) = tokens.get(used) {
-            self.problem(extra.pos, format!("unexpected `{}` after the predicate", extra.text()), "one value");
+            self.problem(
+                extra.pos,
+                format!("unexpected `{}` after the predicate", extra.text()),
+                "one value",
+            );
             return None;
         }
         Some(format!("{query}{predicate}"))
@@ -373,20 +447,33 @@ impl Mapper {
 
     /// A query and its filters, each followed by a space.
     fn query(&mut self, tokens: &[Tok], at: &mut usize) -> Option<String> {
-        let Some(first) = tokens.get(*at) else { return None };
+        let Some(first) = tokens.get(*at) else {
+            return None;
+        };
         *at += 1;
         let arg = |m: &mut Mapper, at: &mut usize, what: &str| -> Option<String> {
             match tokens.get(*at) {
-                Some(Tok { kind: TokKind::Str(s) | TokKind::Regex(s), .. }) => {
+                Some(Tok {
+                    kind: TokKind::Str(s) | TokKind::Regex(s),
+                    ..
+                }) => {
                     *at += 1;
                     if s.contains("{{") {
-                        m.problem(tokens[*at - 1].pos, "a template in a query is not supported", "a literal");
+                        m.problem(
+                            tokens[*at - 1].pos,
+                            "a template in a query is not supported",
+                            "a literal",
+                        );
                         return None;
                     }
                     Some(expr_string(s))
                 }
                 _ => {
-                    m.problem(first.pos, format!("`{what}` needs a quoted argument"), "a quoted string");
+                    m.problem(
+                        first.pos,
+                        format!("`{what}` needs a quoted argument"),
+                        "a quoted string",
+                    );
                     None
                 }
             }
@@ -396,7 +483,11 @@ impl Mapper {
             w @ ("header" | "cookie" | "jsonpath" | "regex") => {
                 let a = arg(self, at, w)?;
                 if w == "cookie" && a.contains('[') {
-                    self.problem(first.pos, "cookie attributes (`name[Attr]`) are not supported", "a cookie's value: `cookie \"name\"`");
+                    self.problem(
+                        first.pos,
+                        "cookie attributes (`name[Attr]`) are not supported",
+                        "a cookie's value: `cookie \"name\"`",
+                    );
                     return None;
                 }
                 format!("{w} {a} ")
@@ -437,12 +528,20 @@ impl Mapper {
 
     fn value(&mut self, tok: Option<&Tok>, op: &Tok, is_duration: bool) -> Option<String> {
         let Some(tok) = tok else {
-            self.problem(op.pos, format!("`{}` needs a value", op.text()), "a value after the predicate");
+            self.problem(
+                op.pos,
+                format!("`{}` needs a value", op.text()),
+                "a value after the predicate",
+            );
             return None;
         };
         match &tok.kind {
             TokKind::Str(s) | TokKind::Regex(s) if s.contains("{{") => {
-                self.problem(tok.pos, "a template in an assert's value is not supported", "a literal value");
+                self.problem(
+                    tok.pos,
+                    "a template in an assert's value is not supported",
+                    "a literal value",
+                );
                 None
             }
             TokKind::Str(s) | TokKind::Regex(s) => Some(expr_string(s)),
@@ -453,11 +552,19 @@ impl Mapper {
                 Some(w.clone())
             }
             TokKind::Word(w) if w.starts_with("{{") => {
-                self.problem(tok.pos, "a template in an assert's value is not supported", "a literal value");
+                self.problem(
+                    tok.pos,
+                    "a template in an assert's value is not supported",
+                    "a literal value",
+                );
                 None
             }
             _ => {
-                self.problem(tok.pos, format!("value `{}` is not supported", tok.text()), "a string, number, boolean or null");
+                self.problem(
+                    tok.pos,
+                    format!("value `{}` is not supported", tok.text()),
+                    "a string, number, boolean or null",
+                );
                 None
             }
         }
@@ -477,14 +584,24 @@ impl Mapper {
             };
             let inner = rest[start + 2..start + len].trim();
             if HURL_FUNCTIONS.iter().any(|(f, _)| *f == inner) {
-            } else if inner.contains('|') || !inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                self.problem(at, format!("template `{{{{{inner}}}}}` is not supported"), "a plain variable `{{name}}`");
+            } else if inner.contains('|')
+                || !inner
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                self.problem(
+                    at,
+                    format!("template `{{{{{inner}}}}}` is not supported"),
+                    "a plain variable `{{name}}`",
+                );
                 ok = false;
             } else if !self.known.contains(inner) {
                 self.problem(
                     at,
                     format!("variable `{inner}` is neither captured before nor given"),
-                    format!("`--variable {inner}=VALUE`, or a capture of `{inner}` in an earlier entry"),
+                    format!(
+                        "`--variable {inner}=VALUE`, or a capture of `{inner}` in an earlier entry"
+                    ),
                 );
                 ok = false;
             }
@@ -506,9 +623,32 @@ fn rename_functions(text: &str) -> String {
 fn is_predicate(w: &str) -> bool {
     matches!(
         w,
-        "not" | "==" | "!=" | ">" | ">=" | "<" | "<=" | "contains" | "includes" | "matches" | "startsWith"
-            | "endsWith" | "exists" | "isBoolean" | "isCollection" | "isDate" | "isEmpty" | "isFloat"
-            | "isInteger" | "isIsoDate" | "isNumber" | "isString" | "isIpv4" | "isIpv6" | "isUuid" | "isList"
+        "not"
+            | "=="
+            | "!="
+            | ">"
+            | ">="
+            | "<"
+            | "<="
+            | "contains"
+            | "includes"
+            | "matches"
+            | "startsWith"
+            | "endsWith"
+            | "exists"
+            | "isBoolean"
+            | "isCollection"
+            | "isDate"
+            | "isEmpty"
+            | "isFloat"
+            | "isInteger"
+            | "isIsoDate"
+            | "isNumber"
+            | "isString"
+            | "isIpv4"
+            | "isIpv6"
+            | "isUuid"
+            | "isList"
             | "isObject"
     )
 }
@@ -601,13 +741,23 @@ fn tokenize(text: &str, pos: Pos) -> Result<Vec<Tok>, Problem> {
                             let code = rest
                                 .strip_prefix('{')
                                 .and_then(|r| r.split_once('}'))
-                                .and_then(|(hex, _)| u32::from_str_radix(hex, 16).ok().map(|v| (v, hex.len() + 2)));
+                                .and_then(|(hex, _)| {
+                                    u32::from_str_radix(hex, 16)
+                                        .ok()
+                                        .map(|v| (v, hex.len() + 2))
+                                });
                             match code.and_then(|(v, n)| char::from_u32(v).map(|ch| (ch, n))) {
                                 Some((ch, n)) => {
                                     s.push(ch);
                                     i += n;
                                 }
-                                None => return Err(Problem::new(at, "invalid `\\u{…}` escape", "`\\u{hex}`")),
+                                None => {
+                                    return Err(Problem::new(
+                                        at,
+                                        "invalid `\\u{…}` escape",
+                                        "`\\u{hex}`",
+                                    ));
+                                }
                             }
                         }
                         other => s.push(other),
@@ -617,10 +767,18 @@ fn tokenize(text: &str, pos: Pos) -> Result<Vec<Tok>, Problem> {
                 s.push(d);
             }
             if !closed {
-                return Err(Problem::new(at, format!("`{c}` never closed"), format!("a closing `{c}`")));
+                return Err(Problem::new(
+                    at,
+                    format!("`{c}` never closed"),
+                    format!("a closing `{c}`"),
+                ));
             }
             out.push(Tok {
-                kind: if c == '"' { TokKind::Str(s) } else { TokKind::Regex(s) },
+                kind: if c == '"' {
+                    TokKind::Str(s)
+                } else {
+                    TokKind::Regex(s)
+                },
                 pos: at,
             });
             continue;
@@ -641,10 +799,12 @@ fn tokenize(text: &str, pos: Pos) -> Result<Vec<Tok>, Problem> {
 /// A section value, Hurl-quoted or not, as its text.
 fn unquote(v: &str) -> String {
     match tokenize(v, Pos::new(1, 1)) {
-        Ok(t) if t.len() == 1 && matches!(t[0].kind, TokKind::Str(_)) && v.starts_with('"') => match &t[0].kind {
-            TokKind::Str(s) => s.clone(),
-            _ => v.to_string(),
-        },
+        Ok(t) if t.len() == 1 && matches!(t[0].kind, TokKind::Str(_)) && v.starts_with('"') => {
+            match &t[0].kind {
+                TokKind::Str(s) => s.clone(),
+                _ => v.to_string(),
+            }
+        }
         _ => v.to_string(),
     }
 }
@@ -670,8 +830,12 @@ fn encode_outside_templates(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
-        let end = rest[start..].find("}}").map_or(rest.len(), |e| start + e + 2);
-        out.extend(url::form_urlencoded::byte_serialize(rest[..start].as_bytes()));
+        let end = rest[start..]
+            .find("}}")
+            .map_or(rest.len(), |e| start + e + 2);
+        out.extend(url::form_urlencoded::byte_serialize(
+            rest[..start].as_bytes(),
+        ));
         out.push_str(&rest[start..end]);
         rest = &rest[end..];
     }
@@ -688,7 +852,8 @@ fn quote_bare_templates(text: &str) -> String {
     let mut escaped = false;
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        if !in_string && rest.starts_with("{{")
+        if !in_string
+            && rest.starts_with("{{")
             && let Some(end) = rest.find("}}")
         {
             out.push('"');
@@ -730,7 +895,11 @@ fn json_to_toml(v: &serde_json::Value) -> Option<String> {
             for (k, v) in map {
                 parts.push(format!("{} = {}", toml_key(k), json_to_toml(v)?));
             }
-            if parts.is_empty() { "{}".to_string() } else { format!("{{ {} }}", parts.join(", ")) }
+            if parts.is_empty() {
+                "{}".to_string()
+            } else {
+                format!("{{ {} }}", parts.join(", "))
+            }
         }
     })
 }
@@ -756,7 +925,10 @@ pub fn toml_string(s: &str) -> String {
 }
 
 fn toml_key(k: &str) -> String {
-    if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         k.to_string()
     } else {
         toml_string(k)
@@ -779,14 +951,22 @@ fn render(name: &str, source_name: &str, vars: &[(String, String)], steps: &[Ste
         let _ = writeln!(out, "name = {}", toml_string(&s.name));
         let _ = writeln!(out, "{} = {}", s.method, toml_string(&s.url));
         if !s.headers.is_empty() {
-            let parts: Vec<String> = s.headers.iter().map(|(k, v)| format!("{} = {}", toml_key(k), toml_string(v))).collect();
+            let parts: Vec<String> = s
+                .headers
+                .iter()
+                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_string(v)))
+                .collect();
             let _ = writeln!(out, "headers = {{ {} }}", parts.join(", "));
         }
         if let Some(json) = &s.json {
             let _ = writeln!(out, "json = {json}");
         }
         if !s.form.is_empty() {
-            let parts: Vec<String> = s.form.iter().map(|(k, v)| format!("{} = {}", toml_key(k), toml_string(v))).collect();
+            let parts: Vec<String> = s
+                .form
+                .iter()
+                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_string(v)))
+                .collect();
             let _ = writeln!(out, "form = {{ {} }}", parts.join(", "));
         }
         if let Some(body) = &s.body {
@@ -806,7 +986,11 @@ fn render(name: &str, source_name: &str, vars: &[(String, String)], steps: &[Ste
             let _ = writeln!(out, "]");
         }
         if !s.capture.is_empty() {
-            let parts: Vec<String> = s.capture.iter().map(|(k, v)| format!("{} = {}", toml_key(k), toml_string(v))).collect();
+            let parts: Vec<String> = s
+                .capture
+                .iter()
+                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_string(v)))
+                .collect();
             let _ = writeln!(out, "capture = {{ {} }}", parts.join(", "));
         }
     }

@@ -40,7 +40,11 @@ pub fn import(path: &Path, source: &str, vars: &[(String, String)]) -> Imported 
     let mut invalid = None;
     let toml = mapped.toml.filter(|toml| {
         let file = format!("{name}.toml");
-        match scenarios::load::parse_scenario(&file, toml.as_bytes(), &scenarios::load::MapFiles::default()) {
+        match scenarios::load::parse_scenario(
+            &file,
+            toml.as_bytes(),
+            &scenarios::load::MapFiles::default(),
+        ) {
             Ok(_) => true,
             Err(inv) => {
                 invalid = Some(inv.render(scenarios::diagnostic::Style::Plain));
