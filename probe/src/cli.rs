@@ -41,6 +41,8 @@ enum Command {
     Bench(crate::bench::BenchArgs),
     /// Follow the scheduler's plan: run scenarios on schedule, spool and deliver results.
     Agent(crate::agent::AgentArgs),
+    /// Convert Hurl files to scenario TOML (exit 2 when a construct has no equivalent).
+    Import(ImportArgs),
     /// GET a URL (default: this agent's own /readyz); exit 0 on 2xx, else 1.
     Health {
         /// Default: `/readyz` on the agent's `--listen` address, read from
@@ -114,7 +116,83 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Agent(args) => block_on(crate::agent::run(args)),
+        Command::Import(args) => import(&args),
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Hurl files; without `--out`, exactly one.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Directory to write `NAME.toml` into, one per file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// `NAME=VALUE`, a Hurl variable given at run time; becomes a `[vars]` entry.
+    #[arg(long = "variable")]
+    variables: Vec<String>,
+}
+
+fn import(args: &ImportArgs) -> ExitCode {
+    if args.out.is_none() && args.files.len() > 1 {
+        eprintln!(
+            "error: {} files without --out; give --out DIR to write one scenario per file",
+            args.files.len()
+        );
+        return ExitCode::from(EXIT_INVALID);
+    }
+    let mut vars = Vec::new();
+    for v in &args.variables {
+        let Some((k, val)) = v.split_once('=') else {
+            eprintln!("error: --variable `{v}` is not NAME=VALUE");
+            return ExitCode::from(EXIT_INVALID);
+        };
+        vars.push((k.to_string(), val.to_string()));
+    }
+    let mut code = ExitCode::SUCCESS;
+    for path in &args.files {
+        let source = match std::fs::read_to_string(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", path.display());
+                code = ExitCode::from(EXIT_INVALID);
+                continue;
+            }
+        };
+        let imported = crate::import::import(path, &source, &vars);
+        let shown = path.display().to_string();
+        for p in &imported.problems {
+            eprintln!("{}", p.render(&shown));
+        }
+        if !imported.problems.is_empty() {
+            code = ExitCode::from(EXIT_INVALID);
+        }
+        if let Some(invalid) = &imported.invalid {
+            eprintln!(
+                "error: the scenario made from `{shown}` does not validate (a converter bug):\n{invalid}"
+            );
+            return ExitCode::from(1);
+        }
+        let Some(toml) = imported.toml else {
+            eprintln!("error: nothing in `{shown}` converted");
+            code = ExitCode::from(EXIT_INVALID);
+            continue;
+        };
+        match &args.out {
+            Some(dir) => {
+                let target = dir.join(format!("{}.toml", imported.name));
+                if let Err(e) =
+                    std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&target, toml))
+                {
+                    eprintln!("error: cannot write `{}`: {e}", target.display());
+                    return ExitCode::from(1);
+                }
+                println!("wrote {}", target.display());
+            }
+            None => print!("{toml}"),
+        }
+    }
+    code
 }
 
 fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {

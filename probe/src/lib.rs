@@ -15,6 +15,7 @@
 pub mod agent;
 pub mod bench;
 pub mod cli;
+pub mod import;
 pub mod net;
 pub mod report;
 pub mod run;

@@ -27,6 +27,7 @@ mod agent_shutdown;
 mod agent_spool;
 mod ci_formats;
 mod cli;
+mod import_hurl;
 mod net_dns;
 mod net_guard;
 mod net_http;
