@@ -77,7 +77,7 @@ fn check_source(from: &Path) -> Result<(), String> {
 )]
 fn run(config: &Config, from: &Path) -> anyhow::Result<Vec<Copied>> {
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let source = crate::store::open_direct(from, now_ms)?;
+    let source = crate::store::open_read_only(from)?;
     let target = crate::store::open_direct_configured(config, now_ms)?;
     Ok(vec![
         results(&*source, &*target, now_ms)?,
