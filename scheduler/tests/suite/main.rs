@@ -57,4 +57,5 @@ mod read_access;
 mod read_api;
 mod security;
 mod store;
+mod store_migrate;
 mod store_postgres;
