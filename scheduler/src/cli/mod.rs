@@ -1,5 +1,5 @@
 //! The command line: `scheduler [serve]`, `token create|list|revoke`,
-//! `validate`, `notify test` and `health`. Exit codes: 0 success, 1 failure (or
+//! `validate`, `notify test`, `migrate` and `health`. Exit codes: 0 success, 1 failure (or
 //! unhealthy), 2 invalid input or configuration.
 
 mod migrate;
@@ -149,11 +149,11 @@ pub async fn main(cli: Cli) -> ExitCode {
                         .await
                         .unwrap_or(ExitCode::FAILURE)
                 }
-                Command::Migrate { from_sqlite } => tokio::task::spawn_blocking(move || {
-                    migrate::migrate(&config, &from_sqlite)
-                })
-                .await
-                .unwrap_or(ExitCode::FAILURE),
+                Command::Migrate { from_sqlite } => {
+                    tokio::task::spawn_blocking(move || migrate::migrate(&config, &from_sqlite))
+                        .await
+                        .unwrap_or(ExitCode::FAILURE)
+                }
                 Command::Notify {
                     action: NotifyAction::Test { notifier },
                 } => notify::test(&config, notifier.as_deref()).await,

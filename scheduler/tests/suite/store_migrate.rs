@@ -88,17 +88,31 @@ async fn results_and_tokens_are_copied_once() {
     let first = migrate(&config, &source);
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(first.status.success(), "{first:?}");
-    assert!(stdout.contains("results: 7 copied, 0 already present"), "{stdout}");
+    assert!(
+        stdout.contains("results: 7 copied, 0 already present"),
+        "{stdout}"
+    );
     assert!(stdout.contains("tokens: 1 copied"), "{stdout}");
-    assert!(!stdout.contains(&"ab".repeat(32)), "a hash printed: {stdout}");
+    assert!(
+        !stdout.contains(&"ab".repeat(32)),
+        "a hash printed: {stdout}"
+    );
 
     let again = migrate(&config, &source);
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(again.status.success(), "{again:?}");
-    assert!(stdout.contains("results: 0 copied, 7 already present"), "{stdout}");
-    assert!(stdout.contains("tokens: 0 copied, 1 already present"), "{stdout}");
+    assert!(
+        stdout.contains("results: 0 copied, 7 already present"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("tokens: 0 copied, 1 already present"),
+        "{stdout}"
+    );
 
-    let pg = Store::open_postgres(&url, now.timestamp_millis()).await.unwrap();
+    let pg = Store::open_postgres(&url, now.timestamp_millis())
+        .await
+        .unwrap();
     assert_eq!(pg.read(|tx| tx.count_results()).await.unwrap(), 7);
     let tokens = pg.read(|tx| tx.tokens(None)).await.unwrap();
     assert_eq!(tokens.len(), 1);

@@ -230,7 +230,9 @@ pub(super) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     .map_err(|e| open_error(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let found: Option<i64> = conn
-        .query_row("SELECT MAX(version) FROM schema_version", [], |row| row.get(0))
+        .query_row("SELECT MAX(version) FROM schema_version", [], |row| {
+            row.get(0)
+        })
         .map_err(|_| StoreError::Corrupt("not a Sonde store (no schema_version table)".into()))?;
     let found = found.unwrap_or(0);
     let known = schema::latest();
