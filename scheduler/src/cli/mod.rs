@@ -1,7 +1,8 @@
 //! The command line: `scheduler [serve]`, `token create|list|revoke`,
-//! `validate`, `notify test` and `health`. Exit codes: 0 success, 1 failure (or
+//! `validate`, `notify test`, `migrate` and `health`. Exit codes: 0 success, 1 failure (or
 //! unhealthy), 2 invalid input or configuration.
 
+mod migrate;
 mod notify;
 mod token;
 
@@ -48,6 +49,13 @@ pub enum Command {
     Notify {
         #[command(subcommand)]
         action: NotifyAction,
+    },
+    /// Copy an SQLite store's history into the PostgreSQL store of
+    /// `database_url` (resumable; run while no scheduler writes the file).
+    Migrate {
+        /// The SQLite store to copy from (opened, never written).
+        #[arg(long)]
+        from_sqlite: PathBuf,
     },
     /// GET a URL (default: this scheduler's /readyz); exit 0 on 2xx, else 1.
     Health {
@@ -138,6 +146,11 @@ pub async fn main(cli: Cli) -> ExitCode {
                 // runtime), so off the async threads.
                 Command::Token { action } => {
                     tokio::task::spawn_blocking(move || token::token(&config, action))
+                        .await
+                        .unwrap_or(ExitCode::FAILURE)
+                }
+                Command::Migrate { from_sqlite } => {
+                    tokio::task::spawn_blocking(move || migrate::migrate(&config, &from_sqlite))
                         .await
                         .unwrap_or(ExitCode::FAILURE)
                 }

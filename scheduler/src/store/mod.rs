@@ -285,6 +285,15 @@ pub fn open_direct(path: &Path, now_ms: i64) -> Result<Box<dyn Tx>, StoreError> 
     Ok(Box::new(sqlite::open_direct(path, now_ms)?))
 }
 
+/// The SQLite store at `path`, opened read-only and never migrated
+/// (`scheduler migrate`'s source).
+///
+/// # Errors
+/// When the file is no Sonde store or its schema is not this build's.
+pub fn open_read_only(path: &Path) -> Result<Box<dyn Tx>, StoreError> {
+    Ok(Box::new(sqlite::open_read_only(path)?))
+}
+
 /// [`open_direct`] on the store `config` names (see
 /// [`Store::open_configured`]). Without a transaction around it, each
 /// call commits on its own.

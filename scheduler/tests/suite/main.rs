@@ -58,4 +58,5 @@ mod read_api;
 mod replicas;
 mod security;
 mod store;
+mod store_migrate;
 mod store_postgres;

@@ -220,3 +220,32 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 pub(super) fn open_direct(path: &Path, now_ms: i64) -> Result<Connection, StoreError> {
     open_writer(path, now_ms)
 }
+
+/// Opens an existing store without writing to it (`scheduler migrate`'s
+/// source): refuses a file without Sonde's schema, or one whose schema is
+/// not the one this build reads.
+pub(super) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let found: Option<i64> = conn
+        .query_row("SELECT MAX(version) FROM schema_version", [], |row| {
+            row.get(0)
+        })
+        .map_err(|_| StoreError::Corrupt("not a Sonde store (no schema_version table)".into()))?;
+    let found = found.unwrap_or(0);
+    let known = schema::latest();
+    if found > known {
+        return Err(StoreError::NewerSchema { found, known });
+    }
+    if found < known {
+        return Err(StoreError::Corrupt(format!(
+            "the store's schema is version {found}, this scheduler reads {known}: \
+             start this scheduler once on it (it migrates the file), then migrate"
+        )));
+    }
+    Ok(conn)
+}
