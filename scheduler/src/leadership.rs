@@ -79,7 +79,9 @@ impl Leadership {
 
     fn with(replica: &str, term: Term) -> Leadership {
         let mark = uuid::Uuid::now_v7().simple().to_string();
-        let mark = mark.get(mark.len().saturating_sub(12)..).unwrap_or_default();
+        let mark = mark
+            .get(mark.len().saturating_sub(12)..)
+            .unwrap_or_default();
         Leadership {
             replica: Arc::from(replica),
             holder: Arc::from(format!("{replica}@{mark}")),

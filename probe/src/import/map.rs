@@ -447,9 +447,7 @@ impl Mapper {
 
     /// A query and its filters, each followed by a space.
     fn query(&mut self, tokens: &[Tok], at: &mut usize) -> Option<String> {
-        let Some(first) = tokens.get(*at) else {
-            return None;
-        };
+        let first = tokens.get(*at)?;
         *at += 1;
         let arg = |m: &mut Mapper, at: &mut usize, what: &str| -> Option<String> {
             match tokens.get(*at) {
@@ -834,7 +832,7 @@ fn encode_outside_templates(s: &str) -> String {
             .find("}}")
             .map_or(rest.len(), |e| start + e + 2);
         out.extend(url::form_urlencoded::byte_serialize(
-            rest[..start].as_bytes(),
+            &rest.as_bytes()[..start],
         ));
         out.push_str(&rest[start..end]);
         rest = &rest[end..];
