@@ -19,7 +19,14 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::time::Instant;
+/// Real elapsed time, never a test's paused tokio clock: the database
+/// grants a lease in real time, so a term must end in real time too (a
+/// paused clock that jumps ahead would end every term at once).
+#[expect(
+    clippy::disallowed_types,
+    reason = "a lease term is real time; the paused test clock must not move it"
+)]
+pub type Instant = std::time::Instant;
 
 /// How long a granted lease lasts without renewal: a leader that dies is
 /// replaced within this plus [`RENEW_EVERY`].

@@ -5,11 +5,10 @@
 
 use std::sync::Arc;
 
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::leadership::{LEASE_TTL, RENEW_EVERY};
+use crate::leadership::{Instant, LEASE_TTL, RENEW_EVERY};
 use crate::store::StoreError;
 
 /// One claim: renews or takes the lease if it can, and records the

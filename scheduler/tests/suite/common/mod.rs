@@ -100,6 +100,9 @@ impl TestApp {
             shutdown,
         } = self;
         shutdown.cancel();
+        // As `scheduler serve` does on the way out: a scheduler on
+        // PostgreSQL gives up its leader lease, so the new one leads.
+        app.release_lease().await;
         app.store.close().await;
         let config = (*app.config).clone();
         drop(app);
