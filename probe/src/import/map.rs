@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use super::json_text::StringScan;
 use super::parse::{Body, Entry, Line, Request, Response, Section, shorten};
 use super::report::{Pos, Problem};
 
@@ -846,11 +847,10 @@ fn encode_outside_templates(s: &str) -> String {
 /// of the value it takes, so the request sends the same JSON.
 fn quote_bare_templates(text: &str) -> String {
     let mut out = String::new();
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = StringScan::default();
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        if !in_string
+        if !strings.inside()
             && rest.starts_with("{{")
             && let Some(end) = rest.find("}}")
         {
@@ -860,16 +860,7 @@ fn quote_bare_templates(text: &str) -> String {
             rest = &rest[end + 2..];
             continue;
         }
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
-            }
-        } else if c == '"' {
-            in_string = true;
-        }
+        strings.take(c);
         out.push(c);
         rest = &rest[c.len_utf8()..];
     }

@@ -3,11 +3,13 @@
 //! - `parse`: the supported subset of the Hurl format, with positions.
 //! - `map`: entries to steps, asserts to `expect`, captures to `capture`.
 //! - `report`: what has no equivalent, as `file:line:col: what (needed: …)`.
+//! - `json_text`: whether a character of JSON text is inside a string.
 //!
 //! Hurl's own parser (`hurl_core`) links the system libxml2 through the
 //! `libxml` crate; the probe is built as a static binary on `scratch`, so
 //! this module parses the subset it converts itself.
 
+mod json_text;
 pub mod map;
 pub mod parse;
 pub mod report;

@@ -4,6 +4,7 @@
 //! It keeps every line's position so the mapping can say where a construct
 //! without a scenario equivalent is. Comments are whole lines starting with `#`.
 
+use super::json_text::StringScan;
 use super::report::{Pos, Problem};
 
 /// One line of a section, or a header, as `key: value`.
@@ -310,24 +311,16 @@ impl<'a> Parser<'a> {
         }
         if text.starts_with('{') || text.starts_with('[') {
             let mut depth = 0i64;
-            let mut in_string = false;
-            let mut escaped = false;
+            let mut strings = StringScan::default();
             let mut collected = Vec::new();
             while let Some(line) = self.lines.get(self.at) {
                 self.at += 1;
                 collected.push(*line);
                 for c in line.chars() {
-                    if in_string {
-                        match (escaped, c) {
-                            (true, _) => escaped = false,
-                            (false, '\\') => escaped = true,
-                            (false, '"') => in_string = false,
-                            _ => {}
-                        }
+                    if strings.take(c) {
                         continue;
                     }
                     match c {
-                        '"' => in_string = true,
                         '{' | '[' => depth += 1,
                         '}' | ']' => depth -= 1,
                         _ => {}

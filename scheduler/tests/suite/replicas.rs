@@ -61,37 +61,36 @@ impl Replica {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// `sonde_scheduler_leader` as this replica reports it.
-    async fn leads(&self) -> Option<bool> {
+    /// The samples of `/metrics` whose line starts with `series` and
+    /// contains `with`; `None` when the replica does not answer.
+    async fn samples(&self, series: &str, with: &str) -> Option<Vec<f64>> {
         let scrape = TestClient::new()
             .timeout(Duration::from_secs(2))
             .get(&self.url("/metrics"))
             .await
             .ok()?
             .text();
+        Some(
+            scrape
+                .lines()
+                .filter(|l| l.starts_with(series) && l.contains(with))
+                .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+                .collect(),
+        )
+    }
+
+    /// `sonde_scheduler_leader` as this replica reports it.
+    async fn leads(&self) -> Option<bool> {
         let series = format!("sonde_scheduler_leader{{replica=\"{}\"}} ", self.name);
-        let line = scrape.lines().find(|l| l.starts_with(&series))?;
-        let value: f64 = line.rsplit(' ').next()?.parse().ok()?;
+        let value = *self.samples(&series, "").await?.first()?;
         Some(value == 1.0)
     }
 
     /// Notifications this replica recorded as sent.
     async fn sent(&self) -> f64 {
-        let Ok(answer) = TestClient::new()
-            .timeout(Duration::from_secs(2))
-            .get(&self.url("/metrics"))
+        self.samples("sonde_notifications_total{", "outcome=\"sent\"")
             .await
-        else {
-            return 0.0;
-        };
-        answer
-            .text()
-            .lines()
-            .filter(|l| {
-                l.starts_with("sonde_notifications_total{") && l.contains("outcome=\"sent\"")
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+            .map_or(0.0, |s| s.iter().sum())
     }
 
     async fn post(&self, token: &str, ok: bool) {
