@@ -63,6 +63,8 @@ pub struct App {
     /// Whether this replica leads: always on its own SQLite file, by the
     /// lease in the database when replicas share one.
     pub leadership: Leadership,
+    /// What the replicas sharing the store last reported.
+    pub peers: crate::replicas::Peers,
     /// The task renewing the lease (replicas on a shared database).
     lease: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     ready: AtomicBool,
@@ -115,6 +117,7 @@ impl App {
             fleet,
             ready: AtomicBool::new(false),
             lease: std::sync::Mutex::new(None),
+            peers: crate::replicas::Peers::default(),
             shutdown,
         };
         app.rebuild_metrics().await?;
@@ -216,6 +219,7 @@ impl App {
             leader: Some(LeaderSample {
                 replica: self.leadership.replica().to_owned(),
                 leader: self.leadership.is_leader(),
+                catalog_matches_leader: crate::replicas::matches_leader(self),
             }),
             store: StoreSample::of(self.store.health()),
         }
@@ -268,6 +272,7 @@ impl App {
             &stop,
         )?;
         tasks.spawn(crate::evaluate::run(Arc::clone(self), stop.clone()));
+        tasks.spawn(crate::replicas::follow(Arc::clone(self), stop.clone()));
         tasks.spawn(store::retention::run(
             self.store.clone(),
             Arc::clone(&self.clock),

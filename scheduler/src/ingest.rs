@@ -25,8 +25,8 @@ use crate::app::App;
 use crate::auth::ProbeIdentity;
 use crate::catalog::Catalog;
 use crate::metrics::IngestOutcome;
-use crate::store::StoreError;
 use crate::store::results::ResultRow;
+use crate::store::{StoreError, Tx};
 
 /// Why a whole batch was refused.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +132,7 @@ async fn store(app: &App, valid: Vec<Valid>) -> Result<Vec<(RunResult, bool)>, S
         let mut valid = take(&taken);
         decide_slo_exclusion(engine, world, &mut valid);
         let inserted = tx.insert_results(&mut valid.iter().map(|v| &v.row), now)?;
+        record_answers(tx, &valid, &inserted)?;
         let new: Vec<&RunResult> = valid
             .iter()
             .zip(&inserted)
@@ -168,6 +169,7 @@ async fn store_for_leader(
         .write(move |tx| {
             decide_slo_exclusion(&engine, &world, &mut valid);
             let inserted = tx.insert_results(&mut valid.iter().map(|v| &v.row), now)?;
+            record_answers(tx, &valid, &inserted)?;
             let new: Vec<Uuid> = valid
                 .iter()
                 .zip(&inserted)
@@ -178,6 +180,18 @@ async fn store_for_leader(
             Ok(valid.into_iter().map(|v| v.result).zip(inserted).collect())
         })
         .await
+}
+
+/// Records each new result of an on-demand run as its request's answer,
+/// in the transaction that stores it, so whichever replica the caller
+/// waits on hears of it.
+fn record_answers(tx: &dyn Tx, valid: &[Valid], inserted: &[bool]) -> Result<(), StoreError> {
+    for (v, _) in valid.iter().zip(inserted).filter(|(_, new)| **new) {
+        if let Some(id) = v.result.run_request {
+            tx.answer_run_request(id, &v.row.result_json)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether each result ran in a maintenance window that keeps it out of

@@ -51,6 +51,7 @@ pub mod ingest;
 pub mod leadership;
 pub mod maintenance;
 pub mod metrics;
+pub mod replicas;
 pub mod server;
 pub mod status;
 pub mod store;

@@ -98,10 +98,17 @@ pub async fn run_now(
             requested_at: app.clock.now(),
             reason: RunReason::RunNow,
         };
-        let rx = app.fleet.wait_for_result(request.id);
+        let id = request.id;
+        let rx = app.fleet.wait_for_result(id);
+        if let Err(e) = app.fleet.request_run(&probe, request).await {
+            for (_, id, _) in &pending {
+                app.fleet.stop_waiting(*id);
+            }
+            app.fleet.stop_waiting(id);
+            return Err(e.into());
+        }
         tracing::info!(scenario = %name, region = %region, probe = %probe, "Run now requested.");
-        pending.push((region, request.id, rx));
-        app.fleet.enqueue_run(&probe, request);
+        pending.push((region, id, rx));
     }
     let deadline = tokio::time::sleep(wait);
     tokio::pin!(deadline);

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use scenarios::Scenario;
+use sha2::{Digest, Sha256};
 
 pub use load::load;
 pub use watch::{CatalogWatch, watch_dir};
@@ -83,6 +84,30 @@ impl Catalog {
 
     pub fn get(&self, name: &str) -> Option<&Arc<CatalogScenario>> {
         self.scenarios.get(name)
+    }
+
+    /// One hash over every file's path, whether it validates and the
+    /// version it serves: equal on two replicas exactly when they loaded
+    /// the same scenario directory (`sha256:` and 16 bytes in hex).
+    pub fn version(&self) -> String {
+        let mut hasher = Sha256::new();
+        let mut part = |s: &str| {
+            hasher.update((s.len() as u64).to_be_bytes());
+            hasher.update(s.as_bytes());
+        };
+        let mut files: Vec<&CatalogFile> = self.files.iter().collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        for f in files {
+            part(&f.path);
+            part(match f.state {
+                FileState::Valid => "valid",
+                FileState::Invalid { .. } => "invalid",
+            });
+            part(f.version.as_deref().unwrap_or(""));
+        }
+        let digest = hasher.finalize();
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
     }
 
     /// Whether two catalogs schedule and report the same things.

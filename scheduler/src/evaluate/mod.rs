@@ -81,7 +81,7 @@ where
         Ok((value, effects)) => {
             for (probe, request) in effects {
                 tracing::info!(scenario = %request.scenario, probe = %probe, "Confirmation run requested.");
-                app.fleet.enqueue_run(&probe, request);
+                app.fleet.queue_run(&probe, request);
             }
             if app.alerts.published() {
                 app.notifications.wake();
@@ -133,11 +133,6 @@ pub async fn run(app: Arc<App>, stop: CancellationToken) {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
-        }
-        if app.leadership.is_leased()
-            && let Err(e) = app.fleet.absorb_stored().await
-        {
-            tracing::warn!(error = %e, "Cannot read the probes other replicas recorded.");
         }
         if !app.leadership.is_leader() {
             if let Err(e) = app.alerts.reload(&app.store, app.clock.now()).await {

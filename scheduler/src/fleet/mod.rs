@@ -7,9 +7,9 @@
 //! the fleet's epoch, which wakes long-polling plan requests.
 //!
 //! - `plan`: a probe's plan, its content hash (the ETag) and revision.
-//! - `run_now`: on-demand runs waiting for a probe (confirmation runs
-//!   restored from the store at start-up), and the callers waiting for
-//!   their results.
+//! - `run_now`: on-demand runs waiting for a probe (in the store, so a
+//!   restart and every replica sharing it see them), and the callers
+//!   waiting for their results.
 
 mod plan;
 mod run_now;
@@ -114,8 +114,8 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// The fleet as the store remembers it, with the confirmation runs
-    /// still out queued again.
+    /// The fleet as the store remembers it, with the on-demand runs still
+    /// out queued again.
     ///
     /// # Errors
     /// Store errors.
@@ -143,7 +143,7 @@ impl Fleet {
         fleet.refresh_liveness();
         let restored = fleet.restore_runs().await?;
         if restored > 0 {
-            tracing::info!(restored, "Confirmation runs queued again.");
+            tracing::info!(restored, "On-demand runs still out queued again.");
         }
         Ok(fleet)
     }

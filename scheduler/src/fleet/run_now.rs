@@ -1,10 +1,15 @@
 //! On-demand runs waiting for a probe (run now, confirmation runs). Each
 //! stays in the probe's plan until a result answers it or it expires.
-//! Confirmation runs are also in the store, and a restart queues them
-//! again; a run-now caller does not outlive a restart, so neither does
-//! its request.
-//! A run-now request also has a caller waiting for its result: the
-//! waiters are answered as each result is stored.
+//!
+//! Every request is in the store (`run_requests`) before a probe hears of
+//! it, with the result that answered it beside it once one did. So a
+//! restart queues again what is still out, and replicas sharing the store
+//! take each other's requests and answers in ([`Fleet::absorb_runs`]):
+//! the replica a probe polls puts a request made through another in its
+//! plan, and a caller waiting on one replica hears a result another took.
+//! A request only ever joins a plan once: it leaves when answered, never
+//! comes back, and otherwise stays until it expires, so no probe runs it
+//! twice.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -18,25 +23,58 @@ use super::Fleet;
 use crate::alert::RUN_REQUEST_TTL;
 use crate::store::StoreError;
 
-/// Pending requests by probe name.
+/// Pending requests by probe name, and the ids answered lately.
 #[derive(Debug, Default)]
-pub(super) struct Queue(BTreeMap<String, Vec<RunRequest>>);
+pub(super) struct Queue {
+    pending: BTreeMap<String, Vec<RunRequest>>,
+    /// Answered ids with when they were asked for, kept while they could
+    /// still be read back as pending.
+    answered: HashMap<Uuid, DateTime<Utc>>,
+}
 
-/// Whether `request` is still out at `now`. The engine stops waiting for
-/// a confirmation after the same time.
-fn live(request: &RunRequest, now: DateTime<Utc>) -> bool {
-    let ttl = chrono::Duration::from_std(RUN_REQUEST_TTL).unwrap_or(chrono::Duration::MAX);
-    now.signed_duration_since(request.requested_at) < ttl
+/// Whether `requested_at` is still out at `now`. The engine stops waiting
+/// for a confirmation after the same time.
+fn live(requested_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now.signed_duration_since(requested_at) < ttl()
+}
+
+fn ttl() -> chrono::Duration {
+    chrono::Duration::from_std(RUN_REQUEST_TTL).unwrap_or(chrono::Duration::MAX)
 }
 
 impl Queue {
     /// The probe's requests that have not expired, oldest first.
     pub fn pending(&mut self, probe: &str, now: DateTime<Utc>) -> Vec<RunRequest> {
-        let Some(queue) = self.0.get_mut(probe) else {
+        let Some(queue) = self.pending.get_mut(probe) else {
             return Vec::new();
         };
-        queue.retain(|r| live(r, now));
+        queue.retain(|r| live(r.requested_at, now));
         queue.clone()
+    }
+
+    /// Adds a request unless it is queued or answered; says whether it did.
+    fn add(&mut self, probe: &str, request: RunRequest) -> bool {
+        if self.answered.contains_key(&request.id) {
+            return false;
+        }
+        let queue = self.pending.entry(probe.to_owned()).or_default();
+        if queue.iter().any(|r| r.id == request.id) {
+            return false;
+        }
+        queue.push(request);
+        true
+    }
+
+    /// Takes an answered request out of every plan; says whether it was in one.
+    fn answer(&mut self, id: Uuid, requested_at: DateTime<Utc>) -> bool {
+        self.answered.insert(id, requested_at);
+        let mut removed = false;
+        for queue in self.pending.values_mut() {
+            let before = queue.len();
+            queue.retain(|r| r.id != id);
+            removed |= before != queue.len();
+        }
+        removed
     }
 }
 
@@ -50,55 +88,105 @@ impl Waiters {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Hands `result` to whoever waits for request `id`, once.
+    fn answer(&self, id: Uuid, result: &RunResult) {
+        let waiter = self.map().remove(&id);
+        if let Some(tx) = waiter {
+            // The caller may have given up just now; nothing to answer then.
+            let _ = tx.send(result.clone());
+        }
+    }
 }
 
 impl Fleet {
-    /// Queues again the confirmation runs the store says are still out:
-    /// the queue is in memory, and a probe answering one of them after a
-    /// restart must still be heard. Returns how many.
+    /// Queues again the on-demand runs the store says are still out: a
+    /// probe answering one after a restart must still be heard. Returns
+    /// how many.
     ///
     /// # Errors
     /// Store errors.
     pub(super) async fn restore_runs(&self) -> Result<usize, StoreError> {
-        let rows = self.store.read(|tx| tx.confirm_requests()).await?;
-        let now = self.clock.now();
+        let since = (self.clock.now() - ttl()).timestamp_millis();
+        let rows = self
+            .store
+            .read(move |tx| tx.run_requests_since(since))
+            .await?;
         let mut restored = 0;
-        for row in rows.into_iter().filter(|row| live(&row.request, now)) {
-            self.enqueue_run(&row.probe, row.request);
-            restored += 1;
+        for row in rows.into_iter().filter(|row| row.answer.is_none()) {
+            if self.lock().run_now.add(&row.probe, row.request) {
+                restored += 1;
+            }
+        }
+        if restored > 0 {
+            self.bump();
         }
         Ok(restored)
     }
 
-    /// Asks `probe` to run a scenario at once; its next plan carries it.
-    pub fn enqueue_run(&self, probe: &str, request: RunRequest) {
-        self.lock()
-            .run_now
-            .0
-            .entry(probe.to_owned())
-            .or_default()
-            .push(request);
-        self.bump();
+    /// Asks `probe` to run a scenario at once: stored first, so every
+    /// replica knows of it; the probe's next plan carries it.
+    ///
+    /// # Errors
+    /// Store errors (the probe has not been asked then).
+    pub async fn request_run(&self, probe: &str, request: RunRequest) -> Result<(), StoreError> {
+        let (owned, saved) = (probe.to_owned(), request.clone());
+        self.store
+            .write(move |tx| tx.save_run_request(&owned, &saved))
+            .await?;
+        self.queue_run(probe, request);
+        Ok(())
     }
 
-    /// A result answered request `id` of `probe`: drop it from the plan.
-    fn complete_run(&self, probe: &str, id: Uuid) {
-        let removed = {
-            let mut state = self.lock();
-            let Some(queue) = state.run_now.0.get_mut(probe) else {
-                return;
-            };
-            let before = queue.len();
-            queue.retain(|r| r.id != id);
-            before != queue.len()
-        };
-        if removed {
+    /// Puts a request the store already holds (a confirmation run, saved
+    /// with the alert that waits for it) in `probe`'s plan.
+    pub fn queue_run(&self, probe: &str, request: RunRequest) {
+        if self.lock().run_now.add(probe, request) {
             self.bump();
         }
     }
-}
 
-impl Fleet {
+    /// Takes in the on-demand runs other replicas stored: requests made
+    /// through them join this replica's plans, and answers they stored
+    /// leave the plans and reach this replica's waiting callers.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn absorb_runs(&self) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let since = (now - ttl()).timestamp_millis();
+        let rows = self
+            .store
+            .read(move |tx| tx.run_requests_since(since))
+            .await?;
+        let mut changed = false;
+        let mut answers = Vec::new();
+        {
+            let mut state = self.lock();
+            let queue = &mut state.run_now;
+            queue.answered.retain(|_, at| live(*at, now));
+            for row in rows {
+                match row.answer {
+                    Some(answer) => {
+                        changed |= queue.answer(row.request.id, row.request.requested_at);
+                        answers.push((row.request.id, answer));
+                    }
+                    None if live(row.request.requested_at, now) => {
+                        changed |= queue.add(&row.probe, row.request);
+                    }
+                    None => {}
+                }
+            }
+        }
+        for (id, answer) in &answers {
+            self.waiters.answer(*id, answer);
+        }
+        if changed {
+            self.bump();
+        }
+        Ok(())
+    }
+
     /// The result of request `id`, once it is stored; forget it with
     /// [`Fleet::stop_waiting`] when the caller gives up.
     pub fn wait_for_result(&self, id: Uuid) -> oneshot::Receiver<RunResult> {
@@ -112,21 +200,19 @@ impl Fleet {
         self.waiters.map().remove(&id);
     }
 
-    /// A stored result of an on-demand run (`new` the first time it was
-    /// stored): its request leaves the probe's plan, and whoever waits for
-    /// it gets the result. The one place on-demand runs are answered.
+    /// A result of an on-demand run this replica stored (`new` the first
+    /// time it was stored): its request leaves the plans, and whoever waits
+    /// for it here gets the result. The store recorded it as the answer in
+    /// the same transaction, for the other replicas.
     pub fn run_answered(&self, result: &RunResult, new: bool) {
         let Some(id) = result.run_request else {
             return;
         };
-        self.complete_run(&result.probe, id);
-        if !new {
-            return;
+        if self.lock().run_now.answer(id, result.started_at) {
+            self.bump();
         }
-        let waiter = self.waiters.map().remove(&id);
-        if let Some(tx) = waiter {
-            // The caller may have given up just now; nothing to answer then.
-            let _ = tx.send(result.clone());
+        if new {
+            self.waiters.answer(id, result);
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct ProbeSample {
 pub struct LeaderSample {
     pub replica: String,
     pub leader: bool,
+    /// Whether this replica loaded the leader's catalog, once known
+    /// (`sonde_scheduler_catalog_matches_leader{replica}`).
+    pub catalog_matches_leader: Option<bool>,
 }
 
 /// Everything one scrape shows.
@@ -232,7 +235,17 @@ impl Scrape {
             MetricType::Gauge,
         )?;
         let labels = [("replica", Escaped(&l.replica))];
-        gauge(&mut m, &labels, if l.leader { 1.0 } else { 0.0 })
+        gauge(&mut m, &labels, if l.leader { 1.0 } else { 0.0 })?;
+        let Some(matches) = l.catalog_matches_leader else {
+            return Ok(());
+        };
+        let mut m = encoder.encode_descriptor(
+            names::SCHEDULER_CATALOG_MATCHES_LEADER,
+            "1 while this replica's scenario directory loads to the same catalog version as the leader's",
+            None,
+            MetricType::Gauge,
+        )?;
+        gauge(&mut m, &labels, if matches { 1.0 } else { 0.0 })
     }
 
     fn encode_fleet(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {

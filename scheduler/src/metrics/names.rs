@@ -21,6 +21,7 @@ pub const SLO_BURN_RATE: &str = "sonde_slo_burn_rate";
 pub const NOTIFICATIONS: &str = "sonde_notifications";
 pub const NOTIFICATION_QUEUE: &str = "sonde_notification_queue";
 pub const SCHEDULER_LEADER: &str = "sonde_scheduler_leader";
+pub const SCHEDULER_CATALOG_MATCHES_LEADER: &str = "sonde_scheduler_catalog_matches_leader";
 pub const STORE_WRITABLE: &str = "sonde_store_writable";
 pub const STORE_WRITE_FAILURES: &str = "sonde_store_write_failures";
 

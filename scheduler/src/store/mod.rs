@@ -8,6 +8,8 @@
 //!   the rows they exchange.
 //! - [`lease`], [`pending`]: the leader lease and its fence, and results
 //!   a replica that does not lead leaves for the leader's engine.
+//! - [`run_requests`], [`replicas`]: on-demand runs and each replica's
+//!   catalog, as every replica sharing the store sees them.
 //! - [`retention`]: the hourly job that deletes old history through it.
 //! - [`health`]: whether the store can be written (a full disk), with
 //!   failed writes counted.
@@ -31,8 +33,10 @@ pub mod outbox;
 pub mod pending;
 mod postgres;
 pub mod probes;
+pub mod replicas;
 pub mod results;
 pub mod retention;
+pub mod run_requests;
 mod sqlite;
 pub mod tokens;
 
@@ -45,7 +49,7 @@ use std::sync::Arc;
 use crate::config::{Config, DatabaseUrl};
 use crate::leadership::Leadership;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 pub use alerts::Alerts;
 pub use audit::Audit;
@@ -55,7 +59,9 @@ pub use notify_queue::NotifyQueue;
 pub use outbox::Outbox;
 pub use pending::PendingEvaluation;
 pub use probes::Probes;
+pub use replicas::Replicas;
 pub use results::Results;
+pub use run_requests::RunRequests;
 pub use tokens::Tokens;
 
 /// Why a store operation failed. Cloneable: one failed COMMIT fails every
@@ -92,7 +98,17 @@ pub enum StoreError {
 
 /// Everything a job may do: the whole storage interface.
 pub trait Tx:
-    Results + Probes + Tokens + Alerts + Outbox + NotifyQueue + Audit + Leases + PendingEvaluation
+    Results
+    + Probes
+    + Tokens
+    + Alerts
+    + Outbox
+    + NotifyQueue
+    + Audit
+    + Leases
+    + PendingEvaluation
+    + RunRequests
+    + Replicas
 {
 }
 
@@ -106,6 +122,8 @@ impl<T> Tx for T where
         + Audit
         + Leases
         + PendingEvaluation
+        + RunRequests
+        + Replicas
 {
 }
 
@@ -125,6 +143,11 @@ pub(crate) trait Backend: Send + Sync + Debug {
     fn write(&self, job: WriteJob) -> BoxFuture<'_>;
     /// Runs a read job off the async runtime.
     fn read(&self, job: ReadJob) -> BoxFuture<'_>;
+    /// A count that goes up when another process sharing the database
+    /// changed the on-demand runs; `None` where nothing else shares it.
+    fn run_request_changes(&self) -> Option<watch::Receiver<u64>> {
+        None
+    }
     /// Finishes queued writes and closes the database.
     fn close(&self) -> BoxFuture<'_>;
 }
@@ -149,6 +172,13 @@ impl Store {
             backend: Arc::new(backend),
             health,
         })
+    }
+
+    /// A count that goes up as soon as another replica sharing the
+    /// database stored or answered an on-demand run (PostgreSQL's
+    /// LISTEN/NOTIFY); `None` for an embedded store.
+    pub fn run_request_changes(&self) -> Option<watch::Receiver<u64>> {
+        self.backend.run_request_changes()
     }
 
     /// Whether writes succeed, and how many failed.

@@ -78,6 +78,16 @@ pub async fn run(
             Ok(deleted) => tracing::info!(deleted, "Old audit entries deleted."),
             Err(e) => tracing::warn!(error = %e, "Audit retention failed."),
         }
+        // An on-demand run nobody waits for any more, answered or not.
+        let expired = (clock.now() - run_request_ttl()).timestamp_millis();
+        match store
+            .write(move |tx| tx.delete_run_requests_before(expired))
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "Expired on-demand runs deleted."),
+            Err(e) => tracing::warn!(error = %e, "On-demand run retention failed."),
+        }
         match delete_alert_history_before(&store, cutoff).await {
             Ok(d) if d == AlertHistoryDeleted::default() => {}
             Ok(d) => tracing::info!(
@@ -94,4 +104,9 @@ pub async fn run(
             () = tokio::time::sleep(EVERY) => {}
         }
     }
+}
+
+/// How long an on-demand run is kept: twice the time anyone waits for it.
+fn run_request_ttl() -> chrono::Duration {
+    chrono::Duration::from_std(crate::alert::RUN_REQUEST_TTL * 2).unwrap_or(chrono::Duration::MAX)
 }

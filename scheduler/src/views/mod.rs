@@ -24,7 +24,7 @@ mod slo;
 
 pub use alert_report::{AlertReport, Figures, ScenarioReport, alert_report};
 pub use alerts::{AlertList, AlertView, SilenceList, SilenceView, alert_list, silence_list};
-pub use catalog::{CatalogView, FileStatus, FileView, catalog_view};
+pub use catalog::{CatalogView, FileStatus, FileView, ReplicaView, catalog_view, replica_views};
 pub use maintenance::{MaintenanceList, MaintenanceView, maintenance_list};
 pub use probes::{ProbeList, ProbeView, RegionView, probe_list};
 pub use region_stats::{Percentiles, RegionStats, percentiles, region_stats};

@@ -248,7 +248,11 @@ async fn run_now_requests_ride_the_plan_until_answered() {
         requested_at: t0(),
         reason: scenarios::wire::RunReason::RunNow,
     };
-    t.app.fleet.enqueue_run("p-eu-1", request.clone());
+    t.app
+        .fleet
+        .request_run("p-eu-1", request.clone())
+        .await
+        .expect("stored");
     let plan = t.plan(&token, "p-eu-1", "eu-west-1", &[]).await.json();
     assert_eq!(plan["run_now"][0]["id"], request.id.to_string());
     assert_eq!(plan["revision"], 2);

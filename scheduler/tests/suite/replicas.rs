@@ -2,7 +2,10 @@
 //! leads; results sent to either are evaluated once, by the leader; a
 //! SIGKILLed leader is replaced within 15 s; a leader paused past its
 //! lease (SIGSTOP) sends nothing when it resumes; across all of it every
-//! page and every resolve reaches the receiver exactly once.
+//! page and every resolve reaches the receiver exactly once. On-demand
+//! runs asked of one replica reach a probe that polls another, and the
+//! answer reaches the caller; each replica says whether it loaded the
+//! leader's catalog.
 
 use std::path::Path;
 use std::time::Duration;
@@ -39,9 +42,23 @@ struct Replica {
 
 impl Replica {
     async fn start(dir: &Path, name: &'static str, db: &str, receiver: &Receiver) -> Replica {
+        Replica::start_with(dir, name, db, receiver, "scenarios").await
+    }
+
+    async fn start_with(
+        dir: &Path,
+        name: &'static str,
+        db: &str,
+        receiver: &Receiver,
+        scenarios: &str,
+    ) -> Replica {
         let port = free_port().unwrap();
         let config = dir.join(format!("{name}.toml"));
-        std::fs::write(&config, config_text(name, port, db, receiver)).unwrap();
+        let text = config_text(name, port, db, receiver).replace(
+            "scenarios_dir = \"scenarios\"",
+            &format!("scenarios_dir = \"{scenarios}\""),
+        );
+        std::fs::write(&config, text).unwrap();
         let child = Spawn::new(BIN)
             .name(name)
             .arg("serve")
@@ -151,6 +168,20 @@ fn config_text(name: &str, port: u16, db: &str, receiver: &Receiver) -> String {
     )
 }
 
+/// A token made with `scheduler token create ARGS` on `replica`'s config.
+fn token(dir: &Path, replica: &str, args: &[&str]) -> String {
+    let created = std::process::Command::new(BIN)
+        .args(["token", "create"])
+        .args(args)
+        .arg("--config")
+        .arg(dir.join(format!("{replica}.toml")))
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    String::from_utf8_lossy(&created.stdout).trim().to_owned()
+}
+
 /// Waits until `replica` reports it leads; returns how long that took.
 async fn until_leading(replica: &Replica, within: Duration) -> Duration {
     let start = std::time::Instant::now();
@@ -183,22 +214,11 @@ async fn one_leader_pages_once_through_kills_and_pauses() {
     std::fs::write(dir.path().join("scenarios/api.toml"), API).unwrap();
     let receiver = Receiver::start(&[]).await;
     let a = Replica::start(dir.path(), "sched-a", &db, &receiver).await;
-    let created = std::process::Command::new(BIN)
-        .args([
-            "token",
-            "create",
-            "--name",
-            "p-eu-1",
-            "--region",
-            "eu-west-1",
-        ])
-        .arg("--config")
-        .arg(dir.path().join("sched-a.toml"))
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
-    let token = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let token = token(
+        dir.path(),
+        "sched-a",
+        &["--name", "p-eu-1", "--region", "eu-west-1"],
+    );
     let b = Replica::start(dir.path(), "sched-b", &db, &receiver).await;
     assert_eq!(a.leads().await, Some(true), "the first replica up leads");
     assert_eq!(b.leads().await, Some(false), "one leader at a time");
@@ -256,5 +276,184 @@ async fn one_leader_pages_once_through_kills_and_pauses() {
         statuses(&receiver),
         ["firing", "resolved", "firing", "resolved"],
         "every page and resolve exactly once"
+    );
+}
+
+/// A probe's plan from `replica`, as the probe would ask for it.
+async fn plan(replica: &Replica, token: &str) -> serde_json::Value {
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("x-sonde-probe", "p-eu-1"),
+        ("x-sonde-region", "eu-west-1"),
+    ];
+    let answer = TestClient::new()
+        .timeout(Duration::from_secs(5))
+        .request(Method::GET, &replica.url("/api/v1/plan"), &headers, None)
+        .await
+        .unwrap();
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text());
+    answer.json().unwrap()
+}
+
+/// The ids of the on-demand runs in a plan.
+fn requested(plan: &serde_json::Value) -> Vec<String> {
+    plan["run_now"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `/api/v1/catalog`'s replicas on `replica`, as `name leader matches`.
+async fn catalog_replicas(replica: &Replica) -> Vec<String> {
+    let answer = TestClient::new()
+        .timeout(Duration::from_secs(5))
+        .get(&replica.url("/api/v1/catalog"))
+        .await
+        .unwrap();
+    let json = answer.json().unwrap();
+    json["replicas"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| format!("{} {} {}", r["name"], r["leader"], r["matches_leader"]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_now_and_catalogs_across_replicas() {
+    let Some(url) = fresh_database("replicas_run_now") else {
+        return;
+    };
+    let db = format!("postgres://postgres@127.0.0.1:{}/{}", url.port, url.dbname);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
+    std::fs::write(dir.path().join("scenarios/api.toml"), API).unwrap();
+    let receiver = Receiver::start(&[]).await;
+    let a = Replica::start(dir.path(), "sched-a", &db, &receiver).await;
+    let probe = token(
+        dir.path(),
+        "sched-a",
+        &["--name", "p-eu-1", "--region", "eu-west-1"],
+    );
+    let operator = token(dir.path(), "sched-a", &["--operator", "--name", "ops"]);
+    let b = Replica::start(dir.path(), "sched-b", &db, &receiver).await;
+    assert_eq!(a.leads().await, Some(true));
+
+    // The probe polls only the follower; the leader hears of it through
+    // the store.
+    assert!(requested(&plan(&b, &probe).await).is_empty());
+    crate::notify_support::eventually("the leader to see the probe live", || async {
+        let answer = TestClient::new()
+            .get(&a.url("/api/v1/probes"))
+            .await
+            .unwrap();
+        answer.text().contains("\"up\":true")
+    })
+    .await;
+
+    // Run now asked of the leader: the follower's plan carries it, the
+    // probe answers the follower, and the caller on the leader hears it.
+    let ask = {
+        let url = a.url("/api/v1/scenarios/api/run?wait=20s");
+        let auth = format!("Bearer {operator}");
+        tokio::spawn(async move {
+            TestClient::new()
+                .timeout(Duration::from_secs(30))
+                .request(
+                    Method::POST,
+                    &url,
+                    &[("authorization", auth.as_str())],
+                    None,
+                )
+                .await
+                .unwrap()
+        })
+    };
+    let ids = {
+        let start = std::time::Instant::now();
+        loop {
+            let ids = requested(&plan(&b, &probe).await);
+            if !ids.is_empty() || start.elapsed() > Duration::from_secs(10) {
+                break ids;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert_eq!(ids.len(), 1, "one request: {ids:?}");
+    let mut answer =
+        crate::common::result("api", "p-eu-1", "eu-west-1", "success", chrono::Utc::now());
+    answer["run_request"] = serde_json::json!(ids[0]);
+    let answer_id = answer["id"].clone();
+    let auth = format!("Bearer {probe}");
+    let posted = TestClient::new()
+        .request(
+            Method::POST,
+            &b.url("/api/v1/results"),
+            &[
+                ("authorization", auth.as_str()),
+                ("x-sonde-probe", "p-eu-1"),
+                ("x-sonde-region", "eu-west-1"),
+                ("content-type", "application/json"),
+            ],
+            Some(crate::common::batch(&[answer]).into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(posted.status.as_u16(), 200, "{}", posted.text());
+    let asked = ask.await.unwrap();
+    assert_eq!(asked.status.as_u16(), 200, "{}", asked.text());
+    let asked = asked.json().unwrap();
+    assert_eq!(asked["results"]["eu-west-1"]["id"], answer_id);
+    assert!(
+        requested(&plan(&b, &probe).await).is_empty(),
+        "answered runs leave the plan"
+    );
+    crate::notify_support::eventually("the leader to drop the answered run", || async {
+        requested(&plan(&a, &probe).await).is_empty()
+    })
+    .await;
+
+    // Same scenario directory, same catalog; a replica started on another
+    // says so, in its metrics and in every replica's catalog.
+    crate::notify_support::eventually("both replicas to report their catalog", || async {
+        catalog_replicas(&b).await == ["\"sched-a\" true true", "\"sched-b\" false true"]
+    })
+    .await;
+    std::fs::create_dir_all(dir.path().join("other")).unwrap();
+    std::fs::write(
+        dir.path().join("other/api.toml"),
+        API.replace("after = 2", "after = 3"),
+    )
+    .unwrap();
+    let c = Replica::start_with(dir.path(), "sched-c", &db, &receiver, "other").await;
+    crate::notify_support::eventually("the odd replica to say it differs", || async {
+        c.samples(
+            "sonde_scheduler_catalog_matches_leader{replica=\"sched-c\"} ",
+            "",
+        )
+        .await
+        .is_some_and(|s| s == [0.0])
+    })
+    .await;
+    crate::notify_support::eventually("the leader to list the odd replica", || async {
+        catalog_replicas(&a)
+            .await
+            .contains(&"\"sched-c\" false false".to_owned())
+    })
+    .await;
+    assert_eq!(
+        b.samples(
+            "sonde_scheduler_catalog_matches_leader{replica=\"sched-b\"} ",
+            ""
+        )
+        .await,
+        Some(vec![1.0])
     );
 }

@@ -1,7 +1,8 @@
 //! The store on both backends (a real SQLite file, a real PostgreSQL
 //! database): concurrent writers keep each id once, retention deletes by
 //! start time, migrations are recorded and a newer schema is refused, a
-//! region keeps its recent runs.
+//! region keeps its recent runs; on-demand runs are answered once and
+//! expire; each replica keeps its latest catalog report.
 
 use chrono::Duration;
 use scenarios::wire::RunResult;
@@ -19,6 +20,8 @@ on_both_backends!(
     the_leader_lease_changes_hands_only_once_it_runs_out,
     a_fence_refuses_the_write_of_a_replaced_leader,
     results_queued_for_the_leader_come_back_once_in_order,
+    an_on_demand_run_is_stored_answered_once_and_expires,
+    each_replica_keeps_its_latest_catalog_report,
 );
 
 fn row(at: chrono::DateTime<chrono::Utc>) -> ResultRow {
@@ -92,13 +95,14 @@ async fn migrations_are_recorded_and_a_newer_store_is_refused(kit: TestStore) {
     match kit.backend {
         Backend::Sqlite => {
             assert_eq!(
-                versions, "10",
-                "results, alerts, notifiers, confirmations, recent runs, retries, maintenance, audit, viewer tokens, leader lease"
+                versions, "11",
+                "results, alerts, notifiers, confirmations, recent runs, retries, maintenance, audit, viewer tokens, leader lease, on-demand runs and replicas"
             );
             assert_eq!(kit.sql("PRAGMA journal_mode"), "wal");
         }
-        // The same tables from the start, then the leader lease.
-        Backend::Postgres => assert_eq!(versions, "2"),
+        // The same tables from the start, then the leader lease, then
+        // on-demand runs and replicas.
+        Backend::Postgres => assert_eq!(versions, "3"),
     }
     kit.sql("INSERT INTO schema_version VALUES (99, 0)");
     let err = kit.open(0).await.unwrap_err();
@@ -350,5 +354,103 @@ async fn results_queued_for_the_leader_come_back_once_in_order(kit: TestStore) {
     store.write(move |tx| tx.evaluated(&done)).await.unwrap();
     let left = store.read(|tx| tx.pending_results(10)).await.unwrap();
     assert_eq!(left.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[2]]);
+    store.close().await;
+}
+
+async fn an_on_demand_run_is_stored_answered_once_and_expires(kit: TestStore) {
+    use scenarios::wire::{RunReason, RunRequest};
+    let store = kit.open(0).await.unwrap();
+    let t = crate::common::t0();
+    let request = |at| RunRequest {
+        id: uuid::Uuid::now_v7(),
+        scenario: "checkout".into(),
+        requested_at: at,
+        reason: RunReason::RunNow,
+    };
+    let (old, new) = (request(t), request(t + chrono::Duration::minutes(5)));
+    let (o, n) = (old.clone(), new.clone());
+    store
+        .write(move |tx| {
+            tx.save_run_request("p1", &o)?;
+            tx.save_run_request("p2", &n)?;
+            // Saved again (a retried call): still once.
+            tx.save_run_request("p2", &n)
+        })
+        .await
+        .unwrap();
+    let mut answer = crate::common::result("checkout", "p2", "eu-west-1", "success", t);
+    answer["run_request"] = serde_json::json!(new.id);
+    let first = answer.to_string();
+    answer["outcome"] = serde_json::json!("failure");
+    let second = answer.to_string();
+    let id = new.id;
+    store
+        .write(move |tx| {
+            tx.answer_run_request(id, &first)?;
+            // A second answer to the same request does not replace the first.
+            tx.answer_run_request(id, &second)
+        })
+        .await
+        .unwrap();
+    let since = t.timestamp_millis();
+    let rows = store
+        .read(move |tx| tx.run_requests_since(since))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!((rows[0].probe.as_str(), &rows[0].request), ("p1", &old));
+    assert!(rows[0].answer.is_none());
+    assert_eq!((rows[1].probe.as_str(), &rows[1].request), ("p2", &new));
+    let answered = rows[1].answer.as_ref().expect("answered");
+    assert_eq!(answered.outcome, scenarios::wire::Outcome::Success);
+    let later = (t + chrono::Duration::minutes(1)).timestamp_millis();
+    assert_eq!(
+        store
+            .read(move |tx| tx.run_requests_since(later))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let deleted = store
+        .write(move |tx| tx.delete_run_requests_before(later))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    assert_eq!(
+        store
+            .read(move |tx| tx.run_requests_since(0))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.close().await;
+}
+
+async fn each_replica_keeps_its_latest_catalog_report(kit: TestStore) {
+    use scheduler::store::replicas::ReplicaRow;
+    let store = kit.open(0).await.unwrap();
+    let report = |name: &str, version: &str, at| ReplicaRow {
+        name: name.into(),
+        catalog_version: version.into(),
+        catalog_errors: 0,
+        seen_at: at,
+    };
+    let (a1, b, a2) = (
+        report("a", "sha256:1", 10),
+        report("b", "sha256:1", 20),
+        report("a", "sha256:2", 30),
+    );
+    let expected = vec![a2.clone(), b.clone()];
+    store
+        .write(move |tx| {
+            tx.report_replica(&a1)?;
+            tx.report_replica(&b)?;
+            tx.report_replica(&a2)
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.read(|tx| tx.replicas()).await.unwrap(), expected);
     store.close().await;
 }

@@ -4,8 +4,8 @@ use scenarios::wire::RunRequest;
 use uuid::Uuid;
 
 use super::{Conn, corrupt};
-use crate::store::StoreError;
 use crate::store::alerts::ConfirmRequestRow;
+use crate::store::{RunRequests as _, StoreError};
 
 pub(super) fn save(conn: &Conn, row: &ConfirmRequestRow) -> Result<(), StoreError> {
     let json = serde_json::to_string(&row.request).map_err(|e| corrupt("run request", e))?;
@@ -22,7 +22,9 @@ pub(super) fn save(conn: &Conn, row: &ConfirmRequestRow) -> Result<(), StoreErro
             &json,
         ],
     )?;
-    Ok(())
+    // A confirmation run is an on-demand run like any other: every
+    // replica's fleet takes it from there.
+    conn.save_run_request(&row.probe, &row.request)
 }
 
 pub(super) fn pending(conn: &Conn) -> Result<Vec<ConfirmRequestRow>, StoreError> {

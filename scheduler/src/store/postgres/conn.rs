@@ -5,7 +5,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::Duration;
 
+use postgres::fallible_iterator::FallibleIterator as _;
 use postgres::types::ToSql;
 use postgres::{Client, Row, Statement};
 
@@ -30,6 +32,17 @@ impl Conn {
 
     pub(super) fn is_closed(&self) -> bool {
         self.client.borrow().is_closed()
+    }
+
+    /// Waits up to `timeout` for a notification on a channel this
+    /// connection LISTENs on; takes every one that came. Says whether any did.
+    pub(super) fn notified_within(&self, timeout: Duration) -> Result<bool, StoreError> {
+        let mut client = self.client.borrow_mut();
+        let mut notifications = client.notifications();
+        let first = notifications.timeout_iter(timeout).next()?;
+        let mut rest = notifications.iter();
+        while rest.next()?.is_some() {}
+        Ok(first.is_some())
     }
 
     /// `sql`'s prepared statement, prepared on first use.

@@ -14,6 +14,7 @@
 //! - `conn`: one connection with its prepared-statement cache.
 //! - `schema`: forward-only migrations under an advisory lock.
 //! - `partitions`: `results` is partitioned by day; retention drops days.
+//! - `listen`: LISTEN/NOTIFY, so replicas hear each other's on-demand runs.
 
 mod alerts;
 mod audit;
@@ -21,20 +22,24 @@ mod confirm_requests;
 mod conn;
 mod connect;
 mod lease;
+mod listen;
 mod maintenance;
 mod notify_queue;
 mod outbox;
 mod partitions;
 mod pending;
 mod probes;
+mod replicas;
 mod results;
 mod retention;
+mod run_requests;
 mod schema;
 mod tokens;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 pub(super) use conn::Conn;
 
@@ -81,6 +86,10 @@ pub(super) struct Postgres {
     readers: Arc<Semaphore>,
     /// Told of each commit that wrote something.
     health: Arc<WriteHealth>,
+    /// What the listening connection heard, once something asked.
+    changes: Mutex<Option<watch::Receiver<u64>>>,
+    /// Tells the listening thread to end.
+    stop_listening: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -113,6 +122,8 @@ impl Postgres {
             writers: Arc::new(Semaphore::new(WRITERS as usize)),
             readers: Arc::new(Semaphore::new(READERS)),
             health,
+            changes: Mutex::new(None),
+            stop_listening: Arc::new(AtomicBool::new(false)),
         })
     }
 }
@@ -163,7 +174,16 @@ impl Backend for Postgres {
         })
     }
 
+    fn run_request_changes(&self) -> Option<watch::Receiver<u64>> {
+        let mut changes = self.changes.lock().ok()?;
+        let rx = changes.get_or_insert_with(|| {
+            listen::start(Arc::clone(&self.url), Arc::clone(&self.stop_listening))
+        });
+        Some(rx.clone())
+    }
+
     fn close(&self) -> BoxFuture<'_> {
+        self.stop_listening.store(true, Ordering::Relaxed);
         Box::pin(async move {
             // Every permit back means no write is running; none starts after.
             if let Ok(all) = self.writers.acquire_many(WRITERS).await {
@@ -180,6 +200,7 @@ impl Backend for Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
+        self.stop_listening.store(true, Ordering::Relaxed);
         // A client closes by blocking on its own runtime, which must not
         // happen on a thread that drives async tasks.
         let conns = take_idle(&self.idle);

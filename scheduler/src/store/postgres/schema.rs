@@ -202,6 +202,30 @@ const MIGRATIONS: &[(i64, &str)] = &[
         queued_at BIGINT NOT NULL
     );",
     ),
+    (
+        3,
+        // On-demand runs as every replica sees them
+        // (`crate::store::run_requests`), the confirmation runs still out
+        // among them; and what each replica last said of its catalog
+        // (`crate::store::replicas`).
+        "CREATE TABLE run_requests (
+        id TEXT PRIMARY KEY,
+        probe TEXT NOT NULL,
+        scenario TEXT NOT NULL,
+        requested_at BIGINT NOT NULL,
+        request_json TEXT NOT NULL,
+        answer_json TEXT
+    );
+    CREATE INDEX run_requests_by_requested_at ON run_requests (requested_at);
+    INSERT INTO run_requests (id, probe, scenario, requested_at, request_json)
+        SELECT id, probe, scenario, requested_at, request_json FROM confirm_requests;
+    CREATE TABLE replicas (
+        name TEXT PRIMARY KEY,
+        catalog_version TEXT NOT NULL,
+        catalog_errors BIGINT NOT NULL,
+        seen_at BIGINT NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema this build knows.

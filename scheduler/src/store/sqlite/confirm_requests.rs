@@ -5,8 +5,8 @@ use scenarios::wire::RunRequest;
 use uuid::Uuid;
 
 use super::corrupt;
-use crate::store::StoreError;
 use crate::store::alerts::ConfirmRequestRow;
+use crate::store::{RunRequests as _, StoreError};
 
 pub(super) fn save(conn: &Connection, row: &ConfirmRequestRow) -> Result<(), StoreError> {
     let json = serde_json::to_string(&row.request).map_err(|e| corrupt("run request", e))?;
@@ -23,7 +23,9 @@ pub(super) fn save(conn: &Connection, row: &ConfirmRequestRow) -> Result<(), Sto
         row.request.requested_at.timestamp_millis(),
         json
     ])?;
-    Ok(())
+    // A confirmation run is an on-demand run like any other: every
+    // replica's fleet takes it from there.
+    conn.save_run_request(&row.probe, &row.request)
 }
 
 pub(super) fn pending(conn: &Connection) -> Result<Vec<ConfirmRequestRow>, StoreError> {

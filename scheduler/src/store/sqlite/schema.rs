@@ -248,6 +248,30 @@ const MIGRATIONS: &[(i64, &str)] = &[
         queued_at INTEGER NOT NULL    -- Unix ms
     );",
     ),
+    (
+        11,
+        // On-demand runs as every replica sees them
+        // (`crate::store::run_requests`), the confirmation runs still out
+        // among them; and what each replica last said of its catalog
+        // (`crate::store::replicas`).
+        "CREATE TABLE run_requests (
+        id TEXT PRIMARY KEY,           -- the RunRequest's id (results carry it as run_request)
+        probe TEXT NOT NULL,           -- the probe asked to run it
+        scenario TEXT NOT NULL,
+        requested_at INTEGER NOT NULL, -- Unix ms
+        request_json TEXT NOT NULL,    -- the whole RunRequest
+        answer_json TEXT               -- the result that answered it, as stored
+    );
+    CREATE INDEX run_requests_by_requested_at ON run_requests (requested_at);
+    INSERT INTO run_requests (id, probe, scenario, requested_at, request_json)
+        SELECT id, probe, scenario, requested_at, request_json FROM confirm_requests;
+    CREATE TABLE replicas (
+        name TEXT PRIMARY KEY,
+        catalog_version TEXT NOT NULL,
+        catalog_errors INTEGER NOT NULL,
+        seen_at INTEGER NOT NULL       -- Unix ms
+    );",
+    ),
 ];
 
 /// The newest schema this build knows.
