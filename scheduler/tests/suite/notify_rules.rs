@@ -70,6 +70,7 @@ fn every_alert_has_severity_summary_description_and_runbook_and_a_test() {
         "SondeTlsCertExpiringSoon",
         "SondeSchedulerNoLeader",
         "SondeSchedulerReplicaDown",
+        "SondeCatalogDiffers",
     ] {
         assert!(alerts.contains(&want), "{want} missing from rules.yml");
     }
