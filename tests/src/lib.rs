@@ -35,6 +35,7 @@ pub mod dns;
 pub mod fleet;
 pub mod harness;
 pub mod metrics;
+pub mod postgres;
 mod serve;
 pub mod shop;
 pub mod target;

@@ -181,7 +181,7 @@ async fn two_processes_opening_a_new_database_migrate_it_once() {
         );
     }
     let psql = |sql| server().unwrap().psql(&url.dbname, sql);
-    assert_eq!(psql("SELECT COUNT(*) FROM schema_version"), "2");
+    assert_eq!(psql("SELECT COUNT(*) FROM schema_version"), "3");
     assert_eq!(psql("SELECT COUNT(*) FROM tokens"), "2");
     assert!(
         !dir.path().join("data/sonde.db").exists(),
@@ -239,7 +239,7 @@ async fn sslmode_prefer_and_verify_full_connect_over_tls_and_verify_checks_the_c
         )
     };
     // The default, prefer, takes the TLS the test server offers.
-    let prefer = server.url(&url.dbname, "?application_name=prefer");
+    let prefer = crate::postgres_kit::parse(&server.url(&url.dbname, "?application_name=prefer"));
     let store = Store::open_postgres(&prefer, 0).await.unwrap();
     assert_eq!(
         over_tls("prefer"),
@@ -254,14 +254,18 @@ async fn sslmode_prefer_and_verify_full_connect_over_tls_and_verify_checks_the_c
             server.ca_file.display()
         ),
     );
-    let store = Store::open_postgres(&verified, 0).await.unwrap();
+    let store = Store::open_postgres(&crate::postgres_kit::parse(&verified), 0)
+        .await
+        .unwrap();
     store.close().await;
     // The public roots do not know the test CA.
-    let public = server.url(&url.dbname, "?sslmode=verify-ca");
+    let public = crate::postgres_kit::parse(&server.url(&url.dbname, "?sslmode=verify-ca"));
     let err = Store::open_postgres(&public, 0).await.unwrap_err();
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
     let disable = server.url(&url.dbname, "?sslmode=disable&application_name=plain");
-    let store = Store::open_postgres(&disable, 0).await.unwrap();
+    let store = Store::open_postgres(&crate::postgres_kit::parse(&disable), 0)
+        .await
+        .unwrap();
     assert_eq!(over_tls("plain"), "false", "plain TCP with disable");
     store.close().await;
 }
