@@ -18,6 +18,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 #[derive(Debug)]
 pub struct Server {
     bin: PathBuf,
+    /// The cluster's data directory and the options it runs with, to stop
+    /// and start it again.
+    data: PathBuf,
+    log: PathBuf,
+    options: String,
     pub port: u16,
     /// The test CA's certificate (PEM), for `sslrootcert`.
     pub ca_file: PathBuf,
@@ -154,24 +159,100 @@ fn start() -> Result<Server, String> {
         cert.display(),
         key.display()
     );
-    let started = as_owner(&bin, "pg_ctl")
-        .arg("-D")
-        .arg(&data)
-        .arg("-l")
-        .arg(dir.join("log"))
-        .args(["-o", &options, "-w", "start"])
-        .stdout(Stdio::null())
-        .output()
-        .map_err(|e| format!("pg_ctl: {e}"))?;
-    if !started.status.success() {
-        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
-        return Err(format!(
+    let server = Server {
+        bin,
+        log: dir.join("log"),
+        data,
+        options,
+        port,
+        ca_file,
+    };
+    server.start()?;
+    watch(&server.bin, &server.data, &dir);
+    Ok(server)
+}
+
+impl Server {
+    /// A server of the calling test's own (same set-up as the shared one),
+    /// for tests that stop the database; stopped when dropped.
+    ///
+    /// # Errors
+    /// Why there is none (no binaries, initdb or start failed).
+    pub fn own() -> Result<OwnServer, String> {
+        start().map(OwnServer)
+    }
+
+    /// Starts the stopped cluster (`pg_ctl start -w`).
+    ///
+    /// # Errors
+    /// When it does not start, with its log.
+    pub fn start(&self) -> Result<(), String> {
+        let started = as_owner(&self.bin, "pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            .args(["-o", &self.options, "-w", "start"])
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| format!("pg_ctl: {e}"))?;
+        if started.status.success() {
+            return Ok(());
+        }
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        Err(format!(
             "pg_ctl start failed: {}{log}",
             String::from_utf8_lossy(&started.stderr)
-        ));
+        ))
     }
-    watch(&bin, &data, &dir);
-    Ok(Server { bin, port, ca_file })
+
+    /// Stops the cluster at once (`pg_ctl stop -m fast`: open connections
+    /// are cut, as when a database host goes away).
+    ///
+    /// # Errors
+    /// When pg_ctl fails.
+    pub fn stop(&self) -> Result<(), String> {
+        let stopped = as_owner(&self.bin, "pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "stop"])
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| format!("pg_ctl: {e}"))?;
+        if stopped.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "pg_ctl stop failed: {}",
+                String::from_utf8_lossy(&stopped.stderr)
+            ))
+        }
+    }
+}
+
+/// A server one test owns ([`Server::own`]).
+#[derive(Debug)]
+pub struct OwnServer(Server);
+
+impl std::ops::Deref for OwnServer {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.0
+    }
+}
+
+impl OwnServer {
+    /// A fresh database on it: its URL.
+    pub fn database(&self, name: &str) -> String {
+        self.0.psql("postgres", &format!("CREATE DATABASE {name}"));
+        self.0.url(name, "")
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.0.stop();
+    }
 }
 
 /// The server's certificate and key (issued by the test CA for

@@ -5,7 +5,11 @@
 //!   the runs stored equal the runs the probe counted (none lost, none
 //!   stored twice);
 //! - SIGKILL the leader during a regional incident: another leads within
-//!   15 s, and each receiver gets the page once and the resolve once.
+//!   15 s, and each receiver gets the page once and the resolve once;
+//! - PostgreSQL stopped for a minute (a server of the test's own): every
+//!   replica's `/readyz` and ingest answer 503, the probes spool, and once
+//!   it is back every run is stored once and the incident that ended
+//!   meanwhile resolves once.
 //!
 //! Without PostgreSQL's binaries the tests say so and pass.
 
@@ -56,6 +60,8 @@ struct Probe {
 struct Ha {
     dir: tempfile::TempDir,
     db: String,
+    /// The test's own server, when it stops the database.
+    own: Option<sonde_tests::postgres::OwnServer>,
     replicas: Vec<Replica>,
     probes: Vec<Probe>,
     shop: RunningShop,
@@ -69,6 +75,29 @@ impl Ha {
     /// lines; `None` when PostgreSQL is not installed.
     async fn start(test: &str, alert: &str) -> Option<Ha> {
         let url = sonde_tests::postgres::fresh_database(test)?;
+        Some(Ha::start_on(url, None, alert, 3).await)
+    }
+
+    /// [`Ha::start`] on a server of the test's own, with `replicas`
+    /// replicas.
+    async fn start_own(test: &str, alert: &str, replicas: usize) -> Option<Ha> {
+        let own = match sonde_tests::postgres::Server::own() {
+            Ok(own) => own,
+            Err(why) => {
+                eprintln!("skipped {test}: {why}");
+                return None;
+            }
+        };
+        let url = own.database("ha");
+        Some(Ha::start_on(url, Some(own), alert, replicas).await)
+    }
+
+    async fn start_on(
+        url: String,
+        own: Option<sonde_tests::postgres::OwnServer>,
+        alert: &str,
+        replicas: usize,
+    ) -> Ha {
         let db = url.rsplit('/').next().unwrap_or_default().to_owned();
         let dir = tempfile::tempdir().expect("tempdir");
         let logs = dir.path().join("logs");
@@ -102,7 +131,7 @@ impl Ha {
                 "\n[[notify]]\nkind = \"alertmanager\"\nname = \"am\"\nurl = \"http://127.0.0.1:{port}\"\nresend_interval = \"2s\"\n"
             ));
         }
-        let replicas: Vec<Replica> = ["sched-a", "sched-b", "sched-c"]
+        let replicas: Vec<Replica> = ["sched-a", "sched-b", "sched-c"][..replicas]
             .iter()
             .map(|name| {
                 let port = free_port().expect("port");
@@ -126,6 +155,7 @@ impl Ha {
         let mut ha = Ha {
             dir,
             db,
+            own,
             replicas,
             probes: Vec::new(),
             shop,
@@ -173,7 +203,7 @@ impl Ha {
                 _guard: guard,
             });
         }
-        Some(ha)
+        ha
     }
 
     fn token(&self, name: &str, region: &str) -> String {
@@ -241,7 +271,10 @@ impl Ha {
 
     /// Runs stored per region, read from the database itself.
     fn stored(&self) -> BTreeMap<String, f64> {
-        let server = sonde_tests::postgres::server().expect("PostgreSQL");
+        let server: &sonde_tests::postgres::Server = match &self.own {
+            Some(own) => own,
+            None => sonde_tests::postgres::server().expect("PostgreSQL"),
+        };
         server
             .psql(
                 &self.db,
@@ -459,6 +492,124 @@ async fn a_leader_killed_in_an_incident_pages_and_resolves_once() {
     }
     // Anything sent twice would have arrived by now.
     tokio::time::sleep(Duration::from_secs(5)).await;
+    let pages: Vec<String> = ha
+        .pages()
+        .into_iter()
+        .filter(|(_, id)| id == "home/region/eu-west-1")
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(
+        pages,
+        ["firing", "resolved"],
+        "one page and one resolve (logs: {})",
+        ha.logs().display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_down_for_a_minute_loses_no_result_and_no_page() {
+    let _one_fleet = one_fleet_at_a_time().await;
+    let Some(ha) = Ha::start_own("ha_database_down", "after = 2\nrecover_after = 1", 2).await
+    else {
+        return;
+    };
+    let leader = ha.one_leader(LONG).await;
+    ha.fault("eu-west-1").await;
+    eventually("the page for eu-west-1", LONG, || async {
+        ha.pages()
+            .iter()
+            .any(|(s, id)| s == "firing" && id == "home/region/eu-west-1")
+            .then_some(())
+    })
+    .await;
+    let leader_metrics = ha.replicas[leader].url("/metrics");
+    eventually("the leader to record the page", LONG, || async {
+        let s = scrape(&leader_metrics).await?;
+        (s.sum(
+            "sonde_notifications_total",
+            &[("notifier", "webhook"), ("outcome", "sent")],
+        )? >= 1.0)
+            .then_some(())
+    })
+    .await;
+
+    let own = ha.own.as_ref().expect("own server");
+    own.stop().expect("database stopped");
+    let stopped = Instant::now();
+    // The incident ends while nothing can be written: its resolve must
+    // still come, once, after the database is back.
+    ha.clear_faults().await;
+    for r in &ha.replicas {
+        eventually(
+            &format!("{} to say it is not ready", r.name),
+            LONG,
+            || async {
+                let resp = TestClient::new().get(&r.url("/readyz")).await.ok()?;
+                let body = resp.json().ok()?;
+                (resp.status.as_u16() == 503 && body["status"] == "store_unwritable")
+                    .then(|| assert!(body["reason"].is_string(), "{body}"))
+            },
+        )
+        .await;
+    }
+    let token =
+        std::fs::read_to_string(ha.dir.path().join("token-probe-eu-west-1")).expect("token");
+    let result = serde_json::json!({"results": []});
+    let auth = format!("Bearer {}", token.trim());
+    let refused = TestClient::new()
+        .request(
+            hyper::Method::POST,
+            &ha.replicas[0].url("/api/v1/results"),
+            &[
+                ("authorization", auth.as_str()),
+                ("x-sonde-probe", "probe-eu-west-1"),
+                ("x-sonde-region", "eu-west-1"),
+                ("content-type", "application/json"),
+            ],
+            Some(result.to_string().into()),
+        )
+        .await
+        .expect("ingest answers");
+    assert_eq!(refused.status.as_u16(), 503, "{}", refused.text());
+    for p in &ha.probes {
+        let url = format!("http://127.0.0.1:{}/metrics", p.port);
+        eventually(&format!("{} to spool", p.name), LONG, || async {
+            let s = scrape(&url).await?;
+            (s.sum("sonde_agent_spool_results", &[])? >= 5.0).then_some(())
+        })
+        .await;
+    }
+    let left = Duration::from_secs(60).saturating_sub(stopped.elapsed());
+    tokio::time::sleep(left).await;
+    own.start().expect("database back");
+    eprintln!("the database was down {:?}", stopped.elapsed());
+
+    ha.one_leader(LONG).await;
+    eventually("the resolve for eu-west-1", LONG, || async {
+        ha.pages()
+            .iter()
+            .any(|(s, id)| s == "resolved" && id == "home/region/eu-west-1")
+            .then_some(())
+    })
+    .await;
+    let moved = "name = \"home\"\ninterval = \"1s\"\nregions = [\"nowhere\"]\n\
+                 [[steps]]\nname = \"home\"\nget = \"http://127.0.0.1:9/\"\n";
+    write_scenario(&ha.dir.path().join("scenarios"), moved);
+    let counted = ha.drained().await;
+    let stored = ha.stored();
+    eprintln!("counted by the probes {counted:?}, stored {stored:?}");
+    for region in REGIONS {
+        assert!(
+            counted[region] > 60.0,
+            "{region} ran throughout: {counted:?}"
+        );
+        assert_eq!(
+            stored.get(region),
+            counted.get(region),
+            "{region}: every run spooled through the outage is stored once (logs: {})",
+            ha.logs().display()
+        );
+    }
     let pages: Vec<String> = ha
         .pages()
         .into_iter()
