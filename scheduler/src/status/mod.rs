@@ -96,7 +96,21 @@ pub async fn script() -> Response {
     response
 }
 
-fn error_page(e: PageError, what: &str) -> Response {
+/// What the page says while the store cannot be written (a database that
+/// is down, a full disk): what waits and what does not happen meanwhile.
+fn store_notice(app: &App) -> String {
+    match app.store.health().unwritable() {
+        Some(reason) => format!(
+            "<section class=\"notice\" id=\"store-unwritable\"><strong>The store cannot be written</strong>: {}. \
+             Probes keep their results in their spools and send them once it is back; \
+             alerts are neither evaluated nor sent meanwhile, so what this page shows may be old.</section>",
+            escape(&reason)
+        ),
+        None => String::new(),
+    }
+}
+
+fn error_page(app: &App, e: PageError, what: &str) -> Response {
     match e {
         PageError::NotFound => html(
             StatusCode::NOT_FOUND,
@@ -113,7 +127,8 @@ fn error_page(e: PageError, what: &str) -> Response {
             render::page(
                 "Error · Sonde",
                 &format!(
-                    "<h1>The status page could not be built</h1><section><pre>{}</pre></section>",
+                    "<h1>The status page could not be built</h1>{}<section><pre>{}</pre></section>",
+                    store_notice(app),
                     escape(&message)
                 ),
             ),
@@ -126,7 +141,7 @@ fn error_page(e: PageError, what: &str) -> Response {
 pub async fn page(State(app): State<Arc<App>>) -> Response {
     match overview(&app).await {
         Ok(body) => html(StatusCode::OK, body),
-        Err(e) => error_page(e, "no such page"),
+        Err(e) => error_page(&app, e, "no such page"),
     }
 }
 
@@ -134,7 +149,11 @@ pub async fn page(State(app): State<Arc<App>>) -> Response {
 pub async fn scenario_page(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
     match detail(&app, &name).await {
         Ok(body) => html(StatusCode::OK, body),
-        Err(e) => error_page(e, &format!("There is no scenario `{name}` in the catalog.")),
+        Err(e) => error_page(
+            &app,
+            e,
+            &format!("There is no scenario `{name}` in the catalog."),
+        ),
     }
 }
 
@@ -149,7 +168,7 @@ async fn overview(app: &Arc<App>) -> Result<String, PageError> {
     let catalog = views::catalog_view(&app.catalog.current());
     let now = app.clock.now();
 
-    let mut main = String::new();
+    let mut main = store_notice(app);
     let down = list
         .scenarios
         .iter()
@@ -472,7 +491,8 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
     let s = &d.summary;
 
     let mut main = format!(
-        "<p><a href=\"/\">← all scenarios</a></p><h1>{}</h1>",
+        "{}<p><a href=\"/\">← all scenarios</a></p><h1>{}</h1>",
+        store_notice(app),
         escape(&s.name)
     );
     if let Some(desc) = &s.description {

@@ -118,6 +118,7 @@ th{font-weight:600;white-space:nowrap}
 pre,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre}
 .muted-text{color:var(--unknown)}
+.notice{border-color:#d29922;background:#fff8e6}
 .grid{display:grid;grid-template-columns:minmax(9rem,14rem) repeat(var(--cols),minmax(7.5rem,1fr));gap:4px}
 .grid .head{font-weight:600;font-size:12px;color:var(--unknown);align-self:end}
 .grid .name{align-self:center;overflow-wrap:anywhere}

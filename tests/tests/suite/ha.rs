@@ -7,7 +7,8 @@
 //! - SIGKILL the leader during a regional incident: another leads within
 //!   15 s, and each receiver gets the page once and the resolve once;
 //! - PostgreSQL stopped for a minute (a server of the test's own): every
-//!   replica's `/readyz` and ingest answer 503, the probes spool, and once
+//!   replica's `/readyz` and ingest answer 503, the status page says so,
+//!   the probes spool, and once
 //!   it is back every run is stored once and the incident that ended
 //!   meanwhile resolves once.
 //!
@@ -552,6 +553,15 @@ async fn a_database_down_for_a_minute_loses_no_result_and_no_page() {
         )
         .await;
     }
+    let page = TestClient::new()
+        .get(&ha.replicas[1].url("/"))
+        .await
+        .expect("status page answers");
+    assert!(
+        page.text().contains("The store cannot be written"),
+        "the status page says so: {}",
+        page.text()
+    );
     let token =
         std::fs::read_to_string(ha.dir.path().join("token-probe-eu-west-1")).expect("token");
     let result = serde_json::json!({"results": []});
