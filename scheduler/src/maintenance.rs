@@ -98,6 +98,52 @@ impl Window {
         }
     }
 
+    /// Its openings that overlap `from..to`, as (opens, closes), oldest
+    /// first; at most `limit` of them (a cron that fires every minute
+    /// over a long span would otherwise be unbounded).
+    pub fn openings(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let Ok(length) = chrono::Duration::from_std(self.duration) else {
+            return Vec::new();
+        };
+        match &self.times {
+            Times::Once { start } => {
+                let end = *start + length;
+                if *start < to && end > from {
+                    vec![(*start, end)]
+                } else {
+                    Vec::new()
+                }
+            }
+            Times::Every { cron, timezone, .. } => {
+                let mut out = Vec::new();
+                // An opening that began up to one duration before `from`
+                // still overlaps it.
+                let mut after = (from - length).with_timezone(timezone);
+                let mut inclusive = true;
+                while out.len() < limit {
+                    let Ok(next) = cron.find_next_occurrence(&after, inclusive) else {
+                        break;
+                    };
+                    let opens = next.with_timezone(&Utc);
+                    if opens >= to {
+                        break;
+                    }
+                    if opens + length > from {
+                        out.push((opens, opens + length));
+                    }
+                    after = next;
+                    inclusive = false;
+                }
+                out
+            }
+        }
+    }
+
     /// Whether it is over for good at `now` (a one-off that has closed).
     pub fn is_over(&self, now: DateTime<Utc>) -> bool {
         self.current_or_next(now).is_none()

@@ -55,7 +55,7 @@ pub use notify_queue::NotifyQueue;
 pub use outbox::Outbox;
 pub use pending::PendingEvaluation;
 pub use probes::Probes;
-pub use results::Results;
+pub use results::{DAY_MS, DayCounts, Results};
 pub use tokens::Tokens;
 
 /// Why a store operation failed. Cloneable: one failed COMMIT fails every
