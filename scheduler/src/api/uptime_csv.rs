@@ -54,5 +54,6 @@ fn write(report: &UptimeReport) -> Result<Vec<u8>, csv::Error> {
             }
         }
     }
-    out.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    out.into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
 }

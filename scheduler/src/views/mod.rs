@@ -38,4 +38,7 @@ pub use scenarios::{
     DEFAULT_WINDOW, RegionSummary, ScenarioList, ScenarioSummary, ScheduleView, scenario_list,
 };
 pub use slo::{SloView, slo_view};
-pub use uptime::{DayUptime, Figures as UptimeFigures, Incident, RegionUptime, ScenarioUptime, UptimeReport, uptime_report};
+pub use uptime::{
+    DayUptime, Figures as UptimeFigures, Incident, RegionUptime, ScenarioUptime, UptimeReport,
+    uptime_report,
+};

@@ -143,7 +143,11 @@ pub async fn uptime_report(
     // are over are only in the store (until retention).
     let mut windows = app.alerts.windows();
     let known: BTreeSet<String> = windows.iter().map(|w| w.id.clone()).collect();
-    windows.extend(stored_windows.into_iter().filter(|w| !known.contains(&w.id)));
+    windows.extend(
+        stored_windows
+            .into_iter()
+            .filter(|w| !known.contains(&w.id)),
+    );
     windows.retain(|w| w.exclude_from_slo);
 
     let catalog = app.catalog.current();
@@ -155,16 +159,21 @@ pub async fn uptime_report(
             }
         }
     }
-    pairs.extend(counts.iter().map(|c| (c.scenario.clone(), c.region.clone())));
+    pairs.extend(
+        counts
+            .iter()
+            .map(|c| (c.scenario.clone(), c.region.clone())),
+    );
     let incidents = incidents(&alerts, scenario, to);
     pairs.extend(incidents.keys().cloned());
 
     let openings: Vec<(&Window, Spans)> = windows
         .iter()
         .map(|w| {
-            let spans = w.openings(from, to, MAX_OPENINGS).into_iter().map(|(a, b)| {
-                (a.timestamp_millis(), b.timestamp_millis())
-            });
+            let spans = w
+                .openings(from, to, MAX_OPENINGS)
+                .into_iter()
+                .map(|(a, b)| (a.timestamp_millis(), b.timestamp_millis()));
             (w, Spans::union(spans))
         })
         .collect();
