@@ -321,3 +321,81 @@ async fn the_scenario_page_shows_90_daily_bars_coloured_by_availability() {
     assert!(first.contains("fill=\"#d0d7de\""), "{first}");
     assert!(first.contains("2026-08-29: no data"), "{first}");
 }
+
+mod store {
+    //! `Results::daily_counts` on both backends: grouped by UTC day, a
+    //! failure retried counts by its retry only, excluded runs apart.
+
+    use chrono::{DateTime, Utc};
+    use scenarios::wire::RunResult;
+    use scheduler::store::DayCounts;
+    use scheduler::store::results::ResultRow;
+
+    use super::at;
+    use crate::store_kit::{TestStore, on_both_backends};
+
+    on_both_backends!(daily_counts_group_by_day_and_count_last_attempts);
+
+    fn row(scenario: &str, region: &str, outcome: &str, t: DateTime<Utc>) -> ResultRow {
+        let json = crate::common::result(scenario, "p1", region, outcome, t);
+        let result: RunResult = serde_json::from_value(json).unwrap();
+        ResultRow::of(&result).unwrap()
+    }
+
+    async fn daily_counts_group_by_day_and_count_last_attempts(kit: TestStore) {
+        let store = kit.open(0).await.unwrap();
+        let first = row("shop", "eu", "failure", at(24, 23, 59));
+        // Its retry passes, just after midnight: the failure does not count.
+        let mut retry = row("shop", "eu", "success", at(25, 0, 0));
+        retry.attempt = 2;
+        retry.retry_of = Some(first.id);
+        let mut excluded = row("shop", "eu", "failure", at(25, 3, 0));
+        excluded.slo_excluded = true;
+        let rows = vec![
+            row("shop", "eu", "success", at(24, 10, 0)),
+            row("shop", "eu", "timeout", at(24, 11, 0)),
+            first,
+            retry,
+            excluded,
+            row("shop", "us", "error", at(25, 5, 0)),
+            row("other", "eu", "success", at(25, 6, 0)),
+            // Outside the span asked for.
+            row("shop", "eu", "failure", at(27, 0, 0)),
+        ];
+        store
+            .write(move |tx| tx.insert_results(&mut rows.iter(), 0))
+            .await
+            .unwrap();
+        let (from, to) = (
+            at(24, 0, 0).timestamp_millis(),
+            at(27, 0, 0).timestamp_millis(),
+        );
+        let all = store
+            .read(move |tx| tx.daily_counts(None, from, to))
+            .await
+            .unwrap();
+        let day = |t: DateTime<Utc>| t.timestamp_millis() / scheduler::store::DAY_MS;
+        let counts = |scenario: &str, region: &str, d, runs, failed, excluded| DayCounts {
+            scenario: scenario.into(),
+            region: region.into(),
+            day: day(d),
+            runs,
+            failed,
+            excluded,
+        };
+        assert_eq!(
+            all,
+            [
+                counts("other", "eu", at(25, 0, 0), 1, 0, 0),
+                counts("shop", "eu", at(24, 0, 0), 2, 1, 0),
+                counts("shop", "eu", at(25, 0, 0), 1, 0, 1),
+                counts("shop", "us", at(25, 0, 0), 1, 1, 0),
+            ]
+        );
+        let shop = store
+            .read(move |tx| tx.daily_counts(Some("shop"), from, to))
+            .await
+            .unwrap();
+        assert_eq!(shop, all[1..]);
+    }
+}
