@@ -427,6 +427,47 @@ mod tests {
     }
 
     #[test]
+    fn openings_over_a_span_include_one_begun_before_it() {
+        let w = spec(&[
+            ("name", "nightly"),
+            ("cron", "0 23 * * *"),
+            ("duration", "2h"),
+        ])
+        .build("w".into(), Source::Config)
+        .unwrap();
+        let got = w.openings(utc(2026, 12, 2, 0, 30), utc(2026, 12, 3, 23, 0), 10);
+        assert_eq!(
+            got,
+            [
+                (utc(2026, 12, 1, 23, 0), utc(2026, 12, 2, 1, 0)),
+                (utc(2026, 12, 2, 23, 0), utc(2026, 12, 3, 1, 0)),
+            ]
+        );
+        assert_eq!(
+            w.openings(utc(2026, 12, 1, 0, 0), utc(2026, 12, 30, 0, 0), 3)
+                .len(),
+            3,
+            "at most the limit"
+        );
+        let once = spec(&[
+            ("name", "m"),
+            ("start", "2026-12-05T02:00:00Z"),
+            ("duration", "2h"),
+        ])
+        .build("w".into(), Source::Api)
+        .unwrap();
+        assert_eq!(
+            once.openings(utc(2026, 12, 5, 4, 0), utc(2026, 12, 6, 0, 0), 10),
+            []
+        );
+        assert_eq!(
+            once.openings(utc(2026, 12, 5, 3, 0), utc(2026, 12, 6, 0, 0), 10)
+                .len(),
+            1
+        );
+    }
+
+    #[test]
     fn scope_by_scenario_labels_and_region() {
         let mut w = spec(&[
             ("name", "m"),

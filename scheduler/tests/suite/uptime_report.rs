@@ -82,7 +82,9 @@ fn region<'a>(report: &'a Value, name: &str) -> &'a Value {
 }
 
 /// (date, runs, failed, excluded_runs, availability, downtime_s, maintenance_s)
-fn days(r: &Value) -> Vec<(String, u64, u64, u64, Option<f64>, f64, f64)> {
+type Day = (String, u64, u64, u64, Option<f64>, f64, f64);
+
+fn days(r: &Value) -> Vec<Day> {
     r["days"]
         .as_array()
         .unwrap()
@@ -109,7 +111,7 @@ fn day(
     availability: Option<f64>,
     downtime_s: f64,
     maintenance_s: f64,
-) -> (String, u64, u64, u64, Option<f64>, f64, f64) {
+) -> Day {
     let date = date.to_owned();
     (
         date,
@@ -351,7 +353,7 @@ mod store {
         retry.retry_of = Some(first.id);
         let mut excluded = row("shop", "eu", "failure", at(25, 3, 0));
         excluded.slo_excluded = true;
-        let rows = vec![
+        let rows = [
             row("shop", "eu", "success", at(24, 10, 0)),
             row("shop", "eu", "timeout", at(24, 11, 0)),
             first,
