@@ -177,6 +177,13 @@ pub async fn uptime_report(
             (w, Spans::union(spans))
         })
         .collect();
+    let mut counted: BTreeMap<(String, String), Vec<&DayCounts>> = BTreeMap::new();
+    for c in &counts {
+        counted
+            .entry((c.scenario.clone(), c.region.clone()))
+            .or_default()
+            .push(c);
+    }
     let no_labels = BTreeMap::new();
     let mut by_scenario: BTreeMap<String, Vec<RegionUptime>> = BTreeMap::new();
     for (name, region) in pairs {
@@ -192,11 +199,8 @@ pub async fn uptime_report(
         );
         let key = (name.clone(), region.clone());
         let own = incidents.get(&key).map(Vec::as_slice).unwrap_or_default();
-        let days: Vec<&DayCounts> = counts
-            .iter()
-            .filter(|c| c.scenario == name && c.region == region)
-            .collect();
-        let row = region_uptime(region, &days, own, &maintenance, (from_ms, to_ms), now);
+        let days = counted.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let row = region_uptime(region, days, own, &maintenance, (from_ms, to_ms), now);
         by_scenario.entry(name).or_default().push(row);
     }
     Ok(UptimeReport {
