@@ -98,6 +98,52 @@ impl Window {
         }
     }
 
+    /// Its openings that overlap `from..to`, as (opens, closes), oldest
+    /// first; at most `limit` of them (a cron that fires every minute
+    /// over a long span would otherwise be unbounded).
+    pub fn openings(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let Ok(length) = chrono::Duration::from_std(self.duration) else {
+            return Vec::new();
+        };
+        match &self.times {
+            Times::Once { start } => {
+                let end = *start + length;
+                if *start < to && end > from {
+                    vec![(*start, end)]
+                } else {
+                    Vec::new()
+                }
+            }
+            Times::Every { cron, timezone, .. } => {
+                let mut out = Vec::new();
+                // An opening that began up to one duration before `from`
+                // still overlaps it.
+                let mut after = (from - length).with_timezone(timezone);
+                let mut inclusive = true;
+                while out.len() < limit {
+                    let Ok(next) = cron.find_next_occurrence(&after, inclusive) else {
+                        break;
+                    };
+                    let opens = next.with_timezone(&Utc);
+                    if opens >= to {
+                        break;
+                    }
+                    if opens + length > from {
+                        out.push((opens, opens + length));
+                    }
+                    after = next;
+                    inclusive = false;
+                }
+                out
+            }
+        }
+    }
+
     /// Whether it is over for good at `now` (a one-off that has closed).
     pub fn is_over(&self, now: DateTime<Utc>) -> bool {
         self.current_or_next(now).is_none()
@@ -378,6 +424,47 @@ mod tests {
             Some((utc(2027, 3, 30, 20, 0), utc(2027, 3, 30, 20, 30)))
         );
         assert!(!w.is_over(utc(2030, 1, 1, 0, 0)));
+    }
+
+    #[test]
+    fn openings_over_a_span_include_one_begun_before_it() {
+        let w = spec(&[
+            ("name", "nightly"),
+            ("cron", "0 23 * * *"),
+            ("duration", "2h"),
+        ])
+        .build("w".into(), Source::Config)
+        .unwrap();
+        let got = w.openings(utc(2026, 12, 2, 0, 30), utc(2026, 12, 3, 23, 0), 10);
+        assert_eq!(
+            got,
+            [
+                (utc(2026, 12, 1, 23, 0), utc(2026, 12, 2, 1, 0)),
+                (utc(2026, 12, 2, 23, 0), utc(2026, 12, 3, 1, 0)),
+            ]
+        );
+        assert_eq!(
+            w.openings(utc(2026, 12, 1, 0, 0), utc(2026, 12, 30, 0, 0), 3)
+                .len(),
+            3,
+            "at most the limit"
+        );
+        let once = spec(&[
+            ("name", "m"),
+            ("start", "2026-12-05T02:00:00Z"),
+            ("duration", "2h"),
+        ])
+        .build("w".into(), Source::Api)
+        .unwrap();
+        assert_eq!(
+            once.openings(utc(2026, 12, 5, 4, 0), utc(2026, 12, 6, 0, 0), 10),
+            []
+        );
+        assert_eq!(
+            once.openings(utc(2026, 12, 5, 3, 0), utc(2026, 12, 6, 0, 0), 10)
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - `plan`, `results`: the probe protocol (probe token).
 //! - `scenarios`, `alerts`, `catalog`, `probes`, `reports`: the read API
 //!   (no token, or a viewer or operator token with `read_access = "token"`,
-//!   see `read_access`); `params`: its shared query parameters.
+//!   see `read_access`); `params`: its shared query parameters;
+//!   `uptime_csv`: the uptime report as CSV.
 //! - `silences`, `maintenance`, `run_now`, `notify_test`: silences,
 //!   maintenance windows, on-demand runs and test notifications (operator
 //!   token for writes).
@@ -30,6 +31,7 @@ mod results;
 mod run_now;
 mod scenarios;
 mod silences;
+mod uptime_csv;
 
 use std::sync::Arc;
 
@@ -87,6 +89,7 @@ fn reads(app: Arc<App>) -> Router<Arc<App>> {
         .route("/api/v1/silences", get(silences::list))
         .route("/api/v1/maintenance", get(maintenance::list))
         .route("/api/v1/reports/alerts", get(reports::alerts))
+        .route("/api/v1/reports/uptime", get(reports::uptime))
         .route("/api/v1/catalog", get(catalog::get_catalog))
         .route("/api/v1/probes", get(probes::list))
         .route("/metrics", get(ops::metrics))

@@ -8,6 +8,7 @@
 
 mod render;
 mod svg;
+mod uptime_bars;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -571,6 +572,8 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
     }
     main.push_str("</tbody></table></section>");
 
+    main.push_str(&uptime_section(app, name, now).await?);
+
     let _ = write!(
         main,
         "<h2>Latency (last {CHART_RUNS} runs per region)</h2><section>{}</section>",
@@ -670,6 +673,25 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
         main.push_str("</section>");
     }
     Ok(render::page(&format!("{} · Sonde", s.name), &main))
+}
+
+/// The last 90 days of availability, every region together.
+async fn uptime_section(app: &App, name: &str, now: DateTime<Utc>) -> Result<String, PageError> {
+    let from = uptime_bars::first_day(now);
+    let report = views::uptime_report(app, Some(name), from, now)
+        .await
+        .map_err(PageError::store("/api/v1/reports/uptime"))?;
+    let days = report
+        .scenarios
+        .iter()
+        .find(|s| s.scenario == name)
+        .map(views::ScenarioUptime::all_regions)
+        .unwrap_or_default();
+    Ok(format!(
+        "<h2>Availability (last {} days)</h2><section>{}<p class=\"muted-text\">Passing runs of those counted per UTC day, every region together; grey: no runs. Maintenance with <code>exclude_from_slo</code> is left out.</p></section>",
+        uptime_bars::DAYS,
+        uptime_bars::bars(&days, now)
+    ))
 }
 
 /// `firing` or `resolved`, as the API spells it.

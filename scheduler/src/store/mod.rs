@@ -60,7 +60,7 @@ pub use outbox::Outbox;
 pub use pending::PendingEvaluation;
 pub use probes::Probes;
 pub use replicas::Replicas;
-pub use results::Results;
+pub use results::{DAY_MS, DayCounts, Results};
 pub use run_requests::RunRequests;
 pub use tokens::Tokens;
 

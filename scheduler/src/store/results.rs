@@ -69,6 +69,26 @@ pub struct LastRun {
     pub probe: String,
 }
 
+/// A scenario's counted runs in one region on one UTC day: the uptime
+/// report's figures, summed by the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCounts {
+    pub scenario: String,
+    pub region: String,
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    /// Runs that count: the last attempt of each run, outside maintenance
+    /// windows that exclude them from the SLO.
+    pub runs: u64,
+    /// Of them, those that did not succeed.
+    pub failed: u64,
+    /// Last attempts left out because they ran in such a window.
+    pub excluded: u64,
+}
+
+/// Milliseconds in a UTC day (Unix time has no leap seconds).
+pub const DAY_MS: i64 = 86_400_000;
+
 /// The `results` table.
 pub trait Results {
     /// Inserts each row unless its id is stored already; says for each
@@ -141,6 +161,21 @@ pub trait Results {
         until_ms: i64,
         since: &[i64],
     ) -> Result<Vec<Counts>, StoreError>;
+
+    /// Per scenario, region and UTC day, the runs started in
+    /// `from_ms..to_ms` (of `scenario` only, when given), counted as
+    /// [`Results::outcome_counts`] counts them: only an attempt's last
+    /// result, and runs with `slo_excluded` apart. Summed by the database
+    /// (`GROUP BY` day), ordered by scenario, region and day.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn daily_counts(
+        &self,
+        scenario: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<DayCounts>, StoreError>;
 
     /// When the oldest stored run of `scenario` started (Unix ms): how
     /// much history its SLO windows cover. `None` without runs.

@@ -8,6 +8,8 @@
 //! - `runs`: a scenario's recent runs.
 //! - `alerts`: alerts with their timelines, and silences;
 //!   `alert_report`: the on-call review's figures per scenario.
+//! - `uptime`: availability per scenario × region and day, incidents;
+//!   `time_spans`: its union and overlap of spans of time.
 //! - `maintenance`: maintenance windows.
 //! - `probes`: probes and regions. `catalog`: the scenario files.
 
@@ -21,6 +23,8 @@ mod runs;
 mod scenario;
 mod scenarios;
 mod slo;
+mod time_spans;
+mod uptime;
 
 pub use alert_report::{AlertReport, Figures, ScenarioReport, alert_report};
 pub use alerts::{AlertList, AlertView, SilenceList, SilenceView, alert_list, silence_list};
@@ -34,3 +38,7 @@ pub use scenarios::{
     DEFAULT_WINDOW, RegionSummary, ScenarioList, ScenarioSummary, ScheduleView, scenario_list,
 };
 pub use slo::{SloView, slo_view};
+pub use uptime::{
+    DayUptime, Figures as UptimeFigures, Incident, RegionUptime, ScenarioUptime, UptimeReport,
+    uptime_report,
+};

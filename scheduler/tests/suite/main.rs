@@ -60,3 +60,4 @@ mod security;
 mod store;
 mod store_migrate;
 mod store_postgres;
+mod uptime_report;

@@ -14,7 +14,7 @@ use sonde_tests::wait_for_http;
 use crate::binary::{Fleet, stdout};
 
 /// One path of each read route.
-const READS: [&str; 13] = [
+const READS: [&str; 15] = [
     "/",
     "/scenarios/checkout",
     "/status.js",
@@ -25,6 +25,8 @@ const READS: [&str; 13] = [
     "/api/v1/silences",
     "/api/v1/maintenance",
     "/api/v1/reports/alerts",
+    "/api/v1/reports/uptime",
+    "/api/v1/reports/uptime?format=csv",
     "/api/v1/catalog",
     "/api/v1/probes",
     "/metrics",

@@ -9,7 +9,7 @@ use super::conn::limit;
 use super::{Conn, partitions};
 use crate::alert::slo::Counts;
 use crate::store::StoreError;
-use crate::store::results::{LastRun, ResultRow, Results};
+use crate::store::results::{DAY_MS, DayCounts, LastRun, ResultRow, Results};
 
 impl Results for Conn {
     fn insert_results(
@@ -176,6 +176,43 @@ impl Results for Conn {
                 Ok(Counts {
                     total: u64::try_from(row.try_get::<_, i64>(2 * i)?).unwrap_or(0),
                     failed: u64::try_from(row.try_get::<_, i64>(2 * i + 1)?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    fn daily_counts(
+        &self,
+        scenario: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<DayCounts>, StoreError> {
+        // The bounds on started_at (the partition key, constants here)
+        // let the planner read only the span's day partitions.
+        let sql = "SELECT scenario, region, started_at / $3 AS day,
+                    COUNT(*) FILTER (WHERE NOT slo_excluded),
+                    COUNT(*) FILTER (WHERE NOT slo_excluded AND outcome <> 'success'),
+                    COUNT(*) FILTER (WHERE slo_excluded)
+             FROM results AS r
+             WHERE started_at >= $1 AND started_at < $2
+               AND ($4::TEXT IS NULL OR scenario = $4)
+               AND (outcome = 'success' OR NOT EXISTS (
+                 SELECT 1 FROM results AS next
+                 WHERE next.retry_of = COALESCE(r.retry_of, r.id) AND next.attempt = r.attempt + 1))
+             GROUP BY scenario, region, day
+             ORDER BY scenario, region, day";
+        let from_ms = from_ms.max(0);
+        let rows = self.query(sql, &[&from_ms, &to_ms, &DAY_MS, &scenario])?;
+        let count = |v: i64| u64::try_from(v).unwrap_or(0);
+        rows.iter()
+            .map(|row| {
+                Ok(DayCounts {
+                    scenario: row.try_get(0)?,
+                    region: row.try_get(1)?,
+                    day: row.try_get(2)?,
+                    runs: count(row.try_get(3)?),
+                    failed: count(row.try_get(4)?),
+                    excluded: count(row.try_get(5)?),
                 })
             })
             .collect()

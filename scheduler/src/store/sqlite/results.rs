@@ -5,7 +5,7 @@ use scenarios::wire::{Outcome, RunResult};
 
 use crate::alert::slo::Counts;
 use crate::store::StoreError;
-use crate::store::results::{LastRun, ResultRow, Results};
+use crate::store::results::{DAY_MS, DayCounts, LastRun, ResultRow, Results};
 
 impl Results for Connection {
     fn insert_results(
@@ -181,6 +181,50 @@ impl Results for Connection {
                         .collect()
                 })?;
         Ok(counts)
+    }
+
+    fn daily_counts(
+        &self,
+        scenario: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<DayCounts>, StoreError> {
+        // One scenario reads its (scenario, region, started_at) index;
+        // every scenario reads the started_at one.
+        let only = if scenario.is_some() {
+            "AND scenario = ?4"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT scenario, region, started_at / ?3 AS day,
+                    COALESCE(SUM(slo_excluded = 0), 0),
+                    COALESCE(SUM(slo_excluded = 0 AND outcome != 'success'), 0),
+                    COALESCE(SUM(slo_excluded != 0), 0)
+             FROM results AS r
+             WHERE started_at >= ?1 AND started_at < ?2 {only}
+               AND (outcome = 'success' OR NOT EXISTS (
+                 SELECT 1 FROM results AS next
+                 WHERE next.retry_of = COALESCE(r.retry_of, r.id) AND next.attempt = r.attempt + 1))
+             GROUP BY scenario, region, day
+             ORDER BY scenario, region, day"
+        );
+        let mut params: Vec<rusqlite::types::Value> =
+            vec![from_ms.max(0).into(), to_ms.into(), DAY_MS.into()];
+        params.extend(scenario.map(|s| rusqlite::types::Value::from(s.to_owned())));
+        let count = |v: i64| u64::try_from(v).unwrap_or(0);
+        let mut stmt = self.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |row| {
+            Ok(DayCounts {
+                scenario: row.get(0)?,
+                region: row.get(1)?,
+                day: row.get(2)?,
+                runs: count(row.get(3)?),
+                failed: count(row.get(4)?),
+                excluded: count(row.get(5)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn first_run_at(&self, scenario: &str) -> Result<Option<i64>, StoreError> {
