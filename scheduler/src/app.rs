@@ -157,7 +157,7 @@ impl App {
     }
 
     /// Feeds every stored result of a catalog scenario into the metrics.
-    async fn rebuild_metrics(&self) -> Result<(), StoreError> {
+    pub(crate) async fn rebuild_metrics(&self) -> Result<(), StoreError> {
         let catalog = self.catalog.current();
         let (series, damaged) = self
             .store
@@ -183,8 +183,28 @@ impl App {
         Ok(())
     }
 
-    /// Everything `/metrics` shows now.
+    /// Everything `/metrics` shows now. Among replicas sharing a database
+    /// the fleet-wide series (scenarios, steps, probes, regions, alert
+    /// states and SLOs) come from the leader alone, which counts every
+    /// replica's results; each replica shows its own process series
+    /// (ingest, notifications, store, leader, catalog). Summed over all
+    /// replicas, every series then counts each result once.
     pub fn scrape(&self) -> Scrape {
+        let own = Scrape {
+            invalid_files: self.catalog.current().invalid_files(),
+            ingest: self.metrics.ingest_counts(),
+            notifications: self.metrics.notifications.sample(),
+            leader: Some(LeaderSample {
+                replica: self.leadership.replica().to_owned(),
+                leader: self.leadership.is_leader(),
+                catalog_matches_leader: crate::replicas::matches_leader(self),
+            }),
+            store: StoreSample::of(self.store.health()),
+            ..Scrape::default()
+        };
+        if self.leadership.is_leased() && !self.leadership.is_leader() {
+            return own;
+        }
         let catalog = self.catalog.current();
         let probes: Vec<ProbeSample> = self
             .fleet
@@ -212,16 +232,8 @@ impl App {
             series: self.metrics.series(),
             probes,
             regions,
-            invalid_files: catalog.invalid_files(),
-            ingest: self.metrics.ingest_counts(),
-            notifications: self.metrics.notifications.sample(),
             alerting: crate::evaluate::sample(self),
-            leader: Some(LeaderSample {
-                replica: self.leadership.replica().to_owned(),
-                leader: self.leadership.is_leader(),
-                catalog_matches_leader: crate::replicas::matches_leader(self),
-            }),
-            store: StoreSample::of(self.store.health()),
+            ..own
         }
     }
 

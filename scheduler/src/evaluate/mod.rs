@@ -67,18 +67,23 @@ where
     let written = app
         .store
         .write_as_leader(&app.leadership, app.clock.now_ms(), move |tx| {
-            let mut effects = if queued_elsewhere {
+            let (mut effects, elsewhere) = if queued_elsewhere {
                 evaluate_pending(&engine, tx, &world)?
             } else {
-                Effects::new()
+                (Effects::new(), Vec::new())
             };
             let (value, more) = f(&engine, tx, &world)?;
             effects.extend(more);
-            Ok((value, effects))
+            Ok(((value, elsewhere), effects))
         })
         .await;
     match written {
-        Ok((value, effects)) => {
+        Ok(((value, elsewhere), effects)) => {
+            // The leader's /metrics carries every replica's results
+            // (docs/deploy.md, "What /metrics shows").
+            if !elsewhere.is_empty() {
+                app.metrics.observe(&elsewhere, &app.catalog.current());
+            }
             for (probe, request) in effects {
                 tracing::info!(scenario = %request.scenario, probe = %probe, "Confirmation run requested.");
                 app.fleet.queue_run(&probe, request);
@@ -98,17 +103,21 @@ where
 }
 
 /// Feeds the engine the results other replicas queued, oldest first, and
-/// takes them off the queue.
-fn evaluate_pending(engine: &Engine, tx: &dyn Tx, world: &World) -> Result<Effects, StoreError> {
+/// takes them off the queue; hands them back for the leader's metrics.
+fn evaluate_pending(
+    engine: &Engine,
+    tx: &dyn Tx,
+    world: &World,
+) -> Result<(Effects, Vec<RunResult>), StoreError> {
     let pending = tx.pending_results(PENDING_BATCH)?;
     if pending.is_empty() {
-        return Ok(Effects::new());
+        return Ok((Effects::new(), pending));
     }
     let results: Vec<&RunResult> = pending.iter().collect();
     let effects = engine.apply_results(tx, world, &results)?;
     let ids: Vec<uuid::Uuid> = pending.iter().map(|r| r.id).collect();
     tx.evaluated(&ids)?;
-    Ok(effects)
+    Ok((effects, pending))
 }
 
 /// Re-evaluates every alert now: liveness, silences, the catalog.
@@ -129,11 +138,21 @@ pub async fn run(app: Arc<App>, stop: CancellationToken) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_all: Option<tokio::time::Instant> = None;
     let mut last_dirty = tokio::time::Instant::now();
+    let mut led = app.leadership.is_leader();
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
+        let leads = app.leadership.is_leader();
+        if leads && !led && app.leadership.is_leased() {
+            // The scenario series of /metrics are the leader's: a new
+            // leader counts every replica's results from the store.
+            if let Err(e) = app.rebuild_metrics().await {
+                tracing::warn!(error = %e, "Cannot rebuild the metrics from the store.");
+            }
+        }
+        led = leads;
         if !app.leadership.is_leader() {
             if let Err(e) = app.alerts.reload(&app.store, app.clock.now()).await {
                 tracing::warn!(error = %e, "Cannot reload the alert state the leader stored.");

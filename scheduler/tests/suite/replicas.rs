@@ -103,6 +103,14 @@ impl Replica {
         Some(value == 1.0)
     }
 
+    /// `sonde_scenario_runs_total` of `api` summed, `None` without it.
+    async fn runs_counted(&self) -> Option<f64> {
+        let samples = self
+            .samples("sonde_scenario_runs_total{", "scenario=\"api\"")
+            .await?;
+        (!samples.is_empty()).then(|| samples.iter().sum())
+    }
+
     /// Notifications this replica recorded as sent.
     async fn sent(&self) -> f64 {
         self.samples("sonde_notifications_total{", "outcome=\"sent\"")
@@ -234,6 +242,20 @@ async fn one_leader_pages_once_through_kills_and_pauses() {
         !shown.is_empty() && shown == a.open_alerts().await
     })
     .await;
+    // Fleet-wide series come from the leader alone, counting the results
+    // the follower took; the follower shows only its own.
+    crate::notify_support::eventually("the leader to count the follower's runs", || async {
+        a.runs_counted().await == Some(2.0)
+    })
+    .await;
+    assert_eq!(b.runs_counted().await, None, "no scenario series on a follower");
+    assert_eq!(
+        b.samples("sonde_ingest_results_total{", "outcome=\"accepted\"")
+            .await
+            .map(|s| s.iter().sum::<f64>()),
+        Some(2.0),
+        "the follower's own ingest"
+    );
 
     // The leader paused past its lease: the follower takes over and
     // sends the resolve.
@@ -271,6 +293,11 @@ async fn one_leader_pages_once_through_kills_and_pauses() {
     eprintln!("sched-a led {took:?} after sched-b was killed");
     a.post(&token, true).await;
     receiver.wait_for(4).await;
+    // The new leader counts every result stored, whoever took it.
+    crate::notify_support::eventually("the new leader to count every run", || async {
+        a.runs_counted().await == Some(6.0)
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         statuses(&receiver),
