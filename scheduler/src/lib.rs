@@ -122,6 +122,9 @@ pub async fn run_on(
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
         tracing::warn!("Background tasks did not stop within the grace period.");
     }
+    if let Err(e) = app.fleet.persist_all().await {
+        tracing::warn!(error = %e, "Cannot record when probes were last seen.");
+    }
     app.release_lease().await;
     app.store.close().await;
     tracing::info!("Scheduler stopped.");

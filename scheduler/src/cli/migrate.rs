@@ -1,6 +1,8 @@
 //! `scheduler migrate --from-sqlite PATH`: copies an SQLite store's history
-//! (results, alerts with their timelines, silences, maintenance windows and
-//! token hashes) into the PostgreSQL store the configuration names.
+//! (results, alerts with their timelines, each scenario × region's alert
+//! state, silences, maintenance windows, probes, the audit log and token
+//! hashes) into the PostgreSQL store the configuration names, so the
+//! scheduler answers the same on it.
 //!
 //! Resumable: every table is copied by key and rows the target holds
 //! already are skipped, so a run stopped halfway and started again ends
@@ -82,8 +84,11 @@ fn run(config: &Config, from: &Path) -> anyhow::Result<Vec<Copied>> {
     Ok(vec![
         results(&*source, &*target, now_ms)?,
         alerts(&*source, &*target)?,
+        states(&*source, &*target, now_ms)?,
         silences(&*source, &*target)?,
         windows(&*source, &*target)?,
+        probes(&*source, &*target)?,
+        audit(&*source, &*target)?,
         tokens(&*source, &*target)?,
     ])
 }
@@ -195,6 +200,72 @@ fn windows(source: &dyn Tx, target: &dyn Tx) -> anyhow::Result<Copied> {
         }
     }
     eprintln!("maintenance windows: {} copied", done.copied);
+    Ok(done)
+}
+
+/// Each scenario × region's state (health, failure streak, recent runs):
+/// without it the migrated scheduler would start every region unknown.
+fn states(source: &dyn Tx, target: &dyn Tx, now_ms: i64) -> anyhow::Result<Copied> {
+    let mut done = Copied {
+        table: "alert states",
+        copied: 0,
+        present: 0,
+    };
+    let existing: HashSet<(String, String)> = target
+        .load_health()?
+        .into_iter()
+        .map(|(scenario, region, _)| (scenario, region))
+        .collect();
+    for (scenario, region, health) in source.load_health()? {
+        if existing.contains(&(scenario.clone(), region.clone())) {
+            done.present += 1;
+        } else {
+            target.save_health(&scenario, &region, &health, now_ms)?;
+            done.copied += 1;
+        }
+    }
+    eprintln!("alert states: {} copied", done.copied);
+    Ok(done)
+}
+
+/// Registered probes, with when they were first and last seen.
+fn probes(source: &dyn Tx, target: &dyn Tx) -> anyhow::Result<Copied> {
+    let mut done = Copied {
+        table: "probes",
+        copied: 0,
+        present: 0,
+    };
+    let existing: HashSet<String> = target.probes()?.into_iter().map(|p| p.name).collect();
+    for probe in source.probes()? {
+        if existing.contains(&probe.name) {
+            done.present += 1;
+        } else {
+            target.upsert_probe(&probe)?;
+            done.copied += 1;
+        }
+    }
+    eprintln!("probes: {} copied", done.copied);
+    Ok(done)
+}
+
+/// The audit log; an entry is the same when every field is.
+fn audit(source: &dyn Tx, target: &dyn Tx) -> anyhow::Result<Copied> {
+    let mut done = Copied {
+        table: "audit entries",
+        copied: 0,
+        present: 0,
+    };
+    let existing = target.audit_since(i64::MIN, usize::MAX)?;
+    // Oldest first, so entries of one instant keep their order.
+    for entry in source.audit_since(i64::MIN, usize::MAX)?.into_iter().rev() {
+        if existing.contains(&entry) {
+            done.present += 1;
+        } else {
+            target.record_audit(&entry)?;
+            done.copied += 1;
+        }
+    }
+    eprintln!("audit entries: {} copied", done.copied);
     Ok(done)
 }
 

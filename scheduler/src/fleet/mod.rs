@@ -230,6 +230,33 @@ impl Fleet {
         })
     }
 
+    /// Stores every probe's latest call not stored yet (calls are stored at
+    /// most every [`PERSIST_EVERY`]): at shutdown, so a restarted or
+    /// migrated scheduler knows when each probe was last seen.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn persist_all(&self) -> Result<(), StoreError> {
+        let rows: Vec<ProbeRow> = {
+            let mut state = self.lock();
+            state
+                .probes
+                .values_mut()
+                .filter(|p| p.persisted_at.is_none_or(|at| at < p.last_seen))
+                .map(|p| {
+                    p.persisted_at = Some(p.last_seen);
+                    p.row()
+                })
+                .collect()
+        };
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .write(move |tx| rows.iter().try_for_each(|row| tx.upsert_probe(row)))
+            .await
+    }
+
     /// Takes in what other replicas sharing the store recorded of probes
     /// (a probe talks to one replica at a time): probes registered there,
     /// and calls newer than this replica saw, so every replica judges
