@@ -6,6 +6,7 @@
 //! views the read API serializes (`crate::views`), so the page and the
 //! API can never disagree.
 
+mod evidence;
 mod render;
 mod svg;
 
@@ -660,8 +661,8 @@ fn status_name(status: AlertStatus) -> &'static str {
     }
 }
 
-/// The failing step of `run`: its error and the failed assertions'
-/// expected vs actual.
+/// The failing step of `run`: its error, the failed assertions'
+/// expected vs actual, and the response it saw.
 fn failure(run: &RunResult) -> String {
     let Some(step) = run.steps.iter().find(|s| s.status == StepStatus::Failed) else {
         return String::new();
@@ -700,6 +701,9 @@ fn failure(run: &RunResult) -> String {
             );
         }
         out.push_str("</tbody></table>");
+    }
+    if let Some(e) = &step.evidence {
+        out.push_str(&evidence::section(e));
     }
     out.push_str("</div>");
     out
