@@ -66,7 +66,10 @@ mod tests {
         };
         let html = section(&evidence);
         assert!(!html.contains("<script>"), "{html}");
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
         assert!(html.contains("HTTP/1.1 500 Internal Server Error"));
         assert!(html.contains("<code>127.0.0.1:8080</code>"));
         assert!(html.contains("truncated: first 25 of 9000 bytes shown"));
