@@ -417,7 +417,7 @@ fn alert_table<'a>(
         let started = scenarios::wire::time::format(&al.started_at);
         let _ = write!(
             rows,
-            "<tr><td><span class=\"pill\" style=\"background:var(--{})\">{}</span></td><td>{}</td><td>{}<br>{}</td><td title=\"{}\">{}{}</td><td>{}</td></tr>",
+            "<tr><td><span class=\"pill\" style=\"background:var(--{})\">{}</span></td><td>{}</td><td>{}<br>{}</td><td title=\"{}\">{}{}</td><td>{}{}</td></tr>",
             match (a.status, a.muted) {
                 (AlertStatus::Firing, true) => "muted",
                 (AlertStatus::Firing, false) => "down",
@@ -437,6 +437,12 @@ fn alert_table<'a>(
             al.runbook
                 .as_deref()
                 .map(|r| format!("<a href=\"{}\" rel=\"noopener\">runbook</a>", escape(r)))
+                .unwrap_or_default(),
+            // The scenario view holds the latest run per region and its
+            // evidence: why the alert fired.
+            al.scenario
+                .as_deref()
+                .map(|n| format!(" <a href=\"/scenarios/{}\">failing run</a>", encode(n)))
                 .unwrap_or_default(),
         );
     }
