@@ -88,6 +88,14 @@ pub struct NetArgs {
         value_delimiter = ','
     )]
     pub allow_target: Vec<ipnet::IpNet>,
+    /// How many bytes of a failed step's response body its evidence keeps
+    /// (redacted first, then cut on a character boundary).
+    #[arg(
+        long,
+        env = "SONDE_PROBE_EVIDENCE_BYTES",
+        default_value_t = scenarios::wire::EVIDENCE_BODY_BYTES
+    )]
+    pub evidence_bytes: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -301,6 +309,7 @@ pub fn runner(args: &NetArgs, guard_default: bool) -> Result<Runner, String> {
         secrets: Arc::new(secrets),
         region: args.region.clone(),
         probe: hostname(),
+        evidence_bytes: args.evidence_bytes,
     })
 }
 

@@ -4,6 +4,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use scenarios::wire::{ErrorKind, StepError, TlsInfo};
@@ -25,6 +26,9 @@ pub struct NetFailure {
     /// The server certificate when the TLS handshake got that far, also
     /// when verification failed.
     pub tls: Option<TlsInfo>,
+    /// The address connected to, when a connection was made before the
+    /// failure: evidence of which server answered badly.
+    pub remote: Option<SocketAddr>,
 }
 
 impl NetFailure {
@@ -34,11 +38,17 @@ impl NetFailure {
             message: message.into(),
             phases: PhaseTimings::default(),
             tls: None,
+            remote: None,
         }
     }
 
     pub(crate) fn with_phases(mut self, phases: PhaseTimings) -> Self {
         self.phases = phases;
+        self
+    }
+
+    pub(crate) fn with_remote(mut self, remote: SocketAddr) -> Self {
+        self.remote = Some(remote);
         self
     }
 

@@ -95,11 +95,15 @@ impl Session {
                     phases.ttfb = Some(clock.lap());
                     return Err(exchange_error(&e)
                         .with_phases(phases)
-                        .with_tls(conn.tls.clone()));
+                        .with_tls(conn.tls.clone())
+                        .with_remote(conn.remote));
                 }
                 Err(timeout) => {
                     phases.ttfb = Some(clock.lap());
-                    return Err(timeout.with_phases(phases).with_tls(conn.tls.clone()));
+                    return Err(timeout
+                        .with_phases(phases)
+                        .with_tls(conn.tls.clone())
+                        .with_remote(conn.remote));
                 }
                 Ok(Ok(response)) => break response,
             }
@@ -110,7 +114,11 @@ impl Session {
         let read = read_body(body, encoding, call.max_body_bytes, deadline).await;
         phases.transfer = Some(clock.lap());
         // A body cut short leaves the connection unusable: it is dropped.
-        let body = read.map_err(|f| f.with_phases(phases).with_tls(conn.tls.clone()))?;
+        let body = read.map_err(|f| {
+            f.with_phases(phases)
+                .with_tls(conn.tls.clone())
+                .with_remote(conn.remote)
+        })?;
         let answer = HttpResponse {
             status: parts.status.as_u16(),
             version: version_name(parts.version),
@@ -163,7 +171,7 @@ impl Session {
                 .await;
             return started.and_then(|s| s).map_err(|f| {
                 phases.ttfb = Some(clock.lap());
-                f.with_phases(*phases)
+                f.with_phases(*phases).with_remote(remote)
             });
         }
         let alpn = Alpn::for_version(origin.version);
@@ -172,7 +180,7 @@ impl Session {
             .handshake(tcp, &origin.host, &origin.tls, ca_pem, alpn, deadline)
             .await;
         phases.tls = Some(clock.lap());
-        let done = handshaken.map_err(|f| f.with_phases(*phases))?;
+        let done = handshaken.map_err(|f| f.with_phases(*phases).with_remote(remote))?;
         let h2 = match origin.version {
             Some(HttpVersion::Http1) => false,
             Some(HttpVersion::Http2) => true,
@@ -184,7 +192,7 @@ impl Session {
             .await;
         started.and_then(|s| s).map_err(|f| {
             phases.ttfb = Some(clock.lap());
-            f.with_phases(*phases).with_tls(info)
+            f.with_phases(*phases).with_tls(info).with_remote(remote)
         })
     }
 }

@@ -13,7 +13,7 @@ use url::Url;
 
 use super::other_steps::{cert_expiry, failed};
 use super::recorded::RecordedUrl;
-use super::{RunState, checks, failed_before_start, traceparent};
+use super::{RunState, checks, evidence, failed_before_start, traceparent};
 use crate::net::{HttpCall, HttpResponse, PhaseTimings};
 
 /// `User-Agent` unless the step sets one.
@@ -76,6 +76,7 @@ pub async fn run(
             Err(mut f) => {
                 f.phases = add(&phases, &f.phases);
                 f.message = recorded.describe(&url, &f.message);
+                result.evidence = f.remote.map(evidence::of_connection);
                 return failed(result, f);
             }
         };
@@ -93,6 +94,7 @@ pub async fn run(
         let recorded_next = recorded.follow(location, &next, &state.runner.secrets.values());
         redirects += 1;
         if !visited.insert(next.to_string()) {
+            result.evidence = Some(shown(state, &resp));
             return redirect_failure(
                 result,
                 phases,
@@ -105,6 +107,7 @@ pub async fn run(
         }
         if redirects > req.max_redirects {
             let message = format!("more than {} redirects", req.max_redirects);
+            result.evidence = Some(shown(state, &resp));
             return redirect_failure(result, phases, wire::ErrorKind::TooManyRedirects, message);
         }
         // 303 always, and 301/302 after a POST, continue as a GET without a
@@ -132,8 +135,17 @@ pub async fn run(
         ..Observation::default()
     };
     checks::apply(step, &obs, &mut result, &mut state.scope);
+    if result.status == wire::StepStatus::Failed {
+        result.evidence = Some(shown(state, &response));
+    }
     result.tls = tls;
     result
+}
+
+/// The evidence a failed step keeps of `resp`.
+fn shown(state: &RunState<'_>, resp: &HttpResponse) -> wire::Evidence {
+    let secrets = state.runner.secrets.values();
+    evidence::of_response(resp, state.runner.evidence_bytes, &secrets)
 }
 
 struct Rendered {

@@ -6,6 +6,7 @@
 
 mod checks;
 mod cookies;
+mod evidence;
 mod http_step;
 mod other_steps;
 mod recorded;
@@ -38,6 +39,9 @@ pub struct Runner {
     pub secrets: Arc<Secrets>,
     pub region: String,
     pub probe: String,
+    /// How many bytes of a failed step's response body its evidence keeps
+    /// (`--evidence-bytes`).
+    pub evidence_bytes: usize,
 }
 
 /// Why and when a run happens.

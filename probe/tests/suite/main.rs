@@ -27,6 +27,7 @@ mod agent_shutdown;
 mod agent_spool;
 mod ci_formats;
 mod cli;
+mod evidence;
 mod import_hurl;
 mod net_dns;
 mod net_guard;

@@ -13,6 +13,7 @@
 //! - `run_result`: [`RunResult`] and its [`Outcome`].
 //! - `step`: [`StepResult`] and what a step reports (phases, HTTP, TLS, DNS,
 //!   assertions).
+//! - `evidence`: [`Evidence`] a failed step leaves, its [`Screenshot`].
 //! - `error`: [`StepError`] and its bounded [`ErrorKind`].
 //! - `redact`: [`redact`] secret values, [`truncate_actual`].
 //! - `plan`: [`Plan`], [`PlannedScenario`], on-demand [`RunRequest`]s.
@@ -23,6 +24,7 @@
 
 mod encoded;
 mod error;
+mod evidence;
 mod ingest;
 mod plan;
 mod redact;
@@ -32,6 +34,7 @@ pub mod time;
 mod version;
 
 pub use error::{ErrorKind, StepError};
+pub use evidence::{EVIDENCE_BODY_BYTES, Evidence, Screenshot};
 pub use ingest::{IngestAck, RejectReason, Rejected, ResultBatch};
 pub use plan::{Plan, PlannedScenario, RunReason, RunRequest};
 pub use redact::{ACTUAL_MAX_CHARS, REDACTED, redact, truncate_actual};

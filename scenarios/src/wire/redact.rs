@@ -36,7 +36,7 @@ impl RunResult {
     /// Redacts `secrets` in every string that can carry data from the
     /// target or from templates: assertions (`expr`, `expected`,
     /// `actual`), error messages, certificate subjects and verification
-    /// errors, DNS answers. The URL is left as it is: it describes the
+    /// errors, DNS answers, evidence (status line, headers, body). The URL is left as it is: it describes the
     /// request, and the probe records it from a rendering with each secret
     /// as `***` (masking afterwards would also hit a secret's text where the
     /// secret was never put, and miss it where the URL parser rewrote it).
@@ -66,6 +66,26 @@ fn redact_step(step: &mut StepResult, secrets: &[&str]) {
     }
     if let Some(error) = &mut step.error {
         scrub(&mut error.message, secrets);
+    }
+    if let Some(evidence) = &mut step.evidence {
+        evidence
+            .status_line
+            .iter_mut()
+            .for_each(|s| scrub(s, secrets));
+        for (name, value) in &mut evidence.headers {
+            scrub(name, secrets);
+            scrub(value, secrets);
+        }
+        if let Some(body) = &mut evidence.body {
+            scrub(body, secrets);
+            // A cut body may end in a secret's beginning.
+            if evidence.body_truncated
+                && let Some(start) = cut_secret_start(body, secrets)
+            {
+                body.truncate(start);
+                body.push_str(REDACTED);
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::StepError;
+use super::evidence::Evidence;
 use super::time;
 
 /// The result of one step. Every field is always written; what does not
@@ -38,6 +39,10 @@ pub struct StepResult {
     /// Why the step could not be carried out; `null` when it was (a failed
     /// assertion is not an error).
     pub error: Option<StepError>,
+    /// What the response looked like when an HTTP step failed; `null` when
+    /// it passed, was skipped, or is of another kind.
+    #[serde(default)]
+    pub evidence: Option<Evidence>,
 }
 
 impl StepResult {
@@ -55,6 +60,7 @@ impl StepResult {
             assertions: Vec::new(),
             captures: Vec::new(),
             error: None,
+            evidence: None,
         }
     }
 }
@@ -177,7 +183,7 @@ mod tests {
             .expect("serializes");
         assert_eq!(
             json,
-            r#"{"name":"checkout","kind":"http","status":"skipped","duration_ms":null,"phases":null,"http":null,"tls":null,"dns":null,"assertions":[],"captures":[],"error":null}"#
+            r#"{"name":"checkout","kind":"http","status":"skipped","duration_ms":null,"phases":null,"http":null,"tls":null,"dns":null,"assertions":[],"captures":[],"error":null,"evidence":null}"#
         );
     }
 

@@ -104,6 +104,7 @@ fn home() -> StepResult {
         ],
         captures: vec![],
         error: None,
+        evidence: None,
     }
 }
 
@@ -127,6 +128,7 @@ fn login() -> StepResult {
         ],
         captures: vec!["token".into()],
         error: None,
+        evidence: None,
     }
 }
 
@@ -146,6 +148,7 @@ fn products() -> StepResult {
             kind: ErrorKind::Timeout,
             message: "no response within the step timeout of 10s".into(),
         }),
+        evidence: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //! views the read API serializes (`crate::views`), so the page and the
 //! API can never disagree.
 
+mod evidence;
 mod render;
 mod svg;
 mod uptime_bars;
@@ -436,7 +437,7 @@ fn alert_table<'a>(
         let started = scenarios::wire::time::format(&al.started_at);
         let _ = write!(
             rows,
-            "<tr><td><span class=\"pill\" style=\"background:var(--{})\">{}</span></td><td>{}</td><td>{}<br>{}</td><td title=\"{}\">{}{}</td><td>{}</td></tr>",
+            "<tr><td><span class=\"pill\" style=\"background:var(--{})\">{}</span></td><td>{}</td><td>{}<br>{}</td><td title=\"{}\">{}{}</td><td>{}{}</td></tr>",
             match (a.status, a.muted) {
                 (AlertStatus::Firing, true) => "muted",
                 (AlertStatus::Firing, false) => "down",
@@ -456,6 +457,12 @@ fn alert_table<'a>(
             al.runbook
                 .as_deref()
                 .map(|r| format!("<a href=\"{}\" rel=\"noopener\">runbook</a>", escape(r)))
+                .unwrap_or_default(),
+            // The scenario view holds the latest run per region and its
+            // evidence: why the alert fired.
+            al.scenario
+                .as_deref()
+                .map(|n| format!(" <a href=\"/scenarios/{}\">failing run</a>", encode(n)))
                 .unwrap_or_default(),
         );
     }
@@ -702,8 +709,8 @@ fn status_name(status: AlertStatus) -> &'static str {
     }
 }
 
-/// The failing step of `run`: its error and the failed assertions'
-/// expected vs actual.
+/// The failing step of `run`: its error, the failed assertions'
+/// expected vs actual, and the response it saw.
 fn failure(run: &RunResult) -> String {
     let Some(step) = run.steps.iter().find(|s| s.status == StepStatus::Failed) else {
         return String::new();
@@ -742,6 +749,9 @@ fn failure(run: &RunResult) -> String {
             );
         }
         out.push_str("</tbody></table>");
+    }
+    if let Some(e) = &step.evidence {
+        out.push_str(&evidence::section(e));
     }
     out.push_str("</div>");
     out

@@ -23,6 +23,7 @@ mod depends;
 mod deploy;
 mod disk_full;
 mod dns;
+mod evidence;
 mod failover;
 mod fleet;
 mod ha;
