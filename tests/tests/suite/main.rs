@@ -25,6 +25,7 @@ mod disk_full;
 mod dns;
 mod failover;
 mod fleet;
+mod fleet_ha;
 mod maintenance;
 mod recorded_request;
 mod run_now;

@@ -184,7 +184,10 @@ fn check_compose_ha(config: &Value) {
         "postgres: password from a secret file"
     );
     assert!(postgres["environment"].get("POSTGRES_PASSWORD").is_none());
-    assert!(postgres["healthcheck"]["test"].is_array(), "postgres: healthcheck");
+    assert!(
+        postgres["healthcheck"]["test"].is_array(),
+        "postgres: healthcheck"
+    );
     let mut ports = Vec::new();
     for name in replicas {
         let s = service(config, name);
@@ -196,8 +199,14 @@ fn check_compose_ha(config: &Value) {
             "{name}: starts on a healthy database"
         );
         let env = &s["environment"];
-        assert!(env["SONDE_SCHEDULER_REPLICA"].is_string(), "{name}: replica");
-        assert!(env.get("SONDE_DB_PASSWORD").is_some(), "{name}: password from ha.env");
+        assert!(
+            env["SONDE_SCHEDULER_REPLICA"].is_string(),
+            "{name}: replica"
+        );
+        assert!(
+            env.get("SONDE_DB_PASSWORD").is_some(),
+            "{name}: password from ha.env"
+        );
         let listen = env["SONDE_SCHEDULER_LISTEN"].as_str().expect("listen");
         let port = listen.rsplit(':').next().unwrap().to_owned();
         if port != "9470" {

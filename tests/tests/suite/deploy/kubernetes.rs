@@ -32,10 +32,7 @@ fn kustomizations() -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("kustomization.yaml").is_file())
         .collect();
-    assert!(
-        overlays.iter().any(|p| p.ends_with("ha")),
-        "no ha overlay"
-    );
+    assert!(overlays.iter().any(|p| p.ends_with("ha")), "no ha overlay");
     overlays.sort();
     for region in REGIONS {
         assert!(
@@ -296,28 +293,35 @@ fn check_ha(objects: &[Value]) {
         "ha: no claim, the store is the database"
     );
     let pod = &set["spec"]["template"]["spec"];
-    let selects_schedulers = |selector: &Value| {
-        selector["matchLabels"]["app.kubernetes.io/name"] == "sonde-scheduler"
-    };
-    let anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
-        .as_array()
-        .expect("ha: preferred pod anti-affinity");
+    let selects_schedulers =
+        |selector: &Value| selector["matchLabels"]["app.kubernetes.io/name"] == "sonde-scheduler";
+    let anti =
+        pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+            .as_array()
+            .expect("ha: preferred pod anti-affinity");
     assert!(
-        anti.iter().any(|t| t["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
-            && selects_schedulers(&t["podAffinityTerm"]["labelSelector"])),
+        anti.iter().any(
+            |t| t["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+                && selects_schedulers(&t["podAffinityTerm"]["labelSelector"])
+        ),
         "ha: anti-affinity across nodes: {anti:?}"
     );
     let spread = pod["topologySpreadConstraints"]
         .as_array()
         .expect("ha: topology spread");
     assert!(
-        spread.iter().any(|c| c["topologyKey"] == "topology.kubernetes.io/zone"
-            && selects_schedulers(&c["labelSelector"])),
+        spread
+            .iter()
+            .any(|c| c["topologyKey"] == "topology.kubernetes.io/zone"
+                && selects_schedulers(&c["labelSelector"])),
         "ha: spread over zones: {spread:?}"
     );
     let pdb = named(objects, "PodDisruptionBudget", "sonde-scheduler").expect("ha: a PDB");
     assert_eq!(pdb["spec"]["minAvailable"], 2, "ha: PDB minAvailable");
-    assert!(selects_schedulers(&pdb["spec"]["selector"]), "ha: PDB selector");
+    assert!(
+        selects_schedulers(&pdb["spec"]["selector"]),
+        "ha: PDB selector"
+    );
     let scheduler = &pod["containers"][0];
     let env = scheduler["env"].as_array().unwrap();
     let from = |name: &str| {
@@ -342,8 +346,14 @@ fn check_ha(objects: &[Value]) {
         .and_then(|(user, _)| user.split_once(':'))
         .map(|(_, password)| password)
         .expect("ha: a password in database_url");
-    let [name] = env_refs(password).try_into().expect("ha: the password is {{env.NAME}}");
-    assert_eq!(password, format!("{{{{env.{name}}}}}"), "ha: no plaintext password");
+    let [name] = env_refs(password)
+        .try_into()
+        .expect("ha: the password is {{env.NAME}}");
+    assert_eq!(
+        password,
+        format!("{{{{env.{name}}}}}"),
+        "ha: no plaintext password"
+    );
     assert!(
         from(&name)["secretKeyRef"]["name"].is_string(),
         "ha: {name} from a Secret"
