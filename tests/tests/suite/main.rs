@@ -26,6 +26,7 @@ mod dns;
 mod evidence;
 mod failover;
 mod fleet;
+mod fleet_ha;
 mod ha;
 mod maintenance;
 mod recorded_request;

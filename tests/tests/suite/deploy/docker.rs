@@ -166,3 +166,113 @@ fn compose_file_is_valid_for_docker_compose() {
     let config = yaml_docs(&String::from_utf8(out.stdout).unwrap()).remove(0);
     check_compose(&config);
 }
+
+/// PostgreSQL and three scheduler replicas: every probe lists every
+/// replica, replicas beyond the image's port have their own health check,
+/// and the database password is a file and an env file, never the compose file.
+fn check_compose_ha(config: &Value) {
+    let replicas = ["scheduler-a", "scheduler-b", "scheduler-c"];
+    let postgres = service(config, "postgres");
+    assert!(
+        postgres["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("postgres:") && i.ends_with("-bookworm")),
+        "postgres: the official Debian-based image"
+    );
+    assert_eq!(
+        postgres["environment"]["POSTGRES_PASSWORD_FILE"], "/run/secrets/sonde-db-password",
+        "postgres: password from a secret file"
+    );
+    assert!(postgres["environment"].get("POSTGRES_PASSWORD").is_none());
+    assert!(
+        postgres["healthcheck"]["test"].is_array(),
+        "postgres: healthcheck"
+    );
+    let mut ports = Vec::new();
+    for name in replicas {
+        let s = service(config, name);
+        assert_eq!(s["read_only"], true, "{name}: read_only");
+        assert_eq!(s["user"], "65532:65532", "{name}: user");
+        assert_eq!(s["network_mode"], "service:demo-shop", "{name}");
+        assert_eq!(
+            s["depends_on"]["postgres"]["condition"], "service_healthy",
+            "{name}: starts on a healthy database"
+        );
+        let env = &s["environment"];
+        assert!(
+            env["SONDE_SCHEDULER_REPLICA"].is_string(),
+            "{name}: replica"
+        );
+        assert!(
+            env.get("SONDE_DB_PASSWORD").is_some(),
+            "{name}: password from ha.env"
+        );
+        let listen = env["SONDE_SCHEDULER_LISTEN"].as_str().expect("listen");
+        let port = listen.rsplit(':').next().unwrap().to_owned();
+        if port != "9470" {
+            let test = s["healthcheck"]["test"].to_string();
+            assert!(
+                test.contains(&format!("127.0.0.1:{port}/readyz")),
+                "{name}: health check on its own port: {test}"
+            );
+        }
+        ports.push(port);
+    }
+    let toml = read(&deploy("docker/scheduler-ha.toml"));
+    assert!(
+        toml.contains("database_url = \"postgres://sonde:{{env.SONDE_DB_PASSWORD}}@"),
+        "scheduler-ha.toml: password from the environment"
+    );
+    for region in REGIONS {
+        let s = service(config, &format!("probe-{region}"));
+        let command: Vec<&str> = s["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for port in &ports {
+            let flag = format!("--scheduler=http://127.0.0.1:{port}");
+            assert!(command.contains(&flag.as_str()), "{region}: {command:?}");
+        }
+        for name in replicas {
+            assert_eq!(
+                s["depends_on"][name]["condition"], "service_healthy",
+                "{region}: waits for {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn compose_ha_file_is_valid_for_docker_compose() {
+    let file = deploy("docker/compose-ha.yaml");
+    assert_eq!(yaml_docs(&read(&file)).len(), 1);
+    let Some(compose) = tool("docker-compose", "DOCKER_COMPOSE") else {
+        return skip(
+            "compose HA",
+            "docker-compose",
+            "apt-get install docker-compose",
+        );
+    };
+    // A copy beside stand-ins for what `compose-tokens --ha` writes, so the
+    // check needs no secrets in the working tree.
+    let tmp = tempfile::tempdir().unwrap();
+    let docker = tmp.path().join("deploy/docker");
+    let secrets = tmp.path().join(".sonde-local/compose");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::copy(&file, docker.join("compose-ha.yaml")).unwrap();
+    std::fs::write(secrets.join("db-password"), "x").unwrap();
+    std::fs::write(
+        secrets.join("ha.env"),
+        "SONDE_DB_PASSWORD=x\nPROBE_US_EAST_1_TOKEN_SHA256=x\n",
+    )
+    .unwrap();
+    let out = run(Command::new(compose)
+        .arg("-f")
+        .arg(docker.join("compose-ha.yaml"))
+        .arg("config"));
+    let config = yaml_docs(&String::from_utf8(out.stdout).unwrap()).remove(0);
+    check_compose_ha(&config);
+}

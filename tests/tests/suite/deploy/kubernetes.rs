@@ -1,7 +1,8 @@
 //! The Kustomize bases and region overlays render with `kubectl kustomize`
 //! (and pass `kubernetes-validate` when installed): hardened containers,
 //! probes, resources, references that resolve, a grace period that covers
-//! the drain, and one overlay and token hash per region.
+//! the drain, one overlay and token hash per region, and the `ha` overlay's
+//! three replicas on a shared database.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,8 +22,8 @@ fn seconds(text: &str) -> u64 {
     }
 }
 
-/// The directories `kubectl apply -k` is meant for: both bases and every
-/// region overlay.
+/// The directories `kubectl apply -k` is meant for: both bases, every
+/// region overlay and the `ha` overlay of the scheduler.
 fn kustomizations() -> Vec<PathBuf> {
     let root = deploy("kubernetes");
     let mut dirs = vec![root.join("base/scheduler"), root.join("base/probe")];
@@ -31,6 +32,7 @@ fn kustomizations() -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("kustomization.yaml").is_file())
         .collect();
+    assert!(overlays.iter().any(|p| p.ends_with("ha")), "no ha overlay");
     overlays.sort();
     for region in REGIONS {
         assert!(
@@ -106,7 +108,11 @@ fn check_container(c: &Value, what: &str) {
 fn check_references(pod: &Value, objects: &[Value], what: &str) {
     let volumes = pod["volumes"].as_array().cloned().unwrap_or_default();
     for v in &volumes {
-        if let Some(name) = v["secret"]["secretName"].as_str() {
+        // An optional Secret is the operator's (the database's), made elsewhere.
+        if let Some(name) = v["secret"]["secretName"]
+            .as_str()
+            .filter(|_| v["secret"]["optional"] != true)
+        {
             assert!(
                 named(objects, "Secret", name).is_some(),
                 "{what}: Secret {name}"
@@ -248,7 +254,10 @@ fn check_scheduler(objects: &[Value]) {
                     .is_some_and(|n| n.starts_with("sonde-probe-token-hashes"))
         })
         .expect("the token hash Secret");
-    for name in env_refs(&toml) {
+    for name in env_refs(&toml)
+        .into_iter()
+        .filter(|n| n.ends_with("_TOKEN_SHA256"))
+    {
         assert!(
             hashes["data"].get(&name).is_some(),
             "Secret has no {name} for scheduler.toml"
@@ -273,6 +282,106 @@ fn check_scheduler(objects: &[Value]) {
     }
 }
 
+/// Three replicas that survive a node: a disruption budget, spread over
+/// nodes and zones, each named after its pod, on a database whose
+/// credentials come from Secrets, never from the manifests.
+fn check_ha(objects: &[Value]) {
+    let set = named(objects, "StatefulSet", "sonde-scheduler").expect("the StatefulSet");
+    assert_eq!(set["spec"]["replicas"], 3, "ha: replicas");
+    assert!(
+        set["spec"].get("volumeClaimTemplates").is_none(),
+        "ha: no claim, the store is the database"
+    );
+    let pod = &set["spec"]["template"]["spec"];
+    let selects_schedulers =
+        |selector: &Value| selector["matchLabels"]["app.kubernetes.io/name"] == "sonde-scheduler";
+    let anti =
+        pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+            .as_array()
+            .expect("ha: preferred pod anti-affinity");
+    assert!(
+        anti.iter().any(
+            |t| t["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+                && selects_schedulers(&t["podAffinityTerm"]["labelSelector"])
+        ),
+        "ha: anti-affinity across nodes: {anti:?}"
+    );
+    let spread = pod["topologySpreadConstraints"]
+        .as_array()
+        .expect("ha: topology spread");
+    assert!(
+        spread
+            .iter()
+            .any(|c| c["topologyKey"] == "topology.kubernetes.io/zone"
+                && selects_schedulers(&c["labelSelector"])),
+        "ha: spread over zones: {spread:?}"
+    );
+    let pdb = named(objects, "PodDisruptionBudget", "sonde-scheduler").expect("ha: a PDB");
+    assert_eq!(pdb["spec"]["minAvailable"], 2, "ha: PDB minAvailable");
+    assert!(
+        selects_schedulers(&pdb["spec"]["selector"]),
+        "ha: PDB selector"
+    );
+    let scheduler = &pod["containers"][0];
+    let env = scheduler["env"].as_array().unwrap();
+    let from = |name: &str| {
+        &env.iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("ha: no {name}"))["valueFrom"]
+    };
+    assert_eq!(
+        from("SONDE_SCHEDULER_REPLICA")["fieldRef"]["fieldPath"],
+        "metadata.name",
+        "ha: replica from the pod name"
+    );
+    assert!(
+        from("SONDE_SCHEDULER_DATABASE_URL")["secretKeyRef"]["name"].is_string(),
+        "ha: database URL from a Secret"
+    );
+    let toml = scheduler_toml(objects).unwrap();
+    let url = toml_string(&toml, "database_url").expect("ha: database_url");
+    let password = url
+        .strip_prefix("postgres://")
+        .and_then(|rest| rest.split_once('@'))
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, password)| password)
+        .expect("ha: a password in database_url");
+    let [name] = env_refs(password)
+        .try_into()
+        .expect("ha: the password is {{env.NAME}}");
+    assert_eq!(
+        password,
+        format!("{{{{env.{name}}}}}"),
+        "ha: no plaintext password"
+    );
+    assert!(
+        from(&name)["secretKeyRef"]["name"].is_string(),
+        "ha: {name} from a Secret"
+    );
+    // Nothing in the render holds a database password in plain text.
+    for o in objects.iter().filter(|o| o["kind"] == "Secret") {
+        assert!(
+            o["data"].get("password").is_none() && o["data"].get("url").is_none(),
+            "ha: Secret {} carries database credentials",
+            o["metadata"]["name"]
+        );
+    }
+    assert_eq!(
+        readiness_path(scheduler),
+        Some("/readyz"),
+        "ha: readiness on /readyz"
+    );
+    let service = named(objects, "Service", "sonde-scheduler").expect("ha: the Service");
+    assert_eq!(
+        service["spec"]["selector"]["app.kubernetes.io/name"], "sonde-scheduler",
+        "ha: the Service spans every replica"
+    );
+}
+
+fn readiness_path(container: &Value) -> Option<&str> {
+    container["readinessProbe"]["httpGet"]["path"].as_str()
+}
+
 #[test]
 fn every_kustomization_renders_hardened_probed_and_sized() {
     let Some(kubectl) = tool("kubectl", "KUBECTL") else {
@@ -285,11 +394,14 @@ fn every_kustomization_renders_hardened_probed_and_sized() {
         let objects = yaml_docs(&text);
         check_render(&dir, &objects);
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        if dir.parent().is_some_and(|p| p.ends_with("overlays")) {
+        if REGIONS.contains(&name.as_str()) {
             check_overlay(&name, &objects);
         }
-        if dir.ends_with("base/scheduler") {
+        if dir.ends_with("base/scheduler") || dir.ends_with("overlays/ha") {
             check_scheduler(&objects);
+        }
+        if dir.ends_with("overlays/ha") {
+            check_ha(&objects);
         }
         if let Some(validate) = &validate {
             let file = tmp.path().join(format!("{name}.yaml"));
