@@ -1,5 +1,6 @@
-//! The scheduler configurations that ship, in the Kubernetes base and in
-//! the scheduler image, pass `scheduler validate` with their catalogs.
+//! The scheduler configurations that ship, in the Kubernetes base, its
+//! `ha` overlay and the scheduler image (alone and for compose HA), pass
+//! `scheduler validate` with their catalogs.
 
 use std::path::Path;
 use std::process::Command;
@@ -23,6 +24,9 @@ fn the_shipped_scheduler_configs_validate() {
         cmd.arg("validate").arg("--config").arg(config);
         cmd.env("SONDE_SCHEDULER_SCENARIOS_DIR", scenarios);
         cmd.env("SONDE_SCHEDULER_DATA_DIR", data.path());
+        // The database passwords of the HA configurations.
+        cmd.env("SONDE_DATABASE_PASSWORD", "x");
+        cmd.env("SONDE_DB_PASSWORD", "x");
         for name in &refs {
             cmd.env(name, hash);
         }
@@ -45,4 +49,20 @@ fn the_shipped_scheduler_configs_validate() {
         "{}",
         String::from_utf8_lossy(&image.stderr)
     );
+    for ha in [
+        "kubernetes/overlays/ha/scheduler.toml",
+        "docker/scheduler-ha.toml",
+    ] {
+        let config = deploy(ha);
+        assert!(
+            read(&config).contains("database_url"),
+            "{ha} names the database"
+        );
+        let ok = validate(&config, &catalog, &"ab".repeat(32));
+        assert!(
+            ok.status.success(),
+            "{ha}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+    }
 }
