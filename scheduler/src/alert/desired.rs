@@ -40,6 +40,7 @@ fn base(
         regions,
         runbook: policy.runbook.clone(),
         url: Some(world.scenario_url(&s.name)),
+        page_url: Some(world.scenario_page_url(&s.name)),
         labels: s.scenario.labels.clone(),
         ..Alert::new(id, scope, policy.severity, world.now)
     }

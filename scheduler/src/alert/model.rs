@@ -92,6 +92,10 @@ pub struct Alert {
     pub runbook: Option<String>,
     /// The scenario in the API.
     pub url: Option<String>,
+    /// The scenario's status page, where the failing run's evidence (status
+    /// line, headers, body) is shown. `None` for a probe or region alert.
+    #[serde(default)]
+    pub page_url: Option<String>,
     /// One line for humans: "checkout is down in eu-west-1: step checkout expected 200, got 503".
     pub summary: String,
     /// The scenario's own labels, passed on to Alertmanager.
@@ -132,6 +136,7 @@ impl Alert {
             trace_id: None,
             runbook: None,
             url: None,
+            page_url: None,
             summary: String::new(),
             labels: BTreeMap::new(),
             dependents: Vec::new(),

@@ -110,4 +110,10 @@ impl World {
     pub fn scenario_url(&self, scenario: &str) -> String {
         format!("{}/api/v1/scenarios/{scenario}", self.base_url)
     }
+
+    /// `scenario`'s status page: its latest run per region with the
+    /// failing step's evidence.
+    pub fn scenario_page_url(&self, scenario: &str) -> String {
+        format!("{}/scenarios/{scenario}", self.base_url)
+    }
 }

@@ -54,10 +54,14 @@ pub fn event(routing_key: &str, status: AlertStatus, alert: &Alert) -> Value {
         "class": alert.scope.as_str(),
         "custom_details": details(alert),
     });
-    let links: Vec<Value> = [("Runbook", &alert.runbook), ("Scenario", &alert.url)]
-        .into_iter()
-        .filter_map(|(name, href)| href.as_ref().map(|h| json!({"href": h, "text": name})))
-        .collect();
+    let links: Vec<Value> = [
+        ("Runbook", &alert.runbook),
+        ("Failing run", &alert.page_url),
+        ("Scenario", &alert.url),
+    ]
+    .into_iter()
+    .filter_map(|(name, href)| href.as_ref().map(|h| json!({"href": h, "text": name})))
+    .collect();
     if !links.is_empty() {
         event["links"] = Value::Array(links);
     }
