@@ -247,6 +247,18 @@ async fn one_failing_region_pages_once_confirmed_from_another_region_and_resolve
     );
     assert_eq!(alert["runbook"], "https://runbooks.example.com/home");
     assert!(alert["trace_id"].as_str().is_some_and(|t| t.len() == 32));
+    // The page links the failing run, whose step shows what the shop said.
+    let page_url = alert["page_url"].as_str().expect("page_url");
+    assert_eq!(page_url, world.fleet.url("/scenarios/home"), "{alert}");
+    let page = TestClient::new()
+        .get(page_url)
+        .await
+        .expect("the page")
+        .text();
+    assert!(
+        page.contains("<h4>Response</h4>") && page.contains("503 Service Unavailable"),
+        "the failing run's evidence on the linked page"
+    );
     // Sent once the other regions answered: the page says it is regional.
     assert_eq!(alert["confirmation"]["outcome"], "success", "{alert}");
     assert_ne!(alert["confirmation"]["region"], "eu-west-1", "{alert}");
