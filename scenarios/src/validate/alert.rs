@@ -9,11 +9,11 @@ use super::ctx::Ctx;
 use super::retry;
 use super::threshold;
 use crate::duration;
-use crate::model::{AlertPolicy, LatencyObjective, Schedule, Severity, SloObjective};
+use crate::model::{AlertPolicy, AnomalyPolicy, LatencyObjective, Schedule, Severity, SloObjective};
 use crate::raw::RawAlert;
 use crate::threshold::Threshold;
 
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 10] = [
     "after",
     "recover_after",
     "global_regions",
@@ -23,6 +23,7 @@ pub const KEYS: [&str; 9] = [
     "latency",
     "slo",
     "retry",
+    "anomaly",
 ];
 
 /// `regions` and `run` (the schedule and timeout) come from the header,
@@ -94,7 +95,36 @@ pub fn check(
     policy.latency = raw.latency.as_ref().and_then(|l| latency(ctx, l));
     policy.slo = raw.slo.as_ref().and_then(|s| slo(ctx, s.get_ref()));
     policy.retry = raw.retry.as_ref().and_then(|r| retry::check(ctx, r, run));
+    policy.anomaly = raw.anomaly.as_ref().and_then(|a| anomaly(ctx, a.get_ref()));
     policy
+}
+
+/// Fewer runs than this make a median and a MAD of noise.
+const MIN_ANOMALY_RUNS: i64 = 10;
+
+fn anomaly(ctx: &mut Ctx<'_>, raw: &crate::raw::RawAnomaly) -> Option<AnomalyPolicy> {
+    let mut policy = AnomalyPolicy::default();
+    let mut ok = true;
+    if let Some(s) = &raw.sensitivity {
+        let v = *s.get_ref();
+        if v.is_finite() && v > 0.0 {
+            policy.sensitivity = v;
+        } else {
+            ctx.error(
+                "`anomaly.sensitivity` is out of range",
+                s.span(),
+                "expected a number above 0, like 3.0",
+            );
+            ok = false;
+        }
+    }
+    if let Some(m) = &raw.min_runs {
+        match ctx.bounded(m, "anomaly.min_runs", MIN_ANOMALY_RUNS, 100_000) {
+            Some(n) => policy.min_runs = n,
+            None => ok = false,
+        }
+    }
+    ok.then_some(policy)
 }
 
 /// `recover_after` when the file leaves it out: one good run after a

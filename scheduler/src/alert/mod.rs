@@ -62,6 +62,7 @@ mod depends;
 mod desired;
 mod engine;
 mod hold;
+mod anomaly;
 pub mod latency;
 mod measure;
 pub mod model;
