@@ -9,7 +9,9 @@ use super::ctx::Ctx;
 use super::retry;
 use super::threshold;
 use crate::duration;
-use crate::model::{AlertPolicy, AnomalyPolicy, LatencyObjective, Schedule, Severity, SloObjective};
+use crate::model::{
+    AlertPolicy, AnomalyPolicy, LatencyObjective, Schedule, Severity, SloObjective,
+};
 use crate::raw::RawAlert;
 use crate::threshold::Threshold;
 

@@ -11,7 +11,8 @@
 //!   the past [`SEASON_WEEKS`] weeks form the baseline instead, when that
 //!   slot holds `min_runs` of them.
 //! - While an anomaly is firing the baseline is taken from the runs before
-//!   it started, so a lasting slowdown does not become the new normal.
+//!   it started, so a slowdown does not quickly become the new normal;
+//!   after [`WINDOW`] of firing it does, and the alert resolves.
 //! - Failed runs are left out: they are the regional alerts' business.
 
 use std::time::Duration;
@@ -104,7 +105,11 @@ pub fn judge(
     if recent.is_empty() {
         return None;
     }
-    let past: Vec<Sample> = match firing_since {
+    // Frozen for at most a window: a slowdown that lasts a week is the
+    // new normal, learned like any other history.
+    let frozen =
+        firing_since.filter(|since| now_ms.saturating_sub(*since) < crate::clock::millis(WINDOW));
+    let past: Vec<Sample> = match frozen {
         Some(since) => past
             .iter()
             .copied()
@@ -112,7 +117,7 @@ pub fn judge(
             .collect(),
         None => past.to_vec(),
     };
-    let until = firing_since.unwrap_or(now_ms);
+    let until = frozen.unwrap_or(now_ms);
     let baseline = baseline_at(&past, until, now_ms, policy.min_runs as usize)?;
     let upper = baseline.upper_ms(policy.sensitivity);
     let above: Vec<bool> = recent.iter().map(|s| s.duration_ms > upper).collect();
@@ -274,10 +279,33 @@ mod tests {
         let v = judge(&h, now, &POLICY, Some(start)).unwrap();
         assert_eq!(v.baseline.median_ms, 100.0);
         assert!(v.firing);
-        let back = series(400, now, |i| if (200..397).contains(&i) { 300.0 } else { 100.0 });
+        let back = series(400, now, |i| {
+            if (200..397).contains(&i) {
+                300.0
+            } else {
+                100.0
+            }
+        });
         assert!(!judge(&back, now, &POLICY, Some(start)).unwrap().firing);
-        let two = series(400, now, |i| if (200..398).contains(&i) { 300.0 } else { 100.0 });
+        let two = series(400, now, |i| {
+            if (200..398).contains(&i) {
+                300.0
+            } else {
+                100.0
+            }
+        });
         assert!(judge(&two, now, &POLICY, Some(start)).unwrap().firing);
+    }
+
+    #[test]
+    fn a_week_long_slowdown_becomes_the_new_normal() {
+        let now = 1_800_000_000_000;
+        let n = 8 * 288;
+        let start = now - 7 * 288 * 5 * MIN - 5 * MIN;
+        let h = series(n, now, |i| if i >= 288 { 300.0 } else { 100.0 });
+        let v = judge(&h, now, &POLICY, Some(start)).unwrap();
+        assert_eq!(v.baseline.median_ms, 300.0);
+        assert!(!v.firing);
     }
 
     #[test]
@@ -288,7 +316,11 @@ mod tests {
         let daily = |i: usize| {
             let at = now - (n - 1 - i) as i64 * 5 * MIN;
             let hour = (at / 3_600_000) % 24;
-            if (9..17).contains(&hour) { 200.0 } else { 100.0 }
+            if (9..17).contains(&hour) {
+                200.0
+            } else {
+                100.0
+            }
         };
         let h = series(n, now, |i| daily(i) + 5.0 * noise(i));
         let v = judge(&h, now, &POLICY, None).unwrap();

@@ -333,8 +333,11 @@ impl Engine {
             scenarios.insert(name);
         }
         for (key, verdict) in anomaly {
-            let firing = |v: Option<&Option<Verdict>>| v.and_then(Option::as_ref).is_some_and(|v| v.firing);
-            if firing(st.anomaly.get(&key)) != firing(Some(&verdict)) || !st.anomaly.contains_key(&key) {
+            let firing =
+                |v: Option<&Option<Verdict>>| v.and_then(Option::as_ref).is_some_and(|v| v.firing);
+            if firing(st.anomaly.get(&key)) != firing(Some(&verdict))
+                || !st.anomaly.contains_key(&key)
+            {
                 scenarios.insert(key.0.clone());
             }
             st.anomaly.insert(key, verdict);

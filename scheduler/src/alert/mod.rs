@@ -60,11 +60,11 @@
 //! `Alert::dependents`; a firing event is emitted again when that list
 //! grows while the parent's alert is sent (like a spread).
 
+pub mod anomaly;
 mod depends;
 mod desired;
 mod engine;
 mod hold;
-pub mod anomaly;
 pub mod latency;
 mod measure;
 pub mod model;

@@ -7,7 +7,8 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 
 use super::names::{
-    ALERTS_FIRING, LATENCY_BASELINE, SCENARIO_STATE, SCENARIO_UP, SLO_BUDGET_REMAINING, SLO_BURN_RATE,
+    ALERTS_FIRING, LATENCY_BASELINE, SCENARIO_STATE, SCENARIO_UP, SLO_BUDGET_REMAINING,
+    SLO_BURN_RATE,
 };
 use crate::alert::RegionState;
 

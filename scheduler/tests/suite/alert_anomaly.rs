@@ -184,12 +184,16 @@ async fn the_baseline_is_on_metrics() {
     );
     r.week().await;
     let scrape = r.f.t.scrape(None).await.text();
-    let series = format!(
-        "sonde_scenario_latency_baseline_seconds{{scenario=\"shop\",region=\"{REGION}\"}}"
-    );
+    let series =
+        format!("sonde_scenario_latency_baseline_seconds{{scenario=\"shop\",region=\"{REGION}\"}}");
     let value: f64 = scrape
         .lines()
-        .find_map(|l| l.strip_prefix(series.as_str())?.strip_prefix(' ')?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(series.as_str())?
+                .strip_prefix(' ')?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("{series} missing:\n{scrape}"));
     // A third of the day is busy (150 ms), the rest 100 ms: the median of
     // the week is a quiet hour's.
