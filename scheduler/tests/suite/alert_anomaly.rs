@@ -23,7 +23,7 @@ fn usual(at: DateTime<Utc>, i: u32) -> f64 {
     let busy = (9..17).contains(&at.hour());
     let base = if busy { 150.0 } else { 100.0 };
     let noise = f64::from(i.wrapping_mul(7_919) % 31) - 15.0;
-    let spike = if i % 97 == 0 { 2.0 } else { 1.0 };
+    let spike = if i.is_multiple_of(97) { 2.0 } else { 1.0 };
     (base + noise) * spike
 }
 
