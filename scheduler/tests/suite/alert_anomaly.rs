@@ -175,7 +175,7 @@ async fn failures_are_not_latency_anomalies() {
 }
 
 #[tokio::test]
-async fn the_baseline_is_on_metrics() {
+async fn the_baseline_is_on_metrics_and_the_status_page() {
     let mut r = Replay::new().await;
     let scrape = r.f.t.scrape(None).await.text();
     assert!(
@@ -202,6 +202,13 @@ async fn the_baseline_is_on_metrics() {
         scrape.contains("sonde_alerts_firing{scope=\"anomaly\",severity=\"warning\"} 0"),
         "{scrape}"
     );
+    // The status page draws it under the region's latency line.
+    let page = r.f.t.get("/scenarios/shop").await.text();
+    assert!(
+        page.contains("stroke-dasharray") && page.contains("eu-west-1 usual latency"),
+        "{page}"
+    );
+    assert!(!page.contains("us-east-1 usual latency"), "{page}");
     // Regions without history have no baseline yet.
     assert!(
         !scrape.contains(
