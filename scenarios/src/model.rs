@@ -386,6 +386,9 @@ pub struct AnomalyPolicy {
     pub sensitivity: f64,
     /// Successful runs of history before anything is judged; at least 10.
     pub min_runs: u32,
+    /// The anomaly alerts' severity: a slow region is not down, so
+    /// `warning` unless set.
+    pub severity: Severity,
 }
 
 impl Default for AnomalyPolicy {
@@ -393,6 +396,7 @@ impl Default for AnomalyPolicy {
         Self {
             sensitivity: 3.0,
             min_runs: 50,
+            severity: Severity::Warning,
         }
     }
 }

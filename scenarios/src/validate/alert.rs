@@ -70,16 +70,7 @@ pub fn check(
         None => policy.global_regions = policy.global_regions.min(max_regions as u32),
     }
     if let Some(s) = &raw.severity {
-        match s.get_ref().as_str() {
-            "critical" => policy.severity = Severity::Critical,
-            "warning" => policy.severity = Severity::Warning,
-            "info" => policy.severity = Severity::Info,
-            other => ctx.error(
-                format!("unknown severity `{other}`"),
-                s.span(),
-                "expected `critical`, `warning` or `info`",
-            ),
-        }
+        policy.severity = severity(ctx, s).unwrap_or(policy.severity);
     }
     if let Some(r) = &raw.runbook {
         match url::Url::parse(r.get_ref()) {
@@ -126,7 +117,29 @@ fn anomaly(ctx: &mut Ctx<'_>, raw: &crate::raw::RawAnomaly) -> Option<AnomalyPol
             None => ok = false,
         }
     }
+    if let Some(s) = &raw.severity {
+        match severity(ctx, s) {
+            Some(v) => policy.severity = v,
+            None => ok = false,
+        }
+    }
     ok.then_some(policy)
+}
+
+fn severity(ctx: &mut Ctx<'_>, s: &Spanned<String>) -> Option<Severity> {
+    match s.get_ref().as_str() {
+        "critical" => Some(Severity::Critical),
+        "warning" => Some(Severity::Warning),
+        "info" => Some(Severity::Info),
+        other => {
+            ctx.error(
+                format!("unknown severity `{other}`"),
+                s.span(),
+                "expected `critical`, `warning` or `info`",
+            );
+            None
+        }
+    }
 }
 
 /// `recover_after` when the file leaves it out: one good run after a

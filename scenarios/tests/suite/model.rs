@@ -204,7 +204,10 @@ fn anomaly_detection_is_read_with_its_defaults() {
     };
     let defaults = with("anomaly = {}").expect("anomaly is read");
     assert_eq!((defaults.sensitivity, defaults.min_runs), (3.0, 50));
-    let tuned = with("anomaly = { sensitivity = 2.5, min_runs = 10 }").expect("anomaly is read");
+    assert_eq!(defaults.severity, scenarios::model::Severity::Warning);
+    let tuned = with("anomaly = { sensitivity = 2.5, min_runs = 10, severity = \"critical\" }")
+        .expect("anomaly is read");
     assert_eq!((tuned.sensitivity, tuned.min_runs), (2.5, 10));
+    assert_eq!(tuned.severity, scenarios::model::Severity::Critical);
     assert_eq!(with("after = 1"), None, "no anomaly detection unless asked");
 }

@@ -211,6 +211,7 @@ mod tests {
     const POLICY: AnomalyPolicy = AnomalyPolicy {
         sensitivity: 3.0,
         min_runs: 50,
+        severity: scenarios::model::Severity::Warning,
     };
 
     /// One run every 5 minutes ending now, durations from `f(i)`.

@@ -210,8 +210,8 @@ pub(super) fn anomaly_alert_id(scenario: &str, region: &str) -> String {
     format!("{scenario}/anomaly/{region}")
 }
 
-/// One alert per region whose latency is anomalous: a warning, never
-/// grouped with the regional incidents (a slow region is not down).
+/// One alert per region whose latency is anomalous, of the anomaly's
+/// severity (`warning` unless set), never grouped with the regional incidents (a slow region is not down).
 fn anomaly_alerts(
     st: &State,
     world: &World,
@@ -229,7 +229,11 @@ fn anomaly_alerts(
         }
         let here = vec![r.clone()];
         let mut alert = base(world, s, anomaly_alert_id(&s.name, r), Scope::Anomaly, here);
-        alert.severity = Severity::Warning;
+        alert.severity = s
+            .scenario
+            .alert
+            .anomaly
+            .map_or(Severity::Warning, |a| a.severity);
         alert.summary = format!(
             "{} is slower than usual in {r}: p50 of last {} runs {:.0} ms vs baseline {:.0} ms ± {:.0} ms",
             s.name,
