@@ -347,6 +347,8 @@ pub struct AlertPolicy {
     pub slo: Option<SloObjective>,
     /// Run a failed run again on the same probe before it counts.
     pub retry: Option<RetryPolicy>,
+    /// Latency judged against a baseline learned from its own history.
+    pub anomaly: Option<AnomalyPolicy>,
 }
 
 impl Default for AlertPolicy {
@@ -361,6 +363,7 @@ impl Default for AlertPolicy {
             latency: None,
             slo: None,
             retry: None,
+            anomaly: None,
         }
     }
 }
@@ -372,6 +375,30 @@ pub struct LatencyObjective {
     pub percentile: f64,
     pub threshold: Duration,
     pub window: Duration,
+}
+
+/// `anomaly = { sensitivity = 3.0, min_runs = 50 }`: alert when a
+/// region's latency leaves the band its own history draws.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnomalyPolicy {
+    /// How many (robust) standard deviations above the median is too slow;
+    /// above 0.
+    pub sensitivity: f64,
+    /// Successful runs of history before anything is judged; at least 10.
+    pub min_runs: u32,
+    /// The anomaly alerts' severity: a slow region is not down, so
+    /// `warning` unless set.
+    pub severity: Severity,
+}
+
+impl Default for AnomalyPolicy {
+    fn default() -> Self {
+        Self {
+            sensitivity: 3.0,
+            min_runs: 50,
+            severity: Severity::Warning,
+        }
+    }
 }
 
 /// `retry = { attempts = 1, delay = "5s" }`: after a failed run, up to

@@ -147,6 +147,16 @@ pub struct RawAlert {
     pub latency: Option<Spanned<String>>,
     pub slo: Option<Spanned<RawSlo>>,
     pub retry: Option<Spanned<RawRetry>>,
+    pub anomaly: Option<Spanned<RawAnomaly>>,
+}
+
+/// `anomaly = { sensitivity, min_runs, severity }`, all optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnomaly {
+    pub sensitivity: Option<Spanned<f64>>,
+    pub min_runs: Option<Spanned<i64>>,
+    pub severity: Option<Spanned<String>>,
 }
 
 /// `retry = { attempts, delay }`.

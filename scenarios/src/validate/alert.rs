@@ -9,11 +9,13 @@ use super::ctx::Ctx;
 use super::retry;
 use super::threshold;
 use crate::duration;
-use crate::model::{AlertPolicy, LatencyObjective, Schedule, Severity, SloObjective};
+use crate::model::{
+    AlertPolicy, AnomalyPolicy, LatencyObjective, Schedule, Severity, SloObjective,
+};
 use crate::raw::RawAlert;
 use crate::threshold::Threshold;
 
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 10] = [
     "after",
     "recover_after",
     "global_regions",
@@ -23,6 +25,7 @@ pub const KEYS: [&str; 9] = [
     "latency",
     "slo",
     "retry",
+    "anomaly",
 ];
 
 /// `regions` and `run` (the schedule and timeout) come from the header,
@@ -67,16 +70,7 @@ pub fn check(
         None => policy.global_regions = policy.global_regions.min(max_regions as u32),
     }
     if let Some(s) = &raw.severity {
-        match s.get_ref().as_str() {
-            "critical" => policy.severity = Severity::Critical,
-            "warning" => policy.severity = Severity::Warning,
-            "info" => policy.severity = Severity::Info,
-            other => ctx.error(
-                format!("unknown severity `{other}`"),
-                s.span(),
-                "expected `critical`, `warning` or `info`",
-            ),
-        }
+        policy.severity = severity(ctx, s).unwrap_or(policy.severity);
     }
     if let Some(r) = &raw.runbook {
         match url::Url::parse(r.get_ref()) {
@@ -94,7 +88,58 @@ pub fn check(
     policy.latency = raw.latency.as_ref().and_then(|l| latency(ctx, l));
     policy.slo = raw.slo.as_ref().and_then(|s| slo(ctx, s.get_ref()));
     policy.retry = raw.retry.as_ref().and_then(|r| retry::check(ctx, r, run));
+    policy.anomaly = raw.anomaly.as_ref().and_then(|a| anomaly(ctx, a.get_ref()));
     policy
+}
+
+/// Fewer runs than this make a median and a MAD of noise.
+const MIN_ANOMALY_RUNS: i64 = 10;
+
+fn anomaly(ctx: &mut Ctx<'_>, raw: &crate::raw::RawAnomaly) -> Option<AnomalyPolicy> {
+    let mut policy = AnomalyPolicy::default();
+    let mut ok = true;
+    if let Some(s) = &raw.sensitivity {
+        let v = *s.get_ref();
+        if v.is_finite() && v > 0.0 {
+            policy.sensitivity = v;
+        } else {
+            ctx.error(
+                "`anomaly.sensitivity` is out of range",
+                s.span(),
+                "expected a number above 0, like 3.0",
+            );
+            ok = false;
+        }
+    }
+    if let Some(m) = &raw.min_runs {
+        match ctx.bounded(m, "anomaly.min_runs", MIN_ANOMALY_RUNS, 100_000) {
+            Some(n) => policy.min_runs = n,
+            None => ok = false,
+        }
+    }
+    if let Some(s) = &raw.severity {
+        match severity(ctx, s) {
+            Some(v) => policy.severity = v,
+            None => ok = false,
+        }
+    }
+    ok.then_some(policy)
+}
+
+fn severity(ctx: &mut Ctx<'_>, s: &Spanned<String>) -> Option<Severity> {
+    match s.get_ref().as_str() {
+        "critical" => Some(Severity::Critical),
+        "warning" => Some(Severity::Warning),
+        "info" => Some(Severity::Info),
+        other => {
+            ctx.error(
+                format!("unknown severity `{other}`"),
+                s.span(),
+                "expected `critical`, `warning` or `info`",
+            );
+            None
+        }
+    }
 }
 
 /// `recover_after` when the file leaves it out: one good run after a

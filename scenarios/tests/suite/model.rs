@@ -192,3 +192,22 @@ fn after_and_recover_after_take_a_count_or_n_of_m() {
         );
     }
 }
+
+#[test]
+fn anomaly_detection_is_read_with_its_defaults() {
+    let with = |line: &str| {
+        parse(&format!(
+            "interval = \"1m\"\n[[steps]]\nname = \"a\"\nget = \"https://example.test/\"\n[alert]\n{line}\n"
+        ))
+        .alert
+        .anomaly
+    };
+    let defaults = with("anomaly = {}").expect("anomaly is read");
+    assert_eq!((defaults.sensitivity, defaults.min_runs), (3.0, 50));
+    assert_eq!(defaults.severity, scenarios::model::Severity::Warning);
+    let tuned = with("anomaly = { sensitivity = 2.5, min_runs = 10, severity = \"critical\" }")
+        .expect("anomaly is read");
+    assert_eq!((tuned.sensitivity, tuned.min_runs), (2.5, 10));
+    assert_eq!(tuned.severity, scenarios::model::Severity::Critical);
+    assert_eq!(with("after = 1"), None, "no anomaly detection unless asked");
+}

@@ -192,6 +192,9 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
             });
         }
     }
+    if policy.anomaly.is_some() {
+        out.extend(anomaly_alerts(st, world, s, &regions));
+    }
     // An SLO alert of a scenario with a regional or global alert is the
     // same incident: that alert carries the burn (`budget_note`).
     let incident = out
@@ -199,6 +202,53 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
         .any(|d| matches!(d.alert.scope, Scope::Region | Scope::Global));
     if let Some(status) = slo {
         out.extend(slo_alerts(world, s, &regions, status, incident));
+    }
+    out
+}
+
+/// `checkout/anomaly/eu-west-1`.
+pub(super) fn anomaly_alert_id(scenario: &str, region: &str) -> String {
+    format!("{scenario}/anomaly/{region}")
+}
+
+/// One alert per region whose latency is anomalous, of the anomaly's
+/// severity (`warning` unless set), never grouped with the regional incidents (a slow region is not down).
+fn anomaly_alerts(
+    st: &State,
+    world: &World,
+    s: &CatalogScenario,
+    regions: &[String],
+) -> Vec<Desired> {
+    let mut out = Vec::new();
+    for r in regions {
+        let key = (s.name.clone(), r.clone());
+        let Some(Some(v)) = st.anomaly.get(&key) else {
+            continue;
+        };
+        if !v.firing {
+            continue;
+        }
+        let here = vec![r.clone()];
+        let mut alert = base(world, s, anomaly_alert_id(&s.name, r), Scope::Anomaly, here);
+        alert.severity = s
+            .scenario
+            .alert
+            .anomaly
+            .map_or(Severity::Warning, |a| a.severity);
+        alert.summary = format!(
+            "{} is slower than usual in {r}: p50 of last {} runs {:.0} ms vs baseline {:.0} ms ± {:.0} ms",
+            s.name,
+            v.judged,
+            v.recent_p50_ms,
+            v.baseline.median_ms,
+            v.baseline.floored_spread_ms(),
+        );
+        out.push(Desired {
+            alert,
+            grouped: false,
+            confirm: None,
+            suppressed: None,
+        });
     }
     out
 }

@@ -11,6 +11,7 @@ use scenarios::wire::{RunRequest, RunResult};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::anomaly::Verdict;
 use super::latency;
 use super::model::{Alert, AlertEvent, AlertStatus, Confirmation};
 use super::silence::Silence;
@@ -44,6 +45,11 @@ pub(super) struct State {
     pub config_windows: Vec<Window>,
     /// The newest SLO status per scenario with an objective.
     pub slo: BTreeMap<String, SloStatus>,
+    /// The newest latency anomaly verdict per (scenario, region) with
+    /// `[alert] anomaly`; `None` while the history is too short to judge.
+    /// A scenario with none measured yet keeps its anomaly alerts as
+    /// they are (after a restart, until the first measurement).
+    pub anomaly: BTreeMap<(String, String), Option<Verdict>>,
     /// Scenarios with an SLO that got results since it was computed.
     pub slo_dirty: BTreeSet<String>,
     /// Open alerts suppressed by a parent in `depends_on`, by alert id.
@@ -167,9 +173,11 @@ impl Engine {
         let fresh = load_state(store, now).await?;
         let mut st = self.lock();
         let slo = std::mem::take(&mut st.slo);
+        let anomaly = std::mem::take(&mut st.anomaly);
         let config_windows = std::mem::take(&mut st.config_windows);
         *st = fresh;
         st.slo = slo;
+        st.anomaly = anomaly;
         st.config_windows = config_windows;
         Ok(())
     }
@@ -276,6 +284,12 @@ impl Engine {
                 .get(name)
                 .is_some_and(|s| s.scenario.alert.slo.is_some())
         });
+        st.anomaly.retain(|(name, _), _| {
+            world
+                .catalog
+                .get(name)
+                .is_some_and(|s| s.scenario.alert.anomaly.is_some())
+        });
         self.reconcile_probes(&mut st, &mut tx, world)?;
         for s in world.catalog.scenarios.values() {
             self.reconcile_scenario(&mut st, &mut tx, world, s)?;
@@ -284,14 +298,16 @@ impl Engine {
         Ok(tx.effects)
     }
 
-    /// Sets latency measurements and SLO statuses computed off the writer,
-    /// then re-evaluates the scenarios they belong to.
+    /// Sets latency measurements, SLO statuses and anomaly verdicts
+    /// computed off the writer, then re-evaluates the scenarios they
+    /// belong to.
     pub fn apply_measurements(
         &self,
         store: &dyn StoreTx,
         world: &World,
         latency: Vec<((String, String), Option<f64>, bool)>,
         slo: Vec<(String, SloStatus)>,
+        anomaly: Vec<((String, String), Option<Verdict>)>,
     ) -> Result<Effects, StoreError> {
         let mut st = self.lock();
         let mut tx = Tx {
@@ -315,6 +331,16 @@ impl Engine {
         for (name, status) in slo {
             st.slo.insert(name.clone(), status);
             scenarios.insert(name);
+        }
+        for (key, verdict) in anomaly {
+            let firing =
+                |v: Option<&Option<Verdict>>| v.and_then(Option::as_ref).is_some_and(|v| v.firing);
+            if firing(st.anomaly.get(&key)) != firing(Some(&verdict))
+                || !st.anomaly.contains_key(&key)
+            {
+                scenarios.insert(key.0.clone());
+            }
+            st.anomaly.insert(key, verdict);
         }
         let related = super::depends::related(world, &scenarios);
         scenarios.extend(related);
@@ -485,6 +511,24 @@ impl Engine {
     /// The newest computed SLO status of `scenario`.
     pub fn slo(&self, scenario: &str) -> Option<SloStatus> {
         self.lock().slo.get(scenario).cloned()
+    }
+
+    /// The newest anomaly verdict of `scenario` in `region`, if judged.
+    pub fn anomaly(&self, scenario: &str, region: &str) -> Option<Verdict> {
+        self.lock()
+            .anomaly
+            .get(&(scenario.to_string(), region.to_string()))
+            .cloned()
+            .flatten()
+    }
+
+    /// When the open anomaly alert of `scenario` in `region` started (Unix
+    /// ms), if one is open: its baseline ends there.
+    pub fn anomaly_firing_since(&self, scenario: &str, region: &str) -> Option<i64> {
+        self.lock()
+            .open
+            .get(&super::desired::anomaly_alert_id(scenario, region))
+            .map(|a| a.alert.started_at.timestamp_millis())
     }
 
     /// Scenarios whose SLO got results since it was last computed.

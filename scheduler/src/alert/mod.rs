@@ -8,7 +8,8 @@
 //! - [`model`]: what an alert is ([`Alert`], [`AlertEvent`]); `stored`:
 //!   how the engine has handled it ([`StoredAlert`], [`TimelineEntry`]).
 //! - `state`: the up/down state machine, `recent`: the runs it counts in; [`slo`]: budget and burn-rate
-//!   math; `latency`: the latency objective; `measure`: SLO statuses over
+//!   math; `latency`: the latency objective; [`anomaly`]: latency against
+//!   its own baseline; `measure`: SLO statuses and anomaly verdicts over
 //!   stored runs; `silence`: silences.
 //! - `engine`, `reconcile`, `desired`, `hold`, `depends`: the engine,
 //!   which turns states into alerts (`reconcile` decides regional, global,
@@ -40,7 +41,8 @@
 //!
 //! An alert's `id` is stable for its life (`checkout/region/eu-west-1`,
 //! `checkout/global`, `probe/p-eu-1`, `region/eu-west-1`,
-//! `checkout/latency`, `checkout/slo/page`, `checkout/slo/ticket`) and is
+//! `checkout/latency`, `checkout/slo/page`, `checkout/slo/ticket`,
+//! `checkout/anomaly/eu-west-1`) and is
 //! reused by the next incident of the same kind once the last resolved.
 //! A regional alert grouped under its global alert emits nothing; when
 //! the global alert resolves while the region is still down, its firing
@@ -58,6 +60,7 @@
 //! `Alert::dependents`; a firing event is emitted again when that list
 //! grows while the parent's alert is sent (like a spread).
 
+pub mod anomaly;
 mod depends;
 mod desired;
 mod engine;
@@ -76,7 +79,7 @@ mod world;
 
 pub use engine::{Effects, Engine, RECENT_SILENCES, region_state};
 pub use hold::RUN_REQUEST_TTL;
-pub use measure::slo_status_at;
+pub use measure::{anomaly_at, slo_status_at};
 pub use model::{Alert, AlertEvent, AlertStatus, Confirmation, Scope};
 pub use recent::RecentRuns;
 pub use reconcile::{clock_alert_id, spool_alert_id};

@@ -23,6 +23,8 @@ pub enum Scope {
     Latency,
     /// An SLO's error budget burns too fast.
     Slo,
+    /// A region's latency left the band its own history draws.
+    Anomaly,
     /// A test notification (`scheduler notify test`): never stored, never
     /// raised by the engine.
     Test,
@@ -31,12 +33,13 @@ pub enum Scope {
 impl Scope {
     /// The scopes the engine raises alerts in (the label values of its
     /// metrics); [`Scope::Test`] is not one.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Region,
         Scope::Global,
         Scope::Probe,
         Scope::Latency,
         Scope::Slo,
+        Scope::Anomaly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Scope {
             Scope::Probe => "probe",
             Scope::Latency => "latency",
             Scope::Slo => "slo",
+            Scope::Anomaly => "anomaly",
             Scope::Test => "test",
         }
     }
@@ -72,7 +76,7 @@ pub struct Confirmation {
 pub struct Alert {
     /// Stable across the alert's life: `checkout/region/eu-west-1`,
     /// `checkout/global`, `probe/p-eu-1`, `region/eu-west-1`,
-    /// `checkout/latency`, `checkout/slo/page`. Also PagerDuty's `dedup_key`.
+    /// `checkout/latency`, `checkout/slo/page`, `checkout/anomaly/eu-west-1`. Also PagerDuty's `dedup_key`.
     pub id: String,
     pub scope: Scope,
     /// `None` for a probe alert.

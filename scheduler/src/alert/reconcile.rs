@@ -26,6 +26,8 @@ enum Owner<'a> {
         name: &'a str,
         /// The SLO is not computed yet: leave SLO alerts as they are.
         keep_slo: bool,
+        /// No anomaly verdict yet: leave anomaly alerts as they are.
+        keep_anomaly: bool,
     },
     Probes,
 }
@@ -33,10 +35,15 @@ enum Owner<'a> {
 impl Owner<'_> {
     fn owns(self, a: &Alert) -> bool {
         match self {
-            Owner::Scenario { name, keep_slo } => {
+            Owner::Scenario {
+                name,
+                keep_slo,
+                keep_anomaly,
+            } => {
                 a.scenario.as_deref() == Some(name)
                     && a.scope != Scope::Probe
                     && !(keep_slo && a.scope == Scope::Slo)
+                    && !(keep_anomaly && a.scope == Scope::Anomaly)
             }
             Owner::Probes => a.scope == Scope::Probe,
         }
@@ -227,6 +234,8 @@ impl Engine {
         let owner = Owner::Scenario {
             name: &s.name,
             keep_slo: !st.slo.contains_key(&s.name),
+            keep_anomaly: s.scenario.alert.anomaly.is_some()
+                && !st.anomaly.keys().any(|(name, _)| *name == s.name),
         };
         self.sync(st, tx, world, owner, desired)
     }

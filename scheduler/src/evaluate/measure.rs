@@ -1,12 +1,14 @@
-//! The periodic measurements: SLO statuses and latency objectives read
-//! from stored runs off the writer, then applied through the engine.
+//! The periodic measurements: SLO statuses, latency objectives and
+//! latency anomalies read from stored runs off the writer, then applied
+//! through the engine.
 
-use crate::alert::{latency, slo_status_at};
+use crate::alert::{anomaly_at, latency, slo_status_at};
 use crate::app::App;
 use crate::store::StoreError;
 
-/// Recomputes SLO statuses and latency objectives from stored runs (all
-/// of them, or only SLOs with new results) and applies them.
+/// Recomputes SLO statuses, latency objectives and anomaly verdicts from
+/// stored runs (all of them, or only SLOs with new results) and applies
+/// them.
 ///
 /// # Errors
 /// Store errors.
@@ -16,6 +18,7 @@ pub async fn measure(app: &App, all: bool) -> Result<(), StoreError> {
     let now_ms = app.clock.now_ms();
     let mut slos = Vec::new();
     let mut latencies = Vec::new();
+    let mut anomalies = Vec::new();
     for s in catalog.scenarios.values() {
         let policy = &s.scenario.alert;
         if let Some(objective) = &policy.slo
@@ -28,11 +31,17 @@ pub async fn measure(app: &App, all: bool) -> Result<(), StoreError> {
                 latencies.push(((s.name.clone(), region), objective.clone()));
             }
         }
+        if let Some(policy) = policy.anomaly.filter(|_| all) {
+            for region in app.fleet.regions_of(s) {
+                let since = app.alerts.anomaly_firing_since(&s.name, &region);
+                anomalies.push(((s.name.clone(), region), policy, since));
+            }
+        }
     }
-    if slos.is_empty() && latencies.is_empty() {
+    if slos.is_empty() && latencies.is_empty() && anomalies.is_empty() {
         return Ok(());
     }
-    let (slo, latency) = app
+    let (slo, latency, anomaly) = app
         .store
         .read(move |tx| {
             let slo = slos
@@ -46,11 +55,19 @@ pub async fn measure(app: &App, all: bool) -> Result<(), StoreError> {
                     Ok((key, value, missed))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            Ok((slo, latency))
+            let anomaly = anomalies
+                .into_iter()
+                .map(|(key, policy, since)| {
+                    let verdict = anomaly_at(tx, &key.0, &key.1, &policy, now_ms, since)?;
+                    Ok((key, verdict))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok((slo, latency, anomaly))
         })
         .await?;
     super::commit(app, move |engine, tx, world| {
-        Ok(((), engine.apply_measurements(tx, world, latency, slo)?))
+        let effects = engine.apply_measurements(tx, world, latency, slo, anomaly)?;
+        Ok(((), effects))
     })
     .await
 }

@@ -1,5 +1,5 @@
 //! The alerting series of one scrape: each scenario × region's state, SLO
-//! budgets and burn rates, and the firing alerts by scope and severity.
+//! budgets and burn rates, latency baselines, and the firing alerts by scope and severity.
 
 use crate::alert::Scope;
 use crate::app::App;
@@ -12,6 +12,13 @@ pub fn sample(app: &App) -> AlertSample {
     let mut out = AlertSample::default();
     for s in world.catalog.scenarios.values() {
         for region in world.regions_of(s) {
+            if s.scenario.alert.anomaly.is_some()
+                && let Some(v) = app.alerts.anomaly(&s.name, &region)
+            {
+                let seconds = v.baseline.median_ms / 1_000.0;
+                out.baselines
+                    .push((s.name.clone(), region.clone(), seconds));
+            }
             let (state, up) = app.alerts.region_state(
                 &s.name,
                 &region,

@@ -1,13 +1,14 @@
 //! The alert engine's series: `sonde_scenario_up`, `sonde_scenario_state`,
-//! `sonde_alerts_firing`, `sonde_slo_error_budget_remaining_ratio` and
-//! `sonde_slo_burn_rate`. Every label value is a validated name
+//! `sonde_alerts_firing`, `sonde_slo_error_budget_remaining_ratio`,
+//! `sonde_slo_burn_rate` and `sonde_scenario_latency_baseline_seconds`. Every label value is a validated name
 //! (`[a-z0-9][a-z0-9_.-]*`) or a fixed word, so none needs escaping.
 
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 
 use super::names::{
-    ALERTS_FIRING, SCENARIO_STATE, SCENARIO_UP, SLO_BUDGET_REMAINING, SLO_BURN_RATE,
+    ALERTS_FIRING, LATENCY_BASELINE, SCENARIO_STATE, SCENARIO_UP, SLO_BUDGET_REMAINING,
+    SLO_BURN_RATE,
 };
 use crate::alert::RegionState;
 
@@ -18,6 +19,9 @@ pub struct AlertSample {
     /// (scope, severity, alerts firing), every combination.
     pub firing: Vec<(&'static str, &'static str, u64)>,
     pub slo: Vec<SloSample>,
+    /// (scenario, region, baseline median in seconds) of each scenario ×
+    /// region with `[alert] anomaly` and enough history.
+    pub baselines: Vec<(String, String, f64)>,
 }
 
 /// One scenario in one region.
@@ -113,6 +117,16 @@ impl AlertSample {
                 let labels = [("scenario", s.scenario.as_str()), ("window", window)];
                 gauge(&mut m, &labels, *v)?;
             }
+        }
+        let mut m = encoder.encode_descriptor(
+            LATENCY_BASELINE,
+            "Median duration of successful runs the latency anomaly detection compares with",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (scenario, region, seconds) in &self.baselines {
+            let labels = [("scenario", scenario.as_str()), ("region", region.as_str())];
+            gauge(&mut m, &labels, *seconds)?;
         }
         Ok(())
     }

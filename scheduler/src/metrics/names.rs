@@ -18,6 +18,7 @@ pub const SCENARIO_STATE: &str = "sonde_scenario_state";
 pub const ALERTS_FIRING: &str = "sonde_alerts_firing";
 pub const SLO_BUDGET_REMAINING: &str = "sonde_slo_error_budget_remaining_ratio";
 pub const SLO_BURN_RATE: &str = "sonde_slo_burn_rate";
+pub const LATENCY_BASELINE: &str = "sonde_scenario_latency_baseline_seconds";
 pub const NOTIFICATIONS: &str = "sonde_notifications";
 pub const NOTIFICATION_QUEUE: &str = "sonde_notification_queue";
 pub const SCHEDULER_LEADER: &str = "sonde_scheduler_leader";

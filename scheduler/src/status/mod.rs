@@ -581,10 +581,18 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
 
     main.push_str(&uptime_section(app, name, now).await?);
 
+    let baselines: Vec<Option<f64>> = series
+        .iter()
+        .map(|(region, _)| {
+            app.alerts
+                .anomaly(name, region)
+                .map(|v| v.baseline.median_ms)
+        })
+        .collect();
     let _ = write!(
         main,
         "<h2>Latency (last {CHART_RUNS} runs per region)</h2><section>{}</section>",
-        svg::latency_chart(&series)
+        svg::latency_chart(&series, &baselines)
     );
 
     main.push_str("<h2>Latest run per region</h2><div class=\"charts\">");

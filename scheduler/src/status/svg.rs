@@ -28,10 +28,15 @@ const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
 
 /// Latency of `series` (region, runs newest first as the API lists them)
-/// over time: one line per region, failed runs marked with a red dot.
-pub fn latency_chart(series: &[(String, Vec<RunResult>)]) -> String {
+/// over time: one line per region, failed runs marked with a red dot, and
+/// each region's latency anomaly baseline (ms, in `baselines` by the same
+/// index, when judged) as a dashed line of its colour.
+pub fn latency_chart(series: &[(String, Vec<RunResult>)], baselines: &[Option<f64>]) -> String {
     let points = series.iter().flat_map(|(_, runs)| runs.iter());
     let (mut t0, mut t1, mut max) = (i64::MAX, i64::MIN, 0.0_f64);
+    for b in baselines.iter().flatten() {
+        max = max.max(*b);
+    }
     for r in points {
         let t = r.started_at.timestamp_millis();
         t0 = t0.min(t);
@@ -94,6 +99,16 @@ pub fn latency_chart(series: &[(String, Vec<RunResult>)]) -> String {
             line.join(" "),
             escape(region)
         );
+        if let Some(Some(b)) = baselines.get(i) {
+            let _ = write!(
+                svg,
+                r#"<line x1="{LEFT}" x2="{x2}" y1="{yy:.1}" y2="{yy:.1}" stroke="{colour}" stroke-width="1" stroke-dasharray="5 4"><title>{} usual latency {}</title></line>"#,
+                escape(region),
+                escape(&ms(*b)),
+                x2 = W - RIGHT,
+                yy = y(*b),
+            );
+        }
         for r in sorted.iter().filter(|r| r.outcome != Outcome::Success) {
             let _ = write!(
                 svg,
@@ -117,8 +132,12 @@ pub fn latency_chart(series: &[(String, Vec<RunResult>)]) -> String {
         );
     }
     svg.push_str(
-        r##"<span><i style="background:#cf222e;border-radius:50%"></i>failed run</span></div>"##,
+        r##"<span><i style="background:#cf222e;border-radius:50%"></i>failed run</span>"##,
     );
+    if baselines.iter().any(Option::is_some) {
+        svg.push_str(r#"<span>dashed: usual latency (anomaly baseline)</span>"#);
+    }
+    svg.push_str("</div>");
     svg
 }
 
@@ -265,7 +284,7 @@ mod tests {
 
     #[test]
     fn no_runs_no_chart() {
-        assert!(latency_chart(&[("eu".into(), Vec::new())]).contains("No runs"));
+        assert!(latency_chart(&[("eu".into(), Vec::new())], &[]).contains("No runs"));
     }
 
     #[test]

@@ -132,6 +132,20 @@ pub trait Results {
         since_ms: i64,
     ) -> Result<Vec<(Outcome, f64)>, StoreError>;
 
+    /// Start (Unix ms) and duration of a scenario's successful runs in a
+    /// region since `since_ms`, oldest first: a latency anomaly's history.
+    /// A success is always an attempt's last result (retries follow only
+    /// failures).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn successful_runs_since(
+        &self,
+        scenario: &str,
+        region: &str,
+        since_ms: i64,
+    ) -> Result<Vec<(i64, f64)>, StoreError>;
+
     /// The newest run of a scenario in a region.
     ///
     /// # Errors

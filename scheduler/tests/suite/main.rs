@@ -19,6 +19,7 @@ mod notify_support;
 mod postgres_kit;
 mod store_kit;
 
+mod alert_anomaly;
 mod alert_confirm;
 mod alert_confirm_restart;
 mod alert_depends;

@@ -30,6 +30,7 @@ pub fn alertname(alert: &Alert) -> &'static str {
         Scope::Probe => "SondeProbeDown",
         Scope::Latency => "SondeLatencyDegraded",
         Scope::Slo => "SondeSloBurn",
+        Scope::Anomaly => "SondeLatencyAnomaly",
         Scope::Test => "SondeTest",
     }
 }
@@ -57,7 +58,7 @@ pub fn labels(alert: &Alert) -> BTreeMap<String, String> {
         put("probe", probe);
     }
     // Their one region is part of their id, so it never changes.
-    if matches!(alert.scope, Scope::Region | Scope::Probe)
+    if matches!(alert.scope, Scope::Region | Scope::Probe | Scope::Anomaly)
         && let [one] = alert.regions.as_slice()
     {
         put("region", one);

@@ -103,6 +103,23 @@ impl Results for Conn {
             .collect()
     }
 
+    fn successful_runs_since(
+        &self,
+        scenario: &str,
+        region: &str,
+        since_ms: i64,
+    ) -> Result<Vec<(i64, f64)>, StoreError> {
+        let rows = self.query(
+            "SELECT started_at, duration_ms FROM results
+             WHERE scenario = $1 AND region = $2 AND started_at >= $3 AND outcome = 'success'
+             ORDER BY started_at",
+            &[&scenario, &region, &since_ms],
+        )?;
+        rows.iter()
+            .map(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, f64>(1)?)))
+            .collect()
+    }
+
     fn last_result(&self, scenario: &str, region: &str) -> Result<Option<LastRun>, StoreError> {
         let row = self.query_opt(
             "SELECT outcome, started_at, probe FROM results

@@ -99,6 +99,23 @@ impl Results for Connection {
         Ok(out)
     }
 
+    fn successful_runs_since(
+        &self,
+        scenario: &str,
+        region: &str,
+        since_ms: i64,
+    ) -> Result<Vec<(i64, f64)>, StoreError> {
+        let mut stmt = self.prepare_cached(
+            "SELECT started_at, duration_ms FROM results
+             WHERE scenario = ?1 AND region = ?2 AND started_at >= ?3 AND outcome = 'success'
+             ORDER BY started_at",
+        )?;
+        let rows = stmt.query_map(params![scenario, region, since_ms], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, f64>(1)?))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn last_result(&self, scenario: &str, region: &str) -> Result<Option<LastRun>, StoreError> {
         let row = self
             .prepare_cached(
