@@ -248,7 +248,11 @@ async fn one_leader_pages_once_through_kills_and_pauses() {
         a.runs_counted().await == Some(2.0)
     })
     .await;
-    assert_eq!(b.runs_counted().await, None, "no scenario series on a follower");
+    assert_eq!(
+        b.runs_counted().await,
+        None,
+        "no scenario series on a follower"
+    );
     assert_eq!(
         b.samples("sonde_ingest_results_total{", "outcome=\"accepted\"")
             .await
