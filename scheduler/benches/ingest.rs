@@ -170,6 +170,7 @@ impl Fleet {
             None => scheduler::store::open_direct(&self.replicas[0].store_path(), 0)
                 .unwrap()
                 .count_results()
+                .map(|n| u64::try_from(n).unwrap())
                 .unwrap(),
         }
     }

@@ -85,13 +85,12 @@ impl Identity {
     /// `[[probe]]` entry that declares it in `scheduler.toml`.
     pub fn declared(probe: &str, region: &str) -> (Identity, String) {
         use sha2::Digest;
-        let token = format!(
-            "sonde_{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+        // 64 hex digits from a time-ordered UUID's random bits, hashed.
+        let seed = format!("{}{probe}", uuid::Uuid::now_v7());
+        let token = format!("sonde_{}", hex(&sha2::Sha256::digest(seed.as_bytes())));
         let digest = sha2::Sha256::digest(token.as_bytes());
-        let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hash = hex(&digest);
         let entry = format!(
             "[[probe]]\nname = \"{probe}\"\nregion = \"{region}\"\ntoken_sha256 = \"{hash}\"\n"
         );
