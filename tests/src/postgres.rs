@@ -28,12 +28,26 @@ pub struct Server {
     pub ca_file: PathBuf,
 }
 
+/// How the cluster trades durability for speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `fsync=off`, `synchronous_commit=off`, `full_page_writes=off`: the
+    /// tests' setting, where a lost cluster is thrown away anyway.
+    Scratch,
+    /// PostgreSQL's own defaults (`fsync=on`, `synchronous_commit=on`,
+    /// `full_page_writes=on`), what a deployment runs: for measurements.
+    Durable,
+}
+
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 static DATABASES: AtomicU32 = AtomicU32::new(0);
 
 /// The shared server, or why there is none.
 pub fn server() -> Result<&'static Server, String> {
-    SERVER.get_or_init(start).as_ref().map_err(Clone::clone)
+    SERVER
+        .get_or_init(|| start(Durability::Scratch))
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// A fresh database's URL (`sslmode` as given, else the default), or
@@ -108,7 +122,7 @@ fn as_owner(bin: &Path, program: &str) -> Command {
     }
 }
 
-fn start() -> Result<Server, String> {
+fn start(durability: Durability) -> Result<Server, String> {
     let bin =
         binaries().ok_or("no PostgreSQL under /usr/lib/postgresql (apt-get install postgresql)")?;
     // A fresh dir and port each run, so a server left by a killed run
@@ -153,8 +167,12 @@ fn start() -> Result<Server, String> {
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("free port: {e}"))?
         .port();
+    let speed = match durability {
+        Durability::Scratch => "-c fsync=off -c synchronous_commit=off -c full_page_writes=off ",
+        Durability::Durable => "-c fsync=on -c synchronous_commit=on -c full_page_writes=on ",
+    };
     let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 {speed}-c max_connections=200 -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
         dir.display(),
         cert.display(),
         key.display()
@@ -179,7 +197,23 @@ impl Server {
     /// # Errors
     /// Why there is none (no binaries, initdb or start failed).
     pub fn own() -> Result<OwnServer, String> {
-        start().map(OwnServer)
+        start(Durability::Scratch).map(OwnServer)
+    }
+
+    /// A server of the caller's own with the given durability (benchmarks
+    /// measure with [`Durability::Durable`]); stopped when dropped.
+    ///
+    /// # Errors
+    /// Why there is none (no binaries, initdb or start failed).
+    pub fn own_with(durability: Durability) -> Result<OwnServer, String> {
+        start(durability).map(OwnServer)
+    }
+
+    /// The postmaster's process id (first line of `postmaster.pid`), whose
+    /// children are the server's other processes.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
     }
 
     /// Starts the stopped cluster (`pg_ctl start -w`).

@@ -5,6 +5,8 @@
 // Each bench compiles this module on its own and uses part of it.
 #![allow(dead_code)]
 
+pub mod load;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
