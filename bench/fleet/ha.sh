@@ -90,10 +90,26 @@ for name, r in runs:
     s = r["scale"]
     reps = ", ".join(f"{v:.1f}" + (" (leader)" if r["replicas"] > 1 and i == r["leader"] else "") for i, v in enumerate(s["replica_us_per_result"]))
     lines.append(f"| {name} | {s['results_per_s']:,.0f} | {s['plans_per_s']:,.1f} | {s['registration_s']:.2f} s | {s['scheduler_us_per_result']:.1f} µs | {s['scheduler_cores']:.2f} | {reps} | {pg(s['postgres_us_per_result'])} | {s['postgres_cores']:.2f} |")
+def evaluation(r):
+    # The leader alone evaluates alerts: its CPU per result above the mean
+    # follower's is what evaluation (and leading) costs.
+    reps, lead = r["replica_us_per_result"], r.get("leader")
+    if lead is None or len(reps) < 2:
+        return None
+    followers = [v for i, v in enumerate(reps) if i != lead]
+    return reps[lead] - sum(followers) / len(followers)
+fleet_per_day = 10000 * 50 * 1440  # 10,000 scenarios x 50 regions at one run a minute
+pg3 = runs[2][1]
+ev = [e for e in (evaluation(pg3), evaluation(pg3["scale"])) if e is not None]
 lines += [
 "",
+"Alert evaluation per result (the leader's CPU per result minus the mean follower's, three replicas): "
++ (", ".join(f"{e:.1f} µs" for e in ev) + " (as fast as posted, at the fleet's rate)" if ev else "not measured (no leader found)") + ".",
+"",
 "Database growth at one run a minute per 1,000 scenarios × regions (1,440,000 results a day): "
-+ ", ".join(f"{name} {r['bytes_per_result'] * per_day / 2**30:.2f} GiB/day" for name, r in runs[:2]) + ".",
++ ", ".join(f"{name} {r['bytes_per_result'] * per_day / 2**30:.2f} GiB/day" for name, r in runs[:2])
++ f"; at 10,000 scenarios × 50 regions ({fleet_per_day:,} results a day): "
++ ", ".join(f"{name} {r['bytes_per_result'] * fleet_per_day / 2**30:,.0f} GiB/day" for name, r in runs[:2]) + ".",
 "",
 ]
 write_section(path, "\n".join(lines))

@@ -192,7 +192,9 @@ async fn leader(fleet: &Fleet) -> Option<usize> {
         let metrics = conn.get("/metrics").await.ok()?;
         let leads = metrics
             .lines()
-            .any(|l| l.starts_with("sonde_scheduler_leader{") && l.ends_with(" 1"));
+            .filter(|l| l.starts_with("sonde_scheduler_leader{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .any(|v| v == 1.0);
         if leads {
             return Some(i);
         }
@@ -418,6 +420,7 @@ async fn main() {
             "replica_us_per_result": cpu.iter().map(|c| per_result(*c, results)).collect::<Vec<_>>(),
             "postgres_us_per_result": per_result(db_cpu, results),
             "postgres_cores": db_cpu / elapsed,
+            "leader": leader_at,
         });
     }
 

@@ -29,6 +29,19 @@ pub struct NetFailure {
     /// The address connected to, when a connection was made before the
     /// failure: evidence of which server answered badly.
     pub remote: Option<SocketAddr>,
+    /// The status line and headers, when they came before the failure (a
+    /// body cut by the deadline or the connection): what the server said.
+    pub head: Option<Box<ResponseHead>>,
+}
+
+/// A response's status and headers, without its body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseHead {
+    pub status: u16,
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub version: &'static str,
+    /// In received order, as [`super::HttpResponse::headers`].
+    pub headers: Vec<(String, String)>,
 }
 
 impl NetFailure {
@@ -39,6 +52,7 @@ impl NetFailure {
             phases: PhaseTimings::default(),
             tls: None,
             remote: None,
+            head: None,
         }
     }
 
@@ -49,6 +63,11 @@ impl NetFailure {
 
     pub(crate) fn with_remote(mut self, remote: SocketAddr) -> Self {
         self.remote = Some(remote);
+        self
+    }
+
+    pub(crate) fn with_head(mut self, head: ResponseHead) -> Self {
+        self.head = Some(Box::new(head));
         self
     }
 

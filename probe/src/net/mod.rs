@@ -39,7 +39,7 @@ use std::net::SocketAddr;
 use hickory_resolver::TokioResolver;
 
 pub use dns_query::DnsAnswer;
-pub use failure::NetFailure;
+pub use failure::{NetFailure, ResponseHead};
 pub use guard::TargetGuard;
 pub use http::{HttpCall, HttpResponse};
 pub use session::Session;

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::Net;
 use super::body::{Encoding, read_body};
-use super::failure::{Deadline, NetFailure};
+use super::failure::{Deadline, NetFailure, ResponseHead};
 use super::http::{
     Conn, HttpCall, HttpResponse, Origin, build_request, exchange_error, header_list, start,
     version_name,
@@ -113,16 +113,29 @@ impl Session {
         let encoding = Encoding::of(&call.headers, &parts.headers);
         let read = read_body(body, encoding, call.max_body_bytes, deadline).await;
         phases.transfer = Some(clock.lap());
+        let status = parts.status.as_u16();
+        let version = version_name(parts.version);
+        let headers = header_list(&parts.headers);
         // A body cut short leaves the connection unusable: it is dropped.
-        let body = read.map_err(|f| {
-            f.with_phases(phases)
-                .with_tls(conn.tls.clone())
-                .with_remote(conn.remote)
-        })?;
+        // What the server had said is kept for the evidence.
+        let body = match read {
+            Ok(body) => body,
+            Err(f) => {
+                return Err(f
+                    .with_phases(phases)
+                    .with_tls(conn.tls.clone())
+                    .with_remote(conn.remote)
+                    .with_head(ResponseHead {
+                        status,
+                        version,
+                        headers,
+                    }));
+            }
+        };
         let answer = HttpResponse {
-            status: parts.status.as_u16(),
-            version: version_name(parts.version),
-            headers: header_list(&parts.headers),
+            status,
+            version,
+            headers,
             body,
             phases,
             tls: conn.tls.clone(),

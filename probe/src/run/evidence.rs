@@ -6,19 +6,45 @@ use std::net::SocketAddr;
 
 use scenarios::wire::{self, Evidence, REDACTED};
 
-use crate::net::HttpResponse;
+use crate::net::{HttpResponse, ResponseHead};
 
 /// Evidence of a response that came back.
 pub fn of_response(resp: &HttpResponse, cap: usize, secrets: &[&str]) -> Evidence {
-    let reason = hyper::StatusCode::from_u16(resp.status)
+    let content_type = resp
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.as_str());
+    let (body, body_truncated) = shown_body(&resp.body, content_type, cap, secrets);
+    Evidence {
+        body: Some(body),
+        body_bytes: resp.body.len() as u64,
+        body_truncated,
+        ..of_head(resp.status, resp.version, &resp.headers, resp.remote, secrets)
+    }
+}
+
+/// Evidence of a response whose body never arrived whole (cut by the
+/// deadline or the connection): its status line and headers.
+pub fn of_cut_response(head: &ResponseHead, remote: SocketAddr, secrets: &[&str]) -> Evidence {
+    of_head(head.status, head.version, &head.headers, remote, secrets)
+}
+
+fn of_head(
+    status: u16,
+    version: &str,
+    headers: &[(String, String)],
+    remote: SocketAddr,
+    secrets: &[&str],
+) -> Evidence {
+    let reason = hyper::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason());
     let status_line = match reason {
-        Some(reason) => format!("{} {} {reason}", resp.version, resp.status),
-        None => format!("{} {}", resp.version, resp.status),
+        Some(reason) => format!("{version} {status} {reason}"),
+        None => format!("{version} {status}"),
     };
-    let headers = resp
-        .headers
+    let headers = headers
         .iter()
         .map(|(name, value)| {
             (
@@ -27,20 +53,11 @@ pub fn of_response(resp: &HttpResponse, cap: usize, secrets: &[&str]) -> Evidenc
             )
         })
         .collect();
-    let content_type = resp
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-        .map(|(_, v)| v.as_str());
-    let (body, body_truncated) = shown_body(&resp.body, content_type, cap, secrets);
     Evidence {
         status_line: Some(status_line),
         headers,
-        body: Some(body),
-        body_bytes: resp.body.len() as u64,
-        body_truncated,
-        remote_addr: Some(resp.remote.to_string()),
-        screenshot: None,
+        remote_addr: Some(remote.to_string()),
+        ..Evidence::default()
     }
 }
 

@@ -76,7 +76,17 @@ pub async fn run(
             Err(mut f) => {
                 f.phases = add(&phases, &f.phases);
                 f.message = recorded.describe(&url, &f.message);
-                result.evidence = f.remote.map(evidence::of_connection);
+                result.evidence = f.remote.map(|remote| match &f.head {
+                    Some(head) => {
+                        let secrets = state.runner.secrets.values();
+                        evidence::of_cut_response(head, remote, &secrets)
+                    }
+                    None => evidence::of_connection(remote),
+                });
+                if let (Some(head), Some(http)) = (&f.head, result.http.as_mut()) {
+                    http.status = Some(head.status);
+                    http.version = head.version.to_string();
+                }
                 return failed(result, f);
             }
         };

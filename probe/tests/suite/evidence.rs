@@ -10,10 +10,15 @@ const SECRET: &str = "sup3r-s3cret-value";
 
 /// Runs one step against `url` expecting `expect`, and returns its result.
 async fn run_step(url: String, expect: &str, extra: &[&str]) -> Value {
+    run_step_with(url, expect, "", extra).await
+}
+
+/// `run_step` with more keys in the step (`keys`, TOML lines).
+async fn run_step_with(url: String, expect: &str, keys: &str, extra: &[&str]) -> Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("s.toml");
     let text = format!(
-        "interval = \"1m\"\n[[steps]]\nname = \"s\"\nget = \"{url}\"\nmax_body_bytes = 134217728\nexpect = ['{expect}']\n"
+        "interval = \"1m\"\n[[steps]]\nname = \"s\"\nget = \"{url}\"\nmax_body_bytes = 134217728\nexpect = ['{expect}']\n{keys}"
     );
     std::fs::write(&file, text).expect("write");
     let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
@@ -167,7 +172,59 @@ async fn a_refused_connection_has_no_evidence() {
     assert_eq!(step["evidence"], Value::Null);
 }
 
+#[tokio::test]
+async fn a_server_that_never_answers_leaves_its_address_and_no_response() {
+    let target = TestTarget::new()
+        .hang("/hang")
+        .start()
+        .await
+        .expect("target starts");
+    let step = run_step_with(
+        target.url("/hang"),
+        "status == 200",
+        "timeout = \"1s\"\n",
+        &[],
+    )
+    .await;
+    assert_eq!(step["error"]["kind"], "timeout", "{step}");
+    let evidence = &step["evidence"];
+    let addr = evidence["remote_addr"].as_str().expect("remote address");
+    assert!(target.url("/").contains(addr), "{addr} vs {}", target.url("/"));
+    assert_eq!(evidence["status_line"], Value::Null, "{evidence}");
+    assert_eq!(evidence["body"], Value::Null, "{evidence}");
+    assert_eq!(evidence["headers"], serde_json::json!([]), "{evidence}");
+}
+
 fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn a_body_cut_by_the_deadline_keeps_the_status_line_and_headers() {
+    let target = TestTarget::new()
+        .trickle("/trickle")
+        .start()
+        .await
+        .expect("target starts");
+    let step = run_step_with(
+        target.url("/trickle"),
+        "status == 200",
+        "timeout = \"1500ms\"\n",
+        &[],
+    )
+    .await;
+    assert_eq!(step["error"]["kind"], "timeout", "{step}");
+    let evidence = &step["evidence"];
+    assert!(
+        evidence["status_line"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("HTTP/1.1 200")),
+        "{evidence}"
+    );
+    assert!(
+        evidence["headers"].as_array().is_some_and(|h| !h.is_empty()),
+        "{evidence}"
+    );
+    assert!(evidence["remote_addr"].is_string(), "{evidence}");
 }

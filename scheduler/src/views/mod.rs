@@ -4,7 +4,8 @@
 //!
 //! - `scenarios`: the scenario list and each region's summary;
 //!   `region_stats`: the stored runs behind a summary.
-//! - `scenario`: one scenario in detail; `slo`: its error budget.
+//! - `scenario`: one scenario in detail; `slo`: its error budget;
+//!   `anomaly`: its latency baselines.
 //! - `runs`: a scenario's recent runs.
 //! - `alerts`: alerts with their timelines, and silences;
 //!   `alert_report`: the on-call review's figures per scenario.
@@ -14,6 +15,7 @@
 //! - `probes`: probes and regions. `catalog`: the scenario files.
 
 mod alert_report;
+mod anomaly;
 mod alerts;
 mod catalog;
 mod maintenance;
@@ -27,6 +29,7 @@ mod time_spans;
 mod uptime;
 
 pub use alert_report::{AlertReport, Figures, ScenarioReport, alert_report};
+pub use anomaly::{AnomalyRegion, AnomalyView, VerdictView, anomaly_view};
 pub use alerts::{AlertList, AlertView, SilenceList, SilenceView, alert_list, silence_list};
 pub use catalog::{CatalogView, FileStatus, FileView, ReplicaView, catalog_view, replica_views};
 pub use maintenance::{MaintenanceList, MaintenanceView, maintenance_list};

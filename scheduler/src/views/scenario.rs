@@ -7,6 +7,7 @@ use scenarios::duration::Human;
 use scenarios::model::{Severity, StepKind, Threshold};
 use serde::{Serialize, Serializer};
 
+use super::anomaly::{AnomalyView, anomaly_view};
 use super::scenarios::{ScenarioSummary, summary};
 use super::slo::{SloView, slo_view};
 use crate::alert::Alert;
@@ -80,6 +81,8 @@ pub struct ScenarioDetail {
     pub alerts: Vec<Alert>,
     /// Error budget and burn rates; `null` without an `slo` objective.
     pub slo: Option<SloView>,
+    /// Latency baselines per region; `null` without `[alert] anomaly`.
+    pub anomaly: Option<AnomalyView>,
 }
 
 /// Scenario `name` with stats over `window`; `None` when the catalog has
@@ -97,6 +100,8 @@ pub async fn scenario_detail(
     };
     let summary = summary(app, &s, window).await?;
     let slo = slo_view(app, name).await?;
+    let regions = summary.regions.iter().map(|r| r.region.clone()).collect();
+    let anomaly = anomaly_view(app, name, regions).await?;
     let sc = &s.scenario;
     Ok(Some(ScenarioDetail {
         window: Human(window).to_string(),
@@ -122,5 +127,6 @@ pub async fn scenario_detail(
         },
         alerts: app.alerts.open_for(name),
         slo,
+        anomaly,
     }))
 }

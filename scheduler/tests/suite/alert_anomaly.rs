@@ -217,3 +217,45 @@ async fn the_baseline_is_on_metrics_and_the_status_page() {
         "{scrape}"
     );
 }
+
+#[tokio::test]
+async fn the_scenario_api_shows_each_regions_baseline_and_verdict() {
+    let mut r = Replay::new().await;
+    let detail = r.f.t.get("/api/v1/scenarios/shop").await.json();
+    let anomaly = &detail["anomaly"];
+    assert_eq!(anomaly["sensitivity"], 3.0, "{detail}");
+    assert_eq!(anomaly["min_runs"], 50, "{detail}");
+    assert!(
+        anomaly["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["verdict"].is_null()),
+        "nothing judged before any history: {anomaly}"
+    );
+
+    r.week().await;
+    let detail = r.f.t.get("/api/v1/scenarios/shop").await.json();
+    let region = |d: &serde_json::Value| {
+        d["anomaly"]["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["region"] == REGION)
+            .unwrap_or_else(|| panic!("{REGION} missing: {d}"))["verdict"]
+            .clone()
+    };
+    let v = region(&detail);
+    let baseline = v["baseline_ms"].as_f64().unwrap();
+    let upper = v["upper_ms"].as_f64().unwrap();
+    assert!((85.0..116.0).contains(&baseline), "{v}");
+    assert!(upper > baseline && v["spread_ms"].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(v["firing"], false, "{v}");
+    assert_eq!(v["anomalous"], 0, "{v}");
+
+    r.runs_until(5, |d| d * 3.0, |e| !e.is_empty()).await;
+    let v = region(&r.f.t.get("/api/v1/scenarios/shop").await.json());
+    assert_eq!(v["firing"], true, "{v}");
+    assert!(v["anomalous"].as_u64().unwrap() >= 3, "{v}");
+    assert!(v["recent_p50_ms"].as_f64().unwrap() > v["upper_ms"].as_f64().unwrap(), "{v}");
+}

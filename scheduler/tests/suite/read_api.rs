@@ -103,6 +103,7 @@ async fn one_scenario_and_its_runs_newest_first() {
         serde_json::json!({"failures": 2, "of": 2})
     );
     assert!(one["version"].as_str().unwrap().starts_with("sha256:"));
+    assert!(one["anomaly"].is_null(), "no `[alert] anomaly`: {one}");
 
     let runs = t
         .get("/api/v1/scenarios/checkout/runs?region=eu-west-1&limit=3")
