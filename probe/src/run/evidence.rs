@@ -20,7 +20,13 @@ pub fn of_response(resp: &HttpResponse, cap: usize, secrets: &[&str]) -> Evidenc
         body: Some(body),
         body_bytes: resp.body.len() as u64,
         body_truncated,
-        ..of_head(resp.status, resp.version, &resp.headers, resp.remote, secrets)
+        ..of_head(
+            resp.status,
+            resp.version,
+            &resp.headers,
+            resp.remote,
+            secrets,
+        )
     }
 }
 

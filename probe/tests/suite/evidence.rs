@@ -189,7 +189,11 @@ async fn a_server_that_never_answers_leaves_its_address_and_no_response() {
     assert_eq!(step["error"]["kind"], "timeout", "{step}");
     let evidence = &step["evidence"];
     let addr = evidence["remote_addr"].as_str().expect("remote address");
-    assert!(target.url("/").contains(addr), "{addr} vs {}", target.url("/"));
+    assert!(
+        target.url("/").contains(addr),
+        "{addr} vs {}",
+        target.url("/")
+    );
     assert_eq!(evidence["status_line"], Value::Null, "{evidence}");
     assert_eq!(evidence["body"], Value::Null, "{evidence}");
     assert_eq!(evidence["headers"], serde_json::json!([]), "{evidence}");
@@ -223,7 +227,9 @@ async fn a_body_cut_by_the_deadline_keeps_the_status_line_and_headers() {
         "{evidence}"
     );
     assert!(
-        evidence["headers"].as_array().is_some_and(|h| !h.is_empty()),
+        evidence["headers"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty()),
         "{evidence}"
     );
     assert!(evidence["remote_addr"].is_string(), "{evidence}");

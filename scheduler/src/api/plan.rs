@@ -82,7 +82,7 @@ fn respond(view: PlanView, known: Option<&str>) -> Response {
     let mut response = if matches(known, &view.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        Json(view.plan).into_response()
+        Json(view.into_plan()).into_response()
     };
     let headers = response.headers_mut();
     if let Some(etag) = etag {

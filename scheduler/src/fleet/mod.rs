@@ -11,6 +11,7 @@
 //!   restart and every replica sharing it see them), and the callers
 //!   waiting for their results.
 
+mod assignments;
 mod plan;
 mod run_now;
 
@@ -111,6 +112,7 @@ pub struct Fleet {
     silence: Duration,
     store: Store,
     waiters: run_now::Waiters,
+    assignments: Mutex<assignments::Assignments>,
 }
 
 impl Fleet {
@@ -139,6 +141,7 @@ impl Fleet {
             silence,
             store,
             waiters: run_now::Waiters::default(),
+            assignments: Mutex::default(),
         };
         fleet.refresh_liveness();
         let restored = fleet.restore_runs().await?;
@@ -374,26 +377,17 @@ impl Fleet {
     }
 
     /// The scenarios `probe` runs now, by name.
-    pub fn assigned(&self, probe: &str, catalog: &Catalog) -> Vec<String> {
+    pub fn assigned(&self, probe: &str, catalog: &Catalog) -> Arc<Vec<String>> {
         let Some(region) = self.lock().probes.get(probe).map(|p| p.region.clone()) else {
-            return Vec::new();
+            return Arc::default();
         };
         let live = self.live_in(&region);
         if !live.iter().any(|p| p == probe) {
-            return Vec::new();
+            return Arc::default();
         }
-        let all_regions = self.regions();
-        catalog
-            .scenarios
-            .values()
-            .filter(|s| match &s.regions {
-                Some(regions) => regions.contains(&region),
-                None => all_regions.contains(&region),
-            })
-            .filter(|s| {
-                assignment::owner(&s.name, &region, live.iter().map(String::as_str)) == Some(probe)
-            })
-            .map(|s| s.name.clone())
-            .collect()
+        self.assignments
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .of(probe, &region, live, catalog)
     }
 }

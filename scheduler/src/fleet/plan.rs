@@ -2,20 +2,51 @@
 //! with a content hash (the ETag) and a revision that grows with each
 //! change of this probe's plan.
 
-use scenarios::wire::{Plan, PlannedScenario};
+use std::sync::Arc;
+
+use scenarios::wire::{Plan, PlannedScenario, RunRequest};
 use sha2::{Digest, Sha256};
 
 use super::Fleet;
 use crate::auth::ProbeIdentity;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogScenario};
 use crate::store::StoreError;
 
-/// A plan and its ETag.
+/// A plan and its ETag. The scenarios are the catalog's own: a long poll
+/// computes the plan on every wake-up and mostly answers 304, so the wire
+/// form is made only for a plan that is sent.
 #[derive(Debug, Clone)]
 pub struct PlanView {
-    pub plan: Plan,
     /// Quoted, as sent in the `ETag` header.
     pub etag: String,
+    revision: u64,
+    probe: String,
+    region: String,
+    scenarios: Vec<Arc<CatalogScenario>>,
+    run_now: Vec<RunRequest>,
+}
+
+impl PlanView {
+    /// The plan as sent to the probe.
+    pub fn into_plan(self) -> Plan {
+        Plan {
+            revision: self.revision,
+            probe: self.probe,
+            region: self.region,
+            scenarios: self
+                .scenarios
+                .iter()
+                .map(|s| PlannedScenario {
+                    name: s.name.clone(),
+                    path: s.path.clone(),
+                    version: s.version.clone(),
+                    source: s.source.clone(),
+                    files: s.files.clone(),
+                })
+                .collect(),
+            run_now: self.run_now,
+        }
+    }
 }
 
 /// The quoted ETag of a plan content hash.
@@ -35,16 +66,10 @@ impl Fleet {
         catalog: &Catalog,
     ) -> Result<PlanView, StoreError> {
         let assigned = self.assigned(&id.name, catalog);
-        let scenarios: Vec<PlannedScenario> = assigned
+        let scenarios: Vec<Arc<CatalogScenario>> = assigned
             .iter()
             .filter_map(|name| catalog.get(name))
-            .map(|s| PlannedScenario {
-                name: s.name.clone(),
-                path: s.path.clone(),
-                version: s.version.clone(),
-                source: s.source.clone(),
-                files: s.files.clone(),
-            })
+            .cloned()
             .collect();
         let now = self.clock.now();
         let (run_now, hash, revision, changed) = {
@@ -68,13 +93,11 @@ impl Fleet {
         }
         Ok(PlanView {
             etag: plan_etag(&hash),
-            plan: Plan {
-                revision,
-                probe: id.name.clone(),
-                region: id.region.clone(),
-                scenarios,
-                run_now,
-            },
+            revision,
+            probe: id.name.clone(),
+            region: id.region.clone(),
+            scenarios,
+            run_now,
         })
     }
 }
@@ -82,8 +105,8 @@ impl Fleet {
 /// SHA-256 (first 16 bytes, hex) over what the probe would act on.
 fn content_hash(
     id: &ProbeIdentity,
-    scenarios: &[PlannedScenario],
-    run_now: &[scenarios::wire::RunRequest],
+    scenarios: &[Arc<CatalogScenario>],
+    run_now: &[RunRequest],
 ) -> String {
     let mut hasher = Sha256::new();
     let mut part = |s: &str| {

@@ -63,7 +63,7 @@ pub async fn anomaly_view(
         .catalog
         .current()
         .get(name)
-        .and_then(|s| s.scenario.alert.anomaly.clone())
+        .and_then(|s| s.scenario.alert.anomaly)
     else {
         return Ok(None);
     };
@@ -76,7 +76,7 @@ pub async fn anomaly_view(
             (r, since)
         })
         .collect();
-    let (owned, p) = (name.to_owned(), policy.clone());
+    let (owned, p) = (name.to_owned(), policy);
     let verdicts = app
         .store
         .read(move |tx| {

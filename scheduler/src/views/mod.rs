@@ -15,8 +15,8 @@
 //! - `probes`: probes and regions. `catalog`: the scenario files.
 
 mod alert_report;
-mod anomaly;
 mod alerts;
+mod anomaly;
 mod catalog;
 mod maintenance;
 mod probes;
@@ -29,8 +29,8 @@ mod time_spans;
 mod uptime;
 
 pub use alert_report::{AlertReport, Figures, ScenarioReport, alert_report};
-pub use anomaly::{AnomalyRegion, AnomalyView, VerdictView, anomaly_view};
 pub use alerts::{AlertList, AlertView, SilenceList, SilenceView, alert_list, silence_list};
+pub use anomaly::{AnomalyRegion, AnomalyView, VerdictView, anomaly_view};
 pub use catalog::{CatalogView, FileStatus, FileView, ReplicaView, catalog_view, replica_views};
 pub use maintenance::{MaintenanceList, MaintenanceView, maintenance_list};
 pub use probes::{ProbeList, ProbeView, RegionView, probe_list};

@@ -55,7 +55,7 @@ pub fn probe_list(app: &App) -> ProbeList {
             first_seen: scenarios::wire::time::format(&p.first_seen),
             last_seen: scenarios::wire::time::format(&p.last_seen),
             up: *up,
-            assigned: app.fleet.assigned(&p.name, &catalog),
+            assigned: app.fleet.assigned(&p.name, &catalog).to_vec(),
             spool_depth: p.spool_depth,
             clock_ahead_s: match p.clock {
                 ProbeClock::Ahead(d) => Some(d.num_milliseconds() as f64 / 1_000.0),

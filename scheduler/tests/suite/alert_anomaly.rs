@@ -249,7 +249,10 @@ async fn the_scenario_api_shows_each_regions_baseline_and_verdict() {
     let baseline = v["baseline_ms"].as_f64().unwrap();
     let upper = v["upper_ms"].as_f64().unwrap();
     assert!((85.0..116.0).contains(&baseline), "{v}");
-    assert!(upper > baseline && v["spread_ms"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(
+        upper > baseline && v["spread_ms"].as_f64().unwrap() > 0.0,
+        "{v}"
+    );
     assert_eq!(v["firing"], false, "{v}");
     assert_eq!(v["anomalous"], 0, "{v}");
 
@@ -257,5 +260,8 @@ async fn the_scenario_api_shows_each_regions_baseline_and_verdict() {
     let v = region(&r.f.t.get("/api/v1/scenarios/shop").await.json());
     assert_eq!(v["firing"], true, "{v}");
     assert!(v["anomalous"].as_u64().unwrap() >= 3, "{v}");
-    assert!(v["recent_p50_ms"].as_f64().unwrap() > v["upper_ms"].as_f64().unwrap(), "{v}");
+    assert!(
+        v["recent_p50_ms"].as_f64().unwrap() > v["upper_ms"].as_f64().unwrap(),
+        "{v}"
+    );
 }
