@@ -305,6 +305,7 @@ async fn requested_runs_start_at_once_and_only_once_per_id() {
         scenario: "checkout".into(),
         requested_at: Utc::now(),
         reason: RunReason::RunNow,
+        inline: None,
     });
     h.publish(&p);
     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -450,6 +451,7 @@ async fn a_passing_run_and_requested_runs_are_not_retried() {
         scenario: "requested".into(),
         requested_at: Utc::now(),
         reason: RunReason::RunNow,
+        inline: None,
     });
     h.publish(&p);
     tokio::time::sleep(Duration::from_secs(60)).await;

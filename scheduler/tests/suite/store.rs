@@ -366,6 +366,7 @@ async fn an_on_demand_run_is_stored_answered_once_and_expires(kit: TestStore) {
         scenario: "checkout".into(),
         requested_at: at,
         reason: RunReason::RunNow,
+        inline: None,
     };
     let (old, new) = (request(t), request(t + chrono::Duration::minutes(5)));
     let (o, n) = (old.clone(), new.clone());
