@@ -171,8 +171,7 @@ async fn ask(
     token: &str,
     file: &Path,
 ) -> Result<RunAnswer, String> {
-    let body =
-        std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    let body = std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().replace('"', ""))
@@ -181,7 +180,10 @@ async fn ask(
         .post(endpoint.clone())
         .header(AUTHORIZATION, format!("Bearer {token}"))
         .header(CONTENT_TYPE, "application/toml")
-        .header(CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+        .header(
+            CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )
         .body(body)
         .send()
         .await

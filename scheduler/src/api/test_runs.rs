@@ -111,7 +111,9 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError>
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("scenario file larger than {MAX_FILE_BYTES} bytes; split the journey into several scenarios"),
+            format!(
+                "scenario file larger than {MAX_FILE_BYTES} bytes; split the journey into several scenarios"
+            ),
         )
     };
     let declared = headers
