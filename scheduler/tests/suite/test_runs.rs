@@ -95,8 +95,13 @@ async fn a_test_run_answers_per_region_and_stays_out_of_the_catalog() {
     // unknown scenario.
     let (_, token) = f.token("p-eu");
     let again =
-        f.t.post_results(&token, "p-eu", "eu-west-1", batch(&[eu_run.clone()]))
-            .await;
+        f.t.post_results(
+            &token,
+            "p-eu",
+            "eu-west-1",
+            batch(std::slice::from_ref(&eu_run)),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text());
     assert_eq!(
         again.json()["duplicates"],
