@@ -105,6 +105,17 @@ pub struct RunArgs {
     files: Vec<PathBuf>,
     #[arg(long, env = "SONDE_PROBE_FORMAT", value_enum, default_value = "text")]
     format: Format,
+    /// Scheduler URL: every region's live probe runs the files once,
+    /// without adding them to the catalog (`POST /api/v1/runs`).
+    #[arg(long, value_name = "URL", requires = "token_file")]
+    fleet: Option<url::Url>,
+    /// File with an operator token, for `--fleet`.
+    #[arg(long, value_name = "FILE", requires = "fleet")]
+    token_file: Option<PathBuf>,
+    /// Comma-separated regions to run in with `--fleet` (default: every
+    /// region with a live probe, or the scenario's `regions`).
+    #[arg(long, value_name = "A,B", requires = "fleet")]
+    regions: Option<String>,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -324,6 +335,14 @@ pub fn hostname() -> String {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
+    if let (Some(url), Some(token_file)) = (args.fleet.clone(), args.token_file.clone()) {
+        let target = crate::fleet_run::FleetTarget {
+            url,
+            token_file,
+            regions: args.regions.clone(),
+        };
+        return crate::fleet_run::run(target, &args.files, args.format).await;
+    }
     let Some(files) = load_all(&args.files) else {
         return ExitCode::from(EXIT_INVALID);
     };

@@ -5,6 +5,8 @@
 //!   durable result spool, delivery, `/metrics`.
 //! - `bench`: `probe bench`, in-process throughput for `bench/`.
 //! - `cli`: the `probe` command line (`run`, `validate`, `bench`, …).
+//! - `fleet_run`: `probe run --fleet`, a scenario file run once from every
+//!   region through the scheduler.
 //! - [`net`]: DNS, TCP, TLS and HTTP at the connection level, each phase
 //!   timed on its own, with deadlines in every phase and the target guard.
 //! - [`run`]: executes a validated scenario once into a `RunResult`:
@@ -15,6 +17,7 @@
 pub mod agent;
 pub mod bench;
 pub mod cli;
+pub mod fleet_run;
 pub mod import;
 pub mod net;
 pub mod report;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use super::backoff::Backoff;
 use super::client::{CallError, PlanFetch};
@@ -37,6 +38,9 @@ pub struct CompiledPlan {
     /// By name.
     pub scenarios: BTreeMap<String, Arc<Scenario>>,
     pub run_now: Vec<RunRequest>,
+    /// The scenarios on-demand requests carry with them (fleet test runs),
+    /// by request id; invalid ones are left out.
+    pub inline: BTreeMap<Uuid, Arc<Scenario>>,
 }
 
 impl CompiledPlan {
@@ -54,10 +58,21 @@ impl CompiledPlan {
                 scenarios.insert(planned.name.clone(), scenario);
             }
         }
+        let inline = plan
+            .run_now
+            .iter()
+            .filter_map(|request| {
+                let planned = request.inline.as_ref()?;
+                let reused = previous.and_then(|p| p.inline.get(&request.id)).cloned();
+                let scenario = reused.or_else(|| compile_one(planned).map(Arc::new))?;
+                Some((request.id, scenario))
+            })
+            .collect();
         CompiledPlan {
             revision: plan.revision,
             scenarios,
             run_now: plan.run_now.clone(),
+            inline,
         }
     }
 }

@@ -105,7 +105,11 @@ impl Timer {
             if !handled.insert(request.id) {
                 continue;
             }
-            match plan.scenarios.get(&request.scenario) {
+            let scenario = match &request.inline {
+                Some(_) => plan.inline.get(&request.id),
+                None => plan.scenarios.get(&request.scenario),
+            };
+            match scenario {
                 Some(scenario) => {
                     tracing::info!(scenario = %request.scenario, request = %request.id, "Requested run starting.");
                     self.ctx.spawn_requested(scenario.clone(), request.id);

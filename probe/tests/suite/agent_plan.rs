@@ -61,6 +61,7 @@ fn the_cache_round_trips_without_on_demand_requests() {
         scenario: "good".into(),
         requested_at: chrono::Utc::now(),
         reason: RunReason::Confirmation,
+        inline: None,
     });
     save_cache(dir.path(), Some("\"r7\""), &wire).expect("save");
     let cached = load_cache(dir.path()).expect("cached");

@@ -305,6 +305,7 @@ async fn requested_runs_start_at_once_and_only_once_per_id() {
         scenario: "checkout".into(),
         requested_at: Utc::now(),
         reason: RunReason::RunNow,
+        inline: None,
     });
     h.publish(&p);
     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -319,6 +320,44 @@ async fn requested_runs_start_at_once_and_only_once_per_id() {
         .collect();
     assert_eq!(requested.len(), 1, "{requested:?}");
     assert_eq!(requested[0].request, Some(id));
+    h.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_carrying_its_scenario_runs_it_once_outside_the_plan() {
+    let h = Harness::start(Limits::new(4, 0), &[]);
+    let mut p = every("1h", &["checkout".to_string()]);
+    let gate = planned(
+        "pr_journey",
+        &source("pr_journey", "1h", "http://127.0.0.1:9/new"),
+    );
+    let id = Uuid::now_v7();
+    p.run_now.push(RunRequest {
+        id,
+        scenario: "pr_journey".into(),
+        requested_at: Utc::now(),
+        reason: RunReason::RunNow,
+        inline: Some(gate.clone()),
+    });
+    // Without its scenario, a request for a name not in the plan is ignored.
+    p.run_now.push(RunRequest {
+        id: Uuid::now_v7(),
+        scenario: "unplanned".into(),
+        requested_at: Utc::now(),
+        reason: RunReason::RunNow,
+        inline: None,
+    });
+    h.publish(&p);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    p.revision = 2;
+    h.publish(&p);
+    tokio::time::sleep(Duration::from_secs(7200)).await;
+
+    let fired = h.fired("pr_journey");
+    assert_eq!(fired.len(), 1, "run once, never scheduled: {fired:?}");
+    assert_eq!(fired[0].request, Some(id));
+    assert_eq!(fired[0].version, gate.version);
+    assert!(h.fired("unplanned").is_empty());
     h.shutdown().await;
 }
 
@@ -450,6 +489,7 @@ async fn a_passing_run_and_requested_runs_are_not_retried() {
         scenario: "requested".into(),
         requested_at: Utc::now(),
         reason: RunReason::RunNow,
+        inline: None,
     });
     h.publish(&p);
     tokio::time::sleep(Duration::from_secs(60)).await;

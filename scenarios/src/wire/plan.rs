@@ -59,13 +59,19 @@ impl PlannedScenario {
 pub struct RunRequest {
     /// Id of the request; the result carries it as `run_request`.
     pub id: Uuid,
-    /// Name of the scenario to run (one of the plan's).
+    /// Name of the scenario to run: one of the plan's, or `inline`'s.
     pub scenario: String,
     /// When it was asked for.
     #[serde(with = "time")]
     pub requested_at: DateTime<Utc>,
     /// Why it was asked for.
     pub reason: RunReason,
+    /// A scenario outside the catalog, to run this once (a fleet test run,
+    /// `POST /api/v1/runs`); absent for a scenario of the plan. A probe
+    /// that does not know the field finds no such scenario in its plan and
+    /// ignores the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<PlannedScenario>,
 }
 
 /// Why a run was asked for outside the schedule.

@@ -228,6 +228,7 @@ fn plan() -> Plan {
             scenario: "checkout".into(),
             requested_at: at(131_250),
             reason: RunReason::Confirmation,
+            inline: None,
         }],
     }
 }

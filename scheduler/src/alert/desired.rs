@@ -326,6 +326,7 @@ pub(super) fn confirm_targets(
                 scenario: name.to_owned(),
                 requested_at: world.now,
                 reason: RunReason::Confirmation,
+                inline: None,
             };
             Some((probe, region, request))
         })

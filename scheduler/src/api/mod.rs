@@ -9,9 +9,10 @@
 //!   (no token, or a viewer or operator token with `read_access = "token"`,
 //!   see `read_access`); `params`: its shared query parameters;
 //!   `uptime_csv`: the uptime report as CSV.
-//! - `silences`, `maintenance`, `run_now`, `notify_test`: silences,
-//!   maintenance windows, on-demand runs and test notifications (operator
-//!   token for writes).
+//! - `silences`, `maintenance`, `run_now`, `test_runs`, `notify_test`:
+//!   silences, maintenance windows, on-demand runs, fleet test runs of a
+//!   scenario outside the catalog and test notifications (operator token
+//!   for writes).
 //! - `ops`: `/metrics`, `/livez`, `/readyz`.
 //! - `error`: [`ApiError`], the JSON error answer.
 
@@ -31,6 +32,7 @@ mod results;
 mod run_now;
 mod scenarios;
 mod silences;
+mod test_runs;
 mod uptime_csv;
 
 use std::sync::Arc;
@@ -61,6 +63,11 @@ pub fn router(app: Arc<App>) -> Router {
             post(results::post_results).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/scenarios/{name}/run", post(run_now::run_now))
+        // The handler reads at most a scenario file's size, with a JSON 413.
+        .route(
+            "/api/v1/runs",
+            post(test_runs::post_run).layer(DefaultBodyLimit::disable()),
+        )
         .route("/api/v1/silences", post(silences::create))
         .route("/api/v1/silences/{id}", delete(silences::delete))
         .route("/api/v1/maintenance", post(maintenance::create))

@@ -67,7 +67,7 @@ pub async fn post_results(
     Ok((status, Json(report.ack)).into_response())
 }
 
-fn is_length_limit(e: &axum::Error) -> bool {
+pub(super) fn is_length_limit(e: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if err.is::<http_body_util::LengthLimitError>() {

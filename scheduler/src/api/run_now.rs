@@ -26,8 +26,8 @@ pub const MAX_WAIT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Deserialize)]
 pub struct RunQuery {
-    regions: Option<String>,
-    wait: Option<String>,
+    pub(super) regions: Option<String>,
+    pub(super) wait: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -37,7 +37,7 @@ pub struct RunAnswer {
     pub missing: Vec<String>,
 }
 
-fn parse_wait(text: Option<&str>) -> Result<Duration, ApiError> {
+pub(super) fn parse_wait(text: Option<&str>) -> Result<Duration, ApiError> {
     let Some(text) = text.filter(|t| !t.is_empty()) else {
         return Ok(DEFAULT_WAIT);
     };
@@ -85,18 +85,40 @@ pub async fn run_now(
     let wait = parse_wait(query.wait.as_deref())?;
     let detail = Some(format!("regions {}", regions.join(", ")));
     crate::audit::record(&app, &grant.name, "run_now", &name, detail).await;
-    let mut missing = Vec::new();
-    let mut pending = Vec::new();
-    for region in regions {
-        let Some(probe) = app.fleet.owner(&name, &region) else {
-            missing.push(region);
-            continue;
-        };
+    let answer = run_in(&app, &name, regions, wait, |region| {
+        let probe = app.fleet.owner(&name, region)?;
         let request = RunRequest {
             id: Uuid::now_v7(),
             scenario: name.clone(),
             requested_at: app.clock.now(),
             reason: RunReason::RunNow,
+            inline: None,
+        };
+        Some((probe, request))
+    })
+    .await?;
+    Ok(answer.into_response())
+}
+
+/// Asks each region's probe (as `ask` names it, with its request) to run
+/// `scenario` once and waits up to `wait` for the results. A region `ask`
+/// finds no probe for, or whose result does not come in time, is missing.
+///
+/// # Errors
+/// Store errors (no region has been asked then).
+pub(super) async fn run_in(
+    app: &App,
+    scenario: &str,
+    regions: Vec<String>,
+    wait: Duration,
+    ask: impl Fn(&str) -> Option<(String, RunRequest)>,
+) -> Result<RunAnswer, ApiError> {
+    let mut missing = Vec::new();
+    let mut pending = Vec::new();
+    for region in regions {
+        let Some((probe, request)) = ask(&region) else {
+            missing.push(region);
+            continue;
         };
         let id = request.id;
         let rx = app.fleet.wait_for_result(id);
@@ -107,7 +129,7 @@ pub async fn run_now(
             app.fleet.stop_waiting(id);
             return Err(e.into());
         }
-        tracing::info!(scenario = %name, region = %region, probe = %probe, "Run now requested.");
+        tracing::info!(scenario = %scenario, region = %region, probe = %probe, "Run now requested.");
         pending.push((region, id, rx));
     }
     let deadline = tokio::time::sleep(wait);
@@ -130,20 +152,31 @@ pub async fn run_now(
             }
         }
     }
-    let failed = results.values().any(|r| r.outcome != Outcome::Success);
-    let status = if failed {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else if !missing.is_empty() || results.is_empty() {
-        // A scenario with no region to run in has not passed either.
-        StatusCode::GATEWAY_TIMEOUT
-    } else {
-        StatusCode::OK
-    };
     missing.sort();
-    let answer = RunAnswer {
-        scenario: name,
+    Ok(RunAnswer {
+        scenario: scenario.to_owned(),
         results,
         missing,
-    };
-    Ok((status, Json(answer)).into_response())
+    })
+}
+
+impl RunAnswer {
+    /// 200 every region passed, 422 one failed, 504 one gave no result
+    /// (or there was no region to run in).
+    fn status(&self) -> StatusCode {
+        if self.results.values().any(|r| r.outcome != Outcome::Success) {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else if !self.missing.is_empty() || self.results.is_empty() {
+            // A scenario with no region to run in has not passed either.
+            StatusCode::GATEWAY_TIMEOUT
+        } else {
+            StatusCode::OK
+        }
+    }
+}
+
+impl IntoResponse for RunAnswer {
+    fn into_response(self) -> Response {
+        (self.status(), Json(self)).into_response()
+    }
 }

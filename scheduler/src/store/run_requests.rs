@@ -59,6 +59,12 @@ pub trait RunRequests {
     /// Database errors.
     fn answer_run_request(&self, id: Uuid, answer_json: &str) -> Result<(), StoreError>;
 
+    /// Request `id` with its answer, if it is stored.
+    ///
+    /// # Errors
+    /// Database errors, or a stored row that does not parse.
+    fn run_request(&self, id: Uuid) -> Result<Option<RunRequestRow>, StoreError>;
+
     /// Every request made at or after `since_ms` (Unix ms), oldest first.
     ///
     /// # Errors

@@ -61,4 +61,5 @@ mod security;
 mod store;
 mod store_migrate;
 mod store_postgres;
+mod test_runs;
 mod uptime_report;

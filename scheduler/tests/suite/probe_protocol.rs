@@ -247,6 +247,7 @@ async fn run_now_requests_ride_the_plan_until_answered() {
         scenario: "checkout".into(),
         requested_at: t0(),
         reason: scenarios::wire::RunReason::RunNow,
+        inline: None,
     };
     t.app
         .fleet

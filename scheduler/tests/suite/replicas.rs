@@ -488,3 +488,112 @@ async fn run_now_and_catalogs_across_replicas() {
         Some(vec![1.0])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_run_asked_of_one_replica_is_answered_through_another() {
+    let Some(url) = fresh_database("replicas_test_run") else {
+        return;
+    };
+    let db = format!("postgres://postgres@127.0.0.1:{}/{}", url.port, url.dbname);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
+    std::fs::write(dir.path().join("scenarios/api.toml"), API).unwrap();
+    let receiver = Receiver::start(&[]).await;
+    let a = Replica::start(dir.path(), "sched-a", &db, &receiver).await;
+    let probe = token(
+        dir.path(),
+        "sched-a",
+        &["--name", "p-eu-1", "--region", "eu-west-1"],
+    );
+    let operator = token(dir.path(), "sched-a", &["--operator", "--name", "ops"]);
+    let b = Replica::start(dir.path(), "sched-b", &db, &receiver).await;
+    assert!(requested(&plan(&b, &probe).await).is_empty());
+    crate::notify_support::eventually("the leader to see the probe live", || async {
+        let answer = TestClient::new()
+            .get(&a.url("/api/v1/probes"))
+            .await
+            .unwrap();
+        answer.text().contains("\"up\":true")
+    })
+    .await;
+
+    // The file goes to one replica; the probe polls and answers the other,
+    // which has the scenario only from the stored request.
+    let source = "name = \"pr_journey\"\ninterval = \"1m\"\n[[steps]]\nname = \"home\"\nget = \"http://127.0.0.1:9/\"\n";
+    let ask = {
+        let url = a.url("/api/v1/runs?regions=eu-west-1&wait=20s");
+        let auth = format!("Bearer {operator}");
+        tokio::spawn(async move {
+            TestClient::new()
+                .timeout(Duration::from_secs(30))
+                .request(
+                    Method::POST,
+                    &url,
+                    &[
+                        ("authorization", auth.as_str()),
+                        ("content-type", "application/toml"),
+                    ],
+                    Some(source.to_owned().into()),
+                )
+                .await
+                .unwrap()
+        })
+    };
+    let request = {
+        let start = std::time::Instant::now();
+        loop {
+            let plan = plan(&b, &probe).await;
+            let first = plan["run_now"].as_array().and_then(|a| a.first()).cloned();
+            if let Some(first) = first {
+                break first;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let asked = ask.await.unwrap();
+                panic!(
+                    "not in the follower's plan; asked: {} {}",
+                    asked.status,
+                    asked.text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert_eq!(request["inline"]["source"], source);
+    let mut answer = crate::common::result(
+        "pr_journey",
+        "p-eu-1",
+        "eu-west-1",
+        "success",
+        chrono::Utc::now(),
+    );
+    answer["run_request"] = request["id"].clone();
+    let answer_id = answer["id"].clone();
+    let auth = format!("Bearer {probe}");
+    let posted = TestClient::new()
+        .request(
+            Method::POST,
+            &b.url("/api/v1/results"),
+            &[
+                ("authorization", auth.as_str()),
+                ("x-sonde-probe", "p-eu-1"),
+                ("x-sonde-region", "eu-west-1"),
+                ("content-type", "application/json"),
+            ],
+            Some(crate::common::batch(&[answer]).into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(posted.status.as_u16(), 200, "{}", posted.text());
+    assert_eq!(posted.json().unwrap()["accepted"][0], answer_id);
+    let asked = ask.await.unwrap();
+    assert_eq!(asked.status.as_u16(), 200, "{}", asked.text());
+    assert_eq!(
+        asked.json().unwrap()["results"]["eu-west-1"]["id"],
+        answer_id
+    );
+    let listed = TestClient::new()
+        .get(&b.url("/api/v1/scenarios"))
+        .await
+        .unwrap();
+    assert!(!listed.text().contains("pr_journey"), "{}", listed.text());
+}

@@ -21,6 +21,7 @@ on_both_backends!(
     a_fence_refuses_the_write_of_a_replaced_leader,
     results_queued_for_the_leader_come_back_once_in_order,
     an_on_demand_run_is_stored_answered_once_and_expires,
+    a_test_run_keeps_its_scenario_and_is_read_back_by_id,
     each_replica_keeps_its_latest_catalog_report,
 );
 
@@ -366,6 +367,7 @@ async fn an_on_demand_run_is_stored_answered_once_and_expires(kit: TestStore) {
         scenario: "checkout".into(),
         requested_at: at,
         reason: RunReason::RunNow,
+        inline: None,
     };
     let (old, new) = (request(t), request(t + chrono::Duration::minutes(5)));
     let (o, n) = (old.clone(), new.clone());
@@ -452,5 +454,45 @@ async fn each_replica_keeps_its_latest_catalog_report(kit: TestStore) {
         .await
         .unwrap();
     assert_eq!(store.read(|tx| tx.replicas()).await.unwrap(), expected);
+    store.close().await;
+}
+
+async fn a_test_run_keeps_its_scenario_and_is_read_back_by_id(kit: TestStore) {
+    use scenarios::wire::{PlannedScenario, RunReason, RunRequest};
+    let store = kit.open(0).await.unwrap();
+    let source =
+        "name = \"pr_journey\"\n[[steps]]\nname = \"home\"\nget = \"http://127.0.0.1:9/\"\n";
+    let request = RunRequest {
+        id: uuid::Uuid::now_v7(),
+        scenario: "pr_journey".into(),
+        requested_at: crate::common::t0(),
+        reason: RunReason::RunNow,
+        inline: Some(PlannedScenario {
+            name: "pr_journey".into(),
+            path: "pr_journey.toml".into(),
+            version: "sha256:00".into(),
+            source: source.into(),
+            files: Default::default(),
+        }),
+    };
+    let saved = request.clone();
+    store
+        .write(move |tx| tx.save_run_request("p1", &saved))
+        .await
+        .unwrap();
+    let id = request.id;
+    let row = store.read(move |tx| tx.run_request(id)).await.unwrap();
+    let row = row.expect("stored");
+    // Another replica hands the scenario out from the row alone.
+    assert_eq!((row.probe.as_str(), &row.request), ("p1", &request));
+    assert!(row.answer.is_none());
+    let other = uuid::Uuid::now_v7();
+    assert!(
+        store
+            .read(move |tx| tx.run_request(other))
+            .await
+            .unwrap()
+            .is_none()
+    );
     store.close().await;
 }

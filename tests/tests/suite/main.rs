@@ -27,6 +27,7 @@ mod evidence;
 mod failover;
 mod fleet;
 mod fleet_ha;
+mod fleet_run;
 mod ha;
 mod maintenance;
 mod recorded_request;

@@ -39,6 +39,20 @@ impl RunRequests for Conn {
         Ok(())
     }
 
+    fn run_request(&self, id: Uuid) -> Result<Option<RunRequestRow>, StoreError> {
+        let rows = self.query(
+            "SELECT probe, request_json, answer_json FROM run_requests WHERE id = $1",
+            &[&id.to_string()],
+        )?;
+        rows.first()
+            .map(|r| {
+                let request: String = r.try_get(1)?;
+                let answer: Option<String> = r.try_get(2)?;
+                RunRequestRow::from_json(r.try_get(0)?, &request, answer.as_deref())
+            })
+            .transpose()
+    }
+
     fn run_requests_since(&self, since_ms: i64) -> Result<Vec<RunRequestRow>, StoreError> {
         let rows = self.query(
             "SELECT probe, request_json, answer_json FROM run_requests

@@ -33,6 +33,25 @@ impl RunRequests for Connection {
         Ok(())
     }
 
+    fn run_request(&self, id: Uuid) -> Result<Option<RunRequestRow>, StoreError> {
+        let mut stmt = self.prepare_cached(
+            "SELECT probe, request_json, answer_json FROM run_requests WHERE id = ?1",
+        )?;
+        let mut rows = stmt.query_map([id.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?;
+        rows.next()
+            .transpose()?
+            .map(|(probe, request, answer)| {
+                RunRequestRow::from_json(probe, &request, answer.as_deref())
+            })
+            .transpose()
+    }
+
     fn run_requests_since(&self, since_ms: i64) -> Result<Vec<RunRequestRow>, StoreError> {
         let mut stmt = self.prepare_cached(
             "SELECT probe, request_json, answer_json FROM run_requests

@@ -6,6 +6,11 @@
 //! clock than `max_clock_skew`, and name a scenario of the catalog; the
 //! rest of the batch is stored whatever happens to one entry. A result id
 //! seen before is acknowledged as a duplicate and not stored again.
+//!
+//! - `test_runs`: results answering fleet test runs, which name a
+//!   scenario outside the catalog and are kept out of its history.
+
+mod test_runs;
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -248,11 +253,13 @@ pub async fn ingest(
     probe: &ProbeIdentity,
     body: &[u8],
 ) -> Result<IngestReport, IngestError> {
-    let entries = parse(body)?;
+    let mut entries = parse(body)?;
     app.limiter.check(&probe.name, entries.len())?;
     let catalog = app.catalog.current();
     let mut clock = ClockWatch::new(app.clock.now(), app.config.max_clock_skew);
     let mut rejected = Vec::new();
+    let mut ack = IngestAck::default();
+    test_runs::take_answers(app, probe, &mut entries, &mut ack, &mut rejected).await?;
     let mut valid = Vec::with_capacity(entries.len());
     for entry in entries {
         match entry.and_then(|result| check(result, probe, &mut clock, &catalog)) {
@@ -264,7 +271,6 @@ pub async fn ingest(
         app.fleet.clock_checked(&probe.name, verdict);
     }
     let stored = store(app, valid).await?;
-    let mut ack = IngestAck::default();
     let mut accepted = Vec::new();
     for (result, new) in stored {
         app.fleet.run_answered(&result, new);
