@@ -168,6 +168,12 @@ async fn a_run_is_one_trace_whose_client_spans_are_the_parents_the_target_saw() 
             Some(AttrValue::Int(i64::from(target.port())))
         );
     }
+    // The last request of each step shows the URL its result shows.
+    for (step, result) in steps.iter().zip(&run.steps) {
+        let last = children(&spans, step).pop().expect("a request");
+        let shown = &result.http.as_ref().expect("http").url;
+        assert_eq!(&text(last, "url.full"), shown);
+    }
     let (_, search) = clients.iter().find(|(s, _)| s == "search").expect("search");
     assert_eq!(
         text(search, "url.full"),
@@ -359,6 +365,24 @@ async fn sampling_keeps_every_failure_and_the_given_share_of_successes() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("--otlp-sample-success"), "{stderr}");
     assert!(stderr.contains("from 0 to 1"), "{stderr}");
+
+    let unknown = probe_run(
+        dir.path(),
+        &["pass.toml"],
+        &[
+            "--otlp-endpoint",
+            &collector.endpoint(),
+            "--otlp-header",
+            "x-api-key={{secret.NOT_SET}}",
+        ],
+    )
+    .await;
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("--otlp-header `x-api-key`: secret `NOT_SET` is not set"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
