@@ -35,3 +35,4 @@ mod secrets_never_leave;
 mod status_page;
 mod target;
 mod tls;
+mod traces;
