@@ -65,16 +65,9 @@ async fn the_shops_requests_sit_under_the_probes_client_spans() {
         .env_remove("SHOP_HTTP")
         .start()
         .unwrap();
-    let line = shop
-        .wait_for_stdout("demo-shop http ", DEADLINE)
+    let base = sonde_tests::shop::printed_http_base(&mut shop, DEADLINE)
         .await
         .unwrap();
-    let base = line
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
     sonde_tests::wait_for_http(&format!("{base}/healthz"), DEADLINE)
         .await
         .unwrap();
