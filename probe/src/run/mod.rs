@@ -133,6 +133,7 @@ impl Runner {
             }
             let result = match &vars_error {
                 Some(message) => {
+                    state.spans.step_ran(index, Instant::now());
                     failed_before_start(step, wire::ErrorKind::InvalidRequest, message.clone())
                 }
                 None => run_step(&mut state, step).await,
