@@ -118,7 +118,12 @@ pub struct RunArgs {
     regions: Option<String>,
     #[command(flatten)]
     net: NetArgs,
+    #[command(flatten)]
+    otlp: crate::otlp::OtlpArgs,
 }
+
+/// How long `probe run` waits for its traces to be sent before it exits.
+const TRACE_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Entry point of the `probe` binary.
 pub fn main() -> ExitCode {
@@ -321,6 +326,7 @@ pub fn runner(args: &NetArgs, guard_default: bool) -> Result<Runner, String> {
         region: args.region.clone(),
         probe: hostname(),
         evidence_bytes: args.evidence_bytes,
+        traces: None,
     })
 }
 
@@ -346,7 +352,10 @@ async fn run(args: RunArgs) -> ExitCode {
     let Some(files) = load_all(&args.files) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    let runner = match runner(&args.net, false) {
+    let runner = match runner(&args.net, false).and_then(|mut r| {
+        r.traces = args.otlp.start(&r.secrets)?;
+        Ok(r)
+    }) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -388,6 +397,15 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let _ = stdout.write_all(document.as_bytes());
     let _ = stdout.flush();
+    if let Some(traces) = &runner.traces {
+        let left = traces.flush(TRACE_FLUSH).await;
+        if left > 0 {
+            eprintln!(
+                "warning: {left} trace spans not exported: the OTLP collector did not take them within {}s",
+                TRACE_FLUSH.as_secs()
+            );
+        }
+    }
     if all_passed {
         ExitCode::SUCCESS
     } else {

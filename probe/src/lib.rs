@@ -11,6 +11,7 @@
 //!   timed on its own, with deadlines in every phase and the target guard.
 //! - [`run`]: executes a validated scenario once into a `RunResult`:
 //!   templates, secrets, cookies, redirects, assertions, captures.
+//! - [`otlp`]: each run's trace, exported over OTLP/HTTP.
 //! - `secrets`: `SONDE_SECRET_*` and the secrets directory.
 //! - `report`: the human-readable per-step report of `probe run`.
 
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod fleet_run;
 pub mod import;
 pub mod net;
+pub mod otlp;
 pub mod report;
 pub mod run;
 pub mod secrets;

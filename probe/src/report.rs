@@ -7,7 +7,7 @@ use scenarios::wire::{Phases, RunResult, StepResult, StepStatus};
 
 pub mod junit;
 pub mod tap;
-mod verdict;
+pub(crate) mod verdict;
 
 /// Renders one run as text.
 pub fn text(result: &RunResult) -> String {

@@ -19,6 +19,8 @@
 //!   ([`Spawn`], [`ChildGuard`]), free ports, wait for readiness.
 //! - [`fleet`] — a whole fleet (scheduler and probe binaries) in a temp
 //!   directory, for the end-to-end suites; [`metrics`] reads scrapes.
+//! - [`otlp`] — [`OtlpReceiver`], an OTLP/HTTP trace collector decoding
+//!   what it receives with the OpenTelemetry proto definitions.
 //! - [`shop`] — the demo shop (JSON API, per-region fault injection, HTTPS
 //!   with its own CA, DNS for `shop.sonde.test`).
 //!
@@ -35,6 +37,7 @@ pub mod dns;
 pub mod fleet;
 pub mod harness;
 pub mod metrics;
+pub mod otlp;
 pub mod postgres;
 mod serve;
 pub mod shop;
@@ -47,6 +50,7 @@ pub use dns::{DnsError, DnsResponder, RunningDns};
 pub use harness::{
     ChildGuard, HarnessError, Spawn, binary_path, free_addr, free_port, wait_for_http, wait_for_tcp,
 };
+pub use otlp::{OtlpReceiver, ReceivedSpan, RunningReceiver};
 pub use target::{
     HangingListener, Reply, RunningTarget, SeenRequest, TargetError, TestTarget, free_port_refused,
     hang_after_accept,

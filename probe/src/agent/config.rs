@@ -51,6 +51,8 @@ pub struct AgentArgs {
     pub grace: Duration,
     #[command(flatten)]
     pub net: NetArgs,
+    #[command(flatten)]
+    pub otlp: crate::otlp::OtlpArgs,
 }
 
 /// A scheduler's base URL: `http` or `https` with a host, nothing after
@@ -140,6 +142,7 @@ pub(super) fn configure(args: &AgentArgs) -> Result<(AgentConfig, Runner), Strin
     };
     let mut runner = crate::cli::runner(&args.net, true)?;
     runner.probe = args.name.clone();
+    runner.traces = args.otlp.start(&runner.secrets)?;
     let config = AgentConfig {
         schedulers: distinct(&args.scheduler),
         identity: Identity {

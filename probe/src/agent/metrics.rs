@@ -86,11 +86,18 @@ pub struct Metrics {
     plan_version: Gauge,
     scheduler_up: Family<SchedulerLabels, Gauge>,
     scheduler_failovers: Counter,
+    trace_spans: crate::otlp::SpanCounts,
 }
 
 impl Metrics {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Exposes the OTLP exporter's span counts; called before the metrics
+    /// are shared.
+    pub fn count_trace_spans(&mut self, counts: crate::otlp::SpanCounts) {
+        self.trace_spans = counts;
     }
 
     /// A registry holding these metrics. Counters are registered without
@@ -151,6 +158,16 @@ impl Metrics {
             "sonde_agent_scheduler_failovers",
             "Switches to the next scheduler after a failure",
             self.scheduler_failovers.clone(),
+        );
+        r.register(
+            "sonde_agent_trace_spans_exported",
+            "Trace spans the OTLP collector accepted",
+            self.trace_spans.exported.clone(),
+        );
+        r.register(
+            "sonde_agent_trace_spans_dropped",
+            "Trace spans given up on: export queue full, export failed or timed out, or left at exit",
+            self.trace_spans.dropped.clone(),
         );
         r
     }
@@ -278,6 +295,8 @@ mod tests {
             "sonde_agent_plan_version 7",
             "sonde_agent_scheduler_up{scheduler=\"https://a.example/\"} 1",
             "sonde_agent_scheduler_failovers_total 1",
+            "sonde_agent_trace_spans_exported_total 0",
+            "sonde_agent_trace_spans_dropped_total 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

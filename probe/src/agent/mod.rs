@@ -68,6 +68,8 @@ use crate::run::Runner;
 const RESULT_BUFFER: usize = 256;
 /// The last delivery gets at least this long, even when runs used the grace.
 const MIN_FINAL_DELIVERY: Duration = Duration::from_secs(1);
+/// Time queued trace spans get to be exported at exit.
+const TRACE_FLUSH: Duration = Duration::from_secs(2);
 /// Time open `/metrics` connections get to finish at exit.
 const SERVER_DRAIN: Duration = Duration::from_secs(2);
 
@@ -171,7 +173,11 @@ pub async fn serve(
     runner: Runner,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
-    let metrics = Metrics::new();
+    let mut metrics = Metrics::new();
+    let traces = runner.traces.clone();
+    if let Some(traces) = &traces {
+        metrics.count_trace_spans(traces.counts());
+    }
     metrics.init_series();
     let spool = open_spool(&config, &metrics).await?;
     let clients = config
@@ -250,6 +256,15 @@ pub async fn serve(
             tracing::warn!(
                 results = spool.len(),
                 "Results left in the spool for the next start."
+            );
+        }
+    }
+    if let Some(traces) = &traces {
+        let left = traces.flush(TRACE_FLUSH).await;
+        if left > 0 {
+            tracing::warn!(
+                spans = left,
+                "Trace spans not exported at exit: the OTLP collector did not take them in time."
             );
         }
     }

@@ -13,7 +13,9 @@ use url::Url;
 
 use super::other_steps::{cert_expiry, failed};
 use super::recorded::RecordedUrl;
-use super::{RunState, checks, evidence, failed_before_start, traceparent};
+use super::{
+    RequestSpan, RunState, Timed, checks, evidence, failed_before_start, new_span_id, traceparent,
+};
 use crate::net::{HttpCall, HttpResponse, PhaseTimings};
 
 /// `User-Agent` unless the step sets one.
@@ -50,10 +52,17 @@ pub async fn run(
             .filter(|h| trusted || !h.sensitive)
             .map(|h| (h.name.clone(), h.value.clone()))
             .collect();
+        let span_id = new_span_id();
         let call = HttpCall {
             method,
             url: url.clone(),
-            headers: request_headers(state, &given, &url, !body.is_empty(), rendered.content_type),
+            headers: request_headers(
+                state,
+                (&given, span_id),
+                &url,
+                !body.is_empty(),
+                rendered.content_type,
+            ),
             body: body.clone(),
             version: req.version,
             tls: req.tls.clone(),
@@ -71,11 +80,42 @@ pub async fn run(
             status: None,
             version: String::new(),
         });
-        let resp = match state.session.send(call, deadline).await {
-            Ok(resp) => resp,
+        let sent_at = Instant::now();
+        let sent = state.session.send(call, deadline).await;
+        let hop = RequestSpan {
+            step: state.step_index,
+            span_id,
+            timed: Timed {
+                start: sent_at,
+                end: Instant::now(),
+            },
+            method: method.to_string(),
+            url: recorded.as_str().to_string(),
+            host: url.host_str().unwrap_or("").to_string(),
+            port: url.port_or_known_default(),
+            status: None,
+            phases: PhaseTimings::default(),
+            error: None,
+        };
+        let resp = match sent {
+            Ok(resp) => {
+                state.spans.requests.push(RequestSpan {
+                    status: Some(resp.status),
+                    phases: resp.phases,
+                    ..hop
+                });
+                resp
+            }
             Err(mut f) => {
+                let hop_phases = f.phases;
                 f.phases = add(&phases, &f.phases);
                 f.message = recorded.describe(&url, &f.message);
+                state.spans.requests.push(RequestSpan {
+                    status: f.head.as_ref().map(|h| h.status),
+                    phases: hop_phases,
+                    error: Some(f.message.clone()),
+                    ..hop
+                });
                 result.evidence = f.remote.map(|remote| match &f.head {
                     Some(head) => {
                         let secrets = state.runner.secrets.values();
@@ -250,7 +290,7 @@ fn is_sensitive(name: &str, template: &scenarios::template::Template) -> bool {
 /// The step's headers plus what every probe request carries.
 fn request_headers(
     state: &RunState<'_>,
-    given: &[(String, String)],
+    (given, span_id): (&[(String, String)], [u8; 8]),
     url: &Url,
     has_body: bool,
     content_type: Option<&'static str>,
@@ -260,7 +300,7 @@ fn request_headers(
     if !has("user-agent") {
         headers.push(("User-Agent".into(), USER_AGENT.into()));
     }
-    headers.push(("traceparent".into(), traceparent(&state.trace_id)));
+    headers.push(("traceparent".into(), traceparent(&state.trace_id, span_id)));
     headers.push(("X-Sonde-Region".into(), state.runner.region.clone()));
     if let (Some(ct), true, false) = (content_type, has_body, has("content-type")) {
         headers.push(("Content-Type".into(), ct.into()));

@@ -12,6 +12,7 @@ mod other_steps;
 mod recorded;
 pub mod retry;
 mod scope;
+mod spans;
 mod start;
 mod trace;
 
@@ -29,8 +30,9 @@ use crate::secrets::Secrets;
 pub use cookies::CookieJar;
 pub use http_step::USER_AGENT;
 pub use scope::RunScope;
+pub use spans::{RequestSpan, RunSpans, Timed};
 pub(crate) use start::RunStart;
-pub use trace::{new_trace_id, traceparent};
+pub use trace::{new_span_id, new_trace_id, traceparent};
 
 /// What every run of a probe shares.
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub struct Runner {
     /// How many bytes of a failed step's response body its evidence keeps
     /// (`--evidence-bytes`).
     pub evidence_bytes: usize,
+    /// Where each run's trace goes (`--otlp-endpoint`), if anywhere.
+    pub traces: Option<Arc<crate::otlp::TraceExport>>,
 }
 
 /// Why and when a run happens.
@@ -89,6 +93,9 @@ pub(crate) struct RunState<'a> {
     /// TLS facts of connections opened earlier in the run, by origin, so a
     /// reused connection still answers `cert_expiry`.
     pub tls_by_origin: HashMap<String, wire::TlsInfo>,
+    /// The step running now, by index, and the timings its spans need.
+    pub step_index: usize,
+    pub spans: RunSpans,
 }
 
 impl Runner {
@@ -112,17 +119,21 @@ impl Runner {
             trace_id: begun.trace_id.clone(),
             run_deadline: start + scenario.timeout,
             tls_by_origin: HashMap::new(),
+            step_index: 0,
+            spans: RunSpans::default(),
         };
         let vars_error = render_vars(&mut state);
         let mut steps = Vec::with_capacity(scenario.steps.len());
         let mut outcome = Outcome::Success;
-        for step in &scenario.steps {
+        for (index, step) in scenario.steps.iter().enumerate() {
+            state.step_index = index;
             if outcome != Outcome::Success {
                 steps.push(StepResult::skipped(step.name.clone(), step.kind()));
                 continue;
             }
             let result = match &vars_error {
                 Some(message) => {
+                    state.spans.step_ran(index, Instant::now());
                     failed_before_start(step, wire::ErrorKind::InvalidRequest, message.clone())
                 }
                 None => run_step(&mut state, step).await,
@@ -144,6 +155,10 @@ impl Runner {
             steps,
         );
         result.redact(&self.secrets.values());
+        if let Some(traces) = &self.traces {
+            let spans = std::mem::take(&mut state.spans);
+            traces.submit(&result, &spans, start, &self.secrets.values());
+        }
         result
     }
 }
@@ -185,6 +200,7 @@ async fn run_step(state: &mut RunState<'_>, step: &Step) -> StepResult {
         scenarios::model::Action::Tls(t) => other_steps::tls(state, step, t, deadline).await,
     };
     result.duration_ms = Some(ms(start.elapsed()));
+    state.spans.step_ran(state.step_index, start);
     result
 }
 

@@ -6,9 +6,15 @@ pub fn new_trace_id() -> String {
     hex(&random::<16>())
 }
 
+/// A fresh span id: the request's client span in the run's trace, and the
+/// parent the target's own server span names.
+pub fn new_span_id() -> [u8; 8] {
+    random::<8>()
+}
+
 /// `traceparent: 00-<trace id>-<span id>-01` (sampled, so the target keeps it).
-pub fn traceparent(trace_id: &str) -> String {
-    format!("00-{trace_id}-{}-01", hex(&random::<8>()))
+pub fn traceparent(trace_id: &str, span_id: [u8; 8]) -> String {
+    format!("00-{trace_id}-{}-01", hex(&span_id))
 }
 
 fn random<const N: usize>() -> [u8; N] {
@@ -34,10 +40,11 @@ mod tests {
     fn ids_have_the_w3c_shape() {
         let t = new_trace_id();
         assert_eq!(t.len(), 32);
-        let tp = traceparent(&t);
+        let span = new_span_id();
+        let tp = traceparent(&t, span);
         let parts: Vec<&str> = tp.split('-').collect();
         assert_eq!(parts, vec!["00", t.as_str(), parts[2], "01"]);
-        assert_eq!(parts[2].len(), 16);
+        assert_eq!(parts[2], hex(&span));
         assert_ne!(new_trace_id(), t);
     }
 }

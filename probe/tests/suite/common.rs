@@ -27,6 +27,7 @@ pub fn runner(region: &str, secrets: &[(&str, &str)]) -> Runner {
         region: region.to_string(),
         probe: "test-probe".to_string(),
         evidence_bytes: scenarios::wire::EVIDENCE_BODY_BYTES,
+        traces: None,
     }
 }
 

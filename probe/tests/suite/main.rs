@@ -33,6 +33,7 @@ mod net_dns;
 mod net_guard;
 mod net_http;
 mod net_tls;
+mod otlp;
 mod recorded_request;
 mod run_journeys;
 mod security;

@@ -43,12 +43,16 @@ pub(crate) async fn handle(shop: Arc<Shop>, req: Request<Incoming>) -> Answer {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let region = header_text(&req, REGION_HEADER).map(str::to_owned);
+    // As a traced service would: the caller's trace context, so a probe's
+    // request can be found in the shop's log and its trace.
+    let traceparent = header_text(&req, "traceparent").map(str::to_owned);
     let response = route(&shop, req, region.as_deref()).await;
     tracing::info!(
         %method,
         %path,
         status = response.status().as_u16(),
         region = region.as_deref().unwrap_or("-"),
+        traceparent = traceparent.as_deref().unwrap_or("-"),
         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
         "Request served."
     );

@@ -282,3 +282,21 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         .open(path)?;
     file.write_all(text.as_bytes())
 }
+
+/// The plain-HTTP base URL (`http://127.0.0.1:PORT`, no trailing slash) a
+/// started `demo-shop` binary prints once it listens.
+///
+/// # Errors
+/// When the shop exits or prints nothing like it within `deadline`.
+pub async fn printed_http_base(
+    shop: &mut crate::ChildGuard,
+    deadline: Duration,
+) -> Result<String, crate::HarnessError> {
+    let line = shop.wait_for_stdout("demo-shop http ", deadline).await?;
+    Ok(line
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_owned())
+}

@@ -35,16 +35,9 @@ async fn binary_serves_takes_its_password_from_env_and_stops_on_sigterm() {
     shop.wait_for_stdout("demo-shop ready", DEADLINE)
         .await
         .unwrap();
-    let line = shop
-        .wait_for_stdout("demo-shop http ", DEADLINE)
+    let base = sonde_tests::shop::printed_http_base(&mut shop, DEADLINE)
         .await
         .unwrap();
-    let base = line
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
     wait_for_http(&format!("{base}/healthz"), DEADLINE)
         .await
         .unwrap();

@@ -36,3 +36,4 @@ mod secrets_never_leave;
 mod status_page;
 mod target;
 mod tls;
+mod traces;
