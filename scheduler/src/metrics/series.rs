@@ -54,7 +54,7 @@ pub fn observe(map: &mut SeriesMap, result: &RunResult, steps: &BTreeSet<String>
     let sample = |ms: f64| RunSample {
         seconds: ms / 1_000.0,
         trace_id: &result.trace_id,
-        ended_ms: started.saturating_add(result.duration_ms.round() as i64),
+        ended_ms: result.ended_ms(),
     };
     series.duration.observe(sample(result.duration_ms));
     for step in result.steps.iter().filter(|s| steps.contains(&s.name)) {

@@ -94,6 +94,6 @@ async fn the_classic_form_has_no_exemplars_and_passes_promtool() {
     feed(&t).await;
     let classic = t.scrape(None).await.text();
     assert!(classic.contains(&format!("{RUN_BUCKET} 3")), "{classic}");
-    assert!(!classic.contains("trace_id"), "{classic}");
+    assert!(!classic.contains("# {trace_id="), "{classic}");
     promtool_check(&classic);
 }
