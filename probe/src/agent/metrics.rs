@@ -176,11 +176,13 @@ impl Metrics {
             outcome: result.outcome.as_str(),
         };
         self.runs.get_or_create(&labels).inc();
-        self.run_durations.get_or_create(&labels).observe(RunSample {
-            seconds: result.duration_ms / 1_000.0,
-            trace_id: &result.trace_id,
-            ended_ms: result.ended_ms(),
-        });
+        self.run_durations
+            .get_or_create(&labels)
+            .observe(RunSample {
+                seconds: result.duration_ms / 1_000.0,
+                trace_id: &result.trace_id,
+                ended_ms: result.ended_ms(),
+            });
     }
 
     pub fn run_skipped(&self, scenario: &str, reason: SkipReason) {
