@@ -276,7 +276,7 @@ mod tests {
             "duration_ms":1500.0,"outcome":"failure",
             "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","steps":[]}"#,
         )
-        .unwrap()
+        .expect("a run result")
     }
 
     #[test]
