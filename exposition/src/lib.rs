@@ -6,8 +6,15 @@
 //! format 0.0.4, converted here: counter metadata renamed to the `_total`
 //! name, `_created` series, `# UNIT` lines, exemplars and `# EOF` dropped,
 //! `info` families turned into gauges and `unknown` into `untyped`.
+//!
+//! [`RunDurations`] is the run-duration histogram both expose, with a
+//! `trace_id` exemplar on each bucket.
+
+mod run_duration;
 
 use std::collections::HashMap;
+
+pub use run_duration::{DURATION_BUCKETS, RunDurations, RunSample, is_trace_id};
 
 /// The two text formats a scraper may get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

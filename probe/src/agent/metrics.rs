@@ -2,12 +2,13 @@
 //! these names and labels, all in this one place.
 //! Per-scenario results are exposed by the scheduler, not here.
 
+use exposition::{RunDurations, RunSample};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use scenarios::wire::Outcome;
+use scenarios::wire::RunResult;
 
 /// Why a planned run did not start.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -76,6 +77,7 @@ struct SchedulerLabels {
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     runs: Family<RunLabels, Counter>,
+    run_durations: Family<RunLabels, RunDurations>,
     skipped: Family<SkipLabels, Counter>,
     spool_results: Gauge,
     spool_bytes: Gauge,
@@ -108,6 +110,11 @@ impl Metrics {
             "sonde_agent_runs",
             "Runs this probe finished",
             self.runs.clone(),
+        );
+        r.register(
+            "sonde_agent_run_duration_seconds",
+            "Duration of the runs this probe finished; each bucket's exemplar is the trace_id of its newest run",
+            self.run_durations.clone(),
         );
         r.register(
             "sonde_agent_skipped_runs",
@@ -180,12 +187,19 @@ impl Metrics {
         out
     }
 
-    pub fn run_finished(&self, scenario: &str, outcome: Outcome) {
+    pub fn run_finished(&self, result: &RunResult) {
         let labels = RunLabels {
-            scenario: scenario.to_string(),
-            outcome: outcome.as_str(),
+            scenario: result.scenario.clone(),
+            outcome: result.outcome.as_str(),
         };
         self.runs.get_or_create(&labels).inc();
+        self.run_durations
+            .get_or_create(&labels)
+            .observe(RunSample {
+                seconds: result.duration_ms / 1_000.0,
+                trace_id: &result.trace_id,
+                ended_ms: result.ended_ms(),
+            });
     }
 
     pub fn run_skipped(&self, scenario: &str, reason: SkipReason) {
@@ -270,11 +284,23 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    /// A failed 1.5 s run of `checkout` that started at 10:00:00 UTC.
+    fn failed_run() -> RunResult {
+        serde_json::from_str(
+            r#"{"id":"01890a5d-ac96-774b-bcce-b302099a8057","scenario":"checkout",
+            "version":"sha256:00","probe":"p","region":"eu-west-1",
+            "scheduled_at":"2026-11-24T10:00:00.000Z","started_at":"2026-11-24T10:00:00.000Z",
+            "duration_ms":1500.0,"outcome":"failure",
+            "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","steps":[]}"#,
+        )
+        .expect("a run result")
+    }
+
     #[test]
     fn names_and_labels_match_the_contract() {
         let m = Metrics::new();
         m.init_series();
-        m.run_finished("checkout", Outcome::Failure);
+        m.run_finished(&failed_run());
         m.run_skipped("checkout", SkipReason::overlap);
         m.set_spool(3, 4096);
         m.delivered(2);
@@ -284,6 +310,11 @@ mod tests {
         let text = m.encode();
         for line in [
             "sonde_agent_runs_total{scenario=\"checkout\",outcome=\"failure\"} 1",
+            "sonde_agent_run_duration_seconds_count{scenario=\"checkout\",outcome=\"failure\"} 1",
+            "sonde_agent_run_duration_seconds_bucket{le=\"1.0\",scenario=\"checkout\",outcome=\"failure\"} 0",
+            // The run's trace id, duration and end time (10:00:01.5).
+            "sonde_agent_run_duration_seconds_bucket{le=\"2.5\",scenario=\"checkout\",outcome=\"failure\"} 1 \
+             # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} 1.5 1795514401.5",
             "sonde_agent_skipped_runs_total{scenario=\"checkout\",reason=\"overlap\"} 1",
             "sonde_agent_spool_results 3",
             "sonde_agent_spool_bytes 4096",

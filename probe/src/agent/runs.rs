@@ -195,7 +195,7 @@ impl RunContext {
     }
 
     async fn finished(&self, result: RunResult) {
-        self.metrics.run_finished(&result.scenario, result.outcome);
+        self.metrics.run_finished(&result);
         tracing::debug!(scenario = %result.scenario, id = %result.id, outcome = result.outcome.as_str(),
             duration_ms = result.duration_ms, "Run finished.");
         let (scenario, id) = (result.scenario.clone(), result.id);

@@ -115,9 +115,35 @@ async fn the_agent_follows_its_plan_delivers_and_drains_on_sigterm() {
         content_type.starts_with("application/openmetrics-text"),
         "{content_type}"
     );
-    assert!(open.text().await.expect("body").ends_with("# EOF\n"));
+    let open = open.text().await.expect("body");
+    assert!(open.ends_with("# EOF\n"));
 
     let stored = fake.stored();
+    // Run durations: each bucket's exemplar names a delivered run; the
+    // classic form carries none.
+    let exemplars: Vec<&str> = open
+        .lines()
+        .filter(|l| l.starts_with("sonde_agent_run_duration_seconds_bucket{"))
+        .filter_map(|l| l.split_once(" # {trace_id=\"")?.1.split_once('"'))
+        .map(|(trace_id, _)| trace_id)
+        .collect();
+    assert!(!exemplars.is_empty(), "{open}");
+    for trace_id in exemplars {
+        assert!(
+            stored.values().any(|r| r.trace_id == trace_id),
+            "{trace_id} is no delivered run's trace id: {stored:?}"
+        );
+    }
+    assert!(
+        sample(
+            &scrape,
+            "sonde_agent_run_duration_seconds_count",
+            "scenario=\"e2e\",outcome=\"success\""
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{scrape}"
+    );
+    assert!(!scrape.contains("# {trace_id="), "{scrape}");
     assert!(
         stored
             .values()

@@ -65,6 +65,14 @@ fn first_attempt() -> u32 {
 }
 
 impl RunResult {
+    /// When the run ended, Unix milliseconds: `started_at` plus its
+    /// duration (the time of its `trace_id` exemplars).
+    pub fn ended_ms(&self) -> i64 {
+        self.started_at
+            .timestamp_millis()
+            .saturating_add(self.duration_ms.round() as i64)
+    }
+
     /// The step that ended the run: the first one with status `failed`.
     pub fn failed_step(&self) -> Option<&StepResult> {
         self.steps

@@ -3,9 +3,10 @@
 
 use std::fmt::Write;
 
+use exposition::RunDurations;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
-    DescriptorEncoder, EncodeLabelValue, LabelValueEncoder, MetricEncoder, NoLabelSet,
+    DescriptorEncoder, EncodeLabelValue, EncodeMetric, LabelValueEncoder, MetricEncoder, NoLabelSet,
 };
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
@@ -13,7 +14,7 @@ use prometheus_client::registry::Registry;
 use scenarios::wire::RejectReason;
 
 use super::names::{self, PHASES};
-use super::series::{Histogram, SeriesMap};
+use super::series::SeriesMap;
 
 /// A probe's series.
 #[derive(Debug, Clone)]
@@ -102,10 +103,9 @@ fn counter<const N: usize>(
 fn histogram<const N: usize>(
     m: &mut MetricEncoder,
     labels: &Labels<'_, N>,
-    h: &Histogram,
+    h: &RunDurations,
 ) -> std::fmt::Result {
-    m.encode_family(labels)?
-        .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.pairs(), None)
+    h.encode(m.encode_family(labels)?)
 }
 
 impl Collector for Scrape {
@@ -177,7 +177,7 @@ impl Scrape {
             MetricType::Histogram,
         )?;
         for (scenario, region, step, st) in steps() {
-            if st.duration.count > 0 {
+            if st.duration.count() > 0 {
                 let labels = [
                     ("scenario", Escaped(scenario)),
                     ("region", Escaped(region)),

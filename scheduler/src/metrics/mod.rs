@@ -30,7 +30,7 @@ use scenarios::wire::{RejectReason, RunResult};
 pub use alerting::{AlertSample, SloSample, StateSample};
 pub use encode::{LeaderSample, ProbeSample, Scrape};
 pub use notifications::{KindSample, NotificationMetrics, NotificationOutcome, NotificationSample};
-pub use series::{Histogram, ScenarioSeries, SeriesMap, StepSeries};
+pub use series::{ScenarioSeries, SeriesMap, StepSeries};
 pub use store::StoreSample;
 
 use crate::catalog::Catalog;
@@ -129,7 +129,7 @@ impl Metrics {
         *self.lock() = series;
     }
 
-    /// A copy of the result series.
+    /// A copy of the result series (its histograms read the live values).
     pub fn series(&self) -> SeriesMap {
         self.lock().clone()
     }

@@ -1,6 +1,7 @@
 //! Every metric name the scheduler exposes, in one place (`docs/api.md`,
 //! "`GET /metrics`"). Counters are named without `_total`: the
-//! encoder adds it.
+//! encoder adds it. The duration histograms' buckets are
+//! [`exposition::DURATION_BUCKETS`], shared with the probe agent.
 
 pub const SCENARIO_SUCCESS: &str = "sonde_scenario_success";
 pub const SCENARIO_DURATION: &str = "sonde_scenario_duration_seconds";
@@ -25,11 +26,6 @@ pub const SCHEDULER_LEADER: &str = "sonde_scheduler_leader";
 pub const SCHEDULER_CATALOG_MATCHES_LEADER: &str = "sonde_scheduler_catalog_matches_leader";
 pub const STORE_WRITABLE: &str = "sonde_store_writable";
 pub const STORE_WRITE_FAILURES: &str = "sonde_store_write_failures";
-
-/// Upper bounds (seconds) of the duration histograms.
-pub const BUCKETS: [f64; 13] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-];
 
 /// The `phase` label values, in `Phases` order.
 pub const PHASES: [&str; 5] = ["dns", "connect", "tls", "ttfb", "transfer"];

@@ -1,59 +1,18 @@
 //! Per scenario × region state behind the result metrics, fed by every
 //! accepted result (and, at start-up, by every stored one).
+//!
+//! The duration histograms share their values between clones (they are
+//! prometheus-client metrics): a copy of the map reads the live series.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use exposition::{RunDurations, RunSample};
 use scenarios::wire::{Outcome, RunResult};
 
-use super::names::BUCKETS;
-
-/// A histogram's buckets (not cumulative; the last is `+Inf`), sum and count.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Histogram {
-    pub buckets: [u64; BUCKETS.len() + 1],
-    pub sum: f64,
-    pub count: u64,
-}
-
-impl Default for Histogram {
-    fn default() -> Self {
-        Self {
-            buckets: [0; BUCKETS.len() + 1],
-            sum: 0.0,
-            count: 0,
-        }
-    }
-}
-
-impl Histogram {
-    pub fn observe(&mut self, seconds: f64) {
-        if !seconds.is_finite() || seconds < 0.0 {
-            return;
-        }
-        let i = BUCKETS
-            .iter()
-            .position(|bound| seconds <= *bound)
-            .unwrap_or(BUCKETS.len());
-        self.buckets[i] += 1;
-        self.sum += seconds;
-        self.count += 1;
-    }
-
-    /// `(upper bound, count)` pairs as the encoder wants them.
-    pub fn pairs(&self) -> Vec<(f64, u64)> {
-        BUCKETS
-            .iter()
-            .copied()
-            .chain([f64::MAX])
-            .zip(self.buckets)
-            .collect()
-    }
-}
-
 /// One step's series in one region.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct StepSeries {
-    pub duration: Histogram,
+    pub duration: RunDurations,
     /// Phase seconds of the newest run that measured phases.
     pub phases: [Option<f64>; 5],
     phases_at: i64,
@@ -63,14 +22,14 @@ pub struct StepSeries {
 }
 
 /// One scenario's series in one region.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct ScenarioSeries {
     /// Whether the newest run (by `started_at`) succeeded.
     pub success: bool,
     last_started: i64,
     /// Runs by outcome, in `Outcome::ALL` order.
     pub runs: [u64; 4],
-    pub duration: Histogram,
+    pub duration: RunDurations,
     pub steps: BTreeMap<String, StepSeries>,
 }
 
@@ -83,7 +42,7 @@ pub fn observe(map: &mut SeriesMap, result: &RunResult, steps: &BTreeSet<String>
     let started = result.started_at.timestamp_millis();
     let key = (result.scenario.clone(), result.region.clone());
     let series = map.entry(key).or_default();
-    let newest = series.duration.count == 0 || started >= series.last_started;
+    let newest = series.duration.count() == 0 || started >= series.last_started;
     if newest {
         series.success = result.outcome == Outcome::Success;
         series.last_started = started;
@@ -91,7 +50,13 @@ pub fn observe(map: &mut SeriesMap, result: &RunResult, steps: &BTreeSet<String>
     if let Some(i) = Outcome::ALL.iter().position(|o| *o == result.outcome) {
         series.runs[i] += 1;
     }
-    series.duration.observe(result.duration_ms / 1_000.0);
+    // Each bucket's exemplar is the newest run in it, by end time.
+    let sample = |ms: f64| RunSample {
+        seconds: ms / 1_000.0,
+        trace_id: &result.trace_id,
+        ended_ms: result.ended_ms(),
+    };
+    series.duration.observe(sample(result.duration_ms));
     for step in result.steps.iter().filter(|s| steps.contains(&s.name)) {
         if !series.steps.contains_key(&step.name) {
             series
@@ -102,7 +67,7 @@ pub fn observe(map: &mut SeriesMap, result: &RunResult, steps: &BTreeSet<String>
             continue;
         };
         if let Some(ms) = step.duration_ms {
-            entry.duration.observe(ms / 1_000.0);
+            entry.duration.observe(sample(ms));
         }
         if let Some(p) = &step.phases
             && started >= entry.phases_at

@@ -42,6 +42,7 @@ mod disk_full;
 mod failover;
 mod hot_reload;
 mod metrics;
+mod metrics_exemplars;
 mod notify_alertmanager;
 mod notify_app;
 mod notify_config;

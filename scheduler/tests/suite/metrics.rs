@@ -137,7 +137,7 @@ async fn the_classic_form_passes_promtool() {
     promtool_check(&t.scrape(None).await.text());
 }
 
-fn promtool_check(text: &str) {
+pub(crate) fn promtool_check(text: &str) {
     let Ok(mut child) = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

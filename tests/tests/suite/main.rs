@@ -24,6 +24,7 @@ mod deploy;
 mod disk_full;
 mod dns;
 mod evidence;
+mod exemplars;
 mod failover;
 mod fleet;
 mod fleet_ha;

@@ -283,3 +283,47 @@ fn percent_encode(text: &str) -> String {
         })
         .collect()
 }
+
+/// Exemplars on the dashboard lead to traces: every panel over a duration
+/// histogram asks for exemplars, and the provisioned Prometheus data
+/// source sends their `trace_id` to the provisioned tracing data source.
+#[test]
+fn duration_panels_show_exemplars_that_link_to_the_tracing_data_source() {
+    let dashboard = load_dashboard();
+    let mut duration_targets = 0;
+    for p in panels(&dashboard) {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            if t["expr"]
+                .as_str()
+                .is_some_and(|e| e.contains("_duration_seconds_bucket"))
+            {
+                duration_targets += 1;
+                assert_eq!(t["exemplar"], true, "panel {}: {}", p["title"], t["expr"]);
+            }
+        }
+    }
+    assert!(duration_targets >= 3, "run and step duration panels");
+
+    let docs = super::yaml_docs(&read(&deploy(
+        "grafana/provisioning/datasources/sonde.yaml",
+    )));
+    let sources = docs[0]["datasources"].as_array().unwrap();
+    let of_type = |kind: &str| {
+        sources
+            .iter()
+            .find(|s| s["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} data source in {sources:?}"))
+    };
+    let prometheus = of_type("prometheus");
+    assert_eq!(
+        prometheus["isDefault"], true,
+        "the dashboard's DS_PROMETHEUS"
+    );
+    let destinations = prometheus["jsonData"]["exemplarTraceIdDestinations"]
+        .as_array()
+        .unwrap();
+    assert_eq!(destinations.len(), 1, "{destinations:?}");
+    assert_eq!(destinations[0]["name"], "trace_id");
+    let traces = of_type("tempo");
+    assert_eq!(destinations[0]["datasourceUid"], traces["uid"]);
+}
