@@ -46,13 +46,14 @@ fn base(
     }
 }
 
-fn with_failure(mut alert: Alert, failure: Option<&Failure>) -> Alert {
+fn with_failure(world: &World, mut alert: Alert, failure: Option<&Failure>) -> Alert {
     if let Some(f) = failure {
         alert.step.clone_from(&f.step);
         alert.error.clone_from(&f.error);
         alert.expected.clone_from(&f.expected);
         alert.actual.clone_from(&f.actual);
         alert.trace_id = Some(f.trace_id.clone());
+        alert.trace_url = world.trace_link(&f.trace_id);
     }
     alert
 }
@@ -130,7 +131,7 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
             budget_note(slo)
         );
         out.push(Desired {
-            alert: with_failure(alert, newest),
+            alert: with_failure(world, alert, newest),
             grouped: false,
             confirm: None,
             suppressed: suppressed_by(st, world, s, &names),
@@ -149,7 +150,7 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
             budget_note(slo)
         );
         out.push(Desired {
-            alert: with_failure(alert, failure),
+            alert: with_failure(world, alert, failure),
             grouped: global,
             confirm: policy.confirm.then(|| (*r).clone()),
             suppressed: suppressed_by(st, world, s, &here),

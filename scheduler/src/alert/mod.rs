@@ -87,4 +87,4 @@ pub use silence::{NewSilence, Silence};
 pub use slo::SloStatus;
 pub use state::{Failure, Health, RegionHealth, RegionState};
 pub use stored::{StoredAlert, TimelineEntry, suppressed_now};
-pub use world::{ProbeClock, ProbeSpool, ProbeView, World};
+pub use world::{ProbeClock, ProbeSpool, ProbeView, World, trace_link};

@@ -100,6 +100,9 @@ pub struct Alert {
     /// line, headers, body) is shown. `None` for a probe or region alert.
     #[serde(default)]
     pub page_url: Option<String>,
+    /// The failing run's trace in the operator's tracing UI (`trace_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_url: Option<String>,
     /// One line for humans: "checkout is down in eu-west-1: step checkout expected 200, got 503".
     pub summary: String,
     /// The scenario's own labels, passed on to Alertmanager.
@@ -141,6 +144,7 @@ impl Alert {
             runbook: None,
             url: None,
             page_url: None,
+            trace_url: None,
             summary: String::new(),
             labels: BTreeMap::new(),
             dependents: Vec::new(),

@@ -70,6 +70,8 @@ pub struct World {
     pub starting: bool,
     /// `{public_url}/api/v1/scenarios/`.
     pub base_url: String,
+    /// `trace_url`, with `{trace_id}` for the run's trace id.
+    pub trace_url: Option<String>,
     /// `max_clock_skew`, for the clock alert's summary.
     pub max_clock_skew: std::time::Duration,
 }
@@ -116,4 +118,17 @@ impl World {
     pub fn scenario_page_url(&self, scenario: &str) -> String {
         format!("{}/scenarios/{scenario}", self.base_url)
     }
+
+    /// A run's trace in the operator's tracing UI, when `trace_url` is set.
+    pub fn trace_link(&self, trace_id: &str) -> Option<String> {
+        trace_link(self.trace_url.as_deref()?, trace_id)
+    }
+}
+
+/// `template` (a `trace_url`) for the run with `trace_id`; `None` for an
+/// id that is not a trace id (32 hex digits), so nothing else is spliced
+/// into the URL.
+pub fn trace_link(template: &str, trace_id: &str) -> Option<String> {
+    let hex = trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| template.replace(crate::config::TRACE_ID, trace_id))
 }

@@ -28,6 +28,9 @@ pub(super) fn compile(
     let public_url = r
         .string("public_url", raw.public_url)
         .and_then(|s| public_url(&mut r, &s));
+    let trace_url = r
+        .string("trace_url", raw.trace_url)
+        .and_then(|s| trace_url(&mut r, &s));
     let data_dir = required_path(&mut r, "data_dir", raw.data_dir, base);
     let scenarios_dir = required_path(&mut r, "scenarios_dir", raw.scenarios_dir, base);
     let database_url = r
@@ -113,6 +116,7 @@ pub(super) fn compile(
         (Some(listen), Some(data_dir), Some(scenarios_dir)) => Ok(Config {
             listen,
             public_url,
+            trace_url,
             data_dir: data_dir.value,
             database_url,
             scenarios_dir: scenarios_dir.value,
@@ -233,6 +237,33 @@ fn public_url(r: &mut Reader<'_>, s: &Setting<String>) -> Option<String> {
         }
     }
 }
+
+/// An `http(s)` URL template with `{trace_id}` in it.
+fn trace_url(r: &mut Reader<'_>, s: &Setting<String>) -> Option<String> {
+    let sample = s
+        .value
+        .replace(TRACE_ID, "4bf92f3577b34da6a3ce929d0e0e4736");
+    match url::Url::parse(&sample) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.has_host()
+                && s.value.contains(TRACE_ID) =>
+        {
+            Some(s.value.clone())
+        }
+        _ => {
+            r.error(
+                &s.origin,
+                format!("invalid trace_url `{}`", s.value),
+                "expected an http or https URL with `{trace_id}` where the run's trace id goes, like `https://jaeger.example.com/trace/{trace_id}`",
+            );
+            None
+        }
+    }
+}
+
+/// Where a run's trace id goes in `trace_url`.
+pub const TRACE_ID: &str = "{trace_id}";
 
 fn resolve(base: &Path, value: &str) -> PathBuf {
     let path = Path::new(value);

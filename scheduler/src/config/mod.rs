@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use compile::TRACE_ID;
 pub use database::{DatabaseUrl, SslMode};
 pub use error::{ConfigError, Problem};
 pub use notify::{
@@ -50,6 +51,9 @@ pub struct Config {
     /// How users reach the scheduler (`https://sonde.example.com`), for
     /// the links in alerts; `None`: the listen address.
     pub public_url: Option<String>,
+    /// `trace_url`: a run's trace in the operator's tracing UI, with
+    /// `{trace_id}` where the id goes; linked from alerts and the page.
+    pub trace_url: Option<String>,
     /// Holds the SQLite store (when there is no `database_url`).
     pub data_dir: PathBuf,
     /// `database_url`: the store is this PostgreSQL database instead.
@@ -220,6 +224,7 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 9470)),
             public_url: None,
+            trace_url: None,
             data_dir: data_dir.into(),
             database_url: None,
             scenarios_dir: scenarios_dir.into(),

@@ -12,6 +12,7 @@ use toml::Spanned;
 pub(super) struct RawConfig {
     pub listen: Option<Spanned<String>>,
     pub public_url: Option<Spanned<String>>,
+    pub trace_url: Option<Spanned<String>>,
     pub data_dir: Option<Spanned<String>>,
     pub database_url: Option<Spanned<String>>,
     pub scenarios_dir: Option<Spanned<String>>,

@@ -171,6 +171,24 @@ fn the_example_file_validates() {
 }
 
 #[test]
+fn trace_url_needs_the_trace_id_placeholder() {
+    let url = "https://jaeger.example.com/trace/{trace_id}";
+    let c = parse(&format!("{MINIMAL}trace_url = \"{url}\"\n"), &[]).unwrap();
+    assert_eq!(c.trace_url.as_deref(), Some(url));
+    assert_eq!(parse(MINIMAL, &[]).unwrap().trace_url, None);
+    for bad in ["https://jaeger.example.com/trace/", "jaeger/{trace_id}"] {
+        let err = parse(&format!("{MINIMAL}trace_url = \"{bad}\"\n"), &[]).unwrap_err();
+        let text = rendered(&err);
+        assert!(
+            text.contains(&format!("invalid trace_url `{bad}`"))
+                && text.contains("scheduler.toml:3:")
+                && text.contains("`{trace_id}`"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn public_url_is_checked_and_kept_without_a_trailing_slash() {
     let c = parse(
         &format!("{MINIMAL}public_url = \"https://sonde.example.com/\"\n"),

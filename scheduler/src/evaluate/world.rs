@@ -30,6 +30,7 @@ pub fn capture(app: &App) -> World {
         regions: app.fleet.regions(),
         starting,
         base_url: app.alerts.base_url().to_owned(),
+        trace_url: app.config.trace_url.clone(),
         max_clock_skew: app.config.max_clock_skew,
     }
 }

@@ -604,7 +604,7 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
                 let started = scenarios::wire::time::format(&run.started_at);
                 let _ = write!(
                     main,
-                    "<p><span class=\"{}\">{}</span> · {} · {} by {} · trace <code>{}</code></p>{}{}",
+                    "<p><span class=\"{}\">{}</span> · {} · {} by {} · trace {}</p>{}{}",
                     if run.outcome == Outcome::Success {
                         "ok"
                     } else {
@@ -614,7 +614,7 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
                     escape(&ms(run.duration_ms)),
                     escape(&age(&started, now)),
                     escape(&run.probe),
-                    escape(&run.trace_id),
+                    trace(app.config.trace_url.as_deref(), &run.trace_id),
                     svg::waterfall(run),
                     failure(run),
                 );
@@ -763,4 +763,13 @@ fn failure(run: &RunResult) -> String {
     }
     out.push_str("</div>");
     out
+}
+
+/// A run's trace id, a link to the tracing UI when `trace_url` is set.
+fn trace(template: Option<&str>, trace_id: &str) -> String {
+    let code = format!("<code>{}</code>", escape(trace_id));
+    match template.and_then(|t| crate::alert::trace_link(t, trace_id)) {
+        Some(url) => format!("<a href=\"{}\">{code}</a>", escape(&url)),
+        None => code,
+    }
 }

@@ -142,3 +142,39 @@ async fn alert_links_use_the_public_url() {
         Some("https://sonde.example.com/api/v1/scenarios/shop")
     );
 }
+
+#[tokio::test]
+async fn trace_url_links_the_failing_run_from_the_alert_and_the_page() {
+    let f = Fleet::with("after = 2\nrecover_after = 2\nconfirm = false", |c| {
+        c.trace_url = Some("https://jaeger.example.com/trace/{trace_id}".into());
+    })
+    .await;
+    f.post("eu-west-1", &[f.run("eu-west-1", false, 0)]).await;
+    f.post("eu-west-1", &[f.run("eu-west-1", false, 30)]).await;
+    f.tick().await;
+    let events = f.events().await;
+    assert_eq!(summary(&events), [firing("shop/region/eu-west-1")]);
+    let link = "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736";
+    assert_eq!(events[0].event.alert.trace_url.as_deref(), Some(link));
+    let page = f.t.get("/scenarios/shop").await.text();
+    assert!(
+        page.contains(&format!(
+            "<a href=\"{link}\"><code>4bf92f3577b34da6a3ce929d0e0e4736</code></a>"
+        )),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn without_trace_url_the_trace_id_is_plain_text() {
+    let f = Fleet::new("after = 2\nrecover_after = 2\nconfirm = false").await;
+    f.post("eu-west-1", &[f.run("eu-west-1", false, 0)]).await;
+    f.post("eu-west-1", &[f.run("eu-west-1", false, 30)]).await;
+    f.tick().await;
+    assert_eq!(f.events().await[0].event.alert.trace_url, None);
+    let page = f.t.get("/scenarios/shop").await.text();
+    assert!(
+        page.contains("trace <code>4bf92f3577b34da6a3ce929d0e0e4736</code>"),
+        "{page}"
+    );
+}

@@ -109,6 +109,10 @@ async fn firing_shows_in_alertmanager_and_the_resolve_clears_it() {
     );
     assert!(description.contains("Trace id: 4bf92f3577b34da6a3ce929d0e0e4736"));
     assert_eq!(
+        annotations["trace_url"],
+        "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(
         annotations["runbook_url"],
         "https://runbooks.example.com/checkout"
     );

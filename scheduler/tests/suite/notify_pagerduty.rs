@@ -34,6 +34,13 @@ async fn a_429_is_retried_with_the_same_dedup_key_and_payload() {
         first["links"][0]["href"],
         "https://runbooks.example.com/checkout"
     );
+    assert_eq!(
+        first["links"][1],
+        serde_json::json!({
+            "href": "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736",
+            "text": "Trace"
+        })
+    );
     assert!(seen[1].at > seen[0].at, "the retry came after a back-off");
 
     f.push(&resolved(&a)).await;

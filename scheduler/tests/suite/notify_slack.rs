@@ -47,6 +47,10 @@ async fn slack_gets_blocks_with_step_and_expected_vs_actual() {
         "{links}"
     );
     assert!(links.contains("/api/v1/scenarios/checkout"), "{links}");
+    assert!(
+        links.contains("https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736"),
+        "{links}"
+    );
 
     f.push(&resolved(&a)).await;
     let seen = receiver.wait_for(2).await;

@@ -81,6 +81,9 @@ pub fn postable(event: &AlertEvent, now: DateTime<Utc>, resend: Duration) -> Val
     if let Some(runbook) = &alert.runbook {
         annotations["runbook_url"] = json!(runbook);
     }
+    if let Some(trace) = &alert.trace_url {
+        annotations["trace_url"] = json!(trace);
+    }
     if let Some(page) = &alert.page_url {
         annotations["page_url"] = json!(page);
     }

@@ -57,6 +57,7 @@ pub fn event(routing_key: &str, status: AlertStatus, alert: &Alert) -> Value {
     let links: Vec<Value> = [
         ("Runbook", &alert.runbook),
         ("Failing run", &alert.page_url),
+        ("Trace", &alert.trace_url),
         ("Scenario", &alert.url),
     ]
     .into_iter()

@@ -50,6 +50,7 @@ pub fn message(status: AlertStatus, alert: &Alert) -> Value {
     let buttons: Vec<Value> = [
         ("Runbook", &alert.runbook),
         ("Failing run", &alert.page_url),
+        ("Trace", &alert.trace_url),
         ("Scenario in the API", &alert.url),
     ]
     .into_iter()

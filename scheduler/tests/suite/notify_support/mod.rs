@@ -52,6 +52,7 @@ pub fn alert(id_region: &str) -> Alert {
             outcome: Outcome::Success,
         }),
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        trace_url: Some("https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736".into()),
         runbook: Some("https://runbooks.example.com/checkout".into()),
         url: Some("http://127.0.0.1:9470/api/v1/scenarios/checkout".into()),
         summary: format!("checkout is down in {id_region}: step checkout expected 200, got 503"),
