@@ -74,6 +74,8 @@ pub enum StepKind {
     Tcp,
     /// A TCP connect and a TLS handshake.
     Tls,
+    /// A WebSocket upgrade, an optional message sent and the first one received.
+    Websocket,
 }
 
 impl std::fmt::Display for StepKind {
@@ -89,6 +91,7 @@ impl StepKind {
             StepKind::Dns => "dns",
             StepKind::Tcp => "tcp",
             StepKind::Tls => "tls",
+            StepKind::Websocket => "websocket",
         }
     }
 }
@@ -112,6 +115,7 @@ impl Step {
             Action::Dns(_) => StepKind::Dns,
             Action::Tcp(_) => StepKind::Tcp,
             Action::Tls(_) => StepKind::Tls,
+            Action::Websocket(_) => StepKind::Websocket,
         }
     }
 }
@@ -123,6 +127,7 @@ pub enum Action {
     Dns(DnsQuery),
     Tcp(TcpConnect),
     Tls(TlsHandshake),
+    Websocket(WebSocketExchange),
 }
 
 /// A named value taken from a step's response.
@@ -301,6 +306,20 @@ pub struct TcpConnect {
 pub struct TlsHandshake {
     /// `host:port`.
     pub address: Template,
+    pub tls: TlsOptions,
+}
+
+/// A `websocket` step: the upgrade, then `send` (if any), then the first
+/// message received is the `message` subject.
+#[derive(Debug, Clone)]
+pub struct WebSocketExchange {
+    /// `ws://` or `wss://`.
+    pub url: Template,
+    /// A text message sent once connected.
+    pub send: Option<Template>,
+    /// Sent on the upgrade request, in file order.
+    pub headers: Vec<(String, Template)>,
+    /// For `wss://`.
     pub tls: TlsOptions,
 }
 

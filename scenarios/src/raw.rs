@@ -97,12 +97,13 @@ pub struct RawStep {
     pub record_type: Option<Spanned<String>>,
     pub server: Option<Spanned<String>>,
     pub address: Option<Spanned<String>>,
+    pub send: Option<Spanned<String>>,
     pub expect: Option<Spanned<Vec<Spanned<String>>>>,
     pub capture: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 /// Keys a step may have, for suggestions.
-pub const STEP_KEYS: [&str; 28] = [
+pub const STEP_KEYS: [&str; 29] = [
     "name",
     "kind",
     "get",
@@ -129,6 +130,7 @@ pub const STEP_KEYS: [&str; 28] = [
     "type",
     "server",
     "address",
+    "send",
     "expect",
     "capture",
 ];

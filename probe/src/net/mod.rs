@@ -15,6 +15,7 @@
 //!   it fails verification (`tls` steps).
 //! - `http`, `session`, `body`: HTTP/1.1 and HTTP/2 over hyper's
 //!   connection API, kept per origin within a run; capped, decoded bodies.
+//! - `websocket`: `websocket` steps over the same dial and TLS path.
 
 // `NetFailure` carries the phases and the certificate seen (about 200
 // bytes): it is the step's result, made at most once per step, so its size
@@ -32,6 +33,7 @@ mod session;
 mod timings;
 mod tls;
 mod verifier;
+mod websocket;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -44,6 +46,7 @@ pub use guard::TargetGuard;
 pub use http::{HttpCall, HttpResponse};
 pub use session::Session;
 pub use timings::PhaseTimings;
+pub use websocket::{WebSocketCall, WebSocketReply};
 
 /// How the probe reaches targets.
 #[derive(Debug, Clone, Default)]

@@ -37,3 +37,4 @@ mod otlp;
 mod recorded_request;
 mod run_journeys;
 mod security;
+mod websocket_step;

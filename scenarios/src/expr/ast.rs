@@ -48,6 +48,8 @@ pub enum Subject {
     Rcode,
     /// The DNS answers, as strings.
     Answers,
+    /// The first WebSocket message received, as text.
+    Message,
 }
 
 /// A step of a query after the subject.
@@ -170,14 +172,16 @@ impl Subject {
             Subject::TlsVersion => "tls_version",
             Subject::Rcode => "rcode",
             Subject::Answers => "answers",
+            Subject::Message => "message",
         }
     }
 
     /// The step kinds whose results have this subject.
     pub fn kinds(&self) -> &'static [StepKind] {
-        use StepKind::{Dns, Http, Tcp, Tls};
+        use StepKind::{Dns, Http, Tcp, Tls, Websocket};
         match self {
-            Subject::Duration => &[Http, Dns, Tcp, Tls],
+            Subject::Duration => &[Http, Dns, Tcp, Tls, Websocket],
+            Subject::Message => &[Websocket],
             Subject::CertExpiry | Subject::TlsVersion => &[Http, Tls],
             Subject::Rcode | Subject::Answers => &[Dns],
             Subject::Status
@@ -214,10 +218,11 @@ mod tests {
 
     #[test]
     fn subjects_by_step_kind() {
-        use StepKind::{Dns, Http, Tcp, Tls};
-        let cases: [(&str, &[StepKind]); 12] = [
+        use StepKind::{Dns, Http, Tcp, Tls, Websocket};
+        let cases: [(&str, &[StepKind]); 13] = [
             ("status", &[Http]),
-            ("duration", &[Http, Dns, Tcp, Tls]),
+            ("duration", &[Http, Dns, Tcp, Tls, Websocket]),
+            ("message", &[Websocket]),
             ("body", &[Http]),
             (r#"header "A""#, &[Http]),
             (r#"cookie "a""#, &[Http]),
@@ -231,7 +236,7 @@ mod tests {
         ];
         for (text, kinds) in cases {
             let subject = parse_capture(text).expect(text).subject;
-            for kind in [Http, Dns, Tcp, Tls] {
+            for kind in [Http, Dns, Tcp, Tls, Websocket] {
                 assert_eq!(
                     subject.available_in(kind),
                     kinds.contains(&kind),

@@ -28,6 +28,8 @@ pub struct Observation<'a> {
     pub tls_version: Option<&'a str>,
     pub rcode: Option<&'a str>,
     pub answers: Option<&'a [String]>,
+    /// The first WebSocket message received.
+    pub message: Option<&'a str>,
 }
 
 /// Why a query could not be evaluated; its text is the `actual` of a
@@ -142,6 +144,7 @@ fn subject(subject: &Subject, obs: &Observation) -> Result<Found, EvalError> {
                 .map(|a| a.iter().map(|s| Json::from(s.as_str())).collect()),
             "no DNS answers",
         ),
+        Subject::Message => found(obs.message.map(Json::from), "no WebSocket message"),
     }
 }
 

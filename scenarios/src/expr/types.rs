@@ -70,7 +70,8 @@ pub(super) fn subject_type(subject: &Subject) -> Type {
         | Subject::Cookie(_)
         | Subject::Regex(_)
         | Subject::TlsVersion
-        | Subject::Rcode => Type::String,
+        | Subject::Rcode
+        | Subject::Message => Type::String,
         Subject::Answers => Type::List,
         Subject::JsonPath(_) => Type::Json,
     }
