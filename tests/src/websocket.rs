@@ -51,6 +51,10 @@ impl WebSocketServer {
 
 async fn serve(stream: TcpStream) {
     let mut path = String::new();
+    #[expect(
+        clippy::result_large_err,
+        reason = "the refusal is tungstenite's callback type"
+    )]
     let route = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
         path = request.uri().path().to_owned();
         if path == "/refuse" {

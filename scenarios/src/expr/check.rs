@@ -164,6 +164,7 @@ mod tests {
                 tls_version: Some("1.3"),
                 rcode: Some("NOERROR"),
                 answers: Some(&self.answers),
+                message: Some("price EURUSD 1.08"),
             }
         }
     }
@@ -316,6 +317,18 @@ mod tests {
                 false,
                 r#"contains "10.0.0.1""#,
                 r#"["127.0.0.1", "::1"]"#,
+            ),
+            (
+                r#"message matches "^price EURUSD""#,
+                true,
+                r#"matches "^price EURUSD""#,
+                r#""price EURUSD 1.08""#,
+            ),
+            (
+                r#"message == "price GBPUSD""#,
+                false,
+                r#""price GBPUSD""#,
+                r#""price EURUSD 1.08""#,
             ),
         ];
         for (text, passed, expected, actual) in cases {
