@@ -1,7 +1,8 @@
 //! `websocket` steps through `probe run --format json` against a real
 //! WebSocket server on loopback: the echo passes, a wrong expectation shows
 //! expected and actual, a refused upgrade names its status, a silent server
-//! times out at the step's deadline, and the target guard refuses loopback.
+//! times out at the step's deadline, the target guard refuses loopback,
+//! and `wss://` trusts the probe's `--ca-file`.
 
 use std::process::Command;
 
@@ -132,4 +133,24 @@ async fn the_target_guard_refuses_loopback_unless_allowed() {
 
     let allowed = run_step(&keys, &["--allow-target", "127.0.0.0/8"]).await;
     assert_eq!(allowed["status"], "passed", "{allowed}");
+}
+
+#[tokio::test]
+async fn wss_trusts_the_probe_ca_file_and_times_the_handshake() {
+    let server = WebSocketServer::start_tls().await.expect("server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = sonde_tests::write_ca_pem(dir.path()).expect("ca file");
+    let keys = format!(
+        "url = \"{}\"\nsend = \"over tls\"\nexpect = ['message == \"over tls\"']\n",
+        server.url("/echo")
+    );
+    let ca_arg = ca.display().to_string();
+    let trusted = run_step(&keys, &["--ca-file", &ca_arg]).await;
+    assert_eq!(trusted["status"], "passed", "{trusted}");
+    assert!(trusted["phases"]["tls_ms"].is_number(), "{trusted}");
+    assert_eq!(trusted["tls"]["version"], "1.3", "{trusted}");
+
+    let untrusted = run_step(&keys, &[]).await;
+    assert_eq!(untrusted["status"], "failed", "{untrusted}");
+    assert_eq!(untrusted["error"]["kind"], "tls", "{untrusted}");
 }
