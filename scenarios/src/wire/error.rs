@@ -45,7 +45,8 @@ pub enum ErrorKind {
     /// or metadata range not opened with `--allow-target`).
     TargetRefused,
     /// The peer broke the protocol: malformed HTTP or DNS response, HTTP/2
-    /// error, connection closed before the response.
+    /// error, connection closed before the response, a WebSocket upgrade
+    /// answered with anything but 101.
     Protocol,
     /// Reading or writing an established connection failed (e.g. reset
     /// while the body was transferred).
