@@ -76,6 +76,8 @@ pub enum StepKind {
     Tls,
     /// A WebSocket upgrade, an optional message sent and the first one received.
     Websocket,
+    /// ICMP echoes: `loss` and `rtt`.
+    Icmp,
 }
 
 impl std::fmt::Display for StepKind {
@@ -92,6 +94,7 @@ impl StepKind {
             StepKind::Tcp => "tcp",
             StepKind::Tls => "tls",
             StepKind::Websocket => "websocket",
+            StepKind::Icmp => "icmp",
         }
     }
 }
@@ -116,6 +119,7 @@ impl Step {
             Action::Tcp(_) => StepKind::Tcp,
             Action::Tls(_) => StepKind::Tls,
             Action::Websocket(_) => StepKind::Websocket,
+            Action::Icmp(_) => StepKind::Icmp,
         }
     }
 }
@@ -128,6 +132,7 @@ pub enum Action {
     Tcp(TcpConnect),
     Tls(TlsHandshake),
     Websocket(WebSocketExchange),
+    Icmp(IcmpEcho),
 }
 
 /// A named value taken from a step's response.
@@ -321,6 +326,16 @@ pub struct WebSocketExchange {
     pub headers: Vec<(String, Template)>,
     /// For `wss://`.
     pub tls: TlsOptions,
+}
+
+/// An `icmp` step: `count` echo requests to `host`, `interval` apart.
+#[derive(Debug, Clone)]
+pub struct IcmpEcho {
+    /// A host name or IP address, without a port.
+    pub host: Template,
+    /// 1 to 100.
+    pub count: u32,
+    pub interval: Duration,
 }
 
 /// Alert severities, from most to least urgent. Serialized as

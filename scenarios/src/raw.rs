@@ -98,12 +98,15 @@ pub struct RawStep {
     pub server: Option<Spanned<String>>,
     pub address: Option<Spanned<String>>,
     pub send: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub count: Option<Spanned<i64>>,
+    pub interval: Option<Spanned<String>>,
     pub expect: Option<Spanned<Vec<Spanned<String>>>>,
     pub capture: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 /// Keys a step may have, for suggestions.
-pub const STEP_KEYS: [&str; 29] = [
+pub const STEP_KEYS: [&str; 32] = [
     "name",
     "kind",
     "get",
@@ -131,6 +134,9 @@ pub const STEP_KEYS: [&str; 29] = [
     "server",
     "address",
     "send",
+    "host",
+    "count",
+    "interval",
     "expect",
     "capture",
 ];

@@ -16,6 +16,7 @@
 //! - `http`, `session`, `body`: HTTP/1.1 and HTTP/2 over hyper's
 //!   connection API, kept per origin within a run; capped, decoded bodies.
 //! - `websocket`: `websocket` steps over the same dial and TLS path.
+//! - `icmp`: `icmp` steps (echo requests on datagram or raw sockets).
 
 // `NetFailure` carries the phases and the certificate seen (about 200
 // bytes): it is the step's result, made at most once per step, so its size
@@ -28,6 +29,7 @@ mod dns_query;
 mod failure;
 mod guard;
 mod http;
+mod icmp;
 mod resolve;
 mod session;
 mod timings;
@@ -44,6 +46,7 @@ pub use dns_query::DnsAnswer;
 pub use failure::{NetFailure, ResponseHead};
 pub use guard::TargetGuard;
 pub use http::{HttpCall, HttpResponse};
+pub use icmp::IcmpReport;
 pub use session::Session;
 pub use timings::PhaseTimings;
 pub use websocket::{WebSocketCall, WebSocketReply};

@@ -28,6 +28,7 @@ mod agent_spool;
 mod ci_formats;
 mod cli;
 mod evidence;
+mod icmp_step;
 mod import_hurl;
 mod net_dns;
 mod net_guard;

@@ -65,7 +65,7 @@ fn test(predicate: &Predicate, actual: &Json) -> bool {
 /// the milliseconds that stand for it.
 fn equal(actual: &Json, want: &Value) -> bool {
     match (actual, want) {
-        (Json::Number(_), Value::Number(_) | Value::Duration(_)) => {
+        (Json::Number(_), Value::Number(_) | Value::Duration(_) | Value::Percent(_)) => {
             order(actual, want) == Some(Ordering::Equal)
         }
         (Json::String(a), Value::String(b)) => a == b,
@@ -83,6 +83,7 @@ fn order(actual: &Json, want: &Value) -> Option<Ordering> {
     let b = match want {
         Value::Number(n) => *n,
         Value::Duration(d) => duration_ms(*d),
+        Value::Percent(p) => *p,
         _ => return None,
     };
     a.partial_cmp(&b)
@@ -101,6 +102,7 @@ fn contains(actual: &Json, want: &Value) -> bool {
 fn actual_text(query: &Query, value: &Json) -> String {
     match (query.ty(), value) {
         (Type::Duration, Json::Number(n)) => format_ms(n.as_f64().unwrap_or(f64::NAN)),
+        (Type::Percent, Json::Number(n)) => format!("{}%", n.as_f64().unwrap_or(f64::NAN)),
         (_, Json::String(s)) if query.subject == Subject::Body && query.filters.is_empty() => {
             s.clone()
         }

@@ -8,7 +8,7 @@ use super::error::{ExprError, did_you_mean, one_of};
 use super::lexer::{Lexer, Tok, Token};
 use super::types::{self, Blame, TypeError};
 
-pub(super) const SUBJECTS: [&str; 13] = [
+pub(super) const SUBJECTS: [&str; 15] = [
     "status",
     "duration",
     "body",
@@ -22,6 +22,8 @@ pub(super) const SUBJECTS: [&str; 13] = [
     "rcode",
     "answers",
     "message",
+    "loss",
+    "rtt",
 ];
 pub(super) const FILTERS: [&str; 3] = ["count", "regex", "length"];
 /// Deeper JSONPaths are refused before parsing, whose recursion could
@@ -145,6 +147,8 @@ impl<'t> Parser<'t> {
             "rcode" => Subject::Rcode,
             "answers" => Subject::Answers,
             "message" => Subject::Message,
+            "loss" => Subject::Loss,
+            "rtt" => Subject::Rtt,
             "header" => Subject::Header(self.name_arg("header", r#"header "Content-Type""#)?),
             "cookie" => Subject::Cookie(self.name_arg("cookie", r#"cookie "session""#)?),
             "jsonpath" => {

@@ -85,6 +85,7 @@ fn subjects_of(kind: StepKind) -> &'static str {
         StepKind::Tcp => "duration",
         StepKind::Tls => "cert_expiry, tls_version, duration",
         StepKind::Websocket => "message, duration",
+        StepKind::Icmp => "loss, rtt, duration",
     }
 }
 

@@ -16,7 +16,7 @@ use crate::diagnostic::Diagnostic;
 use crate::duration::Human;
 use crate::load::{FileSource, MAX_ATTACHED_FILE_BYTES};
 use crate::model::{
-    Action, Body, DnsQuery, HttpRequest, HttpVersion, Method, RecordType, Step, StepKind,
+    Action, Body, DnsQuery, HttpRequest, HttpVersion, IcmpEcho, Method, RecordType, Step, StepKind,
     TcpConnect, TlsHandshake, TlsOptions, WebSocketExchange,
 };
 use crate::raw::{RawDefaults, RawStep, RawTls};
@@ -40,12 +40,20 @@ pub const DEFAULTS_KEYS: [&str; 7] = [
 ];
 
 /// Fields of the other kinds: every other step field is an http step's.
-const NOT_HTTP: [&str; 5] = ["query", "type", "server", "address", "send"];
+const NOT_HTTP: [&str; 8] = [
+    "query", "type", "server", "address", "send", "host", "count", "interval",
+];
 const DNS_FIELDS: [&str; 8] = [
     "name", "kind", "query", "type", "server", "timeout", "expect", "capture",
 ];
 const TCP_FIELDS: [&str; 5] = ["name", "kind", "address", "timeout", "expect"];
 const TLS_FIELDS: [&str; 6] = ["name", "kind", "address", "tls", "timeout", "expect"];
+const ICMP_FIELDS: [&str; 7] = [
+    "name", "kind", "host", "count", "interval", "timeout", "expect",
+];
+/// `count` of an icmp step when it sets none.
+pub const DEFAULT_ICMP_COUNT: u32 = 3;
+pub const DEFAULT_ICMP_INTERVAL: Duration = Duration::from_millis(200);
 const WEBSOCKET_FIELDS: [&str; 8] = [
     "name", "kind", "url", "send", "headers", "tls", "timeout", "expect",
 ];
@@ -197,6 +205,7 @@ fn one(
         StepKind::Websocket => {
             websocket(ctx, span, raw, env, scope, attached).map(Action::Websocket)
         }
+        StepKind::Icmp => icmp(ctx, span, raw, scope).map(Action::Icmp),
     };
     Some(Step {
         name: name?,
@@ -242,19 +251,20 @@ fn step_kind(ctx: &mut Ctx<'_>, raw: &RawStep) -> Option<StepKind> {
     let Some(k) = &raw.kind else {
         return Some(StepKind::Http);
     };
-    let kinds = ["http", "dns", "tcp", "tls", "websocket"];
+    let kinds = ["http", "dns", "tcp", "tls", "websocket", "icmp"];
     match k.get_ref().as_str() {
         "http" => Some(StepKind::Http),
         "dns" => Some(StepKind::Dns),
         "tcp" => Some(StepKind::Tcp),
         "tls" => Some(StepKind::Tls),
         "websocket" => Some(StepKind::Websocket),
+        "icmp" => Some(StepKind::Icmp),
         other => {
             ctx.push(
                 Diagnostic::new(
                     format!("unknown step kind `{other}`"),
                     k.span(),
-                    "expected `http`, `dns`, `tcp`, `tls` or `websocket`",
+                    "expected `http`, `dns`, `tcp`, `tls`, `websocket` or `icmp`",
                 )
                 .with_help_opt(suggest::did_you_mean(other, kinds)),
             );
@@ -298,6 +308,9 @@ fn present(raw: &RawStep) -> Vec<(&'static str, Range<usize>)> {
         ("server", raw.server.as_ref().map(Spanned::span)),
         ("address", raw.address.as_ref().map(Spanned::span)),
         ("send", raw.send.as_ref().map(Spanned::span)),
+        ("host", raw.host.as_ref().map(Spanned::span)),
+        ("count", raw.count.as_ref().map(Spanned::span)),
+        ("interval", raw.interval.as_ref().map(Spanned::span)),
         ("expect", raw.expect.as_ref().map(Spanned::span)),
         ("capture", raw.capture.as_ref().map(Spanned::span)),
     ];
@@ -335,6 +348,7 @@ fn fields_of(kind: StepKind) -> Vec<&'static str> {
         StepKind::Tcp => TCP_FIELDS.to_vec(),
         StepKind::Tls => TLS_FIELDS.to_vec(),
         StepKind::Websocket => WEBSOCKET_FIELDS.to_vec(),
+        StepKind::Icmp => ICMP_FIELDS.to_vec(),
     }
 }
 
@@ -348,6 +362,7 @@ fn allowed_fields(ctx: &mut Ctx<'_>, raw: &RawStep, kind: StepKind) {
                 StepKind::Tcp,
                 StepKind::Tls,
                 StepKind::Websocket,
+                StepKind::Icmp,
             ]
             .into_iter()
             .filter(|k| fields_of(*k).contains(&field))
@@ -971,4 +986,50 @@ fn websocket_url(
         "expected an absolute `ws://` or `wss://` URL",
     );
     None
+}
+
+/// An `icmp` step: a host without a port, 1 to 100 echoes, an interval.
+fn icmp(
+    ctx: &mut Ctx<'_>,
+    span: Range<usize>,
+    raw: &RawStep,
+    scope: &Scope<'_>,
+) -> Option<IcmpEcho> {
+    let host = required(ctx, span, raw.host.as_ref(), "host", "icmp").and_then(|h| {
+        let t = scope.template(ctx, h)?;
+        if t.as_literal()
+            .is_some_and(|l| l.is_empty() || l.contains(['/', ' ']))
+        {
+            ctx.error(
+                format!("invalid host `{}`", h.get_ref()),
+                h.span(),
+                "expected a host name or IP address, like `127.0.0.1`",
+            );
+            return None;
+        }
+        Some(t)
+    });
+    let count = match &raw.count {
+        None => Some(DEFAULT_ICMP_COUNT),
+        Some(c) => match u32::try_from(*c.get_ref()) {
+            Ok(n) if (1..=100).contains(&n) => Some(n),
+            _ => {
+                ctx.error(
+                    format!("icmp `count` {} is out of range", c.get_ref()),
+                    c.span(),
+                    "expected 1 to 100 echoes",
+                );
+                None
+            }
+        },
+    };
+    let interval = match &raw.interval {
+        None => Some(DEFAULT_ICMP_INTERVAL),
+        Some(i) => ctx.duration(i, "interval"),
+    };
+    Some(IcmpEcho {
+        host: host?,
+        count: count?,
+        interval: interval?,
+    })
 }

@@ -58,11 +58,15 @@ pub enum ErrorKind {
     InvalidRequest,
     /// A fault in the probe itself (a bug, out of file descriptors).
     Internal,
+    /// An `icmp` step could open neither a datagram ICMP socket (the probe's
+    /// group outside `net.ipv4.ping_group_range`) nor a raw one (no
+    /// CAP_NET_RAW).
+    IcmpUnavailable,
 }
 
 impl ErrorKind {
     /// Every kind, in the order above (to pre-register metric labels).
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::Dns,
         ErrorKind::Connect,
         ErrorKind::Tls,
@@ -76,6 +80,7 @@ impl ErrorKind {
         ErrorKind::Capture,
         ErrorKind::InvalidRequest,
         ErrorKind::Internal,
+        ErrorKind::IcmpUnavailable,
     ];
 
     /// The wire and metric label form, e.g. `body_too_large`.
@@ -94,6 +99,7 @@ impl ErrorKind {
             ErrorKind::Capture => "capture",
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::Internal => "internal",
+            ErrorKind::IcmpUnavailable => "icmp_unavailable",
         }
     }
 

@@ -219,6 +219,7 @@ mod tests {
             StepKind::Tcp,
             StepKind::Tls,
             StepKind::Websocket,
+            StepKind::Icmp,
         ] {
             let json = serde_json::to_string(&kind).expect("serializes");
             assert_eq!(json, format!("\"{kind}\""));
