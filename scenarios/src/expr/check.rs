@@ -167,6 +167,8 @@ mod tests {
                 rcode: Some("NOERROR"),
                 answers: Some(&self.answers),
                 message: Some("price EURUSD 1.08"),
+                loss_percent: Some(33.333333333333336),
+                rtt: Some(Duration::from_micros(1500)),
             }
         }
     }
@@ -332,6 +334,9 @@ mod tests {
                 r#""price GBPUSD""#,
                 r#""price EURUSD 1.08""#,
             ),
+            ("loss < 50%", true, "< 50%", "33.333333333333336%"),
+            ("loss == 0%", false, "0%", "33.333333333333336%"),
+            ("rtt < 1ms", false, "< 1ms", "1.5ms"),
         ];
         for (text, passed, expected, actual) in cases {
             let want = AssertOutcome {
