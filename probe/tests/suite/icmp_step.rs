@@ -11,14 +11,16 @@ use serde_json::Value;
 
 /// Runs one `icmp` step (`keys` are its TOML lines) and returns the
 /// step's result.
-async fn run_step(keys: &str) -> Value {
+async fn run_step(keys: &str, extra: &[&str]) -> Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("s.toml");
     let text = format!("interval = \"1m\"\n[[steps]]\nname = \"ping\"\nkind = \"icmp\"\n{keys}");
     std::fs::write(&file, text).expect("write");
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_probe"))
             .args(["run", "--format", "json"])
+            .args(&extra)
             .arg(&file)
             .output()
     })
@@ -35,7 +37,7 @@ async fn run_step(keys: &str) -> Value {
     result["steps"][0].clone()
 }
 
-/// `None` when ICMP works here; else the step, which must be the clear
+/// False when ICMP works here; true when the step is the clear
 /// `icmp_unavailable` error.
 fn unavailable(step: &Value) -> bool {
     if step["error"]["kind"] != "icmp_unavailable" {
@@ -52,6 +54,7 @@ fn unavailable(step: &Value) -> bool {
 async fn echoes_to_loopback_pass_loss_and_rtt() {
     let step = run_step(
         "host = \"127.0.0.1\"\ncount = 3\ninterval = \"50ms\"\nexpect = [\"loss == 0%\", \"rtt < 1s\", \"loss < 20%\"]\n",
+        &[],
     )
     .await;
     assert_eq!(step["kind"], "icmp", "{step}");
@@ -73,6 +76,7 @@ async fn echoes_to_loopback_pass_loss_and_rtt() {
 async fn a_wrong_expectation_fails_with_expected_and_actual() {
     let step = run_step(
         "host = \"127.0.0.1\"\ncount = 2\ninterval = \"50ms\"\nexpect = [\"loss == 100%\", \"rtt < 0ms\"]\n",
+        &[],
     )
     .await;
     if unavailable(&step) {
@@ -91,5 +95,21 @@ async fn a_wrong_expectation_fails_with_expected_and_actual() {
             .as_str()
             .is_some_and(|a| a.ends_with("ms") || a.ends_with('s')),
         "{step}"
+    );
+}
+
+#[tokio::test]
+async fn the_target_guard_refuses_loopback_before_any_echo() {
+    let step = run_step(
+        "host = \"127.0.0.1\"\ncount = 1\nexpect = [\"loss == 0%\"]\n",
+        &["--target-guard"],
+    )
+    .await;
+    assert_eq!(step["status"], "failed", "{step}");
+    assert_eq!(step["error"]["kind"], "target_refused", "{step}");
+    assert_eq!(
+        step["phases"]["transfer_ms"],
+        Value::Null,
+        "no echo sent: {step}"
     );
 }
