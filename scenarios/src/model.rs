@@ -74,6 +74,10 @@ pub enum StepKind {
     Tcp,
     /// A TCP connect and a TLS handshake.
     Tls,
+    /// A WebSocket upgrade, an optional message sent and the first one received.
+    Websocket,
+    /// ICMP echoes: `loss` and `rtt`.
+    Icmp,
 }
 
 impl std::fmt::Display for StepKind {
@@ -89,6 +93,8 @@ impl StepKind {
             StepKind::Dns => "dns",
             StepKind::Tcp => "tcp",
             StepKind::Tls => "tls",
+            StepKind::Websocket => "websocket",
+            StepKind::Icmp => "icmp",
         }
     }
 }
@@ -112,6 +118,8 @@ impl Step {
             Action::Dns(_) => StepKind::Dns,
             Action::Tcp(_) => StepKind::Tcp,
             Action::Tls(_) => StepKind::Tls,
+            Action::Websocket(_) => StepKind::Websocket,
+            Action::Icmp(_) => StepKind::Icmp,
         }
     }
 }
@@ -123,6 +131,8 @@ pub enum Action {
     Dns(DnsQuery),
     Tcp(TcpConnect),
     Tls(TlsHandshake),
+    Websocket(WebSocketExchange),
+    Icmp(IcmpEcho),
 }
 
 /// A named value taken from a step's response.
@@ -302,6 +312,30 @@ pub struct TlsHandshake {
     /// `host:port`.
     pub address: Template,
     pub tls: TlsOptions,
+}
+
+/// A `websocket` step: the upgrade, then `send` (if any), then the first
+/// message received is the `message` subject.
+#[derive(Debug, Clone)]
+pub struct WebSocketExchange {
+    /// `ws://` or `wss://`.
+    pub url: Template,
+    /// A text message sent once connected.
+    pub send: Option<Template>,
+    /// Sent on the upgrade request, in file order.
+    pub headers: Vec<(String, Template)>,
+    /// For `wss://`.
+    pub tls: TlsOptions,
+}
+
+/// An `icmp` step: `count` echo requests to `host`, `interval` apart.
+#[derive(Debug, Clone)]
+pub struct IcmpEcho {
+    /// A host name or IP address, without a port.
+    pub host: Template,
+    /// 1 to 100.
+    pub count: u32,
+    pub interval: Duration,
 }
 
 /// Alert severities, from most to least urgent. Serialized as

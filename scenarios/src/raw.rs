@@ -97,12 +97,16 @@ pub struct RawStep {
     pub record_type: Option<Spanned<String>>,
     pub server: Option<Spanned<String>>,
     pub address: Option<Spanned<String>>,
+    pub send: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub count: Option<Spanned<i64>>,
+    pub interval: Option<Spanned<String>>,
     pub expect: Option<Spanned<Vec<Spanned<String>>>>,
     pub capture: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 /// Keys a step may have, for suggestions.
-pub const STEP_KEYS: [&str; 28] = [
+pub const STEP_KEYS: [&str; 32] = [
     "name",
     "kind",
     "get",
@@ -129,6 +133,10 @@ pub const STEP_KEYS: [&str; 28] = [
     "type",
     "server",
     "address",
+    "send",
+    "host",
+    "count",
+    "interval",
     "expect",
     "capture",
 ];

@@ -42,6 +42,7 @@ pub mod postgres;
 mod serve;
 pub mod shop;
 pub mod target;
+pub mod websocket;
 
 pub use certs::{CertError, LeafCert, TestCa, TlsKind, ca_pem, test_ca, write_ca_pem};
 pub use client::{ClientError, TestClient, TestResponse, tls_handshake};
@@ -55,3 +56,4 @@ pub use target::{
     HangingListener, Reply, RunningTarget, SeenRequest, TargetError, TestTarget, free_port_refused,
     hang_after_accept,
 };
+pub use websocket::WebSocketServer;

@@ -119,6 +119,11 @@ pub fn host_key(scenario: &Scenario, region: &str) -> String {
         }
         Action::Tcp(t) => address_host(&t.address.render(&scope).ok()?),
         Action::Tls(t) => address_host(&t.address.render(&scope).ok()?),
+        Action::Icmp(e) => Some(e.host.render(&scope).ok()?),
+        Action::Websocket(w) => {
+            let url = w.url.render(&scope).ok()?;
+            url::Url::parse(&url).ok()?.host_str().map(str::to_string)
+        }
         Action::Dns(q) => Some(
             q.server
                 .map_or_else(|| "dns".to_string(), |s| s.ip().to_string()),

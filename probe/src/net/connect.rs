@@ -68,7 +68,7 @@ impl Net {
     }
 
     /// The addresses the guard lets through, or the first refusal.
-    fn guarded(&self, ips: &[IpAddr]) -> Result<Vec<IpAddr>, NetFailure> {
+    pub(super) fn guarded(&self, ips: &[IpAddr]) -> Result<Vec<IpAddr>, NetFailure> {
         let mut refusal = None;
         let mut allowed = Vec::with_capacity(ips.len());
         for &ip in ips {

@@ -15,6 +15,8 @@
 //!   it fails verification (`tls` steps).
 //! - `http`, `session`, `body`: HTTP/1.1 and HTTP/2 over hyper's
 //!   connection API, kept per origin within a run; capped, decoded bodies.
+//! - `websocket`: `websocket` steps over the same dial and TLS path.
+//! - `icmp`: `icmp` steps (echo requests on datagram or raw sockets).
 
 // `NetFailure` carries the phases and the certificate seen (about 200
 // bytes): it is the step's result, made at most once per step, so its size
@@ -27,11 +29,13 @@ mod dns_query;
 mod failure;
 mod guard;
 mod http;
+mod icmp;
 mod resolve;
 mod session;
 mod timings;
 mod tls;
 mod verifier;
+mod websocket;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -42,8 +46,10 @@ pub use dns_query::DnsAnswer;
 pub use failure::{NetFailure, ResponseHead};
 pub use guard::TargetGuard;
 pub use http::{HttpCall, HttpResponse};
+pub use icmp::IcmpReport;
 pub use session::Session;
 pub use timings::PhaseTimings;
+pub use websocket::{WebSocketCall, WebSocketReply};
 
 /// How the probe reaches targets.
 #[derive(Debug, Clone, Default)]

@@ -15,6 +15,7 @@ mod scope;
 mod spans;
 mod start;
 mod trace;
+mod websocket_step;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -198,6 +199,10 @@ async fn run_step(state: &mut RunState<'_>, step: &Step) -> StepResult {
         scenarios::model::Action::Dns(q) => other_steps::dns(state, step, q, deadline).await,
         scenarios::model::Action::Tcp(t) => other_steps::tcp(state, step, t, deadline).await,
         scenarios::model::Action::Tls(t) => other_steps::tls(state, step, t, deadline).await,
+        scenarios::model::Action::Icmp(e) => other_steps::icmp(state, step, e, deadline).await,
+        scenarios::model::Action::Websocket(w) => {
+            websocket_step::run(state, step, w, deadline).await
+        }
     };
     result.duration_ms = Some(ms(start.elapsed()));
     state.spans.step_ran(state.step_index, start);

@@ -1,8 +1,8 @@
-//! `dns`, `tcp` and `tls` steps: one check each, on the same resolver and
-//! TLS stack as HTTP steps.
+//! `dns`, `tcp`, `tls` and `icmp` steps: one check each, on the same
+//! resolver, target guard and TLS stack as HTTP steps.
 
 use scenarios::expr::Observation;
-use scenarios::model::{DnsQuery, Step, TcpConnect, TlsHandshake};
+use scenarios::model::{DnsQuery, IcmpEcho, Step, TcpConnect, TlsHandshake};
 use scenarios::template::Shown;
 use scenarios::wire::{self, DnsInfo, StepResult};
 use tokio::time::Instant;
@@ -108,6 +108,41 @@ pub async fn tls(
             };
             checks::apply(step, &obs, &mut result, &mut state.scope);
             result.tls = Some(info);
+            result
+        }
+    }
+}
+
+pub async fn icmp(
+    state: &mut RunState<'_>,
+    step: &Step,
+    e: &IcmpEcho,
+    deadline: Instant,
+) -> StepResult {
+    let host = match e.host.render_shown(&state.scope) {
+        Ok(h) => h,
+        Err(err) => {
+            return failed_before_start(step, wire::ErrorKind::InvalidRequest, err.to_string());
+        }
+    };
+    let start = Instant::now();
+    let mut result = StepResult::skipped(step.name.clone(), step.kind());
+    match state
+        .runner
+        .net
+        .icmp_echo(&host.sent, e.count, e.interval, deadline)
+        .await
+    {
+        Err(f) => failed(result, recorded(f, &host)),
+        Ok(report) => {
+            result.phases = Some(report.phases.to_wire());
+            let obs = Observation {
+                duration: start.elapsed(),
+                loss_percent: Some(report.loss_percent()),
+                rtt: report.rtt,
+                ..Observation::default()
+            };
+            checks::apply(step, &obs, &mut result, &mut state.scope);
             result
         }
     }

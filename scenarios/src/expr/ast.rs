@@ -48,6 +48,12 @@ pub enum Subject {
     Rcode,
     /// The DNS answers, as strings.
     Answers,
+    /// The first WebSocket message received, as text.
+    Message,
+    /// ICMP echoes without a reply, as a percentage.
+    Loss,
+    /// The mean round trip of the ICMP replies.
+    Rtt,
 }
 
 /// A step of a query after the subject.
@@ -85,6 +91,8 @@ pub enum Value {
     Number(f64),
     String(String),
     Duration(Duration),
+    /// `20%`, from 0 to 100.
+    Percent(f64),
     Bool(bool),
     Null,
     List(Vec<Value>),
@@ -170,14 +178,19 @@ impl Subject {
             Subject::TlsVersion => "tls_version",
             Subject::Rcode => "rcode",
             Subject::Answers => "answers",
+            Subject::Message => "message",
+            Subject::Loss => "loss",
+            Subject::Rtt => "rtt",
         }
     }
 
     /// The step kinds whose results have this subject.
     pub fn kinds(&self) -> &'static [StepKind] {
-        use StepKind::{Dns, Http, Tcp, Tls};
+        use StepKind::{Dns, Http, Icmp, Tcp, Tls, Websocket};
         match self {
-            Subject::Duration => &[Http, Dns, Tcp, Tls],
+            Subject::Duration => &[Http, Dns, Tcp, Tls, Websocket, Icmp],
+            Subject::Message => &[Websocket],
+            Subject::Loss | Subject::Rtt => &[Icmp],
             Subject::CertExpiry | Subject::TlsVersion => &[Http, Tls],
             Subject::Rcode | Subject::Answers => &[Dns],
             Subject::Status
@@ -214,10 +227,13 @@ mod tests {
 
     #[test]
     fn subjects_by_step_kind() {
-        use StepKind::{Dns, Http, Tcp, Tls};
-        let cases: [(&str, &[StepKind]); 12] = [
+        use StepKind::{Dns, Http, Icmp, Tcp, Tls, Websocket};
+        let cases: [(&str, &[StepKind]); 15] = [
             ("status", &[Http]),
-            ("duration", &[Http, Dns, Tcp, Tls]),
+            ("duration", &[Http, Dns, Tcp, Tls, Websocket, Icmp]),
+            ("message", &[Websocket]),
+            ("loss", &[Icmp]),
+            ("rtt", &[Icmp]),
             ("body", &[Http]),
             (r#"header "A""#, &[Http]),
             (r#"cookie "a""#, &[Http]),
@@ -231,7 +247,7 @@ mod tests {
         ];
         for (text, kinds) in cases {
             let subject = parse_capture(text).expect(text).subject;
-            for kind in [Http, Dns, Tcp, Tls] {
+            for kind in [Http, Dns, Tcp, Tls, Websocket, Icmp] {
                 assert_eq!(
                     subject.available_in(kind),
                     kinds.contains(&kind),

@@ -65,7 +65,7 @@ fn test(predicate: &Predicate, actual: &Json) -> bool {
 /// the milliseconds that stand for it.
 fn equal(actual: &Json, want: &Value) -> bool {
     match (actual, want) {
-        (Json::Number(_), Value::Number(_) | Value::Duration(_)) => {
+        (Json::Number(_), Value::Number(_) | Value::Duration(_) | Value::Percent(_)) => {
             order(actual, want) == Some(Ordering::Equal)
         }
         (Json::String(a), Value::String(b)) => a == b,
@@ -83,6 +83,7 @@ fn order(actual: &Json, want: &Value) -> Option<Ordering> {
     let b = match want {
         Value::Number(n) => *n,
         Value::Duration(d) => duration_ms(*d),
+        Value::Percent(p) => *p,
         _ => return None,
     };
     a.partial_cmp(&b)
@@ -101,6 +102,7 @@ fn contains(actual: &Json, want: &Value) -> bool {
 fn actual_text(query: &Query, value: &Json) -> String {
     match (query.ty(), value) {
         (Type::Duration, Json::Number(n)) => format_ms(n.as_f64().unwrap_or(f64::NAN)),
+        (Type::Percent, Json::Number(n)) => format!("{}%", n.as_f64().unwrap_or(f64::NAN)),
         (_, Json::String(s)) if query.subject == Subject::Body && query.filters.is_empty() => {
             s.clone()
         }
@@ -164,6 +166,9 @@ mod tests {
                 tls_version: Some("1.3"),
                 rcode: Some("NOERROR"),
                 answers: Some(&self.answers),
+                message: Some("price EURUSD 1.08"),
+                loss_percent: Some(33.333333333333336),
+                rtt: Some(Duration::from_micros(1500)),
             }
         }
     }
@@ -317,6 +322,21 @@ mod tests {
                 r#"contains "10.0.0.1""#,
                 r#"["127.0.0.1", "::1"]"#,
             ),
+            (
+                r#"message matches "^price EURUSD""#,
+                true,
+                r#"matches "^price EURUSD""#,
+                r#""price EURUSD 1.08""#,
+            ),
+            (
+                r#"message == "price GBPUSD""#,
+                false,
+                r#""price GBPUSD""#,
+                r#""price EURUSD 1.08""#,
+            ),
+            ("loss < 50%", true, "< 50%", "33.333333333333336%"),
+            ("loss == 0%", false, "0%", "33.333333333333336%"),
+            ("rtt < 1ms", false, "< 1ms", "1.5ms"),
         ];
         for (text, passed, expected, actual) in cases {
             let want = AssertOutcome {

@@ -51,6 +51,7 @@ impl Display for Value {
             Value::Number(n) => write!(f, "{n}"),
             Value::String(s) => f.write_str(&quote(s)),
             Value::Duration(d) => f.write_str(&format_duration(*d)),
+            Value::Percent(p) => write!(f, "{p}%"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Null => f.write_str("null"),
             Value::List(values) => write!(f, "{}", List(values)),

@@ -28,6 +28,12 @@ pub struct Observation<'a> {
     pub tls_version: Option<&'a str>,
     pub rcode: Option<&'a str>,
     pub answers: Option<&'a [String]>,
+    /// The first WebSocket message received.
+    pub message: Option<&'a str>,
+    /// ICMP echoes without a reply, 0 to 100.
+    pub loss_percent: Option<f64>,
+    /// Mean round trip of the ICMP replies; `None` when none came back.
+    pub rtt: Option<Duration>,
 }
 
 /// Why a query could not be evaluated; its text is the `actual` of a
@@ -142,6 +148,9 @@ fn subject(subject: &Subject, obs: &Observation) -> Result<Found, EvalError> {
                 .map(|a| a.iter().map(|s| Json::from(s.as_str())).collect()),
             "no DNS answers",
         ),
+        Subject::Message => found(obs.message.map(Json::from), "no WebSocket message"),
+        Subject::Loss => found(obs.loss_percent.map(Json::from), "no ICMP echo sent"),
+        Subject::Rtt => found(obs.rtt.map(|d| ms(duration_ms(d))), "no ICMP reply"),
     }
 }
 

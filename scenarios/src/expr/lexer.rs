@@ -14,6 +14,8 @@ pub(super) enum Tok {
     Str(String),
     Number(f64),
     Duration(Duration),
+    /// `20%`.
+    Percent(f64),
     Op(CmpOp),
     LBracket,
     RBracket,
@@ -186,6 +188,10 @@ impl<'t> Lexer<'t> {
             self.take_while(|c| c.is_ascii_digit());
         }
         let digits = &self.text[start..self.pos];
+        if self.peek_char() == Some('%') {
+            self.pos += 1;
+            return parse_percent(digits, start..self.pos).map(Tok::Percent);
+        }
         let unit = self.take_while(|c| c.is_alphanumeric() || c == '_');
         let span = start..self.pos;
         if unit.is_empty() {
@@ -202,6 +208,18 @@ fn parse_number(digits: &str, span: Range<usize>) -> Result<f64, ExprError> {
             "number out of range",
             span,
             "too large to compare",
+        )),
+    }
+}
+
+/// `0%` to `100%`: a share of something, such as ICMP echoes lost.
+fn parse_percent(digits: &str, span: Range<usize>) -> Result<f64, ExprError> {
+    match digits.parse::<f64>() {
+        Ok(n) if (0.0..=100.0).contains(&n) => Ok(n),
+        _ => Err(ExprError::new(
+            "percentage out of range",
+            span,
+            "expected a percentage from `0%` to `100%`",
         )),
     }
 }

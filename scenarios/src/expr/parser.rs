@@ -8,7 +8,7 @@ use super::error::{ExprError, did_you_mean, one_of};
 use super::lexer::{Lexer, Tok, Token};
 use super::types::{self, Blame, TypeError};
 
-pub(super) const SUBJECTS: [&str; 12] = [
+pub(super) const SUBJECTS: [&str; 15] = [
     "status",
     "duration",
     "body",
@@ -21,6 +21,9 @@ pub(super) const SUBJECTS: [&str; 12] = [
     "tls_version",
     "rcode",
     "answers",
+    "message",
+    "loss",
+    "rtt",
 ];
 pub(super) const FILTERS: [&str; 3] = ["count", "regex", "length"];
 /// Deeper JSONPaths are refused before parsing, whose recursion could
@@ -143,6 +146,9 @@ impl<'t> Parser<'t> {
             "tls_version" => Subject::TlsVersion,
             "rcode" => Subject::Rcode,
             "answers" => Subject::Answers,
+            "message" => Subject::Message,
+            "loss" => Subject::Loss,
+            "rtt" => Subject::Rtt,
             "header" => Subject::Header(self.name_arg("header", r#"header "Content-Type""#)?),
             "cookie" => Subject::Cookie(self.name_arg("cookie", r#"cookie "session""#)?),
             "jsonpath" => {

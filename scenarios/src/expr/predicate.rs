@@ -229,6 +229,7 @@ impl Parser<'_> {
             Type::Number if query.subject == Subject::Redirects => "<= 3",
             Type::Number => "== 200",
             Type::Duration => "< 1s",
+            Type::Percent => "< 20%",
             Type::String | Type::List => "contains \"…\"",
             Type::Json => "exists",
         };
@@ -243,7 +244,7 @@ impl Parser<'_> {
             Tok::Assign => Some("did you mean `==`?".to_owned()),
             Tok::Bang => Some("did you mean `!=`?".to_owned()),
             Tok::Ident(w) => keyword_help(w),
-            Tok::Number(_) | Tok::Duration(_) | Tok::Str(_) | Tok::LBracket => {
+            Tok::Number(_) | Tok::Duration(_) | Tok::Percent(_) | Tok::Str(_) | Tok::LBracket => {
                 Some(format!("did you mean `== {text}`?"))
             }
             _ => None,
@@ -297,6 +298,7 @@ fn scalar(tok: Token) -> Result<Value, ExprError> {
     Ok(match tok.tok {
         Tok::Number(n) => Value::Number(n),
         Tok::Duration(d) => Value::Duration(d),
+        Tok::Percent(p) => Value::Percent(p),
         Tok::Str(s) => Value::String(s),
         Tok::Ident(w) if w == "true" => Value::Bool(true),
         Tok::Ident(w) if w == "false" => Value::Bool(false),

@@ -11,6 +11,8 @@ use super::ast::{Filter, Query, Subject, Value};
 pub(super) enum Type {
     Number,
     Duration,
+    /// `loss`: compared with `20%`.
+    Percent,
     String,
     List,
     /// Whatever a JSONPath selects; known only when it runs.
@@ -22,6 +24,7 @@ impl Type {
         match self {
             Type::Number => "a number",
             Type::Duration => "a duration",
+            Type::Percent => "a percentage",
             Type::String => "a string",
             Type::List => "a list",
             Type::Json => "a JSON value",
@@ -64,13 +67,15 @@ impl TypeError {
 pub(super) fn subject_type(subject: &Subject) -> Type {
     match subject {
         Subject::Status | Subject::Redirects => Type::Number,
-        Subject::Duration | Subject::CertExpiry => Type::Duration,
+        Subject::Duration | Subject::CertExpiry | Subject::Rtt => Type::Duration,
+        Subject::Loss => Type::Percent,
         Subject::Body
         | Subject::Header(_)
         | Subject::Cookie(_)
         | Subject::Regex(_)
         | Subject::TlsVersion
-        | Subject::Rcode => Type::String,
+        | Subject::Rcode
+        | Subject::Message => Type::String,
         Subject::Answers => Type::List,
         Subject::JsonPath(_) => Type::Json,
     }
@@ -129,10 +134,11 @@ pub(super) fn check_equality(query: &Query, value: &Value) -> Result<(), TypeErr
     let ty = query.ty();
     let ok = match (ty, value) {
         (Type::Duration, Value::Duration(_))
+        | (Type::Percent, Value::Percent(_))
         | (Type::Number, Value::Number(_))
         | (Type::String, Value::String(_))
         | (Type::List, Value::List(_)) => true,
-        (Type::Json, Value::Duration(_)) => false,
+        (Type::Json, Value::Duration(_) | Value::Percent(_)) => false,
         (Type::Json, _) => true,
         _ => false,
     };
@@ -145,10 +151,13 @@ pub(super) fn check_equality(query: &Query, value: &Value) -> Result<(), TypeErr
 /// `<`, `<=`, `>`, `>=`: numbers with numbers, durations with durations.
 pub(super) fn check_ordering(query: &Query, op: &str, value: &Value) -> Result<(), TypeError> {
     let ty = query.ty();
-    if !matches!(value, Value::Number(_) | Value::Duration(_)) {
+    if !matches!(
+        value,
+        Value::Number(_) | Value::Duration(_) | Value::Percent(_)
+    ) {
         let err = TypeError::new(
             Blame::Value,
-            format!("`{op}` needs a number or a duration"),
+            format!("`{op}` needs a number, a duration or a percentage"),
             format!("this is {}", describe(value)),
         );
         return Err(with_unquote_help(err, value));
@@ -174,7 +183,7 @@ pub(super) fn check_ordering(query: &Query, op: &str, value: &Value) -> Result<(
 pub(super) fn check_contains(query: &Query, value: &Value) -> Result<(), TypeError> {
     let ty = query.ty();
     match (ty, value) {
-        (Type::Number | Type::Duration, _) => Err(TypeError::new(
+        (Type::Number | Type::Duration | Type::Percent, _) => Err(TypeError::new(
             Blame::Predicate,
             format!(
                 "`contains` needs a string or a list, but `{query}` is {}",
@@ -192,11 +201,13 @@ pub(super) fn check_contains(query: &Query, value: &Value) -> Result<(), TypeErr
             ),
             "expected a quoted string",
         )),
-        (_, Value::Duration(_)) | (Type::List, Value::List(_)) => Err(TypeError::new(
-            Blame::Value,
-            format!("a list cannot contain {}", describe(value)),
-            "expected a string, a number, `true`, `false` or `null`",
-        )),
+        (_, Value::Duration(_) | Value::Percent(_)) | (Type::List, Value::List(_)) => {
+            Err(TypeError::new(
+                Blame::Value,
+                format!("a list cannot contain {}", describe(value)),
+                "expected a string, a number, `true`, `false` or `null`",
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -241,6 +252,7 @@ fn mismatch(query: &Query, ty: Type, value: &Value) -> TypeError {
             ))
         }
         (Type::Number, Value::Duration(_)) => err.help("write the number without a unit"),
+        (Type::Percent, _) => err.help("write a percentage such as `20%` or `0%`"),
         (Type::Json, _) => err.help("compare with a number"),
         (Type::String, Value::Number(n)) => err.help(format!("quote it: `\"{n}\"`")),
         (Type::List, _) => err.help("use `contains` to look for an element"),
@@ -264,6 +276,7 @@ pub(super) fn describe(value: &Value) -> &'static str {
         Value::Number(_) => "a number",
         Value::String(_) => "a string",
         Value::Duration(_) => "a duration",
+        Value::Percent(_) => "a percentage",
         Value::Bool(_) => "a boolean",
         Value::Null => "`null`",
         Value::List(_) => "a list",
@@ -305,25 +318,25 @@ mod tests {
             ),
             (
                 r#"status < "200""#,
-                "`<` needs a number or a duration",
+                "`<` needs a number, a duration or a percentage",
                 9..14,
                 Some("remove the quotes: `200`"),
             ),
             (
                 "status >= true",
-                "`>=` needs a number or a duration",
+                "`>=` needs a number, a duration or a percentage",
                 10..14,
                 None,
             ),
             (
                 "status > null",
-                "`>` needs a number or a duration",
+                "`>` needs a number, a duration or a percentage",
                 9..13,
                 None,
             ),
             (
                 "status > [1]",
-                "`>` needs a number or a duration",
+                "`>` needs a number, a duration or a percentage",
                 9..12,
                 None,
             ),

@@ -84,6 +84,8 @@ fn subjects_of(kind: StepKind) -> &'static str {
         StepKind::Dns => "rcode, answers, duration",
         StepKind::Tcp => "duration",
         StepKind::Tls => "cert_expiry, tls_version, duration",
+        StepKind::Websocket => "message, duration",
+        StepKind::Icmp => "loss, rtt, duration",
     }
 }
 

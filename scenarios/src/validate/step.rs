@@ -16,8 +16,8 @@ use crate::diagnostic::Diagnostic;
 use crate::duration::Human;
 use crate::load::{FileSource, MAX_ATTACHED_FILE_BYTES};
 use crate::model::{
-    Action, Body, DnsQuery, HttpRequest, HttpVersion, Method, RecordType, Step, StepKind,
-    TcpConnect, TlsHandshake, TlsOptions,
+    Action, Body, DnsQuery, HttpRequest, HttpVersion, IcmpEcho, Method, RecordType, Step, StepKind,
+    TcpConnect, TlsHandshake, TlsOptions, WebSocketExchange,
 };
 use crate::raw::{RawDefaults, RawStep, RawTls};
 use crate::suggest;
@@ -40,12 +40,23 @@ pub const DEFAULTS_KEYS: [&str; 7] = [
 ];
 
 /// Fields of the other kinds: every other step field is an http step's.
-const NOT_HTTP: [&str; 4] = ["query", "type", "server", "address"];
+const NOT_HTTP: [&str; 8] = [
+    "query", "type", "server", "address", "send", "host", "count", "interval",
+];
 const DNS_FIELDS: [&str; 8] = [
     "name", "kind", "query", "type", "server", "timeout", "expect", "capture",
 ];
 const TCP_FIELDS: [&str; 5] = ["name", "kind", "address", "timeout", "expect"];
 const TLS_FIELDS: [&str; 6] = ["name", "kind", "address", "tls", "timeout", "expect"];
+const ICMP_FIELDS: [&str; 7] = [
+    "name", "kind", "host", "count", "interval", "timeout", "expect",
+];
+/// `count` of an icmp step when it sets none.
+pub const DEFAULT_ICMP_COUNT: u32 = 3;
+pub const DEFAULT_ICMP_INTERVAL: Duration = Duration::from_millis(200);
+const WEBSOCKET_FIELDS: [&str; 8] = [
+    "name", "kind", "url", "send", "headers", "tls", "timeout", "expect",
+];
 
 /// `[defaults]`, checked once.
 #[derive(Default)]
@@ -191,6 +202,10 @@ fn one(
             );
             address.map(|address| Action::Tls(TlsHandshake { address, tls }))
         }
+        StepKind::Websocket => {
+            websocket(ctx, span, raw, env, scope, attached).map(Action::Websocket)
+        }
+        StepKind::Icmp => icmp(ctx, span, raw, scope).map(Action::Icmp),
     };
     Some(Step {
         name: name?,
@@ -236,18 +251,20 @@ fn step_kind(ctx: &mut Ctx<'_>, raw: &RawStep) -> Option<StepKind> {
     let Some(k) = &raw.kind else {
         return Some(StepKind::Http);
     };
-    let kinds = ["http", "dns", "tcp", "tls"];
+    let kinds = ["http", "dns", "tcp", "tls", "websocket", "icmp"];
     match k.get_ref().as_str() {
         "http" => Some(StepKind::Http),
         "dns" => Some(StepKind::Dns),
         "tcp" => Some(StepKind::Tcp),
         "tls" => Some(StepKind::Tls),
+        "websocket" => Some(StepKind::Websocket),
+        "icmp" => Some(StepKind::Icmp),
         other => {
             ctx.push(
                 Diagnostic::new(
                     format!("unknown step kind `{other}`"),
                     k.span(),
-                    "expected `http`, `dns`, `tcp` or `tls`",
+                    "expected `http`, `dns`, `tcp`, `tls`, `websocket` or `icmp`",
                 )
                 .with_help_opt(suggest::did_you_mean(other, kinds)),
             );
@@ -290,6 +307,10 @@ fn present(raw: &RawStep) -> Vec<(&'static str, Range<usize>)> {
         ("type", raw.record_type.as_ref().map(Spanned::span)),
         ("server", raw.server.as_ref().map(Spanned::span)),
         ("address", raw.address.as_ref().map(Spanned::span)),
+        ("send", raw.send.as_ref().map(Spanned::span)),
+        ("host", raw.host.as_ref().map(Spanned::span)),
+        ("count", raw.count.as_ref().map(Spanned::span)),
+        ("interval", raw.interval.as_ref().map(Spanned::span)),
         ("expect", raw.expect.as_ref().map(Spanned::span)),
         ("capture", raw.capture.as_ref().map(Spanned::span)),
     ];
@@ -326,6 +347,8 @@ fn fields_of(kind: StepKind) -> Vec<&'static str> {
         StepKind::Dns => DNS_FIELDS.to_vec(),
         StepKind::Tcp => TCP_FIELDS.to_vec(),
         StepKind::Tls => TLS_FIELDS.to_vec(),
+        StepKind::Websocket => WEBSOCKET_FIELDS.to_vec(),
+        StepKind::Icmp => ICMP_FIELDS.to_vec(),
     }
 }
 
@@ -333,11 +356,18 @@ fn allowed_fields(ctx: &mut Ctx<'_>, raw: &RawStep, kind: StepKind) {
     let allowed = fields_of(kind);
     for (field, span) in present(raw) {
         if !allowed.contains(&field) {
-            let owners: Vec<&str> = [StepKind::Http, StepKind::Dns, StepKind::Tcp, StepKind::Tls]
-                .into_iter()
-                .filter(|k| fields_of(*k).contains(&field))
-                .map(StepKind::as_str)
-                .collect();
+            let owners: Vec<&str> = [
+                StepKind::Http,
+                StepKind::Dns,
+                StepKind::Tcp,
+                StepKind::Tls,
+                StepKind::Websocket,
+                StepKind::Icmp,
+            ]
+            .into_iter()
+            .filter(|k| fields_of(*k).contains(&field))
+            .map(StepKind::as_str)
+            .collect();
             let span = key_before(ctx.src, span, field);
             ctx.push(
                 Diagnostic::new(
@@ -901,4 +931,105 @@ fn address(ctx: &mut Ctx<'_>, a: &Spanned<String>, scope: &Scope<'_>) -> Option<
         }
     }
     Some(t)
+}
+
+/// A `websocket` step: a `ws://` or `wss://` URL, an optional message and
+/// upgrade headers, and the TLS options of `wss://`.
+fn websocket(
+    ctx: &mut Ctx<'_>,
+    span: Range<usize>,
+    raw: &RawStep,
+    env: &Env<'_>,
+    scope: &Scope<'_>,
+    attached: &mut BTreeMap<String, Vec<u8>>,
+) -> Option<WebSocketExchange> {
+    let url = required(ctx, span, raw.url.as_ref(), "url", "websocket")
+        .and_then(|u| websocket_url(ctx, u, scope));
+    let send = match &raw.send {
+        Some(s) => Some(Some(scope.template(ctx, s)?)),
+        None => Some(None),
+    };
+    let headers = headers(ctx, raw.headers.as_ref().map(Spanned::get_ref), scope);
+    let tls = raw.tls.as_ref().map_or_else(
+        || env.defaults.tls.clone(),
+        |t| tls(ctx, t.get_ref(), &env.defaults.tls, env.files, attached),
+    );
+    Some(WebSocketExchange {
+        url: url?,
+        send: send?,
+        headers,
+        tls,
+    })
+}
+
+/// An absolute `ws://` or `wss://` URL, or a template that starts with one.
+fn websocket_url(
+    ctx: &mut Ctx<'_>,
+    value: &Spanned<String>,
+    scope: &Scope<'_>,
+) -> Option<Template> {
+    let t = scope.template(ctx, value)?;
+    let text = value.get_ref();
+    if text.starts_with("{{") {
+        return Some(t);
+    }
+    let scheme_ok = text.starts_with("ws://") || text.starts_with("wss://");
+    let parsed_ok = t
+        .as_literal()
+        .is_none_or(|l| url::Url::parse(&l).is_ok_and(|u| u.host().is_some()));
+    if scheme_ok && parsed_ok {
+        return Some(t);
+    }
+    ctx.error(
+        format!("invalid WebSocket URL `{text}`"),
+        value.span(),
+        "expected an absolute `ws://` or `wss://` URL",
+    );
+    None
+}
+
+/// An `icmp` step: a host without a port, 1 to 100 echoes, an interval.
+fn icmp(
+    ctx: &mut Ctx<'_>,
+    span: Range<usize>,
+    raw: &RawStep,
+    scope: &Scope<'_>,
+) -> Option<IcmpEcho> {
+    let host = required(ctx, span, raw.host.as_ref(), "host", "icmp").and_then(|h| {
+        let t = scope.template(ctx, h)?;
+        if t.as_literal()
+            .is_some_and(|l| l.is_empty() || l.contains(['/', ' ']))
+        {
+            ctx.error(
+                format!("invalid host `{}`", h.get_ref()),
+                h.span(),
+                "expected a host name or IP address, like `127.0.0.1`",
+            );
+            return None;
+        }
+        Some(t)
+    });
+    let count = match &raw.count {
+        None => Some(DEFAULT_ICMP_COUNT),
+        Some(c) => match u32::try_from(*c.get_ref()) {
+            Ok(n) if (1..=100).contains(&n) => Some(n),
+            _ => {
+                ctx.error(
+                    format!("icmp `count` {} is out of range", c.get_ref()),
+                    c.span(),
+                    "expected 1 to 100 echoes",
+                );
+                None
+            }
+        },
+    };
+    let interval = match &raw.interval {
+        None => Some(DEFAULT_ICMP_INTERVAL),
+        Some(i) => ctx.duration(i, "interval"),
+    };
+    Some(IcmpEcho {
+        host: host?,
+        count: count?,
+        interval: interval?,
+    })
 }

@@ -45,7 +45,8 @@ pub enum ErrorKind {
     /// or metadata range not opened with `--allow-target`).
     TargetRefused,
     /// The peer broke the protocol: malformed HTTP or DNS response, HTTP/2
-    /// error, connection closed before the response.
+    /// error, connection closed before the response, a WebSocket upgrade
+    /// answered with anything but 101.
     Protocol,
     /// Reading or writing an established connection failed (e.g. reset
     /// while the body was transferred).
@@ -57,11 +58,15 @@ pub enum ErrorKind {
     InvalidRequest,
     /// A fault in the probe itself (a bug, out of file descriptors).
     Internal,
+    /// An `icmp` step could open neither a datagram ICMP socket (the probe's
+    /// group outside `net.ipv4.ping_group_range`) nor a raw one (no
+    /// CAP_NET_RAW).
+    IcmpUnavailable,
 }
 
 impl ErrorKind {
     /// Every kind, in the order above (to pre-register metric labels).
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::Dns,
         ErrorKind::Connect,
         ErrorKind::Tls,
@@ -75,6 +80,7 @@ impl ErrorKind {
         ErrorKind::Capture,
         ErrorKind::InvalidRequest,
         ErrorKind::Internal,
+        ErrorKind::IcmpUnavailable,
     ];
 
     /// The wire and metric label form, e.g. `body_too_large`.
@@ -93,6 +99,7 @@ impl ErrorKind {
             ErrorKind::Capture => "capture",
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::Internal => "internal",
+            ErrorKind::IcmpUnavailable => "icmp_unavailable",
         }
     }
 

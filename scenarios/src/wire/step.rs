@@ -213,7 +213,14 @@ mod tests {
 
     #[test]
     fn kind_and_status_as_str_match_serde() {
-        for kind in [StepKind::Http, StepKind::Dns, StepKind::Tcp, StepKind::Tls] {
+        for kind in [
+            StepKind::Http,
+            StepKind::Dns,
+            StepKind::Tcp,
+            StepKind::Tls,
+            StepKind::Websocket,
+            StepKind::Icmp,
+        ] {
             let json = serde_json::to_string(&kind).expect("serializes");
             assert_eq!(json, format!("\"{kind}\""));
         }

@@ -1,0 +1,88 @@
+//! `websocket` steps: render the URL, headers and message, exchange them
+//! over the probe's own connection, then check the first message received.
+
+use scenarios::expr::Observation;
+use scenarios::model::{Step, WebSocketExchange};
+use scenarios::wire::{self, StepResult};
+use tokio::time::Instant;
+use url::Url;
+
+use super::other_steps::failed;
+use super::recorded::describe_target;
+use super::{RunState, checks, failed_before_start};
+use crate::net::WebSocketCall;
+
+pub async fn run(
+    state: &mut RunState<'_>,
+    step: &Step,
+    ws: &WebSocketExchange,
+    deadline: Instant,
+) -> StepResult {
+    let url = match ws.url.render_shown(&state.scope) {
+        Ok(u) => u,
+        Err(e) => return failed_before_start(step, wire::ErrorKind::InvalidRequest, e.to_string()),
+    };
+    let parsed = match Url::parse(&url.sent) {
+        Ok(u) if matches!(u.scheme(), "ws" | "wss") => u,
+        Ok(_) => {
+            let message = format!("invalid URL `{}`: expected ws or wss", url.shown);
+            return failed_before_start(step, wire::ErrorKind::InvalidRequest, message);
+        }
+        Err(e) => {
+            let message = format!("invalid URL `{}`: {e}", url.shown);
+            return failed_before_start(step, wire::ErrorKind::InvalidRequest, message);
+        }
+    };
+    let mut headers = Vec::with_capacity(ws.headers.len());
+    for (name, template) in &ws.headers {
+        match template.render(&state.scope) {
+            Ok(value) if !value.contains(['\r', '\n']) => headers.push((name.clone(), value)),
+            Ok(_) => {
+                let message = format!("header `{name}` has a line break once rendered");
+                return failed_before_start(step, wire::ErrorKind::InvalidRequest, message);
+            }
+            Err(e) => {
+                let message = format!("header `{name}`: {e}");
+                return failed_before_start(step, wire::ErrorKind::InvalidRequest, message);
+            }
+        }
+    }
+    let send = match ws.send.as_ref().map(|t| t.render(&state.scope)).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            let message = format!("send: {e}");
+            return failed_before_start(step, wire::ErrorKind::InvalidRequest, message);
+        }
+    };
+    let ca = ws
+        .tls
+        .ca_file
+        .as_ref()
+        .and_then(|name| state.scenario.files.get(name));
+    let call = WebSocketCall {
+        url: &parsed,
+        headers: &headers,
+        send: send.as_deref(),
+        tls: &ws.tls,
+        ca_pem: ca.map(Vec::as_slice),
+    };
+    let start = Instant::now();
+    let mut result = StepResult::skipped(step.name.clone(), step.kind());
+    match state.runner.net.websocket(call, deadline).await {
+        Err(mut f) => {
+            f.message = describe_target(&url.sent, &url.shown, &f.message);
+            failed(result, f)
+        }
+        Ok(reply) => {
+            result.phases = Some(reply.phases.to_wire());
+            let obs = Observation {
+                duration: start.elapsed(),
+                message: Some(&reply.message),
+                ..Observation::default()
+            };
+            checks::apply(step, &obs, &mut result, &mut state.scope);
+            result.tls = reply.tls;
+            result
+        }
+    }
+}
