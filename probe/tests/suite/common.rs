@@ -81,3 +81,33 @@ pub async fn failing_once() -> std::net::SocketAddr {
     });
     addr
 }
+
+/// `probe run --format json` of a one-step scenario file `text`, with
+/// `extra` arguments and `env`: the step's result and the whole stdout.
+pub async fn probe_run_step(
+    text: String,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, text).expect("write");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_probe"));
+    command
+        .envs(env.iter().copied())
+        .args(["run", "--format", "json"])
+        .args(extra)
+        .arg(&file);
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("joined")
+        .expect("probe runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stdout
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no result line; stderr: {stderr}"));
+    let result: serde_json::Value = serde_json::from_str(line).expect("json result");
+    (result["steps"][0].clone(), stdout)
+}

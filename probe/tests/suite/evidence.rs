@@ -1,8 +1,6 @@
 //! What `probe run --format json` keeps of the response a failed HTTP step
 //! saw: status line, masked headers, the redacted start of the body.
 
-use std::process::Command;
-
 use serde_json::Value;
 use sonde_tests::{Reply, TestTarget};
 
@@ -15,29 +13,13 @@ async fn run_step(url: String, expect: &str, extra: &[&str]) -> Value {
 
 /// `run_step` with more keys in the step (`keys`, TOML lines).
 async fn run_step_with(url: String, expect: &str, keys: &str, extra: &[&str]) -> Value {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("s.toml");
     let text = format!(
         "interval = \"1m\"\n[[steps]]\nname = \"s\"\nget = \"{url}\"\nmax_body_bytes = 134217728\nexpect = ['{expect}']\n{keys}"
     );
-    std::fs::write(&file, text).expect("write");
-    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_probe"))
-            .env("SONDE_SECRET_API_KEY", SECRET)
-            .args(["run", "--format", "json"])
-            .args(&extra)
-            .arg(&file)
-            .output()
-    })
-    .await
-    .expect("joined")
-    .expect("probe runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let env = [("SONDE_SECRET_API_KEY", SECRET)];
+    let (step, stdout) = crate::common::probe_run_step(text, extra, &env).await;
     assert!(!stdout.contains(SECRET), "{stdout}");
-    let line = stdout.lines().next().expect("one result line");
-    let result: Value = serde_json::from_str(line).expect("json result");
-    result["steps"][0].clone()
+    step
 }
 
 #[tokio::test]

@@ -5,36 +5,13 @@
 //! with the `icmp_unavailable` error naming the sysctl. Which of the two
 //! was checked is decided at run time and printed.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 /// Runs one `icmp` step (`keys` are its TOML lines) and returns the
 /// step's result.
 async fn run_step(keys: &str, extra: &[&str]) -> Value {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("s.toml");
     let text = format!("interval = \"1m\"\n[[steps]]\nname = \"ping\"\nkind = \"icmp\"\n{keys}");
-    std::fs::write(&file, text).expect("write");
-    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_probe"))
-            .args(["run", "--format", "json"])
-            .args(&extra)
-            .arg(&file)
-            .output()
-    })
-    .await
-    .expect("joined")
-    .expect("probe runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stdout
-        .lines()
-        .next()
-        .unwrap_or_else(|| panic!("no result line; stderr: {stderr}"));
-    let result: Value = serde_json::from_str(line).expect("json result");
-    result["steps"][0].clone()
+    crate::common::probe_run_step(text, extra, &[]).await.0
 }
 
 /// False when ICMP works here; true when the step is the clear

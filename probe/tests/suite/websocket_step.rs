@@ -4,37 +4,14 @@
 //! times out at the step's deadline, the target guard refuses loopback,
 //! and `wss://` trusts the probe's `--ca-file`.
 
-use std::process::Command;
-
 use serde_json::Value;
 use sonde_tests::WebSocketServer;
 
 /// Runs one `websocket` step (`keys` are its TOML lines) and returns the
 /// step's result.
 async fn run_step(keys: &str, extra: &[&str]) -> Value {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("s.toml");
     let text = format!("interval = \"1m\"\n[[steps]]\nname = \"ws\"\nkind = \"websocket\"\n{keys}");
-    std::fs::write(&file, text).expect("write");
-    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_probe"))
-            .args(["run", "--format", "json"])
-            .args(&extra)
-            .arg(&file)
-            .output()
-    })
-    .await
-    .expect("joined")
-    .expect("probe runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stdout
-        .lines()
-        .next()
-        .unwrap_or_else(|| panic!("no result line; stderr: {stderr}"));
-    let result: Value = serde_json::from_str(line).expect("json result");
-    result["steps"][0].clone()
+    crate::common::probe_run_step(text, extra, &[]).await.0
 }
 
 #[tokio::test]
