@@ -581,12 +581,18 @@ async fn detail(app: &Arc<App>, name: &str) -> Result<String, PageError> {
 
     main.push_str(&uptime_section(app, name, now).await?);
 
+    // The API's baselines, judged from the store: alike on every replica.
     let baselines: Vec<Option<f64>> = series
         .iter()
         .map(|(region, _)| {
-            app.alerts
-                .anomaly(name, region)
-                .map(|v| v.baseline.median_ms)
+            d.anomaly
+                .as_ref()?
+                .regions
+                .iter()
+                .find(|r| &r.region == region)?
+                .verdict
+                .as_ref()
+                .map(|v| v.baseline_ms)
         })
         .collect();
     let _ = write!(
