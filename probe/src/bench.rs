@@ -39,6 +39,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    runner.net.warm_up([&file.scenario]).await;
     let scenario = Arc::new(file.scenario);
     let next = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));

@@ -362,6 +362,7 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    runner.net.warm_up(files.iter().map(|f| &f.scenario)).await;
     let mut all_passed = true;
     let mut stdout = std::io::stdout().lock();
     // The CI formats are one document over every scenario: each scenario's

@@ -220,6 +220,8 @@ pub async fn serve(
     );
     let deliverer = tokio::spawn(deliverer.run(wake, stop_delivery.clone()));
 
+    // Before the first scheduled run, so its phases time the network only.
+    runner.net.warm_up([]).await;
     let runs = TaskTracker::new();
     let cancel_runs = CancellationToken::new();
     let ctx = RunContext {

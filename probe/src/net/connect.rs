@@ -89,7 +89,7 @@ impl Net {
 /// Tries each address in order. While others remain, one gets a fair share
 /// of the time left, so a black-holed first address does not eat the
 /// whole budget.
-async fn connect_any(
+pub(super) async fn connect_any(
     ips: &[IpAddr],
     port: u16,
     deadline: Deadline,

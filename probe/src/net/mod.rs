@@ -17,6 +17,7 @@
 //!   connection API, kept per origin within a run; capped, decoded bodies.
 //! - `websocket`: `websocket` steps over the same dial and TLS path.
 //! - `icmp`: `icmp` steps (echo requests on datagram or raw sockets).
+//! - `warm_up`: a process's one-time costs, paid before any step is timed.
 
 // `NetFailure` carries the phases and the certificate seen (about 200
 // bytes): it is the step's result, made at most once per step, so its size
@@ -35,6 +36,7 @@ mod session;
 mod timings;
 mod tls;
 mod verifier;
+mod warm_up;
 mod websocket;
 
 use std::fmt;

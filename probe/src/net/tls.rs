@@ -106,6 +106,13 @@ impl TlsConfigs {
         })
     }
 
+    /// Builds the config for `ca_pem` and `alpn` now, so the first
+    /// handshake that needs it does not count its building in `tls`. A CA
+    /// that does not parse is left for that step to report.
+    pub(crate) fn prepare(&self, ca_pem: Option<&[u8]>, alpn: Alpn) {
+        let _ = self.cached(ca_pem, alpn);
+    }
+
     fn cached(&self, ca_pem: Option<&[u8]>, alpn: Alpn) -> Result<Arc<Cached>, NetFailure> {
         let key = Key {
             ca_pem: ca_pem.map(<[u8]>::to_vec),

@@ -31,7 +31,6 @@ pub async fn run(
         Ok(r) => r,
         Err(message) => return failed_before_start(step, wire::ErrorKind::InvalidRequest, message),
     };
-    let start = Instant::now();
     let mut result = StepResult::skipped(step.name.clone(), step.kind());
     let mut phases = PhaseTimings::default();
     let mut url = rendered.url;
@@ -174,7 +173,7 @@ pub async fn run(
     let tls = state.tls_by_origin.get(&origin(&url)).cloned();
     let obs = Observation {
         status: Some(response.status),
-        duration: start.elapsed(),
+        duration: phases.total(),
         body: Some(&response.body),
         json: json.as_ref(),
         headers: &response.headers,

@@ -204,7 +204,14 @@ async fn run_step(state: &mut RunState<'_>, step: &Step) -> StepResult {
             websocket_step::run(state, step, w, deadline).await
         }
     };
-    result.duration_ms = Some(ms(start.elapsed()));
+    // A step with network phases lasts what they add up to: rendering
+    // before them and checking after are the probe's time, not the
+    // target's. Steps without phases count from start to end.
+    let took = match &result.phases {
+        Some(phases) => phases.total_ms(),
+        None => ms(start.elapsed()),
+    };
+    result.duration_ms = Some(took);
     state.spans.step_ran(state.step_index, start);
     result
 }

@@ -57,14 +57,13 @@ pub async fn tcp(
         Ok(a) => a,
         Err(e) => return failed_before_start(step, wire::ErrorKind::InvalidRequest, e.to_string()),
     };
-    let start = Instant::now();
     let mut result = StepResult::skipped(step.name.clone(), step.kind());
     match state.runner.net.tcp_check(&address.sent, deadline).await {
         Err(f) => failed(result, recorded(f, &address)),
         Ok(phases) => {
             result.phases = Some(phases.to_wire());
             let obs = Observation {
-                duration: start.elapsed(),
+                duration: phases.total(),
                 ..Observation::default()
             };
             checks::apply(step, &obs, &mut result, &mut state.scope);
@@ -88,7 +87,6 @@ pub async fn tls(
         .ca_file
         .as_ref()
         .and_then(|name| state.scenario.files.get(name));
-    let start = Instant::now();
     let mut result = StepResult::skipped(step.name.clone(), step.kind());
     match state
         .runner
@@ -101,7 +99,7 @@ pub async fn tls(
             result.phases = Some(phases.to_wire());
             let expiry = cert_expiry(&info);
             let obs = Observation {
-                duration: start.elapsed(),
+                duration: phases.total(),
                 cert_expiry: expiry,
                 tls_version: info.version.as_deref(),
                 ..Observation::default()
@@ -125,7 +123,6 @@ pub async fn icmp(
             return failed_before_start(step, wire::ErrorKind::InvalidRequest, err.to_string());
         }
     };
-    let start = Instant::now();
     let mut result = StepResult::skipped(step.name.clone(), step.kind());
     match state
         .runner
@@ -137,7 +134,7 @@ pub async fn icmp(
         Ok(report) => {
             result.phases = Some(report.phases.to_wire());
             let obs = Observation {
-                duration: start.elapsed(),
+                duration: report.phases.total(),
                 loss_percent: Some(report.loss_percent()),
                 rtt: report.rtt,
                 ..Observation::default()

@@ -66,7 +66,6 @@ pub async fn run(
         tls: &ws.tls,
         ca_pem: ca.map(Vec::as_slice),
     };
-    let start = Instant::now();
     let mut result = StepResult::skipped(step.name.clone(), step.kind());
     match state.runner.net.websocket(call, deadline).await {
         Err(mut f) => {
@@ -76,7 +75,7 @@ pub async fn run(
         Ok(reply) => {
             result.phases = Some(reply.phases.to_wire());
             let obs = Observation {
-                duration: start.elapsed(),
+                duration: reply.phases.total(),
                 message: Some(&reply.message),
                 ..Observation::default()
             };

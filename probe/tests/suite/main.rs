@@ -38,4 +38,5 @@ mod otlp;
 mod recorded_request;
 mod run_journeys;
 mod security;
+mod timing_model;
 mod websocket_step;

@@ -115,6 +115,24 @@ pub struct Phases {
     pub transfer_ms: Option<f64>,
 }
 
+impl Phases {
+    /// The phases that happened, added up: a step with phases reports this
+    /// as its `duration_ms`, so nothing outside a phase is counted.
+    #[must_use]
+    pub fn total_ms(&self) -> f64 {
+        [
+            self.dns_ms,
+            self.connect_ms,
+            self.tls_ms,
+            self.ttfb_ms,
+            self.transfer_ms,
+        ]
+        .into_iter()
+        .flatten()
+        .sum()
+    }
+}
+
 /// The HTTP request of a step and the status of its response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpInfo {
