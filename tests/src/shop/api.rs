@@ -1,5 +1,6 @@
-//! The shop's routes: home, health, login, products, cart, checkout, and
-//! the `/_faults` control endpoint.
+//! The shop's routes: home (and `/index.html`, redirected to it), health,
+//! login (JSON or a URL-encoded form), products, cart, checkout, and the
+//! `/_faults` control endpoint.
 
 use std::sync::{Arc, Mutex};
 
@@ -84,14 +85,17 @@ async fn route(shop: &Shop, req: Request<Incoming>, region: Option<&str>) -> Ans
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/") => html(HOME),
+        (&Method::GET, "/index.html") => moved_to("/"),
         (&Method::GET, "/healthz") => json_answer(StatusCode::OK, &json!({"status": "ok"})),
         (&Method::POST, "/api/login") => login(shop, req).await,
         (&Method::GET, "/api/products") => products(shop, &req),
         (&Method::POST, "/api/cart") => cart(shop, req).await,
         (&Method::POST, "/api/checkout") => checkout(shop, req).await,
-        (_, "/" | "/healthz" | "/api/login" | "/api/products" | "/api/cart" | "/api/checkout") => {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-        }
+        (
+            _,
+            "/" | "/index.html" | "/healthz" | "/api/login" | "/api/products" | "/api/cart"
+            | "/api/checkout",
+        ) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     }
 }
@@ -103,7 +107,15 @@ struct LoginBody {
 }
 
 async fn login(shop: &Shop, req: Request<Incoming>) -> Answer {
-    let body: LoginBody = match read_json(req).await {
+    // A login page's form posts URL-encoded fields; API clients send JSON.
+    let form = header_text(&req, header::CONTENT_TYPE.as_str())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let body = if form {
+        read_form_login(req).await
+    } else {
+        read_json::<LoginBody>(req).await
+    };
+    let body = match body {
         Ok(body) => body,
         Err(answer) => return answer,
     };
@@ -276,18 +288,44 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Answer> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body too large or broken",
+        )),
+    }
+}
+
 async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, Answer> {
-    let bytes: Bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body too large or broken",
-            ));
-        }
-    };
+    let bytes = read_body(req).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
+}
+
+async fn read_form_login(req: Request<Incoming>) -> Result<LoginBody, Answer> {
+    let bytes = read_body(req).await?;
+    let field = |name: &str| {
+        url::form_urlencoded::parse(&bytes)
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    match (field("username"), field("password")) {
+        (Some(username), Some(password)) => Ok(LoginBody { username, password }),
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            "form needs username and password",
+        )),
+    }
+}
+
+fn moved_to(location: &'static str) -> Answer {
+    let mut response = error(StatusCode::MOVED_PERMANENTLY, "moved");
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(location));
+    response
 }
 
 fn unauthorized() -> Answer {
