@@ -214,10 +214,10 @@ impl Mapper {
                 return false;
             }
             match json_to_toml(&value) {
-                Some(toml) => step.json = Some(rename_functions(&toml)),
+                Some(toml) => step.json = Some(rename_templates(&toml)),
                 None => {
                     // TOML has no null: send the text as is, typed as JSON.
-                    step.body = Some(rename_functions(text));
+                    step.body = Some(rename_templates(text));
                     if !step
                         .headers
                         .iter()
@@ -607,14 +607,43 @@ impl Mapper {
             offset += start + len + 2;
             rest = &rest[start + len + 2..];
         }
-        ok.then(|| rename_functions(text))
+        ok.then(|| rename_templates(text))
     }
 }
 
-fn rename_functions(text: &str) -> String {
-    let mut out = text.to_string();
-    for (hurl, ours) in HURL_FUNCTIONS {
-        out = out.replace(&format!("{{{{{hurl}}}}}"), &format!("{{{{{ours}}}}}"));
+/// Every `{{name}}` as the scenario writes it: Hurl functions as their
+/// built-ins, variables by [`scenario_var`].
+fn rename_templates(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        let inner = rest[start + 2..start + len].trim();
+        let renamed = HURL_FUNCTIONS
+            .iter()
+            .find(|(f, _)| *f == inner)
+            .map_or_else(|| scenario_var(inner), |(_, ours)| (*ours).to_string());
+        out.push_str(&rest[..start]);
+        let _ = write!(out, "{{{{{renamed}}}}}");
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A Hurl variable's name in the scenario. Hurl allows `-` and names the
+/// scenario language keeps for its built-ins (`{{region}}` is the probe's
+/// region there, not the user's value): `-` becomes `_`, and a name that is
+/// still not a plain identifier, or is a built-in, gets a `hurl_` prefix.
+pub fn scenario_var(name: &str) -> String {
+    let mut out = name.replace('-', "_");
+    if !scenarios::template::is_identifier(&out)
+        || scenarios::template::BUILTINS.contains(&out.as_str())
+        || out == "secret"
+    {
+        out.insert_str(0, "hurl_");
     }
     out
 }
@@ -932,7 +961,7 @@ fn render(name: &str, source_name: &str, vars: &[(String, String)], steps: &[Ste
     if !vars.is_empty() {
         let _ = writeln!(out, "\n[vars]");
         for (k, v) in vars {
-            let _ = writeln!(out, "{} = {}", toml_key(k), toml_string(v));
+            let _ = writeln!(out, "{} = {}", scenario_var(k), toml_string(v));
         }
     }
     for s in steps {
@@ -978,7 +1007,7 @@ fn render(name: &str, source_name: &str, vars: &[(String, String)], steps: &[Ste
             let parts: Vec<String> = s
                 .capture
                 .iter()
-                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_string(v)))
+                .map(|(k, v)| format!("{} = {}", scenario_var(k), toml_string(v)))
                 .collect();
             let _ = writeln!(out, "capture = {{ {} }}", parts.join(", "));
         }
