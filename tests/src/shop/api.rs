@@ -1,5 +1,5 @@
 //! The shop's routes: home (and `/index.html`, redirected to it), health,
-//! login (JSON or a URL-encoded form), products, cart, checkout, and the
+//! login (JSON, a URL-encoded form, or HTTP Basic credentials), products, cart, checkout, and the
 //! `/_faults` control endpoint.
 
 use std::sync::{Arc, Mutex};
@@ -107,10 +107,13 @@ struct LoginBody {
 }
 
 async fn login(shop: &Shop, req: Request<Incoming>) -> Answer {
-    // A login page's form posts URL-encoded fields; API clients send JSON.
+    // A login page's form posts URL-encoded fields; API clients send JSON
+    // or Basic credentials.
     let form = header_text(&req, header::CONTENT_TYPE.as_str())
         .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-    let body = if form {
+    let body = if let Some(basic) = basic_credentials(&req) {
+        Ok(basic)
+    } else if form {
         read_form_login(req).await
     } else {
         read_json::<LoginBody>(req).await
@@ -278,6 +281,25 @@ fn bearer(req: &Request<Incoming>) -> Option<&str> {
     let value = header_text(req, header::AUTHORIZATION.as_str())?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// `Authorization: Basic base64(user:password)`; `None` without one or
+/// when it does not decode (the login then reads the body).
+fn basic_credentials(req: &Request<Incoming>) -> Option<LoginBody> {
+    use base64::Engine as _;
+    let value = header_text(req, header::AUTHORIZATION.as_str())?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (username, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some(LoginBody {
+        username: username.to_owned(),
+        password: password.to_owned(),
+    })
 }
 
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
