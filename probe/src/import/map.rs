@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::json_text::StringScan;
+use super::options::{self, StepOptions};
 use super::parse::{Body, Entry, Line, Request, Response, Section, shorten};
 use super::report::{Pos, Problem};
 
@@ -30,8 +31,7 @@ struct Step {
     json: Option<String>,
     form: Vec<(String, String)>,
     body: Option<String>,
-    follow_redirects: bool,
-    insecure: bool,
+    options: StepOptions,
     expect: Vec<String>,
     capture: Vec<(String, String)>,
 }
@@ -97,6 +97,14 @@ impl Mapper {
     /// Headers, sections and body; `false` when the step cannot be sent as written.
     fn request_parts(&mut self, req: &Request, step: &mut Step) -> bool {
         for line in &req.headers {
+            if line.text.starts_with("{{") {
+                self.problem(
+                    line.pos,
+                    "a template in a header name is not supported",
+                    "a literal header name",
+                );
+                continue;
+            }
             if let Some((k, v, pos)) = line.key_value()
                 && let Some(v) = self.template(v, pos)
             {
@@ -169,23 +177,49 @@ impl Mapper {
             "Options" => {
                 for line in &section.lines {
                     match line.key_value() {
-                        Some(("location", "true", _)) => step.follow_redirects = true,
-                        Some(("insecure", "true", _)) => step.insecure = true,
-                        Some((k, _, _)) => self.problem(
-                            line.pos,
-                            format!("option `{k}` is not supported"),
-                            "only `location: true` (follow_redirects) and `insecure: true` (tls.insecure) have equivalents",
-                        ),
-                        None => self.problem(line.pos, "option is not `name: value`", "`name: value`"),
+                        Some((k, v, _)) => {
+                            if let Err(what) = step.options.apply(k, v) {
+                                self.problem(line.pos, what, options::MAPPED);
+                            }
+                        }
+                        None => {
+                            self.problem(line.pos, "option is not `name: value`", "`name: value`")
+                        }
                     }
                 }
                 true
             }
+            "BasicAuth" => match pairs(self).as_deref() {
+                Some([(user, password)]) if !user.contains("{{") && !password.contains("{{") => {
+                    step.headers.push((
+                        "Authorization".to_string(),
+                        options::basic_authorization(user, password),
+                    ));
+                    true
+                }
+                Some([_]) => {
+                    self.problem(
+                        section.pos,
+                        "a template in `[BasicAuth]` is not supported; the request is left out",
+                        "a literal `user: password`, or an `Authorization` header",
+                    );
+                    false
+                }
+                Some(_) => {
+                    self.problem(
+                        section.pos,
+                        "`[BasicAuth]` needs exactly one `user: password` line; the request is left out",
+                        "one `user: password` line",
+                    );
+                    false
+                }
+                None => false,
+            },
             other => {
                 self.problem(
                     section.pos,
                     format!("section `[{other}]` is not supported; the request is left out"),
-                    "a scenario step sends JSON, URL-encoded forms or a raw body, not multipart or basic auth sections",
+                    "a scenario step sends JSON, URL-encoded forms or a raw body, not multipart",
                 );
                 false
             }
@@ -990,10 +1024,20 @@ fn render(name: &str, source_name: &str, vars: &[(String, String)], steps: &[Ste
         if let Some(body) = &s.body {
             let _ = writeln!(out, "body = {}", toml_string(body));
         }
-        if s.follow_redirects {
+        let o = &s.options;
+        if o.follow_redirects {
             let _ = writeln!(out, "follow_redirects = true");
         }
-        if s.insecure {
+        if o.forward_headers {
+            let _ = writeln!(out, "forward_headers = true");
+        }
+        if let Some(n) = o.max_redirects {
+            let _ = writeln!(out, "max_redirects = {n}");
+        }
+        if let Some(http) = o.http {
+            let _ = writeln!(out, "http = \"{http}\"");
+        }
+        if o.insecure {
             let _ = writeln!(out, "tls = {{ insecure = true }}");
         }
         if !s.expect.is_empty() {

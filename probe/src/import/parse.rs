@@ -400,12 +400,16 @@ fn is_header(text: &str) -> bool {
         !name.is_empty()
             && name
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~{}".contains(&b))
     })
 }
 
+/// Whether a line opens a body. `{{name}}: value` is a key-value line
+/// whose key is a template, not a JSON object.
 fn starts_body(text: &str) -> bool {
-    text.starts_with('{') || text.starts_with('`') || (text.starts_with('[') && !text.contains(':'))
+    (text.starts_with('{') && !text.starts_with("{{"))
+        || text.starts_with('`')
+        || (text.starts_with('[') && !text.contains(':'))
 }
 
 /// The first 40 characters of a line, for messages.

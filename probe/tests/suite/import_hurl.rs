@@ -155,3 +155,38 @@ fn variables_named_like_built_ins_or_with_dashes_are_renamed_everywhere() {
         assert!(toml.contains(expected), "{expected} in {toml}");
     }
 }
+
+#[test]
+fn options_and_basic_auth_without_an_equivalent_are_reported_at_their_line() {
+    let hurl = "GET http://127.0.0.1:9480/\n\
+                [Options]\n\
+                location: false\n\
+                max-redirs: -1\n\
+                delay: 100\n\
+                HTTP 200\n\
+                \n\
+                GET http://127.0.0.1:9480/api/products\n\
+                {{user}}: x\n\
+                [BasicAuth]\n\
+                {{user}}: {{password}}\n\
+                HTTP 200\n";
+    let out = import_text(
+        "options.hurl",
+        hurl,
+        &["--variable", "user=u", "--variable", "password=p"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "options.hurl:4:1: `max-redirs: -1` is not a number of redirects",
+        "options.hurl:5:1: option `delay` is not supported",
+        "options.hurl:9:1: a template in a header name is not supported",
+        "options.hurl:10:1: a template in `[BasicAuth]` is not supported",
+    ] {
+        assert!(stderr.contains(expected), "{expected} in {stderr}");
+    }
+    assert!(
+        !stderr.contains(":3:"),
+        "`location: false` is Hurl's default: {stderr}"
+    );
+}
