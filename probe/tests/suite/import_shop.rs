@@ -2,7 +2,8 @@
 //! imported with `probe import` and run with `probe run`: each scenario
 //! ends as its Hurl file says it should. The oracle is the file's header:
 //! `# intent: pass`, or `# intent: fail at entry N (why)` with the failed
-//! check's `# expected: …` and `# actual: …` as a run reports them.
+//! check's `# expected: …` and `# actual: …` as a run reports them, or the
+//! step's `# error: KIND` when it fails without a response to check.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,6 +30,8 @@ struct Intent {
     expected: Option<String>,
     /// The failed check's `actual`, when stated.
     actual: Option<String>,
+    /// The failed step's error kind, when it fails before any check.
+    error: Option<String>,
 }
 
 fn intent(text: &str) -> Result<Intent, String> {
@@ -57,6 +60,7 @@ fn intent(text: &str) -> Result<Intent, String> {
         fails_at,
         expected: field("expected"),
         actual: field("actual"),
+        error: field("error"),
     })
 }
 
@@ -67,7 +71,8 @@ fn intent_is_read_from_the_fixture_header() {
         Ok(Intent {
             fails_at: None,
             expected: None,
-            actual: None
+            actual: None,
+            error: None
         })
     );
     assert_eq!(
@@ -75,7 +80,8 @@ fn intent_is_read_from_the_fixture_header() {
         Ok(Intent {
             fails_at: Some(3),
             expected: Some("200".to_string()),
-            actual: Some("503".to_string())
+            actual: Some("503".to_string()),
+            error: None
         })
     );
     assert!(intent("# intent: maybe\n").is_err());
@@ -162,6 +168,12 @@ async fn check(file: &Path) -> Result<(), String> {
         if wanted != "failed" {
             continue;
         }
+        if let Some(kind) = &intent.error {
+            if step["error"]["kind"] != kind.as_str() {
+                return Err(format!("entry {n}'s error is not {kind}: {step}"));
+            }
+            continue;
+        }
         let failed: Vec<&serde_json::Value> = step["assertions"]
             .as_array()
             .map(|a| a.iter().filter(|c| c["passed"] == false).collect())
@@ -233,6 +245,11 @@ const CONSTRUCTS: &[(&str, &str)] = &[
     ("[Cookies]", "\n[Cookies]\n"),
     ("[Options] location", "\nlocation: true\n"),
     ("[Options] insecure", "\ninsecure: true\n"),
+    ("[Options] location-trusted", "\nlocation-trusted: true\n"),
+    ("[Options] max-redirs", "\nmax-redirs: "),
+    ("[Options] http1.1", "\nhttp1.1: true\n"),
+    ("[Options] http2", "\nhttp2: true\n"),
+    ("[BasicAuth]", "\n[BasicAuth]\n"),
     ("{{newUuid}}", "{{newUuid}}"),
     ("{{newDate}}", "{{newDate}}"),
     ("--variable", "{{password}}"),
@@ -275,6 +292,7 @@ const CONSTRUCTS: &[(&str, &str)] = &[
     ("count filter in an assert", " count == "),
     ("trailing comment", "  # "),
     ("intent: fail", "# intent: fail"),
+    ("intent: fail with an error", "# error: "),
 ];
 
 #[test]
