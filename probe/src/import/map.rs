@@ -541,6 +541,15 @@ impl Mapper {
             }
             *at += 1;
             match w.as_str() {
+                // Only a JSONPath yields a list here; a header is one string.
+                "count" if !out.starts_with("jsonpath ") => {
+                    self.problem(
+                        t.pos,
+                        format!("`count` after `{}` is not supported", first.text()),
+                        "`count` after a `jsonpath` query",
+                    );
+                    return None;
+                }
                 "count" => out.push_str("count "),
                 "regex" => {
                     let a = arg(self, at, "regex")?;

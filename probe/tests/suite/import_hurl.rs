@@ -157,13 +157,15 @@ fn variables_named_like_built_ins_or_with_dashes_are_renamed_everywhere() {
 }
 
 #[test]
-fn options_and_basic_auth_without_an_equivalent_are_reported_at_their_line() {
+fn options_basic_auth_and_filters_without_an_equivalent_are_reported_at_their_line() {
     let hurl = "GET http://127.0.0.1:9480/\n\
                 [Options]\n\
                 location: false\n\
                 max-redirs: -1\n\
                 delay: 100\n\
                 HTTP 200\n\
+                [Asserts]\n\
+                header \"Set-Cookie\" count == 1\n\
                 \n\
                 GET http://127.0.0.1:9480/api/products\n\
                 {{user}}: x\n\
@@ -180,8 +182,9 @@ fn options_and_basic_auth_without_an_equivalent_are_reported_at_their_line() {
     for expected in [
         "options.hurl:4:1: `max-redirs: -1` is not a number of redirects",
         "options.hurl:5:1: option `delay` is not supported",
-        "options.hurl:9:1: a template in a header name is not supported",
-        "options.hurl:10:1: a template in `[BasicAuth]` is not supported",
+        "options.hurl:8:21: `count` after `header` is not supported",
+        "options.hurl:11:1: a template in a header name is not supported",
+        "options.hurl:12:1: a template in `[BasicAuth]` is not supported",
     ] {
         assert!(stderr.contains(expected), "{expected} in {stderr}");
     }
