@@ -3,7 +3,7 @@
 //! to `expect`, `[Captures]` to `capture`. Each construct without an
 //! equivalent becomes a [`Problem`] and is left out; the rest still converts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::json_text::StringScan;
@@ -38,6 +38,12 @@ struct Step {
 
 struct Mapper {
     known: BTreeSet<String>,
+    /// The `--variable` names: a scenario capture may not reuse a var's name.
+    given: BTreeSet<String>,
+    /// Hurl names whose capture replaced a given variable, and the
+    /// capture's scenario name: later templates use the captured value, as
+    /// in Hurl.
+    shadowed: BTreeMap<String, String>,
     problems: Vec<Problem>,
 }
 
@@ -45,6 +51,8 @@ struct Mapper {
 pub fn map(name: &str, source_name: &str, entries: &[Entry], vars: &[(String, String)]) -> Mapped {
     let mut m = Mapper {
         known: vars.iter().map(|(k, _)| k.clone()).collect(),
+        given: vars.iter().map(|(k, _)| k.clone()).collect(),
+        shadowed: BTreeMap::new(),
         problems: Vec::new(),
     };
     let mut steps = Vec::new();
@@ -248,10 +256,10 @@ impl Mapper {
                 return false;
             }
             match json_to_toml(&value) {
-                Some(toml) => step.json = Some(rename_templates(&toml)),
+                Some(toml) => step.json = Some(self.rename(&toml)),
                 None => {
                     // TOML has no null: send the text as is, typed as JSON.
-                    step.body = Some(rename_templates(text));
+                    step.body = Some(self.rename(text));
                     if !step
                         .headers
                         .iter()
@@ -370,7 +378,13 @@ impl Mapper {
         }
         out = out.trim_end().to_string();
         self.known.insert(name.to_string());
-        step.capture.push((name.to_string(), out));
+        let mut scenario_name = scenario_var(name);
+        if self.given.contains(name) {
+            scenario_name.push_str("_captured");
+            self.shadowed
+                .insert(name.to_string(), scenario_name.clone());
+        }
+        step.capture.push((scenario_name, out));
     }
 
     /// `QUERY [FILTER]… PREDICATE [VALUE]` to an `expect` expression.
@@ -612,6 +626,10 @@ impl Mapper {
         }
     }
 
+    fn rename(&self, text: &str) -> String {
+        rename_templates(text, &self.shadowed)
+    }
+
     /// Checks `{{…}}` templates: known variables pass, Hurl functions with a
     /// built-in equivalent are renamed, the rest is reported.
     fn template(&mut self, text: &str, pos: Pos) -> Option<String> {
@@ -650,13 +668,14 @@ impl Mapper {
             offset += start + len + 2;
             rest = &rest[start + len + 2..];
         }
-        ok.then(|| rename_templates(text))
+        ok.then(|| self.rename(text))
     }
 }
 
 /// Every `{{name}}` as the scenario writes it: Hurl functions as their
-/// built-ins, variables by [`scenario_var`].
-fn rename_templates(text: &str) -> String {
+/// built-ins, variables by [`scenario_var`] or as the capture that
+/// replaced them.
+fn rename_templates(text: &str, shadowed: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -664,10 +683,13 @@ fn rename_templates(text: &str) -> String {
             break;
         };
         let inner = rest[start + 2..start + len].trim();
-        let renamed = HURL_FUNCTIONS
-            .iter()
-            .find(|(f, _)| *f == inner)
-            .map_or_else(|| scenario_var(inner), |(_, ours)| (*ours).to_string());
+        let renamed = match HURL_FUNCTIONS.iter().find(|(f, _)| *f == inner) {
+            Some((_, ours)) => (*ours).to_string(),
+            None => shadowed
+                .get(inner)
+                .cloned()
+                .unwrap_or_else(|| scenario_var(inner)),
+        };
         out.push_str(&rest[..start]);
         let _ = write!(out, "{{{{{renamed}}}}}");
         rest = &rest[start + len + 2..];

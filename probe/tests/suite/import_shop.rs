@@ -253,6 +253,7 @@ const CONSTRUCTS: &[(&str, &str)] = &[
     ("{{newUuid}}", "{{newUuid}}"),
     ("{{newDate}}", "{{newDate}}"),
     ("--variable", "{{password}}"),
+    ("capture replacing a --variable", "\nregion: jsonpath "),
     ("HTTP status", "\nHTTP 201\n"),
     ("HTTP *", "\nHTTP *\n"),
     ("response header", "\nContent-Type: text/html"),
