@@ -302,12 +302,11 @@ fn basic_credentials(req: &Request<Incoming>) -> Option<LoginBody> {
     })
 }
 
+/// A query parameter's value, percent- and `+`-decoded as a form's.
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Answer> {
@@ -390,6 +389,10 @@ mod tests {
         assert_eq!(
             query_param(Some("a=1&region=eu-west-1"), "region").as_deref(),
             Some("eu-west-1")
+        );
+        assert_eq!(
+            query_param(Some("region=ap%20hurl%26x"), "region").as_deref(),
+            Some("ap hurl&x")
         );
         assert_eq!(query_param(Some("a=1"), "region"), None);
         assert_eq!(query_param(None, "region"), None);
