@@ -3,10 +3,11 @@
 //! to `expect`, `[Captures]` to `capture`. Each construct without an
 //! equivalent becomes a [`Problem`] and is left out; the rest still converts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::json_text::StringScan;
+use super::options::{self, StepOptions};
 use super::parse::{Body, Entry, Line, Request, Response, Section, shorten};
 use super::report::{Pos, Problem};
 
@@ -30,14 +31,19 @@ struct Step {
     json: Option<String>,
     form: Vec<(String, String)>,
     body: Option<String>,
-    follow_redirects: bool,
-    insecure: bool,
+    options: StepOptions,
     expect: Vec<String>,
     capture: Vec<(String, String)>,
 }
 
 struct Mapper {
     known: BTreeSet<String>,
+    /// The `--variable` names: a scenario capture may not reuse a var's name.
+    given: BTreeSet<String>,
+    /// Hurl names whose capture replaced a given variable, and the
+    /// capture's scenario name: later templates use the captured value, as
+    /// in Hurl.
+    shadowed: BTreeMap<String, String>,
     problems: Vec<Problem>,
 }
 
@@ -45,6 +51,8 @@ struct Mapper {
 pub fn map(name: &str, source_name: &str, entries: &[Entry], vars: &[(String, String)]) -> Mapped {
     let mut m = Mapper {
         known: vars.iter().map(|(k, _)| k.clone()).collect(),
+        given: vars.iter().map(|(k, _)| k.clone()).collect(),
+        shadowed: BTreeMap::new(),
         problems: Vec::new(),
     };
     let mut steps = Vec::new();
@@ -97,6 +105,14 @@ impl Mapper {
     /// Headers, sections and body; `false` when the step cannot be sent as written.
     fn request_parts(&mut self, req: &Request, step: &mut Step) -> bool {
         for line in &req.headers {
+            if line.text.starts_with("{{") {
+                self.problem(
+                    line.pos,
+                    "a template in a header name is not supported",
+                    "a literal header name",
+                );
+                continue;
+            }
             if let Some((k, v, pos)) = line.key_value()
                 && let Some(v) = self.template(v, pos)
             {
@@ -169,23 +185,49 @@ impl Mapper {
             "Options" => {
                 for line in &section.lines {
                     match line.key_value() {
-                        Some(("location", "true", _)) => step.follow_redirects = true,
-                        Some(("insecure", "true", _)) => step.insecure = true,
-                        Some((k, _, _)) => self.problem(
-                            line.pos,
-                            format!("option `{k}` is not supported"),
-                            "only `location: true` (follow_redirects) and `insecure: true` (tls.insecure) have equivalents",
-                        ),
-                        None => self.problem(line.pos, "option is not `name: value`", "`name: value`"),
+                        Some((k, v, _)) => {
+                            if let Err(what) = step.options.apply(k, v) {
+                                self.problem(line.pos, what, options::MAPPED);
+                            }
+                        }
+                        None => {
+                            self.problem(line.pos, "option is not `name: value`", "`name: value`")
+                        }
                     }
                 }
                 true
             }
+            "BasicAuth" => match pairs(self).as_deref() {
+                Some([(user, password)]) if !user.contains("{{") && !password.contains("{{") => {
+                    step.headers.push((
+                        "Authorization".to_string(),
+                        options::basic_authorization(user, password),
+                    ));
+                    true
+                }
+                Some([_]) => {
+                    self.problem(
+                        section.pos,
+                        "a template in `[BasicAuth]` is not supported; the request is left out",
+                        "a literal `user: password`, or an `Authorization` header",
+                    );
+                    false
+                }
+                Some(_) => {
+                    self.problem(
+                        section.pos,
+                        "`[BasicAuth]` needs exactly one `user: password` line; the request is left out",
+                        "one `user: password` line",
+                    );
+                    false
+                }
+                None => false,
+            },
             other => {
                 self.problem(
                     section.pos,
                     format!("section `[{other}]` is not supported; the request is left out"),
-                    "a scenario step sends JSON, URL-encoded forms or a raw body, not multipart or basic auth sections",
+                    "a scenario step sends JSON, URL-encoded forms or a raw body, not multipart",
                 );
                 false
             }
@@ -214,10 +256,10 @@ impl Mapper {
                 return false;
             }
             match json_to_toml(&value) {
-                Some(toml) => step.json = Some(rename_functions(&toml)),
+                Some(toml) => step.json = Some(self.rename(&toml)),
                 None => {
                     // TOML has no null: send the text as is, typed as JSON.
-                    step.body = Some(rename_functions(text));
+                    step.body = Some(self.rename(text));
                     if !step
                         .headers
                         .iter()
@@ -336,7 +378,13 @@ impl Mapper {
         }
         out = out.trim_end().to_string();
         self.known.insert(name.to_string());
-        step.capture.push((name.to_string(), out));
+        let mut scenario_name = scenario_var(name);
+        if self.given.contains(name) {
+            scenario_name.push_str("_captured");
+            self.shadowed
+                .insert(name.to_string(), scenario_name.clone());
+        }
+        step.capture.push((scenario_name, out));
     }
 
     /// `QUERY [FILTER]… PREDICATE [VALUE]` to an `expect` expression.
@@ -507,6 +555,15 @@ impl Mapper {
             }
             *at += 1;
             match w.as_str() {
+                // Only a JSONPath yields a list here; a header is one string.
+                "count" if !out.starts_with("jsonpath ") => {
+                    self.problem(
+                        t.pos,
+                        format!("`count` after `{}` is not supported", first.text()),
+                        "`count` after a `jsonpath` query",
+                    );
+                    return None;
+                }
                 "count" => out.push_str("count "),
                 "regex" => {
                     let a = arg(self, at, "regex")?;
@@ -569,6 +626,10 @@ impl Mapper {
         }
     }
 
+    fn rename(&self, text: &str) -> String {
+        rename_templates(text, &self.shadowed)
+    }
+
     /// Checks `{{…}}` templates: known variables pass, Hurl functions with a
     /// built-in equivalent are renamed, the rest is reported.
     fn template(&mut self, text: &str, pos: Pos) -> Option<String> {
@@ -607,14 +668,47 @@ impl Mapper {
             offset += start + len + 2;
             rest = &rest[start + len + 2..];
         }
-        ok.then(|| rename_functions(text))
+        ok.then(|| self.rename(text))
     }
 }
 
-fn rename_functions(text: &str) -> String {
-    let mut out = text.to_string();
-    for (hurl, ours) in HURL_FUNCTIONS {
-        out = out.replace(&format!("{{{{{hurl}}}}}"), &format!("{{{{{ours}}}}}"));
+/// Every `{{name}}` as the scenario writes it: Hurl functions as their
+/// built-ins, variables by [`scenario_var`] or as the capture that
+/// replaced them.
+fn rename_templates(text: &str, shadowed: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        let inner = rest[start + 2..start + len].trim();
+        let renamed = match HURL_FUNCTIONS.iter().find(|(f, _)| *f == inner) {
+            Some((_, ours)) => (*ours).to_string(),
+            None => shadowed
+                .get(inner)
+                .cloned()
+                .unwrap_or_else(|| scenario_var(inner)),
+        };
+        out.push_str(&rest[..start]);
+        let _ = write!(out, "{{{{{renamed}}}}}");
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A Hurl variable's name in the scenario. Hurl allows `-` and names the
+/// scenario language keeps for its built-ins (`{{region}}` is the probe's
+/// region there, not the user's value): `-` becomes `_`, and a name that is
+/// still not a plain identifier, or is a built-in, gets a `hurl_` prefix.
+pub fn scenario_var(name: &str) -> String {
+    let mut out = name.replace('-', "_");
+    if !scenarios::template::is_identifier(&out)
+        || scenarios::template::BUILTINS.contains(&out.as_str())
+        || out == "secret"
+    {
+        out.insert_str(0, "hurl_");
     }
     out
 }
@@ -932,7 +1026,7 @@ fn render(name: &str, source_name: &str, vars: &[(String, String)], steps: &[Ste
     if !vars.is_empty() {
         let _ = writeln!(out, "\n[vars]");
         for (k, v) in vars {
-            let _ = writeln!(out, "{} = {}", toml_key(k), toml_string(v));
+            let _ = writeln!(out, "{} = {}", scenario_var(k), toml_string(v));
         }
     }
     for s in steps {
@@ -961,10 +1055,20 @@ fn render(name: &str, source_name: &str, vars: &[(String, String)], steps: &[Ste
         if let Some(body) = &s.body {
             let _ = writeln!(out, "body = {}", toml_string(body));
         }
-        if s.follow_redirects {
+        let o = &s.options;
+        if o.follow_redirects {
             let _ = writeln!(out, "follow_redirects = true");
         }
-        if s.insecure {
+        if o.forward_headers {
+            let _ = writeln!(out, "forward_headers = true");
+        }
+        if let Some(n) = o.max_redirects {
+            let _ = writeln!(out, "max_redirects = {n}");
+        }
+        if let Some(http) = o.http {
+            let _ = writeln!(out, "http = \"{http}\"");
+        }
+        if o.insecure {
             let _ = writeln!(out, "tls = {{ insecure = true }}");
         }
         if !s.expect.is_empty() {
@@ -978,7 +1082,7 @@ fn render(name: &str, source_name: &str, vars: &[(String, String)], steps: &[Ste
             let parts: Vec<String> = s
                 .capture
                 .iter()
-                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_string(v)))
+                .map(|(k, v)| format!("{} = {}", scenario_var(k), toml_string(v)))
                 .collect();
             let _ = writeln!(out, "capture = {{ {} }}", parts.join(", "));
         }

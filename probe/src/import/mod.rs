@@ -2,6 +2,7 @@
 //!
 //! - `parse`: the supported subset of the Hurl format, with positions.
 //! - `map`: entries to steps, asserts to `expect`, captures to `capture`.
+//! - `options`: `[Options]` with a step key, `[BasicAuth]` as its header.
 //! - `report`: what has no equivalent, as `file:line:col: what (needed: …)`.
 //! - `json_text`: whether a character of JSON text is inside a string.
 //!
@@ -11,6 +12,7 @@
 
 mod json_text;
 pub mod map;
+pub mod options;
 pub mod parse;
 pub mod report;
 

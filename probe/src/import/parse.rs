@@ -2,7 +2,8 @@
 //! converts: entries (request line, headers, sections, body) and their
 //! responses (`HTTP` line, headers, `[Captures]`, `[Asserts]`, body).
 //! It keeps every line's position so the mapping can say where a construct
-//! without a scenario equivalent is. Comments are whole lines starting with `#`.
+//! without a scenario equivalent is. Comments are whole lines starting with
+//! `#`, or the end of a line from a `#` after a space (outside strings).
 
 use super::json_text::StringScan;
 use super::report::{Pos, Problem};
@@ -143,7 +144,7 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let indent = line.len() - trimmed.len();
-            return Some((trimmed.trim_end(), Pos::new(self.at + 1, indent + 1)));
+            return Some((without_comment(trimmed), Pos::new(self.at + 1, indent + 1)));
         }
         None
     }
@@ -358,6 +359,24 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The line up to a trailing `# comment`: a `#` after whitespace, outside
+/// `"…"` and `` `…` `` strings. (Hurl ends a value at any unescaped `#`; a
+/// `#` within a word, as in a URL's fragment, is kept here.)
+fn without_comment(text: &str) -> &str {
+    let mut strings = StringScan::default();
+    let mut in_backticks = false;
+    let mut previous = ' ';
+    for (i, c) in text.char_indices() {
+        if c == '`' && !strings.inside() {
+            in_backticks = !in_backticks;
+        } else if !in_backticks && !strings.take(c) && c == '#' && previous.is_whitespace() {
+            return text[..i].trim_end();
+        }
+        previous = c;
+    }
+    text.trim_end()
+}
+
 /// `METHOD URL`: the method is upper-case letters, the URL the rest.
 fn request_line(text: &str, pos: Pos) -> Option<(String, String, Pos)> {
     let (method, rest) = text.split_once(char::is_whitespace)?;
@@ -381,12 +400,16 @@ fn is_header(text: &str) -> bool {
         !name.is_empty()
             && name
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~{}".contains(&b))
     })
 }
 
+/// Whether a line opens a body. `{{name}}: value` is a key-value line
+/// whose key is a template, not a JSON object.
 fn starts_body(text: &str) -> bool {
-    text.starts_with('{') || text.starts_with('`') || (text.starts_with('[') && !text.contains(':'))
+    (text.starts_with('{') && !text.starts_with("{{"))
+        || text.starts_with('`')
+        || (text.starts_with('[') && !text.contains(':'))
 }
 
 /// The first 40 characters of a line, for messages.

@@ -30,6 +30,7 @@ mod cli;
 mod evidence;
 mod icmp_step;
 mod import_hurl;
+mod import_shop;
 mod net_dns;
 mod net_guard;
 mod net_http;

@@ -1,5 +1,6 @@
-//! The shop's routes: home, health, login, products, cart, checkout, and
-//! the `/_faults` control endpoint.
+//! The shop's routes: home (and `/index.html`, redirected to it), health,
+//! login (JSON, a URL-encoded form, or HTTP Basic credentials), products, cart, checkout, and the
+//! `/_faults` control endpoint.
 
 use std::sync::{Arc, Mutex};
 
@@ -84,14 +85,17 @@ async fn route(shop: &Shop, req: Request<Incoming>, region: Option<&str>) -> Ans
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/") => html(HOME),
+        (&Method::GET, "/index.html") => moved_to("/"),
         (&Method::GET, "/healthz") => json_answer(StatusCode::OK, &json!({"status": "ok"})),
         (&Method::POST, "/api/login") => login(shop, req).await,
         (&Method::GET, "/api/products") => products(shop, &req),
         (&Method::POST, "/api/cart") => cart(shop, req).await,
         (&Method::POST, "/api/checkout") => checkout(shop, req).await,
-        (_, "/" | "/healthz" | "/api/login" | "/api/products" | "/api/cart" | "/api/checkout") => {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-        }
+        (
+            _,
+            "/" | "/index.html" | "/healthz" | "/api/login" | "/api/products" | "/api/cart"
+            | "/api/checkout",
+        ) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     }
 }
@@ -103,7 +107,18 @@ struct LoginBody {
 }
 
 async fn login(shop: &Shop, req: Request<Incoming>) -> Answer {
-    let body: LoginBody = match read_json(req).await {
+    // A login page's form posts URL-encoded fields; API clients send JSON
+    // or Basic credentials.
+    let form = header_text(&req, header::CONTENT_TYPE.as_str())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let body = if let Some(basic) = basic_credentials(&req) {
+        Ok(basic)
+    } else if form {
+        read_form_login(req).await
+    } else {
+        read_json::<LoginBody>(req).await
+    };
+    let body = match body {
         Ok(body) => body,
         Err(answer) => return answer,
     };
@@ -268,26 +283,70 @@ fn bearer(req: &Request<Incoming>) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// `Authorization: Basic base64(user:password)`; `None` without one or
+/// when it does not decode (the login then reads the body).
+fn basic_credentials(req: &Request<Incoming>) -> Option<LoginBody> {
+    use base64::Engine as _;
+    let value = header_text(req, header::AUTHORIZATION.as_str())?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (username, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some(LoginBody {
+        username: username.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
+/// A query parameter's value, percent- and `+`-decoded as a form's.
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Answer> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body too large or broken",
+        )),
+    }
 }
 
 async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, Answer> {
-    let bytes: Bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body too large or broken",
-            ));
-        }
-    };
+    let bytes = read_body(req).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
+}
+
+async fn read_form_login(req: Request<Incoming>) -> Result<LoginBody, Answer> {
+    let bytes = read_body(req).await?;
+    let field = |name: &str| {
+        url::form_urlencoded::parse(&bytes)
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    match (field("username"), field("password")) {
+        (Some(username), Some(password)) => Ok(LoginBody { username, password }),
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            "form needs username and password",
+        )),
+    }
+}
+
+fn moved_to(location: &'static str) -> Answer {
+    let mut response = error(StatusCode::MOVED_PERMANENTLY, "moved");
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(location));
+    response
 }
 
 fn unauthorized() -> Answer {
@@ -330,6 +389,10 @@ mod tests {
         assert_eq!(
             query_param(Some("a=1&region=eu-west-1"), "region").as_deref(),
             Some("eu-west-1")
+        );
+        assert_eq!(
+            query_param(Some("region=ap%20hurl%26x"), "region").as_deref(),
+            Some("ap hurl&x")
         );
         assert_eq!(query_param(Some("a=1"), "region"), None);
         assert_eq!(query_param(None, "region"), None);

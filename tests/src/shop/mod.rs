@@ -1,9 +1,9 @@
 //! The demo shop: the target of the example journeys and the local fleet.
 //!
-//! Plain HTTP and HTTPS serve the same JSON API (`GET /`, `/healthz`,
-//! `POST /api/login`, `GET /api/products`, `POST /api/cart`,
-//! `POST /api/checkout`); a DNS responder answers `shop.sonde.test`; faults are
-//! injected per region through `/_faults` ([`Fault`]). The HTTPS leaf is
+//! Plain HTTP and HTTPS serve the same JSON API (`GET /`, `/index.html`
+//! redirected to it, `/healthz`, `POST /api/login` with JSON or a form,
+//! `GET /api/products`, `POST /api/cart`, `POST /api/checkout`); a DNS
+//! responder answers `shop.sonde.test`; faults are injected per region through `/_faults` ([`Fault`]). The HTTPS leaf is
 //! issued by a CA kept in `<state-dir>/demo-ca.pem` (and `demo-ca-key.pem`),
 //! reused across restarts so probes that loaded it keep trusting the shop.
 

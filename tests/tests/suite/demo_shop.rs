@@ -345,3 +345,50 @@ async fn restart_keeps_the_ca() {
         .unwrap();
     assert_eq!(second.ca_pem(), pem);
 }
+
+#[tokio::test]
+async fn login_takes_a_form_or_basic_credentials_and_index_html_redirects_home() {
+    use base64::Engine as _;
+    let (shop, _dir) = start_shop().await;
+    let client = TestClient::new();
+    let login = shop.http_url("/api/login");
+    let form = |body: &'static str| {
+        client.request(
+            hyper::Method::POST,
+            &login,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            Some(body.into()),
+        )
+    };
+    let ok = form("username=form+user&password=demo").await.unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json().unwrap()["user"], "form user");
+    assert_eq!(form("username=u&password=nope").await.unwrap().status, 401);
+    let missing = form("username=u").await.unwrap();
+    assert_eq!(missing.status, 400);
+    assert!(missing.text().contains("username and password"));
+
+    let basic = |pair: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+    for (pair, status) in [("basic:demo", 200), ("basic:nope", 401)] {
+        let auth = basic(pair);
+        let response = client
+            .request(
+                hyper::Method::POST,
+                &login,
+                &[("Authorization", &auth)],
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status, status, "{pair}: {}", response.text());
+    }
+
+    let moved = client.get(&shop.http_url("/index.html")).await.unwrap();
+    assert_eq!(moved.status, 301);
+    assert_eq!(moved.header("location"), Some("/"));
+}
