@@ -28,6 +28,7 @@ mod agent_spool;
 mod ci_formats;
 mod cli;
 mod evidence;
+mod grpc_step;
 mod icmp_step;
 mod import_hurl;
 mod net_dns;
