@@ -29,6 +29,7 @@ mod ci_formats;
 mod cli;
 mod evidence;
 mod grpc_step;
+mod icmp_datagram;
 mod icmp_step;
 mod import_hurl;
 mod net_dns;
