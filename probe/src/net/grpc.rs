@@ -113,9 +113,18 @@ async fn check(
             let (sender, connection) =
                 http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
             // Driven until the answer; dropped with the step.
-            let _connection = AbortOnDropHandle::new(tokio::spawn(connection));
+            let mut connection = AbortOnDropHandle::new(tokio::spawn(connection));
             let mut client = HealthClient::with_origin(Connection(sender), origin);
-            Ok::<_, CallError>(client.check(request).await?)
+            match client.check(request).await {
+                Ok(answer) => Ok(answer),
+                // A connection that broke says why better than the call
+                // it took down ("channel closed").
+                Err(status) if connection.is_finished() => match (&mut connection).await {
+                    Ok(Err(broken)) => Err(CallError::Connection(broken)),
+                    _ => Err(CallError::Status(status)),
+                },
+                Err(status) => Err(CallError::Status(status)),
+            }
         })
         .await;
     phases.ttfb = Some(clock.lap());
@@ -124,6 +133,18 @@ async fn check(
         Ok(Err(CallError::Handshake(e))) => {
             let message = format!("HTTP/2 handshake failed: {}", chain(&e));
             Err(fail(ErrorKind::Protocol, message, phases))
+        }
+        Ok(Err(CallError::Connection(e))) => {
+            let kind = if is_broken(&e) {
+                ErrorKind::Io
+            } else {
+                ErrorKind::Protocol
+            };
+            let message = format!(
+                "the HTTP/2 connection failed before the gRPC answer (not a gRPC server?): {}",
+                chain(&e)
+            );
+            Err(fail(kind, message, phases))
         }
         Ok(Err(CallError::Status(status))) => {
             let (kind, message) = status_failure(&status);
@@ -144,6 +165,8 @@ async fn check(
 
 enum CallError {
     Handshake(hyper::Error),
+    /// The connection ended with this error while the call was on it.
+    Connection(hyper::Error),
     Status(tonic::Status),
 }
 
@@ -200,25 +223,34 @@ fn status_failure(status: &tonic::Status) -> (ErrorKind, String) {
         return (ErrorKind::Protocol, message);
     };
     let mut cause: Option<&(dyn StdError + 'static)> = Some(source);
-    let mut broken = false;
     while let Some(e) = cause {
         if let Some(not_grpc) = e.downcast_ref::<NotGrpc>() {
             return (ErrorKind::Protocol, not_grpc.to_string());
         }
-        if e.is::<std::io::Error>()
-            || e.downcast_ref::<hyper::Error>()
-                .is_some_and(|h| h.is_closed() || h.is_incomplete_message())
-        {
-            broken = true;
-        }
         cause = e.source();
     }
-    let kind = if broken {
+    let kind = if is_broken(source) {
         ErrorKind::Io
     } else {
         ErrorKind::Protocol
     };
     (kind, format!("gRPC health check failed: {}", chain(source)))
+}
+
+/// Whether an I/O error or a closed connection is behind `error`: the
+/// connection broke, rather than the peer breaking the protocol.
+fn is_broken(error: &(dyn StdError + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<std::io::Error>()
+            || e.downcast_ref::<hyper::Error>()
+                .is_some_and(|h| h.is_closed() || h.is_incomplete_message())
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// The gRPC status code's name as the protocol spells it (`NOT_FOUND`).

@@ -2,9 +2,9 @@
 //! health service on loopback: the server and a named service serving
 //! pass, `NOT_SERVING` fails with expected and actual unless expected, an
 //! unknown service and a server without the health service fail naming the
-//! gRPC code, a plain HTTP server fails clearly, a server that never
-//! answers is cut at the step's deadline, the target guard refuses
-//! loopback, and `https://` trusts the probe's `--ca-file`.
+//! gRPC code, a plain HTTP server and an HTTP/1.1-only one fail clearly,
+//! a server that never answers is cut at the step's deadline, the target
+//! guard refuses loopback, and `https://` trusts the probe's `--ca-file`.
 
 use serde_json::Value;
 use sonde_tests::{GrpcServer, TestTarget, hang_after_accept};
@@ -140,6 +140,21 @@ async fn a_plain_http_server_fails_saying_it_is_not_grpc() {
     assert!(
         message.contains("grpc-status") && message.contains("404"),
         "names the missing gRPC status and the HTTP answer: {message}"
+    );
+}
+
+#[tokio::test]
+async fn an_http1_only_server_fails_saying_http2_broke() {
+    // Answers the HTTP/2 preface as an HTTP/1.1 request, as such servers do.
+    let addr = crate::common::failing_once().await;
+    let keys = format!("address = \"http://{addr}\"\n");
+    let step = run_step(&keys, &[]).await;
+    assert_eq!(step["status"], "failed", "{step}");
+    assert_eq!(step["error"]["kind"], "protocol", "{step}");
+    let message = error_message(&step);
+    assert!(
+        message.contains("HTTP/2 connection failed"),
+        "says the HTTP/2 connection failed: {message}"
     );
 }
 
