@@ -78,6 +78,8 @@ pub enum StepKind {
     Websocket,
     /// ICMP echoes: `loss` and `rtt`.
     Icmp,
+    /// A gRPC health check (`grpc.health.v1.Health/Check`): `status`.
+    Grpc,
 }
 
 impl std::fmt::Display for StepKind {
@@ -95,6 +97,7 @@ impl StepKind {
             StepKind::Tls => "tls",
             StepKind::Websocket => "websocket",
             StepKind::Icmp => "icmp",
+            StepKind::Grpc => "grpc",
         }
     }
 }
@@ -120,6 +123,7 @@ impl Step {
             Action::Tls(_) => StepKind::Tls,
             Action::Websocket(_) => StepKind::Websocket,
             Action::Icmp(_) => StepKind::Icmp,
+            Action::Grpc(_) => StepKind::Grpc,
         }
     }
 }
@@ -133,6 +137,7 @@ pub enum Action {
     Tls(TlsHandshake),
     Websocket(WebSocketExchange),
     Icmp(IcmpEcho),
+    Grpc(GrpcHealthCheck),
 }
 
 /// A named value taken from a step's response.
@@ -336,6 +341,22 @@ pub struct IcmpEcho {
     /// 1 to 100.
     pub count: u32,
     pub interval: Duration,
+}
+
+/// A `grpc` step: one call of the gRPC health-checking protocol
+/// (`grpc.health.v1.Health/Check`); the serving status answered is the
+/// `status` subject.
+#[derive(Debug, Clone)]
+pub struct GrpcHealthCheck {
+    /// `http://host:port` (HTTP/2 without TLS) or `https://host:port`
+    /// (TLS, ALPN `h2`).
+    pub address: Template,
+    /// The service asked about; empty for the server as a whole.
+    pub service: Template,
+    /// Sent as request metadata, in file order.
+    pub headers: Vec<(String, Template)>,
+    /// For `https://`.
+    pub tls: TlsOptions,
 }
 
 /// Alert severities, from most to least urgent. Serialized as

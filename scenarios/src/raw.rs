@@ -101,12 +101,13 @@ pub struct RawStep {
     pub host: Option<Spanned<String>>,
     pub count: Option<Spanned<i64>>,
     pub interval: Option<Spanned<String>>,
+    pub service: Option<Spanned<String>>,
     pub expect: Option<Spanned<Vec<Spanned<String>>>>,
     pub capture: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 /// Keys a step may have, for suggestions.
-pub const STEP_KEYS: [&str; 32] = [
+pub const STEP_KEYS: [&str; 33] = [
     "name",
     "kind",
     "get",
@@ -137,6 +138,7 @@ pub const STEP_KEYS: [&str; 32] = [
     "host",
     "count",
     "interval",
+    "service",
     "expect",
     "capture",
 ];

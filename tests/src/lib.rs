@@ -35,6 +35,7 @@ pub mod client;
 pub mod disk;
 pub mod dns;
 pub mod fleet;
+pub mod grpc;
 pub mod harness;
 pub mod metrics;
 pub mod otlp;
@@ -48,6 +49,7 @@ pub use certs::{CertError, LeafCert, TestCa, TlsKind, ca_pem, test_ca, write_ca_
 pub use client::{ClientError, TestClient, TestResponse, tls_handshake};
 pub use disk::SmallDisk;
 pub use dns::{DnsError, DnsResponder, RunningDns};
+pub use grpc::GrpcServer;
 pub use harness::{
     ChildGuard, HarnessError, Spawn, binary_path, free_addr, free_port, wait_for_http, wait_for_tcp,
 };

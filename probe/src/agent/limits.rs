@@ -113,23 +113,22 @@ pub fn host_key(scenario: &Scenario, region: &str) -> String {
         region,
     };
     let host = scenario.steps.first().and_then(|step| match &step.action {
-        Action::Http(req) => {
-            let url = req.url.render(&scope).ok()?;
-            url::Url::parse(&url).ok()?.host_str().map(str::to_string)
-        }
+        Action::Http(req) => url_host(&req.url.render(&scope).ok()?),
         Action::Tcp(t) => address_host(&t.address.render(&scope).ok()?),
         Action::Tls(t) => address_host(&t.address.render(&scope).ok()?),
         Action::Icmp(e) => Some(e.host.render(&scope).ok()?),
-        Action::Websocket(w) => {
-            let url = w.url.render(&scope).ok()?;
-            url::Url::parse(&url).ok()?.host_str().map(str::to_string)
-        }
+        Action::Websocket(w) => url_host(&w.url.render(&scope).ok()?),
+        Action::Grpc(g) => url_host(&g.address.render(&scope).ok()?),
         Action::Dns(q) => Some(
             q.server
                 .map_or_else(|| "dns".to_string(), |s| s.ip().to_string()),
         ),
     });
     host.unwrap_or_else(|| format!("scenario:{}", scenario.name))
+}
+
+fn url_host(url: &str) -> Option<String> {
+    url::Url::parse(url).ok()?.host_str().map(str::to_string)
 }
 
 fn address_host(address: &str) -> Option<String> {

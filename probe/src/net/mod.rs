@@ -15,7 +15,9 @@
 //!   it fails verification (`tls` steps).
 //! - `http`, `session`, `body`: HTTP/1.1 and HTTP/2 over hyper's
 //!   connection API, kept per origin within a run; capped, decoded bodies.
-//! - `websocket`: `websocket` steps over the same dial and TLS path.
+//! - `open`: the dial and TLS of the steps addressed by a URL.
+//! - `websocket`: `websocket` steps over that path.
+//! - `grpc`: `grpc` steps (the gRPC health-checking protocol) over it.
 //! - `icmp`: `icmp` steps (echo requests on datagram or raw sockets).
 //! - `warm_up`: a process's one-time costs, paid before any step is timed.
 
@@ -28,9 +30,11 @@ mod body;
 mod connect;
 mod dns_query;
 mod failure;
+mod grpc;
 mod guard;
 mod http;
 mod icmp;
+mod open;
 mod resolve;
 mod session;
 mod timings;
@@ -46,6 +50,7 @@ use hickory_resolver::TokioResolver;
 
 pub use dns_query::DnsAnswer;
 pub use failure::{NetFailure, ResponseHead};
+pub use grpc::{GrpcCall, GrpcReply};
 pub use guard::TargetGuard;
 pub use http::{HttpCall, HttpResponse};
 pub use icmp::IcmpReport;

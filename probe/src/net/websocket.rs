@@ -14,6 +14,7 @@ use url::Url;
 
 use super::Net;
 use super::failure::{Deadline, NetFailure, chain};
+use super::open::Endpoint;
 use super::timings::{Clock, PhaseTimings};
 use super::tls::Alpn;
 
@@ -53,44 +54,19 @@ impl Net {
         deadline: Instant,
     ) -> Result<WebSocketReply, NetFailure> {
         let deadline = Deadline::new(deadline);
-        let secure = match call.url.scheme() {
-            "ws" => false,
-            "wss" => true,
-            other => {
-                return Err(NetFailure::new(
-                    ErrorKind::InvalidRequest,
-                    format!("unsupported scheme `{other}`: expected `ws` or `wss`"),
-                ));
-            }
-        };
-        let Some(host) = call.url.host_str() else {
-            return Err(NetFailure::new(
-                ErrorKind::InvalidRequest,
-                format!("URL {} has no host", call.url),
-            ));
-        };
-        let port = call
-            .url
-            .port_or_known_default()
-            .unwrap_or(if secure { 443 } else { 80 });
-        let mut clock = Clock::start();
-        let mut phases = PhaseTimings::default();
-        let (tcp, remote) = self
-            .dial(host, port, deadline, &mut clock, &mut phases)
-            .await?;
-        if !secure {
-            return exchange(tcp, call, deadline, clock, phases, None)
-                .await
-                .map_err(|f| f.with_remote(remote));
-        }
-        let done = self
-            .handshake(tcp, host, call.tls, call.ca_pem, Alpn::Http1, deadline)
-            .await;
-        phases.tls = Some(clock.lap());
-        let done = done.map_err(|f| f.with_phases(phases).with_remote(remote))?;
-        exchange(done.stream, call, deadline, clock, phases, Some(done.info))
-            .await
-            .map_err(|f| f.with_remote(remote))
+        let to = Endpoint::of_url(call.url, ["ws", "wss"], call.tls, call.ca_pem, Alpn::Http1)?;
+        let opened = self.open(to, deadline).await?;
+        let remote = opened.remote;
+        exchange(
+            opened.stream,
+            call,
+            deadline,
+            opened.clock,
+            opened.phases,
+            opened.tls,
+        )
+        .await
+        .map_err(|f| f.with_remote(remote))
     }
 }
 

@@ -7,9 +7,11 @@
 mod checks;
 mod cookies;
 mod evidence;
+mod grpc_step;
 mod http_step;
 mod other_steps;
 mod recorded;
+mod rendered;
 pub mod retry;
 mod scope;
 mod spans;
@@ -200,6 +202,7 @@ async fn run_step(state: &mut RunState<'_>, step: &Step) -> StepResult {
         scenarios::model::Action::Tcp(t) => other_steps::tcp(state, step, t, deadline).await,
         scenarios::model::Action::Tls(t) => other_steps::tls(state, step, t, deadline).await,
         scenarios::model::Action::Icmp(e) => other_steps::icmp(state, step, e, deadline).await,
+        scenarios::model::Action::Grpc(g) => grpc_step::run(state, step, g, deadline).await,
         scenarios::model::Action::Websocket(w) => {
             websocket_step::run(state, step, w, deadline).await
         }

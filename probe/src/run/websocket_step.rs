@@ -9,7 +9,7 @@ use url::Url;
 
 use super::other_steps::failed;
 use super::recorded::describe_target;
-use super::{RunState, checks, failed_before_start};
+use super::{RunState, checks, failed_before_start, rendered};
 use crate::net::WebSocketCall;
 
 pub async fn run(
@@ -33,20 +33,12 @@ pub async fn run(
             return failed_before_start(step, wire::ErrorKind::InvalidRequest, message);
         }
     };
-    let mut headers = Vec::with_capacity(ws.headers.len());
-    for (name, template) in &ws.headers {
-        match template.render(&state.scope) {
-            Ok(value) if !value.contains(['\r', '\n']) => headers.push((name.clone(), value)),
-            Ok(_) => {
-                let message = format!("header `{name}` has a line break once rendered");
-                return failed_before_start(step, wire::ErrorKind::InvalidRequest, message);
-            }
-            Err(e) => {
-                let message = format!("header `{name}`: {e}");
-                return failed_before_start(step, wire::ErrorKind::InvalidRequest, message);
-            }
+    let headers = match rendered::headers(&ws.headers, &state.scope) {
+        Ok(h) => h,
+        Err(message) => {
+            return failed_before_start(step, wire::ErrorKind::InvalidRequest, message);
         }
-    }
+    };
     let send = match ws.send.as_ref().map(|t| t.render(&state.scope)).transpose() {
         Ok(s) => s,
         Err(e) => {
@@ -54,17 +46,12 @@ pub async fn run(
             return failed_before_start(step, wire::ErrorKind::InvalidRequest, message);
         }
     };
-    let ca = ws
-        .tls
-        .ca_file
-        .as_ref()
-        .and_then(|name| state.scenario.files.get(name));
     let call = WebSocketCall {
         url: &parsed,
         headers: &headers,
         send: send.as_deref(),
         tls: &ws.tls,
-        ca_pem: ca.map(Vec::as_slice),
+        ca_pem: rendered::ca_pem(&ws.tls, &state.scenario.files),
     };
     let mut result = StepResult::skipped(step.name.clone(), step.kind());
     match state.runner.net.websocket(call, deadline).await {

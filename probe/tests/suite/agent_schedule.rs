@@ -430,6 +430,8 @@ fn the_host_key_is_the_first_steps_host() {
     assert_eq!(key(templated), format!("{REGION}.shop.example"));
     let tcp = "name = \"t\"\ninterval = \"1m\"\n[[steps]]\nname = \"s\"\nkind = \"tcp\"\naddress = \"db.example:5432\"\n";
     assert_eq!(key(tcp), "db.example");
+    let grpc = "interval = \"1m\"\n[[steps]]\nname = \"s\"\nkind = \"grpc\"\naddress = \"https://inventory.example:50051\"\n";
+    assert_eq!(key(grpc), "inventory.example");
 }
 
 /// A one-step scenario at `interval` that retries `attempts` times, 3 s apart.

@@ -89,10 +89,30 @@ pub async fn probe_run_step(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (serde_json::Value, String) {
+    probe_run_step_via(&[], text, extra, env).await
+}
+
+/// As [`probe_run_step`], with the probe started by `launcher` (a command
+/// and its arguments, the probe's path and arguments appended), such as
+/// `unshare -n …` for a network namespace of its own.
+pub async fn probe_run_step_via(
+    launcher: &[&str],
+    text: String,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (serde_json::Value, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("s.toml");
     std::fs::write(&file, text).expect("write");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_probe"));
+    let probe = env!("CARGO_BIN_EXE_probe");
+    let mut command = match launcher.split_first() {
+        None => std::process::Command::new(probe),
+        Some((program, args)) => {
+            let mut c = std::process::Command::new(program);
+            c.args(args).arg(probe);
+            c
+        }
+    };
     command
         .envs(env.iter().copied())
         .args(["run", "--format", "json"])

@@ -28,6 +28,8 @@ mod agent_spool;
 mod ci_formats;
 mod cli;
 mod evidence;
+mod grpc_step;
+mod icmp_datagram;
 mod icmp_step;
 mod import_hurl;
 mod import_shop;

@@ -54,6 +54,9 @@ pub enum Subject {
     Loss,
     /// The mean round trip of the ICMP replies.
     Rtt,
+    /// `status` in `grpc` steps: the serving status answered, such as
+    /// `"SERVING"`.
+    ServingStatus,
 }
 
 /// A step of a query after the subject.
@@ -181,15 +184,17 @@ impl Subject {
             Subject::Message => "message",
             Subject::Loss => "loss",
             Subject::Rtt => "rtt",
+            Subject::ServingStatus => "status",
         }
     }
 
     /// The step kinds whose results have this subject.
     pub fn kinds(&self) -> &'static [StepKind] {
-        use StepKind::{Dns, Http, Icmp, Tcp, Tls, Websocket};
+        use StepKind::{Dns, Grpc, Http, Icmp, Tcp, Tls, Websocket};
         match self {
-            Subject::Duration => &[Http, Dns, Tcp, Tls, Websocket, Icmp],
+            Subject::Duration => &[Http, Dns, Tcp, Tls, Websocket, Icmp, Grpc],
             Subject::Message => &[Websocket],
+            Subject::ServingStatus => &[Grpc],
             Subject::Loss | Subject::Rtt => &[Icmp],
             Subject::CertExpiry | Subject::TlsVersion => &[Http, Tls],
             Subject::Rcode | Subject::Answers => &[Dns],
@@ -222,15 +227,15 @@ impl Filter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse_capture;
+    use super::super::{parse_capture, parse_capture_for};
     use super::*;
 
     #[test]
     fn subjects_by_step_kind() {
-        use StepKind::{Dns, Http, Icmp, Tcp, Tls, Websocket};
+        use StepKind::{Dns, Grpc, Http, Icmp, Tcp, Tls, Websocket};
         let cases: [(&str, &[StepKind]); 15] = [
             ("status", &[Http]),
-            ("duration", &[Http, Dns, Tcp, Tls, Websocket, Icmp]),
+            ("duration", &[Http, Dns, Tcp, Tls, Websocket, Icmp, Grpc]),
             ("message", &[Websocket]),
             ("loss", &[Icmp]),
             ("rtt", &[Icmp]),
@@ -247,7 +252,7 @@ mod tests {
         ];
         for (text, kinds) in cases {
             let subject = parse_capture(text).expect(text).subject;
-            for kind in [Http, Dns, Tcp, Tls, Websocket, Icmp] {
+            for kind in [Http, Dns, Tcp, Tls, Websocket, Icmp, Grpc] {
                 assert_eq!(
                     subject.available_in(kind),
                     kinds.contains(&kind),
@@ -256,5 +261,16 @@ mod tests {
             }
             assert!(text.starts_with(subject.name()));
         }
+    }
+
+    #[test]
+    fn status_in_grpc_steps_is_the_serving_status() {
+        let grpc = parse_capture_for("status", StepKind::Grpc).expect("parses");
+        assert_eq!(grpc.subject, Subject::ServingStatus);
+        assert!(grpc.subject.available_in(StepKind::Grpc));
+        assert!(!grpc.subject.available_in(StepKind::Http));
+        let http = parse_capture_for("status", StepKind::Http).expect("parses");
+        assert_eq!(http.subject, Subject::Status);
+        assert!(!http.subject.available_in(StepKind::Grpc));
     }
 }

@@ -169,6 +169,7 @@ mod tests {
                 message: Some("price EURUSD 1.08"),
                 loss_percent: Some(33.333333333333336),
                 rtt: Some(Duration::from_micros(1500)),
+                serving_status: Some("NOT_SERVING"),
             }
         }
     }
@@ -346,6 +347,40 @@ mod tests {
             };
             assert_eq!(check(text, &obs), want, "{text}");
         }
+    }
+
+    #[test]
+    fn status_of_grpc_steps_is_the_serving_status() {
+        let f = Fixture::new();
+        let obs = f.obs();
+        let cases = [
+            (r#"status == "SERVING""#, false, r#""SERVING""#),
+            (r#"status == "NOT_SERVING""#, true, r#""NOT_SERVING""#),
+            (
+                r#"status in ["NOT_SERVING", "UNKNOWN"]"#,
+                true,
+                r#"in ["NOT_SERVING", "UNKNOWN"]"#,
+            ),
+            (r#"status != "SERVING""#, true, r#"!= "SERVING""#),
+        ];
+        for (text, passed, expected) in cases {
+            let got = crate::expr::parse_assertion_for(text, crate::model::StepKind::Grpc)
+                .unwrap_or_else(|e| panic!("{text}: {e:?}"))
+                .check(&obs);
+            let want = AssertOutcome {
+                passed,
+                expected: expected.into(),
+                actual: r#""NOT_SERVING""#.into(),
+            };
+            assert_eq!(got, want, "{text}");
+        }
+        let nothing = crate::expr::parse_assertion_for(
+            r#"status == "SERVING""#,
+            crate::model::StepKind::Grpc,
+        )
+        .expect("parses")
+        .check(&Observation::default());
+        assert_eq!(nothing.actual, "no gRPC serving status");
     }
 
     #[test]

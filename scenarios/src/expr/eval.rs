@@ -30,6 +30,8 @@ pub struct Observation<'a> {
     pub answers: Option<&'a [String]>,
     /// The first WebSocket message received.
     pub message: Option<&'a str>,
+    /// The serving status a gRPC health check answered, such as `SERVING`.
+    pub serving_status: Option<&'a str>,
     /// ICMP echoes without a reply, 0 to 100.
     pub loss_percent: Option<f64>,
     /// Mean round trip of the ICMP replies; `None` when none came back.
@@ -149,6 +151,9 @@ fn subject(subject: &Subject, obs: &Observation) -> Result<Found, EvalError> {
             "no DNS answers",
         ),
         Subject::Message => found(obs.message.map(Json::from), "no WebSocket message"),
+        Subject::ServingStatus => {
+            found(obs.serving_status.map(Json::from), "no gRPC serving status")
+        }
         Subject::Loss => found(obs.loss_percent.map(Json::from), "no ICMP echo sent"),
         Subject::Rtt => found(obs.rtt.map(|d| ms(duration_ms(d))), "no ICMP reply"),
     }

@@ -27,7 +27,9 @@ pub use ast::{Assertion, Filter, JsonPathExpr, Pattern, Predicate, Query, Subjec
 pub use check::AssertOutcome;
 pub use error::ExprError;
 pub use eval::{EvalError, Observation};
-pub use parser::{parse_assertion, parse_capture, subject_range};
+pub use parser::{
+    parse_assertion, parse_assertion_for, parse_capture, parse_capture_for, subject_range,
+};
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ use super::ast::{Assertion, Filter, JsonPathExpr, Pattern, Query, Subject};
 use super::error::{ExprError, did_you_mean, one_of};
 use super::lexer::{Lexer, Tok, Token};
 use super::types::{self, Blame, TypeError};
+use crate::model::StepKind;
 
 pub(super) const SUBJECTS: [&str; 15] = [
     "status",
@@ -37,7 +38,16 @@ const MAX_JSONPATH_DEPTH: usize = 64;
 /// compile, the predicate is missing, or value and query types clash
 /// (`duration < 800`).
 pub fn parse_assertion(text: &str) -> Result<Assertion, ExprError> {
-    let mut p = Parser::new(text);
+    parse_assertion_for(text, StepKind::Http)
+}
+
+/// As [`parse_assertion`], in a step of `kind`: `status` is the HTTP
+/// status code in most, the serving status name in `grpc` steps.
+///
+/// # Errors
+/// As [`parse_assertion`].
+pub fn parse_assertion_for(text: &str, kind: StepKind) -> Result<Assertion, ExprError> {
+    let mut p = Parser::new(text, kind);
     let query = p.query()?;
     let Some(predicate) = p.predicate(&query)? else {
         return Err(p.missing_predicate(&query));
@@ -55,7 +65,15 @@ pub fn parse_assertion(text: &str) -> Result<Assertion, ExprError> {
 /// # Errors
 /// As [`parse_assertion`], and when a predicate follows the query.
 pub fn parse_capture(text: &str) -> Result<Query, ExprError> {
-    let mut p = Parser::new(text);
+    parse_capture_for(text, StepKind::Http)
+}
+
+/// As [`parse_capture`], in a step of `kind` (see [`parse_assertion_for`]).
+///
+/// # Errors
+/// As [`parse_capture`].
+pub fn parse_capture_for(text: &str, kind: StepKind) -> Result<Query, ExprError> {
+    let mut p = Parser::new(text, kind);
     let query = p.query()?;
     match p.bump()? {
         None => Ok(query),
@@ -79,14 +97,17 @@ pub(super) struct Parser<'t> {
     pub(super) text: &'t str,
     lexer: Lexer<'t>,
     peeked: Option<Option<Token>>,
+    /// Which `status` the expression means.
+    kind: StepKind,
 }
 
 impl<'t> Parser<'t> {
-    fn new(text: &'t str) -> Self {
+    fn new(text: &'t str, kind: StepKind) -> Self {
         Self {
             text,
             lexer: Lexer::new(text),
             peeked: None,
+            kind,
         }
     }
 
@@ -138,6 +159,7 @@ impl<'t> Parser<'t> {
             );
         };
         Ok(match word.as_str() {
+            "status" if self.kind == StepKind::Grpc => Subject::ServingStatus,
             "status" => Subject::Status,
             "duration" => Subject::Duration,
             "body" => Subject::Body,

@@ -75,7 +75,8 @@ pub(super) fn subject_type(subject: &Subject) -> Type {
         | Subject::Regex(_)
         | Subject::TlsVersion
         | Subject::Rcode
-        | Subject::Message => Type::String,
+        | Subject::Message
+        | Subject::ServingStatus => Type::String,
         Subject::Answers => Type::List,
         Subject::JsonPath(_) => Type::Json,
     }

@@ -18,7 +18,7 @@ pub fn assertions(
 ) -> Vec<Assertion> {
     let mut out = Vec::new();
     for text in raw.map(|r| r.get_ref().as_slice()).unwrap_or_default() {
-        match expr::parse_assertion(text.get_ref()) {
+        match expr::parse_assertion_for(text.get_ref(), kind) {
             Ok(a) if subject_fits(ctx, text, &a.query, kind) => out.push(a),
             Ok(_) => {}
             Err(e) => report(ctx, text, e),
@@ -49,7 +49,7 @@ pub fn captures(
             ctx.error(format!("invalid capture name `{name}`"), span, label);
             continue;
         }
-        match expr::parse_capture(text.get_ref()) {
+        match expr::parse_capture_for(text.get_ref(), kind) {
             Ok(q) if subject_fits(ctx, text, &q, kind) => out.push(Capture {
                 name: name.clone(),
                 query: q,
@@ -86,6 +86,7 @@ fn subjects_of(kind: StepKind) -> &'static str {
         StepKind::Tls => "cert_expiry, tls_version, duration",
         StepKind::Websocket => "message, duration",
         StepKind::Icmp => "loss, rtt, duration",
+        StepKind::Grpc => "status, duration",
     }
 }
 

@@ -5,6 +5,7 @@
 mod alert;
 mod ctx;
 mod expect;
+mod grpc;
 mod header;
 mod names;
 mod retry;

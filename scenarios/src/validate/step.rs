@@ -10,6 +10,7 @@ use toml::Spanned;
 use super::StepSlot;
 use super::ctx::Ctx;
 use super::expect;
+use super::grpc;
 use super::header::Header;
 use super::names::{Scope, Vars};
 use crate::diagnostic::Diagnostic;
@@ -40,8 +41,8 @@ pub const DEFAULTS_KEYS: [&str; 7] = [
 ];
 
 /// Fields of the other kinds: every other step field is an http step's.
-const NOT_HTTP: [&str; 8] = [
-    "query", "type", "server", "address", "send", "host", "count", "interval",
+const NOT_HTTP: [&str; 9] = [
+    "query", "type", "server", "address", "send", "host", "count", "interval", "service",
 ];
 const DNS_FIELDS: [&str; 8] = [
     "name", "kind", "query", "type", "server", "timeout", "expect", "capture",
@@ -54,6 +55,9 @@ const ICMP_FIELDS: [&str; 7] = [
 /// `count` of an icmp step when it sets none.
 pub const DEFAULT_ICMP_COUNT: u32 = 3;
 pub const DEFAULT_ICMP_INTERVAL: Duration = Duration::from_millis(200);
+const GRPC_FIELDS: [&str; 8] = [
+    "name", "kind", "address", "service", "headers", "tls", "timeout", "expect",
+];
 const WEBSOCKET_FIELDS: [&str; 8] = [
     "name", "kind", "url", "send", "headers", "tls", "timeout", "expect",
 ];
@@ -185,7 +189,10 @@ fn one(
     let kind = step_kind(ctx, raw)?;
     allowed_fields(ctx, raw, kind);
     let timeout = step_timeout(ctx, raw, env);
-    let expect = expect::assertions(ctx, raw.expect.as_ref(), kind);
+    let mut expect = expect::assertions(ctx, raw.expect.as_ref(), kind);
+    if kind == StepKind::Grpc {
+        grpc::require_serving(&mut expect);
+    }
     let capture = expect::captures(ctx, raw.capture.as_ref(), kind, &env.vars.names);
     let action = match kind {
         StepKind::Http => http(ctx, span, raw, env, scope, attached).map(Action::Http),
@@ -196,16 +203,16 @@ fn one(
         StepKind::Tls => {
             let address = required(ctx, span, raw.address.as_ref(), "address", "tls")
                 .and_then(|a| address(ctx, a, scope));
-            let tls = raw.tls.as_ref().map_or_else(
-                || env.defaults.tls.clone(),
-                |t| tls(ctx, t.get_ref(), &env.defaults.tls, env.files, attached),
-            );
+            let tls = step_tls(ctx, raw, env, attached);
             address.map(|address| Action::Tls(TlsHandshake { address, tls }))
         }
         StepKind::Websocket => {
             websocket(ctx, span, raw, env, scope, attached).map(Action::Websocket)
         }
         StepKind::Icmp => icmp(ctx, span, raw, scope).map(Action::Icmp),
+        StepKind::Grpc => {
+            grpc::health_check(ctx, span, raw, env, scope, attached).map(Action::Grpc)
+        }
     };
     Some(Step {
         name: name?,
@@ -251,7 +258,7 @@ fn step_kind(ctx: &mut Ctx<'_>, raw: &RawStep) -> Option<StepKind> {
     let Some(k) = &raw.kind else {
         return Some(StepKind::Http);
     };
-    let kinds = ["http", "dns", "tcp", "tls", "websocket", "icmp"];
+    let kinds = ["http", "dns", "tcp", "tls", "websocket", "icmp", "grpc"];
     match k.get_ref().as_str() {
         "http" => Some(StepKind::Http),
         "dns" => Some(StepKind::Dns),
@@ -259,12 +266,13 @@ fn step_kind(ctx: &mut Ctx<'_>, raw: &RawStep) -> Option<StepKind> {
         "tls" => Some(StepKind::Tls),
         "websocket" => Some(StepKind::Websocket),
         "icmp" => Some(StepKind::Icmp),
+        "grpc" => Some(StepKind::Grpc),
         other => {
             ctx.push(
                 Diagnostic::new(
                     format!("unknown step kind `{other}`"),
                     k.span(),
-                    "expected `http`, `dns`, `tcp`, `tls`, `websocket` or `icmp`",
+                    "expected `http`, `dns`, `tcp`, `tls`, `websocket`, `icmp` or `grpc`",
                 )
                 .with_help_opt(suggest::did_you_mean(other, kinds)),
             );
@@ -311,6 +319,7 @@ fn present(raw: &RawStep) -> Vec<(&'static str, Range<usize>)> {
         ("host", raw.host.as_ref().map(Spanned::span)),
         ("count", raw.count.as_ref().map(Spanned::span)),
         ("interval", raw.interval.as_ref().map(Spanned::span)),
+        ("service", raw.service.as_ref().map(Spanned::span)),
         ("expect", raw.expect.as_ref().map(Spanned::span)),
         ("capture", raw.capture.as_ref().map(Spanned::span)),
     ];
@@ -349,6 +358,7 @@ fn fields_of(kind: StepKind) -> Vec<&'static str> {
         StepKind::Tls => TLS_FIELDS.to_vec(),
         StepKind::Websocket => WEBSOCKET_FIELDS.to_vec(),
         StepKind::Icmp => ICMP_FIELDS.to_vec(),
+        StepKind::Grpc => GRPC_FIELDS.to_vec(),
     }
 }
 
@@ -363,6 +373,7 @@ fn allowed_fields(ctx: &mut Ctx<'_>, raw: &RawStep, kind: StepKind) {
                 StepKind::Tls,
                 StepKind::Websocket,
                 StepKind::Icmp,
+                StepKind::Grpc,
             ]
             .into_iter()
             .filter(|k| fields_of(*k).contains(&field))
@@ -393,7 +404,7 @@ fn key_before(src: &str, value: Range<usize>, key: &str) -> Range<usize> {
     }
 }
 
-fn required<'r>(
+pub(super) fn required<'r>(
     ctx: &mut Ctx<'_>,
     span: Range<usize>,
     value: Option<&'r Spanned<String>>,
@@ -457,10 +468,7 @@ fn http(
         hdrs.push((name, value));
     }
     let body = body(ctx, raw, scope);
-    let tls = raw.tls.as_ref().map_or_else(
-        || env.defaults.tls.clone(),
-        |t| tls(ctx, t.get_ref(), &env.defaults.tls, env.files, attached),
-    );
+    let tls = step_tls(ctx, raw, env, attached);
     let max_redirects = raw
         .max_redirects
         .as_ref()
@@ -640,7 +648,7 @@ fn check_absolute_url(ctx: &mut Ctx<'_>, value: &Spanned<String>, t: &Template) 
     false
 }
 
-fn headers(
+pub(super) fn headers(
     ctx: &mut Ctx<'_>,
     raw: Option<&BTreeMap<String, Spanned<String>>>,
     scope: &Scope<'_>,
@@ -784,6 +792,19 @@ fn find_in(src: &str, span: &Range<usize>, needle: &str) -> Range<usize> {
         .map_or(span.clone(), |i| {
             span.start + i..span.start + i + needle.len()
         })
+}
+
+/// The step's `tls` table over `[defaults]`, or the defaults alone.
+pub(super) fn step_tls(
+    ctx: &mut Ctx<'_>,
+    raw: &RawStep,
+    env: &Env<'_>,
+    attached: &mut BTreeMap<String, Vec<u8>>,
+) -> TlsOptions {
+    raw.tls.as_ref().map_or_else(
+        || env.defaults.tls.clone(),
+        |t| tls(ctx, t.get_ref(), &env.defaults.tls, env.files, attached),
+    )
 }
 
 fn tls(
@@ -950,10 +971,7 @@ fn websocket(
         None => Some(None),
     };
     let headers = headers(ctx, raw.headers.as_ref().map(Spanned::get_ref), scope);
-    let tls = raw.tls.as_ref().map_or_else(
-        || env.defaults.tls.clone(),
-        |t| tls(ctx, t.get_ref(), &env.defaults.tls, env.files, attached),
-    );
+    let tls = step_tls(ctx, raw, env, attached);
     Some(WebSocketExchange {
         url: url?,
         send: send?,

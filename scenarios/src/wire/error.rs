@@ -46,7 +46,8 @@ pub enum ErrorKind {
     TargetRefused,
     /// The peer broke the protocol: malformed HTTP or DNS response, HTTP/2
     /// error, connection closed before the response, a WebSocket upgrade
-    /// answered with anything but 101.
+    /// answered with anything but 101, a gRPC call answered with an error
+    /// status (the message names the code) or not with gRPC at all.
     Protocol,
     /// Reading or writing an established connection failed (e.g. reset
     /// while the body was transferred).

@@ -238,6 +238,7 @@ mod tests {
             StepKind::Tls,
             StepKind::Websocket,
             StepKind::Icmp,
+            StepKind::Grpc,
         ] {
             let json = serde_json::to_string(&kind).expect("serializes");
             assert_eq!(json, format!("\"{kind}\""));
