@@ -43,6 +43,7 @@ impl Net {
                     Action::Http(req) => (&req.tls, Alpn::for_version(req.version)),
                     Action::Tls(t) => (&t.tls, Alpn::Both),
                     Action::Websocket(w) => (&w.tls, Alpn::Http1),
+                    Action::Grpc(g) => (&g.tls, Alpn::Http2),
                     _ => continue,
                 };
                 let ca_pem = tls.ca_file.as_ref().and_then(|n| scenario.files.get(n));

@@ -58,7 +58,6 @@ pub async fn run(
         tls: &grpc.tls,
         ca_pem: rendered::ca_pem(&grpc.tls, &state.scenario.files),
     };
-    let start = Instant::now();
     let mut result = StepResult::skipped(step.name.clone(), step.kind());
     match state.runner.net.grpc_health(call, deadline).await {
         Err(mut f) => {
@@ -69,7 +68,7 @@ pub async fn run(
             result.phases = Some(reply.phases.to_wire());
             result.tls = reply.tls;
             let obs = Observation {
-                duration: start.elapsed(),
+                duration: reply.phases.total(),
                 serving_status: Some(&reply.serving_status),
                 ..Observation::default()
             };
