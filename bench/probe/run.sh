@@ -13,7 +13,7 @@ root=$(cd "$here/../.." && pwd)
 cd "$root"
 
 runs=${RUNS:-20000}; journeys=${JOURNEYS:-5000}; samples=${SAMPLES:-500}; dur=${DURATION:-10}
-if [ -n "${QUICK:-}" ]; then runs=2000; journeys=500; samples=100; dur=3; fi
+if [ -n "${QUICK:-}" ]; then runs=2000; journeys=500; samples=100; dur=3; ACCURACY_RUNS=${ACCURACY_RUNS:-50}; AGENT_RUNS=${AGENT_RUNS:-20}; fi
 
 need=()
 for pkg in nginx prometheus-blackbox-exporter wrk curl libcurl4-openssl-dev libxml2-dev pkg-config libclang-dev; do
@@ -82,6 +82,9 @@ sonde_delay=$("$probe" bench "$here/delayed.toml" --runs "$samples" --concurrenc
 read -r bb_plain50 bb_plain99 <<<"$(bb_stats http://127.0.0.1:18080/)"
 read -r bb_delay50 bb_delay99 <<<"$(bb_stats http://127.0.0.1:18480/)"
 
+echo "== 3b. timing accuracy from outside, probe run and probe agent"
+accuracy=$("$here/accuracy.sh" http://127.0.0.1:18080/ "${ACCURACY_RUNS:-200}" "${AGENT_RUNS:-90}")
+
 echo "== 4. idle RSS"
 "$probe" bench "$here/single.toml" --runs 1 --concurrency 1 >"$work/idle.json"
 
@@ -89,6 +92,7 @@ PYTHONPATH="$root/bench" python3 - "$root/BENCHMARKS.md" <<PY
 from section import write_section
 import json, sys, datetime, platform, subprocess, os
 s1 = json.loads('''$sonde1'''); j1 = json.loads('''$sonde_j1'''); j2 = json.loads('''$sonde_j2''')
+acc = json.loads('''$accuracy''')
 sp = json.loads('''$sonde_plain'''); sd = json.loads('''$sonde_delay'''); idle = json.load(open("$work/idle.json"))
 wrk_close = float("$wrk_close"); bb_rate = float("$bb_rate"); bb_cpu = float("$bb_cpu_us"); bb_rss = int("$bb_rss")
 h1 = (float("$hurl1_rate"), float("$hurl1_cpu"), int("$hurl1_rss")); h2 = (float("$hurl2_rate"), float("$hurl2_cpu"), int("$hurl2_rss"))
@@ -111,6 +115,8 @@ f"| Sonde (\`probe bench single.toml --runs $runs --concurrency 16\`) | {f(s1['r
 f"| blackbox_exporter \`/probe\` (wrk -c16) | {f(bb_rate)} | {f(bb_cpu)} µs | 1× |",
 f"| wrk, \`Connection: close\` (loopback limit) | {f(wrk_close)} | | |",
 "",
+f"Sonde's rate is {s1['runs_per_s']/wrk_close:.2f}× the wrk new-connection limit in the same run (goal ≥ 0.7×: {'met' if s1['runs_per_s']/wrk_close >= 0.7 else 'not met'}).",
+"",
 "### 2. Five-step journeys",
 "",
 "| | journeys/s | CPU per step | peak RSS |",
@@ -120,7 +126,8 @@ f"| hurl --test --jobs 1 --repeat $journeys | {f(h1[0])} | {f(h1[1])} µs | {h1[
 f"| Sonde, concurrency 2 | {f(j2['runs_per_s'])} | {f(j2['cpu_us_per_step'])} µs | {j2['peak_rss_kb']/1024:.1f} MB |",
 f"| hurl --test --jobs 2 | {f(h2[0])} | {f(h2[1])} µs | {h2[2]/1024:.1f} MB |",
 "",
-f"Ratios: Sonde/hurl {j1['runs_per_s']/h1[0]:.1f}× (1 job), {j2['runs_per_s']/h2[0]:.1f}× (2 jobs); CPU per step {j1['cpu_us_per_step']/h1[1]:.2f}× and {j2['cpu_us_per_step']/h2[1]:.2f}× of hurl's.",
+f"Ratios: Sonde/hurl {j1['runs_per_s']/h1[0]:.1f}× (1 job), {j2['runs_per_s']/h2[0]:.1f}× (2 jobs); CPU per step {j1['cpu_us_per_step']/h1[1]:.2f}× and {j2['cpu_us_per_step']/h2[1]:.2f}× of hurl's. "
+f"Goals: ≥ 3× hurl with 2 in parallel — {'met' if j2['runs_per_s']/h2[0] >= 3 else 'not met'}; ≤ 30 µs CPU per keep-alive step — {'met' if j2['cpu_us_per_step'] <= 30 else 'not met'} ({j2['cpu_us_per_step']:.0f} µs).",
 "",
 "### 3. Timing accuracy ($samples requests each, concurrency 1)",
 "",
@@ -132,6 +139,18 @@ f"Ratios: Sonde/hurl {j1['runs_per_s']/h1[0]:.1f}× (1 job), {j2['runs_per_s']/h
 for name, c50, c99, s, b50, b99 in [("plain", float("$curl_plain50"), float("$curl_plain99"), sp, float("$bb_plain50"), float("$bb_plain99")),
                                     ("50 ms delay", float("$curl_delay50"), float("$curl_delay99"), sd, float("$bb_delay50"), float("$bb_delay99"))]:
     lines.append(f"| {name} | {c50:.3f} / {c99:.3f} ms | {s['first_step_ms_p50']:.3f} / {s['first_step_ms_p99']:.3f} ms | {s['first_step_ms_p50']-c50:+.3f} / {s['first_step_ms_p99']-c99:+.3f} ms | {b50:.3f} / {b99:.3f} ms | {b50-c50:+.3f} ms |")
+lines += [
+"",
+"From outside: the step duration Sonde reports against curl's \`time_total\` on the same nginx URL, interleaved (\`bench/probe/accuracy.sh\`). "
+"\`probe run\` is a fresh process per run, as curl is; \`probe agent\` runs the scenario once a second from the real scheduler's plan, curl once a second between its runs. Goal: ≤ +0.1 ms p50, ≤ +0.3 ms p99.",
+"",
+"| mode | runs | curl p50 / p99 | Sonde p50 / p99 | Sonde − curl p50 / p99 | goal |",
+"| --- | ---: | ---: | ---: | ---: | --- |",
+]
+for mode, label in [("run", "\`probe run\`, a process per run"), ("agent", "\`probe agent\`, 1 run/s")]:
+    a = acc[mode]; d50 = a['sonde_p50'] - a['curl_p50']; d99 = a['sonde_p99'] - a['curl_p99']
+    met = 'met' if d50 <= 0.1 and d99 <= 0.3 else 'not met'
+    lines.append(f"| {label} | {a['samples']} | {a['curl_p50']:.3f} / {a['curl_p99']:.3f} ms | {a['sonde_p50']:.3f} / {a['sonde_p99']:.3f} ms | {d50:+.3f} / {d99:+.3f} ms | {met} |")
 lines += [
 "",
 "### 4. Memory",
