@@ -96,6 +96,19 @@ pub struct NetArgs {
         default_value_t = scenarios::wire::EVIDENCE_BODY_BYTES
     )]
     pub evidence_bytes: usize,
+    /// DevTools endpoint (`ws://HOST:PORT/devtools/browser/…`) of a running
+    /// headless Chromium for `browser` steps.
+    #[arg(
+        long,
+        env = "SONDE_PROBE_BROWSER",
+        value_name = "ws://…",
+        conflicts_with = "browser_path"
+    )]
+    pub browser: Option<String>,
+    /// Chromium binary to start (once, on the first browser step) for
+    /// `browser` steps, e.g. /usr/bin/chromium.
+    #[arg(long, env = "SONDE_PROBE_BROWSER_PATH", value_name = "PATH")]
+    pub browser_path: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -320,6 +333,7 @@ pub fn runner(args: &NetArgs, guard_default: bool) -> Result<Runner, String> {
         user_agent: crate::run::USER_AGENT.to_string(),
     };
     let net = Net::new(config).map_err(|e| format!("cannot set up the network: {e}"))?;
+    let browser = browser_source(args)?.map(crate::browser::Browsers::new);
     Ok(Runner {
         net: Arc::new(net),
         secrets: Arc::new(secrets),
@@ -327,7 +341,32 @@ pub fn runner(args: &NetArgs, guard_default: bool) -> Result<Runner, String> {
         probe: hostname(),
         evidence_bytes: args.evidence_bytes,
         traces: None,
+        browser,
     })
+}
+
+/// `--browser` or `--browser-path`, checked before anything runs.
+fn browser_source(args: &NetArgs) -> Result<Option<crate::browser::BrowserSource>, String> {
+    use crate::browser::BrowserSource;
+    if let Some(url) = &args.browser {
+        let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "ws" | "wss"));
+        if !ok {
+            return Err(format!(
+                "--browser `{url}`: expected a DevTools URL such as ws://127.0.0.1:9222/devtools/browser/…"
+            ));
+        }
+        return Ok(Some(BrowserSource::Connect(url.clone())));
+    }
+    let Some(path) = &args.browser_path else {
+        return Ok(None);
+    };
+    if !path.is_file() {
+        return Err(format!(
+            "--browser-path `{}`: no such file (expected a Chromium binary)",
+            path.display()
+        ));
+    }
+    Ok(Some(BrowserSource::Launch(path.clone())))
 }
 
 /// The host name, `{{probe}}` under `probe run`.
@@ -397,6 +436,9 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let _ = stdout.write_all(document.as_bytes());
     let _ = stdout.flush();
+    if let Some(browser) = &runner.browser {
+        browser.shutdown().await;
+    }
     if let Some(traces) = &runner.traces {
         let left = traces.flush(TRACE_FLUSH).await;
         if left > 0 {

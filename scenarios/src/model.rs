@@ -78,6 +78,8 @@ pub enum StepKind {
     Websocket,
     /// ICMP echoes: `loss` and `rtt`.
     Icmp,
+    /// Actions in a headless Chromium page: `goto`, `fill`, `click`, `wait_for`…
+    Browser,
 }
 
 impl std::fmt::Display for StepKind {
@@ -95,6 +97,7 @@ impl StepKind {
             StepKind::Tls => "tls",
             StepKind::Websocket => "websocket",
             StepKind::Icmp => "icmp",
+            StepKind::Browser => "browser",
         }
     }
 }
@@ -120,6 +123,7 @@ impl Step {
             Action::Tls(_) => StepKind::Tls,
             Action::Websocket(_) => StepKind::Websocket,
             Action::Icmp(_) => StepKind::Icmp,
+            Action::Browser(_) => StepKind::Browser,
         }
     }
 }
@@ -133,6 +137,7 @@ pub enum Action {
     Tls(TlsHandshake),
     Websocket(WebSocketExchange),
     Icmp(IcmpEcho),
+    Browser(BrowserJourney),
 }
 
 /// A named value taken from a step's response.
@@ -336,6 +341,51 @@ pub struct IcmpEcho {
     /// 1 to 100.
     pub count: u32,
     pub interval: Duration,
+}
+
+/// A `browser` step: actions run in order in one fresh browser context.
+#[derive(Debug, Clone)]
+pub struct BrowserJourney {
+    pub actions: Vec<BrowserAction>,
+}
+
+/// One thing done in the page. Selectors are CSS selectors.
+#[derive(Debug, Clone)]
+pub enum BrowserAction {
+    /// Load a URL (a path joined to `base_url`) and wait for it to load.
+    Goto(Template),
+    Click(Template),
+    /// Type `value` into the field, replacing what it held.
+    Fill {
+        selector: Template,
+        value: Template,
+    },
+    /// Choose the `<option>` of that value in a `<select>`.
+    Select {
+        selector: Template,
+        value: Template,
+    },
+    /// Press a key (`Enter`, `Tab`, `a`…) in the focused element.
+    Press(Template),
+    /// Until the page shows `text=…` or has an element matching a selector.
+    WaitFor(Template),
+    /// A JavaScript expression that must evaluate to `true`.
+    Eval(String),
+}
+
+impl BrowserAction {
+    /// The key that names it in `actions` and in results.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BrowserAction::Goto(_) => "goto",
+            BrowserAction::Click(_) => "click",
+            BrowserAction::Fill { .. } => "fill",
+            BrowserAction::Select { .. } => "select",
+            BrowserAction::Press(_) => "press",
+            BrowserAction::WaitFor(_) => "wait_for",
+            BrowserAction::Eval(_) => "eval",
+        }
+    }
 }
 
 /// Alert severities, from most to least urgent. Serialized as

@@ -124,6 +124,13 @@ pub fn host_key(scenario: &Scenario, region: &str) -> String {
             let url = w.url.render(&scope).ok()?;
             url::Url::parse(&url).ok()?.host_str().map(str::to_string)
         }
+        Action::Browser(b) => b.actions.iter().find_map(|a| match a {
+            scenarios::model::BrowserAction::Goto(url) => {
+                let url = url.render(&scope).ok()?;
+                url::Url::parse(&url).ok()?.host_str().map(str::to_string)
+            }
+            _ => None,
+        }),
         Action::Dns(q) => Some(
             q.server
                 .map_or_else(|| "dns".to_string(), |s| s.ip().to_string()),

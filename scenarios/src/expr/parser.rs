@@ -8,7 +8,7 @@ use super::error::{ExprError, did_you_mean, one_of};
 use super::lexer::{Lexer, Tok, Token};
 use super::types::{self, Blame, TypeError};
 
-pub(super) const SUBJECTS: [&str; 15] = [
+pub(super) const SUBJECTS: [&str; 21] = [
     "status",
     "duration",
     "body",
@@ -24,6 +24,12 @@ pub(super) const SUBJECTS: [&str; 15] = [
     "message",
     "loss",
     "rtt",
+    "lcp",
+    "cls",
+    "ttfb",
+    "console_errors",
+    "text",
+    "url",
 ];
 pub(super) const FILTERS: [&str; 3] = ["count", "regex", "length"];
 /// Deeper JSONPaths are refused before parsing, whose recursion could
@@ -149,6 +155,12 @@ impl<'t> Parser<'t> {
             "message" => Subject::Message,
             "loss" => Subject::Loss,
             "rtt" => Subject::Rtt,
+            "lcp" => Subject::Lcp,
+            "cls" => Subject::Cls,
+            "ttfb" => Subject::Ttfb,
+            "console_errors" => Subject::ConsoleErrors,
+            "text" => Subject::Text,
+            "url" => Subject::Url,
             "header" => Subject::Header(self.name_arg("header", r#"header "Content-Type""#)?),
             "cookie" => Subject::Cookie(self.name_arg("cookie", r#"cookie "session""#)?),
             "jsonpath" => {

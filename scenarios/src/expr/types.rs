@@ -66,8 +66,12 @@ impl TypeError {
 
 pub(super) fn subject_type(subject: &Subject) -> Type {
     match subject {
-        Subject::Status | Subject::Redirects => Type::Number,
-        Subject::Duration | Subject::CertExpiry | Subject::Rtt => Type::Duration,
+        Subject::Status | Subject::Redirects | Subject::Cls | Subject::ConsoleErrors => {
+            Type::Number
+        }
+        Subject::Duration | Subject::CertExpiry | Subject::Rtt | Subject::Lcp | Subject::Ttfb => {
+            Type::Duration
+        }
         Subject::Loss => Type::Percent,
         Subject::Body
         | Subject::Header(_)
@@ -75,7 +79,9 @@ pub(super) fn subject_type(subject: &Subject) -> Type {
         | Subject::Regex(_)
         | Subject::TlsVersion
         | Subject::Rcode
-        | Subject::Message => Type::String,
+        | Subject::Message
+        | Subject::Text
+        | Subject::Url => Type::String,
         Subject::Answers => Type::List,
         Subject::JsonPath(_) => Type::Json,
     }

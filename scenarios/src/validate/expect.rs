@@ -86,6 +86,7 @@ fn subjects_of(kind: StepKind) -> &'static str {
         StepKind::Tls => "cert_expiry, tls_version, duration",
         StepKind::Websocket => "message, duration",
         StepKind::Icmp => "loss, rtt, duration",
+        StepKind::Browser => "status, text, url, console_errors, lcp, cls, ttfb, duration",
     }
 }
 

@@ -40,8 +40,8 @@ pub const DEFAULTS_KEYS: [&str; 7] = [
 ];
 
 /// Fields of the other kinds: every other step field is an http step's.
-const NOT_HTTP: [&str; 8] = [
-    "query", "type", "server", "address", "send", "host", "count", "interval",
+const NOT_HTTP: [&str; 9] = [
+    "query", "type", "server", "address", "send", "host", "count", "interval", "actions",
 ];
 const DNS_FIELDS: [&str; 8] = [
     "name", "kind", "query", "type", "server", "timeout", "expect", "capture",
@@ -54,6 +54,7 @@ const ICMP_FIELDS: [&str; 7] = [
 /// `count` of an icmp step when it sets none.
 pub const DEFAULT_ICMP_COUNT: u32 = 3;
 pub const DEFAULT_ICMP_INTERVAL: Duration = Duration::from_millis(200);
+const BROWSER_FIELDS: [&str; 6] = ["name", "kind", "actions", "timeout", "expect", "capture"];
 const WEBSOCKET_FIELDS: [&str; 8] = [
     "name", "kind", "url", "send", "headers", "tls", "timeout", "expect",
 ];
@@ -206,6 +207,9 @@ fn one(
             websocket(ctx, span, raw, env, scope, attached).map(Action::Websocket)
         }
         StepKind::Icmp => icmp(ctx, span, raw, scope).map(Action::Icmp),
+        StepKind::Browser => {
+            super::browser::journey(ctx, span, raw, env, scope).map(Action::Browser)
+        }
     };
     Some(Step {
         name: name?,
@@ -241,7 +245,7 @@ fn step_name(ctx: &mut Ctx<'_>, span: Range<usize>, raw: &RawStep) -> Option<Str
 }
 
 /// The first line of a step's table, where "this step" messages point.
-fn header_span(src: &str, span: Range<usize>) -> Range<usize> {
+pub(super) fn header_span(src: &str, span: Range<usize>) -> Range<usize> {
     let text = src.get(span.clone()).unwrap_or("");
     let end = text.find('\n').unwrap_or(text.len());
     span.start..span.start + end
@@ -251,7 +255,7 @@ fn step_kind(ctx: &mut Ctx<'_>, raw: &RawStep) -> Option<StepKind> {
     let Some(k) = &raw.kind else {
         return Some(StepKind::Http);
     };
-    let kinds = ["http", "dns", "tcp", "tls", "websocket", "icmp"];
+    let kinds = ["http", "dns", "tcp", "tls", "websocket", "icmp", "browser"];
     match k.get_ref().as_str() {
         "http" => Some(StepKind::Http),
         "dns" => Some(StepKind::Dns),
@@ -259,12 +263,13 @@ fn step_kind(ctx: &mut Ctx<'_>, raw: &RawStep) -> Option<StepKind> {
         "tls" => Some(StepKind::Tls),
         "websocket" => Some(StepKind::Websocket),
         "icmp" => Some(StepKind::Icmp),
+        "browser" => Some(StepKind::Browser),
         other => {
             ctx.push(
                 Diagnostic::new(
                     format!("unknown step kind `{other}`"),
                     k.span(),
-                    "expected `http`, `dns`, `tcp`, `tls`, `websocket` or `icmp`",
+                    "expected `http`, `dns`, `tcp`, `tls`, `websocket`, `icmp` or `browser`",
                 )
                 .with_help_opt(suggest::did_you_mean(other, kinds)),
             );
@@ -311,6 +316,7 @@ fn present(raw: &RawStep) -> Vec<(&'static str, Range<usize>)> {
         ("host", raw.host.as_ref().map(Spanned::span)),
         ("count", raw.count.as_ref().map(Spanned::span)),
         ("interval", raw.interval.as_ref().map(Spanned::span)),
+        ("actions", raw.actions.as_ref().map(Spanned::span)),
         ("expect", raw.expect.as_ref().map(Spanned::span)),
         ("capture", raw.capture.as_ref().map(Spanned::span)),
     ];
@@ -349,6 +355,7 @@ fn fields_of(kind: StepKind) -> Vec<&'static str> {
         StepKind::Tls => TLS_FIELDS.to_vec(),
         StepKind::Websocket => WEBSOCKET_FIELDS.to_vec(),
         StepKind::Icmp => ICMP_FIELDS.to_vec(),
+        StepKind::Browser => BROWSER_FIELDS.to_vec(),
     }
 }
 
@@ -363,6 +370,7 @@ fn allowed_fields(ctx: &mut Ctx<'_>, raw: &RawStep, kind: StepKind) {
                 StepKind::Tls,
                 StepKind::Websocket,
                 StepKind::Icmp,
+                StepKind::Browser,
             ]
             .into_iter()
             .filter(|k| fields_of(*k).contains(&field))
@@ -572,7 +580,7 @@ fn method_and_target<'r>(
     }
 }
 
-fn url(
+pub(super) fn url(
     ctx: &mut Ctx<'_>,
     target: &Spanned<String>,
     env: &Env<'_>,

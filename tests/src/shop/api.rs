@@ -1,5 +1,5 @@
-//! The shop's routes: home, health, login, products, cart, checkout, and
-//! the `/_faults` control endpoint.
+//! The shop's routes: home, health, login, products, cart, checkout, the
+//! JavaScript app (`/app`), and the `/_faults` control endpoint.
 
 use std::sync::{Arc, Mutex};
 
@@ -84,6 +84,10 @@ async fn route(shop: &Shop, req: Request<Incoming>, region: Option<&str>) -> Ans
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/") => html(HOME),
+        (&Method::GET, "/app") => html(super::app::APP),
+        (&Method::GET, "/app/stalled") => html(super::app::STALLED),
+        // Never answered: the stalled page's `load` event never comes.
+        (&Method::GET, "/app/never.js") => std::future::pending().await,
         (&Method::GET, "/healthz") => json_answer(StatusCode::OK, &json!({"status": "ok"})),
         (&Method::POST, "/api/login") => login(shop, req).await,
         (&Method::GET, "/api/products") => products(shop, &req),
