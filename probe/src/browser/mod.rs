@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chromiumoxide::Browser;
+use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::target::{
     CreateBrowserContextParams, CreateTargetParams,
 };
@@ -82,12 +83,12 @@ impl Browsers {
     ///
     /// # Errors
     /// A message saying why no browser could be had.
-    pub async fn open(&self) -> Result<PageSession, String> {
+    pub async fn open(self: &Arc<Self>) -> Result<PageSession, String> {
         let mut live = self.live.lock().await;
-        if live.as_ref().is_some_and(|l| l.handler.is_finished()) {
-            if let Some(dead) = live.take() {
-                dead.stop().await;
-            }
+        if live.as_ref().is_some_and(|l| l.handler.is_finished())
+            && let Some(dead) = live.take()
+        {
+            dead.stop().await;
         }
         if live.is_none() {
             *live = Some(self.start().await?);
@@ -120,12 +121,17 @@ impl Browsers {
                 ));
             }
         };
-        PageSession::new(page, context).await
+        PageSession::new(page, context, Arc::clone(self)).await
     }
 
     /// Disposes a run's context (and its page).
     pub async fn close(&self, session: PageSession) {
-        let context = session.close().await;
+        if let Some(context) = session.close().await {
+            self.dispose(context).await;
+        }
+    }
+
+    pub(super) async fn dispose(&self, context: BrowserContextId) {
         let live = self.live.lock().await;
         if let Some(l) = live.as_ref() {
             let _ =

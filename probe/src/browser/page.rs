@@ -66,7 +66,10 @@ impl std::fmt::Display for ActionError {
 /// The page of one run, in its own browser context.
 pub struct PageSession {
     page: Page,
-    context: BrowserContextId,
+    /// Taken when the session is closed; a session dropped with it (a run
+    /// cancelled at shutdown) still has its context disposed.
+    context: Option<BrowserContextId>,
+    owner: Arc<super::Browsers>,
     console_errors: Arc<AtomicU32>,
     listeners: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -87,7 +90,11 @@ pub struct PageState {
 }
 
 impl PageSession {
-    pub(super) async fn new(page: Page, context: BrowserContextId) -> Result<Self, String> {
+    pub(super) async fn new(
+        page: Page,
+        context: BrowserContextId,
+        owner: Arc<super::Browsers>,
+    ) -> Result<Self, String> {
         page.evaluate_on_new_document(VITALS_SCRIPT)
             .await
             .map_err(|e| format!("cannot prepare the page: {e}"))?;
@@ -117,7 +124,8 @@ impl PageSession {
         }));
         Ok(Self {
             page,
-            context,
+            context: Some(context),
+            owner,
             console_errors,
             listeners,
         })
@@ -288,12 +296,12 @@ impl PageSession {
     }
 
     /// Closes the page; the context is disposed by the browser's owner.
-    pub(super) async fn close(self) -> BrowserContextId {
+    pub(super) async fn close(mut self) -> Option<BrowserContextId> {
         for l in &self.listeners {
             l.abort();
         }
-        let _ = tokio::time::timeout(super::CLOSE_GRACE, self.page.close()).await;
-        self.context
+        let _ = tokio::time::timeout(super::CLOSE_GRACE, self.page.clone().close()).await;
+        self.context.take()
     }
 
     async fn find(&self, selector: &str) -> Result<chromiumoxide::Element, ActionError> {
@@ -310,6 +318,20 @@ impl PageSession {
             .await
             .map_err(|e| ActionError(format!("{e}")))?;
         Ok(result.value().cloned().unwrap_or(Json::Null))
+    }
+}
+
+impl Drop for PageSession {
+    fn drop(&mut self) {
+        for l in &self.listeners {
+            l.abort();
+        }
+        if let Some(context) = self.context.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let owner = Arc::clone(&self.owner);
+            runtime.spawn(async move { owner.dispose(context).await });
+        }
     }
 }
 

@@ -370,6 +370,8 @@ impl InProcessAgent {
             target_guard: false,
             allow_target: vec!["127.0.0.0/8".parse().expect("cidr")],
             evidence_bytes: scenarios::wire::EVIDENCE_BODY_BYTES,
+            browser: None,
+            browser_path: None,
         };
         let mut runner = probe::cli::runner(&net, true).expect("runner");
         runner.probe = "p-test".into();
