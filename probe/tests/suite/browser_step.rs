@@ -354,3 +354,86 @@ fn forms(secret: &str) -> Vec<(&'static str, String)> {
     }
     forms
 }
+
+#[tokio::test]
+async fn a_running_chromium_is_driven_through_its_devtools_url() {
+    if !isolated("a_running_chromium_is_driven_through_its_devtools_url") {
+        return;
+    }
+    let (shop, _dir) = start_shop("demo").await;
+    let profile = tempfile::tempdir().expect("tempdir");
+    // As a sidecar would run it.
+    let chromium = sonde_tests::Spawn::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--no-first-run",
+            "--disable-gpu",
+        ])
+        .arg("--remote-debugging-port=0")
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("about:blank")
+        .start()
+        .expect("chromium starts");
+    let url = sonde_tests::fleet::eventually("DevTools URL", Duration::from_secs(20), || {
+        let stderr = chromium.stderr();
+        async move {
+            stderr
+                .lines()
+                .find_map(|l| {
+                    l.split_once("listening on ")
+                        .map(|(_, u)| u.trim().to_string())
+                })
+                .filter(|u| u.starts_with("ws://"))
+        }
+    })
+    .await;
+    let text = browser_step(
+        &shop.http_url(""),
+        "20s",
+        BUY,
+        r##"['text contains "Thank you"']"##,
+    );
+    let (step, _) = probe_run_step(
+        text,
+        &["--browser", &url],
+        &[("SONDE_SECRET_SHOP_PASSWORD", "demo")],
+    )
+    .await;
+    assert_eq!(step["status"], "passed", "{step:#}");
+    // The probe let go of the browser it did not start.
+    assert!(
+        chromium
+            .pid()
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    );
+    let _ = shop;
+}
+
+#[tokio::test]
+async fn keys_move_the_focus_and_a_missing_element_fails_the_action_that_needed_it() {
+    if !isolated("keys_move_the_focus_and_a_missing_element_fails_the_action_that_needed_it") {
+        return;
+    }
+    let (shop, _dir) = start_shop("demo").await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = shop.http_url("");
+    let tab = r##"[
+      { goto = "/app" },
+      { fill = { selector = "#user", value = "alice" } },
+      { press = "Tab" },
+      { eval = "document.activeElement.id === 'password'" },
+    ]"##;
+    let (step, _) = run_in(tmp.path(), browser_step(&base, "20s", tab, "[]"), &[]).await;
+    assert_eq!(step["status"], "passed", "{step:#}");
+
+    let missing = r##"[{ goto = "/app" }, { click = "#checkout" }, { wait_for = "#buy" }]"##;
+    let (step, _) = run_in(tmp.path(), browser_step(&base, "20s", missing, "[]"), &[]).await;
+    assert_eq!(step["error"]["kind"], "browser", "{step:#}");
+    assert_eq!(
+        step["error"]["message"],
+        "action 2 (`click`): no element matches `#checkout`"
+    );
+    assert_eq!(step["browser"]["actions"].as_array().map(Vec::len), Some(2));
+    let _ = shop;
+}
