@@ -78,6 +78,17 @@ pub async fn run(
     let mut error = None;
     for (index, (action, ready)) in journey.actions.iter().zip(&actions).enumerate() {
         let began = Instant::now();
+        if let Ready::Goto(url) = ready
+            && let Err(f) = guard(state, url).await
+        {
+            timings.push(ActionTiming {
+                action: action.name().into(),
+                duration_ms: ms(began.elapsed()),
+            });
+            let which = format!("action {} (`{}`)", index + 1, action.name());
+            error = Some((f.kind, format!("{which}: {}", f.message)));
+            break;
+        }
         let outcome = tokio::time::timeout_at(deadline, perform(page, ready)).await;
         timings.push(ActionTiming {
             action: action.name().into(),
@@ -160,6 +171,20 @@ fn render(state: &RunState<'_>, journey: &BrowserJourney) -> Result<Vec<Ready>, 
             })
         })
         .collect()
+}
+
+/// The target guard on the host a `goto` loads.
+async fn guard(state: &RunState<'_>, url: &Shown<String>) -> Result<(), crate::net::NetFailure> {
+    let host = url::Url::parse(&url.sent)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()));
+    match host {
+        Some(host) => state.runner.net.guard_page(&host).await,
+        None => Err(crate::net::NetFailure::new(
+            wire::ErrorKind::InvalidRequest,
+            format!("invalid URL `{}`", url.shown),
+        )),
+    }
 }
 
 async fn perform(page: &PageSession, action: &Ready) -> Result<(), ActionError> {

@@ -411,8 +411,8 @@ async fn a_running_chromium_is_driven_through_its_devtools_url() {
 }
 
 #[tokio::test]
-async fn keys_move_the_focus_and_a_missing_element_fails_the_action_that_needed_it() {
-    if !isolated("keys_move_the_focus_and_a_missing_element_fails_the_action_that_needed_it") {
+async fn keys_move_focus_a_missing_element_fails_its_action_and_the_guard_judges_goto() {
+    if !isolated("keys_move_focus_a_missing_element_fails_its_action_and_the_guard_judges_goto") {
         return;
     }
     let (shop, _dir) = start_shop("demo").await;
@@ -435,5 +435,19 @@ async fn keys_move_the_focus_and_a_missing_element_fails_the_action_that_needed_
         "action 2 (`click`): no element matches `#checkout`"
     );
     assert_eq!(step["browser"]["actions"].as_array().map(Vec::len), Some(2));
+
+    // With the target guard on, loopback is refused before the page loads.
+    let goto = r##"[{ goto = "/app" }]"##;
+    let text = browser_step(&base, "20s", goto, "[]");
+    let tmp_text = tmp.path().to_str().expect("utf-8 path");
+    let args = ["--browser-path", CHROMIUM, "--allow-target", "10.0.0.0/8"];
+    let (step, _) = probe_run_step(text, &args, &[("TMPDIR", tmp_text)]).await;
+    assert_eq!(step["error"]["kind"], "target_refused", "{step:#}");
+    assert!(
+        step["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("127.0.0.1")),
+        "{step:#}"
+    );
     let _ = shop;
 }
