@@ -451,3 +451,54 @@ async fn keys_move_focus_a_missing_element_fails_its_action_and_the_guard_judges
     );
     let _ = shop;
 }
+
+#[tokio::test]
+async fn the_agent_keeps_one_chromium_for_its_runs_and_stops_it_when_it_stops() {
+    use crate::agent_support::{FakeScheduler, InProcessAgent, plan, planned};
+    if !isolated("the_agent_keeps_one_chromium_for_its_runs_and_stops_it_when_it_stops") {
+        return;
+    }
+    let (shop, _dir) = start_shop("demo").await;
+    let scheduler = FakeScheduler::start().await;
+    let source = format!(
+        "name = \"app\"\ninterval = \"1s\"\n[[steps]]\nname = \"app\"\nkind = \"browser\"\n\
+         actions = [{{ goto = \"{}\" }}, {{ wait_for = \"#login\" }}]\nexpect = ['status == 200']\n",
+        shop.http_url("/app")
+    );
+    scheduler.set_plan(plan(1, vec![planned("app", &source)]));
+    let spool = tempfile::tempdir().expect("tempdir");
+    let agent = InProcessAgent::start_browsing(
+        vec![scheduler.url()],
+        spool.path(),
+        Duration::from_secs(10),
+        Some(PathBuf::from(CHROMIUM)),
+    )
+    .await;
+    // This process's Chromium has its profile named after this process.
+    let profile = std::env::temp_dir().join(format!("sonde-browser-{}", std::process::id()));
+    scheduler
+        .wait_until("three passed browser runs", Duration::from_secs(60), |s| {
+            s.stored()
+                .values()
+                .filter(|r| r.outcome == scenarios::wire::Outcome::Success)
+                .count()
+                >= 3
+        })
+        .await;
+    let browsers = |p: &Path| {
+        processes_mentioning(p)
+            .into_iter()
+            .filter(|c| !c.contains("--type="))
+            .count()
+    };
+    assert_eq!(browsers(&profile), 1, "one Chromium for every run");
+    agent.stop(Duration::from_secs(20)).await;
+    sonde_tests::fleet::eventually(
+        "Chromium processes gone",
+        Duration::from_secs(10),
+        || async { processes_mentioning(&profile).is_empty().then_some(()) },
+    )
+    .await;
+    assert!(!profile.exists(), "profile left: {}", profile.display());
+    let _ = shop;
+}
