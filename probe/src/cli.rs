@@ -401,17 +401,51 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    let all_passed = match runner.browser.clone() {
+        // A started Chromium must not outlive an interrupted run.
+        Some(browser) => tokio::select! {
+            passed = run_files(&runner, &files, args.format) => passed,
+            signal = interrupted() => {
+                browser.shutdown().await;
+                eprintln!("stopped by {signal}");
+                return ExitCode::from(130);
+            }
+        },
+        None => run_files(&runner, &files, args.format).await,
+    };
+    if let Some(browser) = &runner.browser {
+        browser.shutdown().await;
+    }
+    if let Some(traces) = &runner.traces {
+        let left = traces.flush(TRACE_FLUSH).await;
+        if left > 0 {
+            eprintln!(
+                "warning: {left} trace spans not exported: the OTLP collector did not take them within {}s",
+                TRACE_FLUSH.as_secs()
+            );
+        }
+    }
+    if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Runs every file (each scenario's retries too), printing each attempt in
+/// `format`; whether every scenario's last attempt passed.
+async fn run_files(runner: &Runner, files: &[scenarios::ScenarioFile], format: Format) -> bool {
     let mut all_passed = true;
     let mut stdout = std::io::stdout().lock();
     // The CI formats are one document over every scenario: each scenario's
     // last attempt, the one that decides the exit code.
     let mut last_attempts = Vec::new();
-    for file in &files {
+    for file in files {
         let mut trigger = RunTrigger::now();
         // Every attempt is printed; the last one decides the exit code.
         let last = loop {
             let result = runner.run(&file.scenario, trigger).await;
-            let printed = match args.format {
+            let printed = match format {
                 Format::Json => serde_json::to_string(&result)
                     .map(|line| line + "\n")
                     .unwrap_or_default(),
@@ -429,29 +463,26 @@ async fn run(args: RunArgs) -> ExitCode {
         all_passed &= last.outcome.is_success();
         last_attempts.push(last);
     }
-    let document = match args.format {
+    let document = match format {
         Format::Junit => crate::report::junit::junit(&last_attempts),
         Format::Tap => crate::report::tap::tap(&last_attempts),
         Format::Text | Format::Json => String::new(),
     };
     let _ = stdout.write_all(document.as_bytes());
     let _ = stdout.flush();
-    if let Some(browser) = &runner.browser {
-        browser.shutdown().await;
-    }
-    if let Some(traces) = &runner.traces {
-        let left = traces.flush(TRACE_FLUSH).await;
-        if left > 0 {
-            eprintln!(
-                "warning: {left} trace spans not exported: the OTLP collector did not take them within {}s",
-                TRACE_FLUSH.as_secs()
-            );
-        }
-    }
-    if all_passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    all_passed
+}
+
+/// The first SIGINT or SIGTERM, by name.
+async fn interrupted() -> &'static str {
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
     }
 }
 

@@ -502,3 +502,48 @@ async fn the_agent_keeps_one_chromium_for_its_runs_and_stops_it_when_it_stops() 
     assert!(!profile.exists(), "profile left: {}", profile.display());
     let _ = shop;
 }
+
+#[tokio::test]
+async fn an_interrupted_probe_run_stops_its_chromium() {
+    if !isolated("an_interrupted_probe_run_stops_its_chromium") {
+        return;
+    }
+    let (shop, _dir) = start_shop("demo").await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let files = tempfile::tempdir().expect("tempdir");
+    let file = files.path().join("stalled.toml");
+    let text = browser_step(
+        &shop.http_url(""),
+        "25s",
+        r##"[{ goto = "/app/stalled" }]"##,
+        "[]",
+    );
+    std::fs::write(&file, text).expect("write");
+    let mut probe = sonde_tests::Spawn::new(env!("CARGO_BIN_EXE_probe"))
+        .args(["run", "--browser-path", CHROMIUM])
+        .arg(&file)
+        .env("TMPDIR", tmp.path())
+        .start()
+        .expect("probe starts");
+    // A page's renderer: Chromium is up and loading the stalled page.
+    sonde_tests::fleet::eventually("a page renderer", Duration::from_secs(20), || async {
+        processes_mentioning(tmp.path())
+            .iter()
+            .any(|c| c.contains("--type=renderer") && !c.contains("--top-chrome-webui"))
+            .then_some(())
+    })
+    .await;
+    let pid = probe.pid().expect("running").to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(sent.is_ok_and(|s| s.success()));
+    let status = probe.wait(Duration::from_secs(15)).await.expect("exits");
+    assert_eq!(status.code(), Some(130), "{}", probe.stderr());
+    assert!(probe.stderr().contains("stopped by SIGTERM"));
+    sonde_tests::fleet::eventually(
+        "Chromium processes gone",
+        Duration::from_secs(10),
+        || async { processes_mentioning(tmp.path()).is_empty().then_some(()) },
+    )
+    .await;
+    let _ = shop;
+}
