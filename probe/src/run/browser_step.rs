@@ -78,18 +78,15 @@ pub async fn run(
     let mut error = None;
     for (index, (action, ready)) in journey.actions.iter().zip(&actions).enumerate() {
         let began = Instant::now();
-        if let Ready::Goto(url) = ready
-            && let Err(f) = guard(state, url).await
-        {
-            timings.push(ActionTiming {
-                action: action.name().into(),
-                duration_ms: ms(began.elapsed()),
-            });
-            let which = format!("action {} (`{}`)", index + 1, action.name());
-            error = Some((f.kind, format!("{which}: {}", f.message)));
-            break;
-        }
-        let outcome = tokio::time::timeout_at(deadline, perform(page, ready)).await;
+        let outcome = tokio::time::timeout_at(deadline, async {
+            if let Ready::Goto(url) = ready {
+                guard(state, url).await.map_err(|f| (f.kind, f.message))?;
+            }
+            perform(page, ready)
+                .await
+                .map_err(|e| (wire::ErrorKind::Browser, e.0))
+        })
+        .await;
         timings.push(ActionTiming {
             action: action.name().into(),
             duration_ms: ms(began.elapsed()),
@@ -97,8 +94,8 @@ pub async fn run(
         let which = format!("action {} (`{}`)", index + 1, action.name());
         match outcome {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                error = Some((wire::ErrorKind::Browser, format!("{which}: {e}")));
+            Ok(Err((kind, message))) => {
+                error = Some((kind, format!("{which}: {message}")));
                 break;
             }
             Err(_) => {
