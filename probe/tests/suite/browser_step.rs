@@ -110,9 +110,12 @@ async fn the_journey_through_the_javascript_page_passes_with_a_time_per_action()
         BUY,
         r##"['text contains "Thank you"', 'status == 200', 'console_errors == 0', 'url contains "/app"', 'ttfb < 5s']"##,
     );
+    // The order id, taken from the page for later steps.
+    let text = text + "capture = { order = 'text regex \"Order (ord-[0-9]+)\"' }\n";
     let (step, _) = run_in(tmp.path(), text, &[("SONDE_SECRET_SHOP_PASSWORD", "demo")]).await;
     assert_eq!(step["status"], "passed", "{step:#}");
     assert_eq!(step["kind"], "browser");
+    assert_eq!(step["captures"], serde_json::json!(["order"]), "{step:#}");
     assert_eq!(step["browser"]["status"], 200, "{step:#}");
     let actions = step["browser"]["actions"].as_array().expect("actions");
     let names: Vec<&str> = actions
