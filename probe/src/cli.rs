@@ -96,6 +96,19 @@ pub struct NetArgs {
         default_value_t = scenarios::wire::EVIDENCE_BODY_BYTES
     )]
     pub evidence_bytes: usize,
+    /// DevTools endpoint (`ws://HOST:PORT/devtools/browser/…`) of a running
+    /// headless Chromium for `browser` steps.
+    #[arg(
+        long,
+        env = "SONDE_PROBE_BROWSER",
+        value_name = "ws://…",
+        conflicts_with = "browser_path"
+    )]
+    pub browser: Option<String>,
+    /// Chromium binary to start (once, on the first browser step) for
+    /// `browser` steps, e.g. /usr/bin/chromium.
+    #[arg(long, env = "SONDE_PROBE_BROWSER_PATH", value_name = "PATH")]
+    pub browser_path: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -320,6 +333,7 @@ pub fn runner(args: &NetArgs, guard_default: bool) -> Result<Runner, String> {
         user_agent: crate::run::USER_AGENT.to_string(),
     };
     let net = Net::new(config).map_err(|e| format!("cannot set up the network: {e}"))?;
+    let browser = browser_source(args)?.map(crate::browser::Browsers::new);
     Ok(Runner {
         net: Arc::new(net),
         secrets: Arc::new(secrets),
@@ -327,7 +341,32 @@ pub fn runner(args: &NetArgs, guard_default: bool) -> Result<Runner, String> {
         probe: hostname(),
         evidence_bytes: args.evidence_bytes,
         traces: None,
+        browser,
     })
+}
+
+/// `--browser` or `--browser-path`, checked before anything runs.
+fn browser_source(args: &NetArgs) -> Result<Option<crate::browser::BrowserSource>, String> {
+    use crate::browser::BrowserSource;
+    if let Some(url) = &args.browser {
+        let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "ws" | "wss"));
+        if !ok {
+            return Err(format!(
+                "--browser `{url}`: expected a DevTools URL such as ws://127.0.0.1:9222/devtools/browser/…"
+            ));
+        }
+        return Ok(Some(BrowserSource::Connect(url.clone())));
+    }
+    let Some(path) = &args.browser_path else {
+        return Ok(None);
+    };
+    if !path.is_file() {
+        return Err(format!(
+            "--browser-path `{}`: no such file (expected a Chromium binary)",
+            path.display()
+        ));
+    }
+    Ok(Some(BrowserSource::Launch(path.clone())))
 }
 
 /// The host name, `{{probe}}` under `probe run`.
@@ -363,17 +402,51 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     runner.net.warm_up(files.iter().map(|f| &f.scenario)).await;
+    let all_passed = match runner.browser.clone() {
+        // A started Chromium must not outlive an interrupted run.
+        Some(browser) => tokio::select! {
+            passed = run_files(&runner, &files, args.format) => passed,
+            signal = interrupted() => {
+                browser.shutdown().await;
+                eprintln!("stopped by {signal}");
+                return ExitCode::from(130);
+            }
+        },
+        None => run_files(&runner, &files, args.format).await,
+    };
+    if let Some(browser) = &runner.browser {
+        browser.shutdown().await;
+    }
+    if let Some(traces) = &runner.traces {
+        let left = traces.flush(TRACE_FLUSH).await;
+        if left > 0 {
+            eprintln!(
+                "warning: {left} trace spans not exported: the OTLP collector did not take them within {}s",
+                TRACE_FLUSH.as_secs()
+            );
+        }
+    }
+    if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Runs every file (each scenario's retries too), printing each attempt in
+/// `format`; whether every scenario's last attempt passed.
+async fn run_files(runner: &Runner, files: &[scenarios::ScenarioFile], format: Format) -> bool {
     let mut all_passed = true;
     let mut stdout = std::io::stdout().lock();
     // The CI formats are one document over every scenario: each scenario's
     // last attempt, the one that decides the exit code.
     let mut last_attempts = Vec::new();
-    for file in &files {
+    for file in files {
         let mut trigger = RunTrigger::now();
         // Every attempt is printed; the last one decides the exit code.
         let last = loop {
             let result = runner.run(&file.scenario, trigger).await;
-            let printed = match args.format {
+            let printed = match format {
                 Format::Json => serde_json::to_string(&result)
                     .map(|line| line + "\n")
                     .unwrap_or_default(),
@@ -391,26 +464,26 @@ async fn run(args: RunArgs) -> ExitCode {
         all_passed &= last.outcome.is_success();
         last_attempts.push(last);
     }
-    let document = match args.format {
+    let document = match format {
         Format::Junit => crate::report::junit::junit(&last_attempts),
         Format::Tap => crate::report::tap::tap(&last_attempts),
         Format::Text | Format::Json => String::new(),
     };
     let _ = stdout.write_all(document.as_bytes());
     let _ = stdout.flush();
-    if let Some(traces) = &runner.traces {
-        let left = traces.flush(TRACE_FLUSH).await;
-        if left > 0 {
-            eprintln!(
-                "warning: {left} trace spans not exported: the OTLP collector did not take them within {}s",
-                TRACE_FLUSH.as_secs()
-            );
-        }
-    }
-    if all_passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    all_passed
+}
+
+/// The first SIGINT or SIGTERM, by name.
+async fn interrupted() -> &'static str {
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
     }
 }
 

@@ -3,6 +3,8 @@
 //! Module map:
 //! - [`agent`]: `probe agent`, following the scheduler's plan: timer,
 //!   durable result spool, delivery, `/metrics`.
+//! - [`browser`]: the headless Chromium of `browser` steps, one per
+//!   probe, a context per run.
 //! - `bench`: `probe bench`, in-process throughput for `bench/`.
 //! - `cli`: the `probe` command line (`run`, `validate`, `bench`, …).
 //! - `fleet_run`: `probe run --fleet`, a scenario file run once from every
@@ -17,6 +19,7 @@
 
 pub mod agent;
 pub mod bench;
+pub mod browser;
 pub mod cli;
 pub mod fleet_run;
 pub mod import;

@@ -80,6 +80,8 @@ pub enum StepKind {
     Icmp,
     /// A gRPC health check (`grpc.health.v1.Health/Check`): `status`.
     Grpc,
+    /// Actions in a headless Chromium page: `goto`, `fill`, `click`, `wait_for`…
+    Browser,
 }
 
 impl std::fmt::Display for StepKind {
@@ -98,6 +100,7 @@ impl StepKind {
             StepKind::Websocket => "websocket",
             StepKind::Icmp => "icmp",
             StepKind::Grpc => "grpc",
+            StepKind::Browser => "browser",
         }
     }
 }
@@ -124,6 +127,7 @@ impl Step {
             Action::Websocket(_) => StepKind::Websocket,
             Action::Icmp(_) => StepKind::Icmp,
             Action::Grpc(_) => StepKind::Grpc,
+            Action::Browser(_) => StepKind::Browser,
         }
     }
 }
@@ -138,6 +142,7 @@ pub enum Action {
     Websocket(WebSocketExchange),
     Icmp(IcmpEcho),
     Grpc(GrpcHealthCheck),
+    Browser(BrowserJourney),
 }
 
 /// A named value taken from a step's response.
@@ -357,6 +362,51 @@ pub struct GrpcHealthCheck {
     pub headers: Vec<(String, Template)>,
     /// For `https://`.
     pub tls: TlsOptions,
+}
+
+/// A `browser` step: actions run in order in one fresh browser context.
+#[derive(Debug, Clone)]
+pub struct BrowserJourney {
+    pub actions: Vec<BrowserAction>,
+}
+
+/// One thing done in the page. Selectors are CSS selectors.
+#[derive(Debug, Clone)]
+pub enum BrowserAction {
+    /// Load a URL (a path joined to `base_url`) and wait for it to load.
+    Goto(Template),
+    Click(Template),
+    /// Type `value` into the field, replacing what it held.
+    Fill {
+        selector: Template,
+        value: Template,
+    },
+    /// Choose the `<option>` of that value in a `<select>`.
+    Select {
+        selector: Template,
+        value: Template,
+    },
+    /// Press a key (`Enter`, `Tab`, `a`…) in the focused element.
+    Press(Template),
+    /// Until the page shows `text=…` or has an element matching a selector.
+    WaitFor(Template),
+    /// A JavaScript expression that must evaluate to `true`.
+    Eval(String),
+}
+
+impl BrowserAction {
+    /// The key that names it in `actions` and in results.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BrowserAction::Goto(_) => "goto",
+            BrowserAction::Click(_) => "click",
+            BrowserAction::Fill { .. } => "fill",
+            BrowserAction::Select { .. } => "select",
+            BrowserAction::Press(_) => "press",
+            BrowserAction::WaitFor(_) => "wait_for",
+            BrowserAction::Eval(_) => "eval",
+        }
+    }
 }
 
 /// Alert severities, from most to least urgent. Serialized as

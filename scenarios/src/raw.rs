@@ -102,12 +102,35 @@ pub struct RawStep {
     pub count: Option<Spanned<i64>>,
     pub interval: Option<Spanned<String>>,
     pub service: Option<Spanned<String>>,
+    pub actions: Option<Spanned<Vec<Spanned<RawBrowserAction>>>>,
     pub expect: Option<Spanned<Vec<Spanned<String>>>>,
     pub capture: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
+/// One entry of a browser step's `actions`: exactly one key is set, which
+/// validation checks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBrowserAction {
+    pub goto: Option<Spanned<String>>,
+    pub click: Option<Spanned<String>>,
+    pub fill: Option<Spanned<RawFieldValue>>,
+    pub select: Option<Spanned<RawFieldValue>>,
+    pub press: Option<Spanned<String>>,
+    pub wait_for: Option<Spanned<String>>,
+    pub eval: Option<Spanned<String>>,
+}
+
+/// `{ selector = "#user", value = "…" }` of `fill` and `select`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFieldValue {
+    pub selector: Spanned<String>,
+    pub value: Spanned<String>,
+}
+
 /// Keys a step may have, for suggestions.
-pub const STEP_KEYS: [&str; 33] = [
+pub const STEP_KEYS: [&str; 34] = [
     "name",
     "kind",
     "get",
@@ -139,6 +162,7 @@ pub const STEP_KEYS: [&str; 33] = [
     "count",
     "interval",
     "service",
+    "actions",
     "expect",
     "capture",
 ];

@@ -119,6 +119,10 @@ pub fn host_key(scenario: &Scenario, region: &str) -> String {
         Action::Icmp(e) => Some(e.host.render(&scope).ok()?),
         Action::Websocket(w) => url_host(&w.url.render(&scope).ok()?),
         Action::Grpc(g) => url_host(&g.address.render(&scope).ok()?),
+        Action::Browser(b) => b.actions.iter().find_map(|a| match a {
+            scenarios::model::BrowserAction::Goto(url) => url_host(&url.render(&scope).ok()?),
+            _ => None,
+        }),
         Action::Dns(q) => Some(
             q.server
                 .map_or_else(|| "dns".to_string(), |s| s.ip().to_string()),

@@ -175,6 +175,7 @@ pub async fn serve(
 ) -> Result<(), AgentError> {
     let mut metrics = Metrics::new();
     let traces = runner.traces.clone();
+    let browser = runner.browser.clone();
     if let Some(traces) = &traces {
         metrics.count_trace_spans(traces.counts());
     }
@@ -269,6 +270,9 @@ pub async fn serve(
                 "Trace spans not exported at exit: the OTLP collector did not take them in time."
             );
         }
+    }
+    if let Some(browser) = &browser {
+        browser.shutdown().await;
     }
     stop_server.cancel();
     // A scraper's keep-alive connection must not hold the exit.

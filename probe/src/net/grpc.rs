@@ -29,6 +29,10 @@ use super::open::{Endpoint, Opened};
 use super::timings::PhaseTimings;
 use super::tls::Alpn;
 
+/// How long a call that failed on a transport error waits for its
+/// connection's own error, which names the cause.
+const CONNECTION_VERDICT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What a `grpc` step asks for, once rendered.
 #[derive(Debug, Clone, Copy)]
 pub struct GrpcCall<'a> {
@@ -119,10 +123,17 @@ async fn check(
                 Ok(answer) => Ok(answer),
                 // A connection that broke says why better than the call
                 // it took down ("channel closed").
-                Err(status) if connection.is_finished() => match (&mut connection).await {
-                    Ok(Err(broken)) => Err(CallError::Connection(broken)),
-                    _ => Err(CallError::Status(status)),
-                },
+                // A status made from a transport error (it has a source)
+                // can reach the call before its connection task has
+                // ended: give that task a moment to say why.
+                Err(status)
+                    if connection.is_finished() || std::error::Error::source(&status).is_some() =>
+                {
+                    match tokio::time::timeout(CONNECTION_VERDICT, &mut connection).await {
+                        Ok(Ok(Err(broken))) => Err(CallError::Connection(broken)),
+                        _ => Err(CallError::Status(status)),
+                    }
+                }
                 Err(status) => Err(CallError::Status(status)),
             }
         })

@@ -134,6 +134,27 @@ fn refused_range(ip: IpAddr) -> Option<(IpNet, &'static str)> {
     })
 }
 
+impl super::Net {
+    /// Whether the target guard lets a page be loaded from `host`, judged
+    /// on the addresses the probe resolves it to (`localhost` is loopback).
+    /// The browser connects on its own, so this is the guard's only say:
+    /// what the page loads or redirects to afterwards is not judged.
+    ///
+    /// # Errors
+    /// [`ErrorKind::TargetRefused`], or the lookup's failure.
+    pub async fn guard_page(&self, host: &str) -> Result<(), NetFailure> {
+        if !self.guard.enabled {
+            return Ok(());
+        }
+        let ips = if host.eq_ignore_ascii_case("localhost") {
+            vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]
+        } else {
+            self.resolve(host).await?.0
+        };
+        ips.into_iter().try_for_each(|ip| self.guard.check(ip))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! ends the run and the rest are reported as skipped. A failed assertion,
 //! a timeout or a refused connection is data in the result, never an `Err`.
 
+mod browser_step;
 mod checks;
 mod cookies;
 mod evidence;
@@ -49,6 +50,8 @@ pub struct Runner {
     pub evidence_bytes: usize,
     /// Where each run's trace goes (`--otlp-endpoint`), if anywhere.
     pub traces: Option<Arc<crate::otlp::TraceExport>>,
+    /// The browser of `browser` steps (`--browser`, `--browser-path`).
+    pub browser: Option<Arc<crate::browser::Browsers>>,
 }
 
 /// Why and when a run happens.
@@ -99,6 +102,8 @@ pub(crate) struct RunState<'a> {
     /// The step running now, by index, and the timings its spans need.
     pub step_index: usize,
     pub spans: RunSpans,
+    /// The page of this run's browser steps, in its own browser context.
+    pub browser_page: Option<crate::browser::PageSession>,
 }
 
 impl Runner {
@@ -124,6 +129,7 @@ impl Runner {
             tls_by_origin: HashMap::new(),
             step_index: 0,
             spans: RunSpans::default(),
+            browser_page: None,
         };
         let vars_error = render_vars(&mut state);
         let mut steps = Vec::with_capacity(scenario.steps.len());
@@ -148,6 +154,9 @@ impl Runner {
                 };
             }
             steps.push(result);
+        }
+        if let (Some(page), Some(browsers)) = (state.browser_page.take(), &self.browser) {
+            browsers.close(page).await;
         }
         let mut result = begun.result(
             scenario,
@@ -206,6 +215,7 @@ async fn run_step(state: &mut RunState<'_>, step: &Step) -> StepResult {
         scenarios::model::Action::Websocket(w) => {
             websocket_step::run(state, step, w, deadline).await
         }
+        scenarios::model::Action::Browser(b) => browser_step::run(state, step, b, deadline).await,
     };
     // A step with network phases lasts what they add up to: rendering
     // before them and checking after are the probe's time, not the

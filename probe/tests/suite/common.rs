@@ -28,6 +28,7 @@ pub fn runner(region: &str, secrets: &[(&str, &str)]) -> Runner {
         probe: "test-probe".to_string(),
         evidence_bytes: scenarios::wire::EVIDENCE_BODY_BYTES,
         traces: None,
+        browser: None,
     }
 }
 

@@ -25,6 +25,7 @@ mod agent_retry;
 mod agent_schedule;
 mod agent_shutdown;
 mod agent_spool;
+mod browser_step;
 mod ci_formats;
 mod cli;
 mod evidence;

@@ -57,6 +57,18 @@ pub enum Subject {
     /// `status` in `grpc` steps: the serving status answered, such as
     /// `"SERVING"`.
     ServingStatus,
+    /// A browser step's largest contentful paint, a duration.
+    Lcp,
+    /// A browser step's cumulative layout shift, a number.
+    Cls,
+    /// A browser step's time to first byte of the main document.
+    Ttfb,
+    /// Console errors and uncaught exceptions of a browser step's page.
+    ConsoleErrors,
+    /// The page's visible text at the end of a browser step.
+    Text,
+    /// The page's URL at the end of a browser step.
+    Url,
 }
 
 /// A step of a query after the subject.
@@ -185,21 +197,33 @@ impl Subject {
             Subject::Loss => "loss",
             Subject::Rtt => "rtt",
             Subject::ServingStatus => "status",
+            Subject::Lcp => "lcp",
+            Subject::Cls => "cls",
+            Subject::Ttfb => "ttfb",
+            Subject::ConsoleErrors => "console_errors",
+            Subject::Text => "text",
+            Subject::Url => "url",
         }
     }
 
     /// The step kinds whose results have this subject.
     pub fn kinds(&self) -> &'static [StepKind] {
-        use StepKind::{Dns, Grpc, Http, Icmp, Tcp, Tls, Websocket};
+        use StepKind::{Browser, Dns, Grpc, Http, Icmp, Tcp, Tls, Websocket};
         match self {
-            Subject::Duration => &[Http, Dns, Tcp, Tls, Websocket, Icmp, Grpc],
+            Subject::Duration => &[Http, Dns, Tcp, Tls, Websocket, Icmp, Grpc, Browser],
+            Subject::Status => &[Http, Browser],
             Subject::Message => &[Websocket],
             Subject::ServingStatus => &[Grpc],
+            Subject::Lcp
+            | Subject::Cls
+            | Subject::Ttfb
+            | Subject::ConsoleErrors
+            | Subject::Text
+            | Subject::Url => &[Browser],
             Subject::Loss | Subject::Rtt => &[Icmp],
             Subject::CertExpiry | Subject::TlsVersion => &[Http, Tls],
             Subject::Rcode | Subject::Answers => &[Dns],
-            Subject::Status
-            | Subject::Body
+            Subject::Body
             | Subject::Header(_)
             | Subject::Cookie(_)
             | Subject::JsonPath(_)
@@ -232,10 +256,19 @@ mod tests {
 
     #[test]
     fn subjects_by_step_kind() {
-        use StepKind::{Dns, Grpc, Http, Icmp, Tcp, Tls, Websocket};
-        let cases: [(&str, &[StepKind]); 15] = [
-            ("status", &[Http]),
-            ("duration", &[Http, Dns, Tcp, Tls, Websocket, Icmp, Grpc]),
+        use StepKind::{Browser, Dns, Grpc, Http, Icmp, Tcp, Tls, Websocket};
+        let cases: [(&str, &[StepKind]); 21] = [
+            ("status", &[Http, Browser]),
+            (
+                "duration",
+                &[Http, Dns, Tcp, Tls, Websocket, Icmp, Grpc, Browser],
+            ),
+            ("lcp", &[Browser]),
+            ("cls", &[Browser]),
+            ("ttfb", &[Browser]),
+            ("console_errors", &[Browser]),
+            ("text", &[Browser]),
+            ("url", &[Browser]),
             ("message", &[Websocket]),
             ("loss", &[Icmp]),
             ("rtt", &[Icmp]),
@@ -252,7 +285,7 @@ mod tests {
         ];
         for (text, kinds) in cases {
             let subject = parse_capture(text).expect(text).subject;
-            for kind in [Http, Dns, Tcp, Tls, Websocket, Icmp, Grpc] {
+            for kind in [Http, Dns, Tcp, Tls, Websocket, Icmp, Grpc, Browser] {
                 assert_eq!(
                     subject.available_in(kind),
                     kinds.contains(&kind),

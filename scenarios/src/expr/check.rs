@@ -136,6 +136,7 @@ mod tests {
         headers: Vec<(String, String)>,
         cookies: Vec<(String, String)>,
         answers: Vec<String>,
+        page: super::super::PageObservation,
     }
 
     impl Fixture {
@@ -150,6 +151,14 @@ mod tests {
                 headers: pairs(&[("Content-Type", "application/json"), ("X-Count", "42")]),
                 cookies: pairs(&[("sid", "s1")]),
                 answers: vec!["127.0.0.1".into(), "::1".into()],
+                page: super::super::PageObservation {
+                    lcp: Some(Duration::from_millis(640)),
+                    cls: Some(0.02),
+                    ttfb: Some(Duration::from_micros(8_500)),
+                    console_errors: 2,
+                    text: Some("Thank you for your order".into()),
+                    url: Some("http://127.0.0.1:9480/app".into()),
+                },
             }
         }
 
@@ -170,6 +179,7 @@ mod tests {
                 loss_percent: Some(33.333333333333336),
                 rtt: Some(Duration::from_micros(1500)),
                 serving_status: Some("NOT_SERVING"),
+                page: Some(&self.page),
             }
         }
     }
@@ -338,6 +348,22 @@ mod tests {
             ("loss < 50%", true, "< 50%", "33.333333333333336%"),
             ("loss == 0%", false, "0%", "33.333333333333336%"),
             ("rtt < 1ms", false, "< 1ms", "1.5ms"),
+            ("lcp < 2.5s", true, "< 2.5s", "640ms"),
+            ("ttfb < 5ms", false, "< 5ms", "8.5ms"),
+            ("cls < 0.1", true, "< 0.1", "0.02"),
+            ("console_errors == 0", false, "0", "2"),
+            (
+                r#"text contains "Thank you""#,
+                true,
+                r#"contains "Thank you""#,
+                r#""Thank you for your order""#,
+            ),
+            (
+                r#"url contains "/checkout""#,
+                false,
+                r#"contains "/checkout""#,
+                r#""http://127.0.0.1:9480/app""#,
+            ),
         ];
         for (text, passed, expected, actual) in cases {
             let want = AssertOutcome {

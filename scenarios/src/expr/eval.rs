@@ -36,6 +36,24 @@ pub struct Observation<'a> {
     pub loss_percent: Option<f64>,
     /// Mean round trip of the ICMP replies; `None` when none came back.
     pub rtt: Option<Duration>,
+    /// A browser page's web vitals and state at the end of the step.
+    pub page: Option<&'a PageObservation>,
+}
+
+/// What a browser step saw of its page once its actions ran.
+#[derive(Debug, Clone, Default)]
+pub struct PageObservation {
+    /// Largest contentful paint; `None` if the page painted no content.
+    pub lcp: Option<Duration>,
+    /// Cumulative layout shift.
+    pub cls: Option<f64>,
+    /// Time to the main document's first byte (Navigation Timing).
+    pub ttfb: Option<Duration>,
+    /// Console errors plus uncaught exceptions.
+    pub console_errors: u32,
+    /// `document.body.innerText`.
+    pub text: Option<String>,
+    pub url: Option<String>,
 }
 
 /// Why a query could not be evaluated; its text is the `actual` of a
@@ -156,6 +174,27 @@ fn subject(subject: &Subject, obs: &Observation) -> Result<Found, EvalError> {
         }
         Subject::Loss => found(obs.loss_percent.map(Json::from), "no ICMP echo sent"),
         Subject::Rtt => found(obs.rtt.map(|d| ms(duration_ms(d))), "no ICMP reply"),
+        Subject::Lcp => found(
+            obs.page.and_then(|p| p.lcp).map(|d| ms(duration_ms(d))),
+            "no largest contentful paint",
+        ),
+        Subject::Cls => found(
+            obs.page.and_then(|p| p.cls).map(Json::from),
+            "no layout shift data",
+        ),
+        Subject::Ttfb => found(
+            obs.page.and_then(|p| p.ttfb).map(|d| ms(duration_ms(d))),
+            "no navigation timing",
+        ),
+        Subject::ConsoleErrors => found(obs.page.map(|p| p.console_errors.into()), "no page"),
+        Subject::Text => found(
+            obs.page.and_then(|p| p.text.as_deref()).map(Json::from),
+            "no page text",
+        ),
+        Subject::Url => found(
+            obs.page.and_then(|p| p.url.as_deref()).map(Json::from),
+            "no page",
+        ),
     }
 }
 

@@ -26,7 +26,7 @@ mod types;
 pub use ast::{Assertion, Filter, JsonPathExpr, Pattern, Predicate, Query, Subject, Value};
 pub use check::AssertOutcome;
 pub use error::ExprError;
-pub use eval::{EvalError, Observation};
+pub use eval::{EvalError, Observation, PageObservation};
 pub use parser::{
     parse_assertion, parse_assertion_for, parse_capture, parse_capture_for, subject_range,
 };

@@ -9,7 +9,7 @@ use super::lexer::{Lexer, Tok, Token};
 use super::types::{self, Blame, TypeError};
 use crate::model::StepKind;
 
-pub(super) const SUBJECTS: [&str; 15] = [
+pub(super) const SUBJECTS: [&str; 21] = [
     "status",
     "duration",
     "body",
@@ -25,6 +25,12 @@ pub(super) const SUBJECTS: [&str; 15] = [
     "message",
     "loss",
     "rtt",
+    "lcp",
+    "cls",
+    "ttfb",
+    "console_errors",
+    "text",
+    "url",
 ];
 pub(super) const FILTERS: [&str; 3] = ["count", "regex", "length"];
 /// Deeper JSONPaths are refused before parsing, whose recursion could
@@ -171,6 +177,12 @@ impl<'t> Parser<'t> {
             "message" => Subject::Message,
             "loss" => Subject::Loss,
             "rtt" => Subject::Rtt,
+            "lcp" => Subject::Lcp,
+            "cls" => Subject::Cls,
+            "ttfb" => Subject::Ttfb,
+            "console_errors" => Subject::ConsoleErrors,
+            "text" => Subject::Text,
+            "url" => Subject::Url,
             "header" => Subject::Header(self.name_arg("header", r#"header "Content-Type""#)?),
             "cookie" => Subject::Cookie(self.name_arg("cookie", r#"cookie "session""#)?),
             "jsonpath" => {

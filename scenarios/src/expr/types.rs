@@ -66,8 +66,12 @@ impl TypeError {
 
 pub(super) fn subject_type(subject: &Subject) -> Type {
     match subject {
-        Subject::Status | Subject::Redirects => Type::Number,
-        Subject::Duration | Subject::CertExpiry | Subject::Rtt => Type::Duration,
+        Subject::Status | Subject::Redirects | Subject::Cls | Subject::ConsoleErrors => {
+            Type::Number
+        }
+        Subject::Duration | Subject::CertExpiry | Subject::Rtt | Subject::Lcp | Subject::Ttfb => {
+            Type::Duration
+        }
         Subject::Loss => Type::Percent,
         Subject::Body
         | Subject::Header(_)
@@ -76,7 +80,9 @@ pub(super) fn subject_type(subject: &Subject) -> Type {
         | Subject::TlsVersion
         | Subject::Rcode
         | Subject::Message
-        | Subject::ServingStatus => Type::String,
+        | Subject::ServingStatus
+        | Subject::Text
+        | Subject::Url => Type::String,
         Subject::Answers => Type::List,
         Subject::JsonPath(_) => Type::Json,
     }

@@ -87,6 +87,7 @@ fn subjects_of(kind: StepKind) -> &'static str {
         StepKind::Websocket => "message, duration",
         StepKind::Icmp => "loss, rtt, duration",
         StepKind::Grpc => "status, duration",
+        StepKind::Browser => "status, text, url, console_errors, lcp, cls, ttfb, duration",
     }
 }
 

@@ -3,6 +3,7 @@
 //! past that, each section and each step is checked on its own.
 
 mod alert;
+mod browser;
 mod ctx;
 mod expect;
 mod grpc;

@@ -41,8 +41,8 @@ pub const DEFAULTS_KEYS: [&str; 7] = [
 ];
 
 /// Fields of the other kinds: every other step field is an http step's.
-const NOT_HTTP: [&str; 9] = [
-    "query", "type", "server", "address", "send", "host", "count", "interval", "service",
+const NOT_HTTP: [&str; 10] = [
+    "query", "type", "server", "address", "send", "host", "count", "interval", "service", "actions",
 ];
 const DNS_FIELDS: [&str; 8] = [
     "name", "kind", "query", "type", "server", "timeout", "expect", "capture",
@@ -58,6 +58,7 @@ pub const DEFAULT_ICMP_INTERVAL: Duration = Duration::from_millis(200);
 const GRPC_FIELDS: [&str; 8] = [
     "name", "kind", "address", "service", "headers", "tls", "timeout", "expect",
 ];
+const BROWSER_FIELDS: [&str; 6] = ["name", "kind", "actions", "timeout", "expect", "capture"];
 const WEBSOCKET_FIELDS: [&str; 8] = [
     "name", "kind", "url", "send", "headers", "tls", "timeout", "expect",
 ];
@@ -213,6 +214,9 @@ fn one(
         StepKind::Grpc => {
             grpc::health_check(ctx, span, raw, env, scope, attached).map(Action::Grpc)
         }
+        StepKind::Browser => {
+            super::browser::journey(ctx, span, raw, env, scope).map(Action::Browser)
+        }
     };
     Some(Step {
         name: name?,
@@ -248,7 +252,7 @@ fn step_name(ctx: &mut Ctx<'_>, span: Range<usize>, raw: &RawStep) -> Option<Str
 }
 
 /// The first line of a step's table, where "this step" messages point.
-fn header_span(src: &str, span: Range<usize>) -> Range<usize> {
+pub(super) fn header_span(src: &str, span: Range<usize>) -> Range<usize> {
     let text = src.get(span.clone()).unwrap_or("");
     let end = text.find('\n').unwrap_or(text.len());
     span.start..span.start + end
@@ -258,7 +262,16 @@ fn step_kind(ctx: &mut Ctx<'_>, raw: &RawStep) -> Option<StepKind> {
     let Some(k) = &raw.kind else {
         return Some(StepKind::Http);
     };
-    let kinds = ["http", "dns", "tcp", "tls", "websocket", "icmp", "grpc"];
+    let kinds = [
+        "http",
+        "dns",
+        "tcp",
+        "tls",
+        "websocket",
+        "icmp",
+        "grpc",
+        "browser",
+    ];
     match k.get_ref().as_str() {
         "http" => Some(StepKind::Http),
         "dns" => Some(StepKind::Dns),
@@ -267,12 +280,13 @@ fn step_kind(ctx: &mut Ctx<'_>, raw: &RawStep) -> Option<StepKind> {
         "websocket" => Some(StepKind::Websocket),
         "icmp" => Some(StepKind::Icmp),
         "grpc" => Some(StepKind::Grpc),
+        "browser" => Some(StepKind::Browser),
         other => {
             ctx.push(
                 Diagnostic::new(
                     format!("unknown step kind `{other}`"),
                     k.span(),
-                    "expected `http`, `dns`, `tcp`, `tls`, `websocket`, `icmp` or `grpc`",
+                    "expected `http`, `dns`, `tcp`, `tls`, `websocket`, `icmp`, `grpc` or `browser`",
                 )
                 .with_help_opt(suggest::did_you_mean(other, kinds)),
             );
@@ -320,6 +334,7 @@ fn present(raw: &RawStep) -> Vec<(&'static str, Range<usize>)> {
         ("count", raw.count.as_ref().map(Spanned::span)),
         ("interval", raw.interval.as_ref().map(Spanned::span)),
         ("service", raw.service.as_ref().map(Spanned::span)),
+        ("actions", raw.actions.as_ref().map(Spanned::span)),
         ("expect", raw.expect.as_ref().map(Spanned::span)),
         ("capture", raw.capture.as_ref().map(Spanned::span)),
     ];
@@ -359,6 +374,7 @@ fn fields_of(kind: StepKind) -> Vec<&'static str> {
         StepKind::Websocket => WEBSOCKET_FIELDS.to_vec(),
         StepKind::Icmp => ICMP_FIELDS.to_vec(),
         StepKind::Grpc => GRPC_FIELDS.to_vec(),
+        StepKind::Browser => BROWSER_FIELDS.to_vec(),
     }
 }
 
@@ -374,6 +390,7 @@ fn allowed_fields(ctx: &mut Ctx<'_>, raw: &RawStep, kind: StepKind) {
                 StepKind::Websocket,
                 StepKind::Icmp,
                 StepKind::Grpc,
+                StepKind::Browser,
             ]
             .into_iter()
             .filter(|k| fields_of(*k).contains(&field))
@@ -580,7 +597,7 @@ fn method_and_target<'r>(
     }
 }
 
-fn url(
+pub(super) fn url(
     ctx: &mut Ctx<'_>,
     target: &Spanned<String>,
     env: &Env<'_>,

@@ -63,11 +63,17 @@ pub enum ErrorKind {
     /// group outside `net.ipv4.ping_group_range`) nor a raw one (no
     /// CAP_NET_RAW).
     IcmpUnavailable,
+    /// A `browser` step ran on a probe started without `--browser` or
+    /// `--browser-path`, or the browser could not be started or reached.
+    NoBrowser,
+    /// A browser action failed: a selector matched nothing, an `eval` was
+    /// not `true`, the page could not be driven.
+    Browser,
 }
 
 impl ErrorKind {
     /// Every kind, in the order above (to pre-register metric labels).
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::Dns,
         ErrorKind::Connect,
         ErrorKind::Tls,
@@ -82,6 +88,8 @@ impl ErrorKind {
         ErrorKind::InvalidRequest,
         ErrorKind::Internal,
         ErrorKind::IcmpUnavailable,
+        ErrorKind::NoBrowser,
+        ErrorKind::Browser,
     ];
 
     /// The wire and metric label form, e.g. `body_too_large`.
@@ -101,6 +109,8 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::Internal => "internal",
             ErrorKind::IcmpUnavailable => "icmp_unavailable",
+            ErrorKind::NoBrowser => "no_browser",
+            ErrorKind::Browser => "browser",
         }
     }
 

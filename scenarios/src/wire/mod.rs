@@ -40,6 +40,7 @@ pub use plan::{Plan, PlannedScenario, RunReason, RunRequest};
 pub use redact::{ACTUAL_MAX_CHARS, REDACTED, redact, truncate_actual};
 pub use run_result::{Outcome, RunResult};
 pub use step::{
-    AssertionResult, DnsInfo, HttpInfo, Phases, StepKind, StepResult, StepStatus, TlsInfo,
+    ActionTiming, AssertionResult, BrowserInfo, DnsInfo, HttpInfo, Phases, StepKind, StepResult,
+    StepStatus, TlsInfo,
 };
 pub use version::scenario_version;

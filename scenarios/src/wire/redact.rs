@@ -56,6 +56,10 @@ fn redact_step(step: &mut StepResult, secrets: &[&str]) {
         tls.cert_subject.iter_mut().for_each(|s| scrub(s, secrets));
         tls.verify_error.iter_mut().for_each(|s| scrub(s, secrets));
     }
+    if let Some(browser) = &mut step.browser {
+        // The page's own URL: a form sent with GET puts what was typed in it.
+        browser.url.iter_mut().for_each(|s| scrub(s, secrets));
+    }
     if let Some(dns) = &mut step.dns {
         dns.answers.iter_mut().for_each(|s| scrub(s, secrets));
     }

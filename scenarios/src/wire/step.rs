@@ -32,6 +32,10 @@ pub struct StepResult {
     /// The DNS answer of a `dns` step; `null` otherwise (and when absent).
     #[serde(default)]
     pub dns: Option<DnsInfo>,
+    /// The page of a `browser` step and the time of each action; `null`
+    /// for other kinds and when skipped.
+    #[serde(default)]
+    pub browser: Option<BrowserInfo>,
     /// Every assertion that was evaluated, in the scenario's order.
     pub assertions: Vec<AssertionResult>,
     /// Names of the values captured (never the values: they may be tokens).
@@ -57,6 +61,7 @@ impl StepResult {
             http: None,
             tls: None,
             dns: None,
+            browser: None,
             assertions: Vec::new(),
             captures: Vec::new(),
             error: None,
@@ -177,6 +182,27 @@ pub struct DnsInfo {
     pub answers: Vec<String>,
 }
 
+/// What a `browser` step did in its page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BrowserInfo {
+    /// The page's URL when the step ended, secrets as `***`; `null` before
+    /// the first `goto` loaded anything.
+    pub url: Option<String>,
+    /// Status of the main document's last response; `null` when none came.
+    pub status: Option<u16>,
+    /// The actions that ran, in order; one cut short is the last.
+    pub actions: Vec<ActionTiming>,
+}
+
+/// How long one browser action took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionTiming {
+    /// `goto`, `click`, `fill`, `select`, `press`, `wait_for` or `eval`.
+    pub action: String,
+    /// Milliseconds from its start until it completed or was cut short.
+    pub duration_ms: f64,
+}
+
 /// One evaluated assertion: what was expected and what was seen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssertionResult {
@@ -201,7 +227,7 @@ mod tests {
             .expect("serializes");
         assert_eq!(
             json,
-            r#"{"name":"checkout","kind":"http","status":"skipped","duration_ms":null,"phases":null,"http":null,"tls":null,"dns":null,"assertions":[],"captures":[],"error":null,"evidence":null}"#
+            r#"{"name":"checkout","kind":"http","status":"skipped","duration_ms":null,"phases":null,"http":null,"tls":null,"dns":null,"browser":null,"assertions":[],"captures":[],"error":null,"evidence":null}"#
         );
     }
 
@@ -239,6 +265,7 @@ mod tests {
             StepKind::Websocket,
             StepKind::Icmp,
             StepKind::Grpc,
+            StepKind::Browser,
         ] {
             let json = serde_json::to_string(&kind).expect("serializes");
             assert_eq!(json, format!("\"{kind}\""));

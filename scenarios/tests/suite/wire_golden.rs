@@ -98,6 +98,7 @@ fn home() -> StepResult {
             verify_error: None,
         }),
         dns: None,
+        browser: None,
         assertions: vec![
             assertion("status == 200", true, "200", "200"),
             assertion("duration < 800ms", true, "< 800ms", "21.4ms"),
@@ -122,6 +123,7 @@ fn login() -> StepResult {
         http: http("POST", "/api/login", Some(200)),
         tls: None,
         dns: None,
+        browser: None,
         assertions: vec![
             assertion("status == 200", true, "200", "200"),
             assertion("jsonpath \"$.token\" exists", true, "exists", "\"tok-***\""),
@@ -142,6 +144,7 @@ fn products() -> StepResult {
         http: http("GET", "/api/products", None),
         tls: None,
         dns: None,
+        browser: None,
         assertions: vec![],
         captures: vec![],
         error: Some(StepError {

@@ -1,16 +1,19 @@
 //! The evidence of a failed step on the status page: what the probe saw
 //! of the response, every byte of it HTML-escaped (the body is whatever the
-//! target sent, markup included).
+//! target sent, markup included), and a browser step's screenshot.
 
 use std::fmt::Write as _;
 
-use scenarios::wire::Evidence;
+use scenarios::wire::{Evidence, Screenshot};
 
 use super::render::escape;
 
 /// Status line, remote address, headers table and body in a `<pre>`, with
-/// a marker when the body was cut.
+/// a marker when the body was cut; a browser step's screenshot instead.
 pub fn section(evidence: &Evidence) -> String {
+    if let Some(shot) = &evidence.screenshot {
+        return screenshot(shot);
+    }
     let mut out = String::from("<div class=\"evidence\"><h4>Response</h4><p>");
     match &evidence.status_line {
         Some(line) => {
@@ -49,6 +52,21 @@ pub fn section(evidence: &Evidence) -> String {
     out
 }
 
+/// The page as the browser rendered it, inline (the page's policy allows
+/// `data:` images). Anything but base64 PNG data is not shown.
+fn screenshot(shot: &Screenshot) -> String {
+    let base64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
+    if shot.content_type != "image/png" || !shot.data.chars().all(base64) {
+        return "<div class=\"evidence\"><h4>Screenshot</h4><p>not an image</p></div>".into();
+    }
+    format!(
+        "<div class=\"evidence\"><h4>Screenshot</h4>\
+         <img alt=\"the page when the step failed\" style=\"max-width:100%\" \
+         src=\"data:image/png;base64,{}\"></div>",
+        shot.data
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +91,28 @@ mod tests {
         assert!(html.contains("HTTP/1.1 500 Internal Server Error"));
         assert!(html.contains("<code>127.0.0.1:8080</code>"));
         assert!(html.contains("truncated: first 25 of 9000 bytes shown"));
+    }
+
+    #[test]
+    fn a_screenshot_is_an_inline_png_and_nothing_else_is_let_in() {
+        let shot = |content_type: &str, data: &str| Evidence {
+            screenshot: Some(Screenshot {
+                content_type: content_type.into(),
+                data: data.into(),
+            }),
+            ..Evidence::default()
+        };
+        let html = section(&shot("image/png", "iVBORw0KGgo="));
+        assert!(
+            html.contains("src=\"data:image/png;base64,iVBORw0KGgo=\""),
+            "{html}"
+        );
+        let html = section(&shot("image/png", "\"><script>alert(1)</script>"));
+        assert!(
+            !html.contains("<script>") && html.contains("not an image"),
+            "{html}"
+        );
+        let html = section(&shot("text/html", "iVBORw0KGgo="));
+        assert!(!html.contains("<img"), "{html}");
     }
 }

@@ -1,6 +1,7 @@
 //! The shop's routes: home (and `/index.html`, redirected to it), health,
-//! login (JSON, a URL-encoded form, or HTTP Basic credentials), products, cart, checkout, and the
-//! `/_faults` control endpoint.
+//! login (JSON, a URL-encoded form, or HTTP Basic credentials), products,
+//! cart, checkout, the JavaScript app (`/app`), and the `/_faults` control
+//! endpoint.
 
 use std::sync::{Arc, Mutex};
 
@@ -86,6 +87,10 @@ async fn route(shop: &Shop, req: Request<Incoming>, region: Option<&str>) -> Ans
     match (req.method(), path.as_str()) {
         (&Method::GET, "/") => html(HOME),
         (&Method::GET, "/index.html") => moved_to("/"),
+        (&Method::GET, "/app") => html(super::app::APP),
+        (&Method::GET, "/app/stalled") => html(super::app::STALLED),
+        // Never answered: the stalled page's `load` event never comes.
+        (&Method::GET, "/app/never.js") => std::future::pending().await,
         (&Method::GET, "/healthz") => json_answer(StatusCode::OK, &json!({"status": "ok"})),
         (&Method::POST, "/api/login") => login(shop, req).await,
         (&Method::GET, "/api/products") => products(shop, &req),

@@ -2,12 +2,15 @@
 //!
 //! Plain HTTP and HTTPS serve the same JSON API (`GET /`, `/index.html`
 //! redirected to it, `/healthz`, `POST /api/login` with JSON or a form,
-//! `GET /api/products`, `POST /api/cart`, `POST /api/checkout`); a DNS
-//! responder answers `shop.sonde.test`; faults are injected per region through `/_faults` ([`Fault`]). The HTTPS leaf is
+//! `GET /api/products`, `POST /api/cart`, `POST /api/checkout`, and
+//! `/app`, the same shop as a JavaScript page); a DNS responder answers
+//! `shop.sonde.test`; faults are injected per region through `/_faults`
+//! ([`Fault`]). The HTTPS leaf is
 //! issued by a CA kept in `<state-dir>/demo-ca.pem` (and `demo-ca-key.pem`),
 //! reused across restarts so probes that loaded it keep trusting the shop.
 
 mod api;
+mod app;
 mod faults;
 mod store;
 

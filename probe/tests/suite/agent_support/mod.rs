@@ -346,6 +346,16 @@ impl InProcessAgent {
         spool_dir: &std::path::Path,
         grace: Duration,
     ) -> InProcessAgent {
+        Self::start_browsing(schedulers, spool_dir, grace, None).await
+    }
+
+    /// An agent that runs browser steps in the Chromium at `browser_path`.
+    pub async fn start_browsing(
+        schedulers: Vec<url::Url>,
+        spool_dir: &std::path::Path,
+        grace: Duration,
+        browser_path: Option<std::path::PathBuf>,
+    ) -> InProcessAgent {
         let config = probe::agent::AgentConfig {
             schedulers,
             identity: probe::agent::Identity {
@@ -370,6 +380,8 @@ impl InProcessAgent {
             target_guard: false,
             allow_target: vec!["127.0.0.0/8".parse().expect("cidr")],
             evidence_bytes: scenarios::wire::EVIDENCE_BODY_BYTES,
+            browser: None,
+            browser_path,
         };
         let mut runner = probe::cli::runner(&net, true).expect("runner");
         runner.probe = "p-test".into();
