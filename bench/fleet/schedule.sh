@@ -56,7 +56,9 @@ for _ in $(seq 1 600); do curl -fsS -o /dev/null http://127.0.0.1:19570/readyz 2
 "$bin/probe" agent --scheduler http://127.0.0.1:19570 --region local --name bench --token-file "$work/token" \
   --spool-dir "$work/spool" --listen 127.0.0.1:19571 --allow-target 127.0.0.0/8 --rate-limit 0 --concurrency 512 \
   2>"$work/probe.log" & agent=$!; pids+=($agent)
-for _ in $(seq 1 600); do grep -q '"Plan received."' "$work/probe.log" && break; sleep 0.1; done
+for _ in $(seq 1 600); do grep -q '"Plan in force."' "$work/probe.log" && break; sleep 0.1; done
+# Memory with the plan compiled, before most scenarios ran once.
+sleep 1; rss_planned=$(awk '/VmRSS/ {print $2}' "/proc/$agent/status")
 changed_at=""
 if [ "$reload_at" -gt 0 ]; then
   sleep "$reload_at"
@@ -75,10 +77,10 @@ kill -TERM "$agent"; wait "$agent" 2>/dev/null || true
 sleep 1
 
 python3 - "$work/data" "$rss_now" "$rss_peak" "$cpu" "$hz" "$seconds" "$scenarios" "$interval" \
-  "$work/probe.log" "$stopped_at" "$changed_at" <<'PY'
+  "$work/probe.log" "$stopped_at" "$changed_at" "$rss_planned" <<'PY'
 import sqlite3, sys, glob, json, hashlib, datetime
 from collections import defaultdict
-(data, rss_now, rss_peak, cpu, hz, seconds, scenarios, interval, log, stopped_at, changed_at) = sys.argv[1:12]
+(data, rss_now, rss_peak, cpu, hz, seconds, scenarios, interval, log, stopped_at, changed_at, rss_planned) = sys.argv[1:13]
 interval_ms = int(interval) * 1000
 stopped_ms = float(stopped_at) * 1000
 changed_ms = float(changed_at) * 1000 if changed_at else None
@@ -136,7 +138,7 @@ for name in names:
 
 out = {"scenarios": int(scenarios), "seconds": int(seconds), "interval_s": int(interval), "runs": len(rows),
   "successes": ok, "lateness_ms_p50": q(0.50), "lateness_ms_p99": q(0.99), "lateness_ms_max": late[-1] if late else None,
-  "rss_mb": int(rss_now) / 1024, "peak_rss_mb": int(rss_peak) / 1024,
+  "rss_planned_mb": int(rss_planned) / 1024, "rss_mb": int(rss_now) / 1024, "peak_rss_mb": int(rss_peak) / 1024,
   "cpu_percent": int(cpu) / int(hz) / int(seconds) * 100,
   "min_runs_per_scenario": min((len(runs.get(n, [])) for n in names), default=0),
   "missed_slots": missed_slots, "gaps": gaps}
