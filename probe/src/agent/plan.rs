@@ -133,14 +133,36 @@ pub fn load_cache(spool_dir: &Path) -> Option<CachedPlan> {
 /// # Errors
 /// Any I/O error.
 pub fn save_cache(spool_dir: &Path, etag: Option<&str>, plan: &Plan) -> std::io::Result<()> {
-    let mut plan = plan.clone();
-    plan.run_now.clear();
-    let cached = CachedPlan {
-        etag: etag.map(str::to_string),
-        plan,
+    let cached = CacheOut {
+        etag,
+        plan: PlanOut {
+            revision: plan.revision,
+            probe: &plan.probe,
+            region: &plan.region,
+            scenarios: &plan.scenarios,
+            run_now: [],
+        },
     };
     let bytes = serde_json::to_vec(&cached).map_err(std::io::Error::other)?;
     write_durably(spool_dir, &spool_dir.join(CACHE_FILE), &bytes)
+}
+
+/// [`CachedPlan`] as written, borrowing the plan: a plan of thousands of
+/// scenarios is megabytes, not to be copied only to leave out `run_now`.
+#[derive(Serialize)]
+struct CacheOut<'a> {
+    etag: Option<&'a str>,
+    plan: PlanOut<'a>,
+}
+
+/// The fields of [`Plan`], by reference.
+#[derive(Serialize)]
+struct PlanOut<'a> {
+    revision: u64,
+    probe: &'a str,
+    region: &'a str,
+    scenarios: &'a [PlannedScenario],
+    run_now: [RunRequest; 0],
 }
 
 /// How the plan is polled.
@@ -251,7 +273,7 @@ impl PlanPoller {
                     self.schedulers.answered(&used);
                     backoff.reset();
                     round.reset();
-                    self.apply(fetch, used.client.display());
+                    self.apply(fetch, used.client.display()).await;
                     (started + self.options.min_interval).saturating_duration_since(Instant::now())
                 }
                 Err(e) => {
@@ -271,7 +293,7 @@ impl PlanPoller {
         }
     }
 
-    fn apply(&mut self, fetch: PlanFetch, scheduler: &str) {
+    async fn apply(&mut self, fetch: PlanFetch, scheduler: &str) {
         let PlanFetch::Changed { plan, etag } = fetch else {
             return;
         };
@@ -282,8 +304,31 @@ impl PlanPoller {
             run_now = plan.run_now.len(),
             "Plan received."
         );
-        self.publish(&plan);
-        if let Err(e) = save_cache(&self.spool_dir, etag.as_deref(), &plan) {
+        // Compiling thousands of scenarios and writing megabytes durably
+        // take a while: on the blocking pool, so the runtime's workers keep
+        // firing the timers due meanwhile.
+        let plan = Arc::new(plan);
+        let previous = self.tx.borrow().clone();
+        let compiling = plan.clone();
+        let compiled = tokio::task::spawn_blocking(move || {
+            CompiledPlan::compile(&compiling, previous.as_deref())
+        })
+        .await;
+        match compiled {
+            Ok(compiled) => {
+                self.metrics.set_plan_version(compiled.revision);
+                self.tx.send_replace(Some(Arc::new(compiled)));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Compiling the plan failed; keeping the last plan.");
+                return;
+            }
+        }
+        let (dir, tag) = (self.spool_dir.clone(), etag.clone());
+        let saved = tokio::task::spawn_blocking(move || save_cache(&dir, tag.as_deref(), &plan))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Err(e) = saved {
             tracing::warn!(error = %e, "Cannot cache the plan on disk.");
         }
         self.etag = etag;

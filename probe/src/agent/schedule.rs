@@ -32,6 +32,14 @@ pub struct Timer {
     stop: CancellationToken,
 }
 
+/// How many scenarios a plan change added, changed and removed.
+#[derive(Debug, Default)]
+struct Change {
+    added: usize,
+    changed: usize,
+    removed: usize,
+}
+
 struct ScenarioTask {
     tx: watch::Sender<Arc<Scenario>>,
     handle: JoinHandle<()>,
@@ -51,7 +59,15 @@ impl Timer {
         loop {
             let current = plan.borrow_and_update().clone();
             if let Some(current) = current {
-                self.reconcile(&current, &mut tasks);
+                let change = self.reconcile(&current, &mut tasks);
+                tracing::info!(
+                    revision = current.revision,
+                    scenarios = tasks.len(),
+                    added = change.added,
+                    changed = change.changed,
+                    removed = change.removed,
+                    "Plan in force."
+                );
                 self.start_requested(&current, &mut handled);
                 self.ctx.limits.tidy();
             }
@@ -66,12 +82,19 @@ impl Timer {
         }
     }
 
-    fn reconcile(&self, plan: &CompiledPlan, tasks: &mut HashMap<String, ScenarioTask>) {
+    /// Brings the tasks in line with `plan`: an unchanged scenario's task
+    /// is left alone, a changed one is handed its new version (and keeps
+    /// its slot unless the schedule changed). Per-scenario lines are debug
+    /// only: a plan of thousands would otherwise log thousands of lines on
+    /// every reload.
+    fn reconcile(&self, plan: &CompiledPlan, tasks: &mut HashMap<String, ScenarioTask>) -> Change {
+        let mut change = Change::default();
         tasks.retain(|name, task| {
             let keep = plan.scenarios.contains_key(name);
             if !keep {
-                tracing::info!(scenario = %name, "Scenario left the plan; no more runs.");
+                tracing::debug!(scenario = %name, "Scenario left the plan; no more runs.");
                 task.handle.abort();
+                change.removed += 1;
             }
             keep
         });
@@ -79,10 +102,12 @@ impl Timer {
             match tasks.get(name) {
                 Some(task) if Arc::ptr_eq(&task.tx.borrow(), scenario) => {}
                 Some(task) => {
-                    tracing::info!(scenario = %name, version = %scenario.version, "Scenario changed; the next run uses it.");
+                    tracing::debug!(scenario = %name, version = %scenario.version, "Scenario changed; the next run uses it.");
                     task.tx.send_replace(scenario.clone());
+                    change.changed += 1;
                 }
                 None => {
+                    change.added += 1;
                     let (tx, rx) = watch::channel(scenario.clone());
                     let handle = tokio::spawn(scenario_loop(
                         self.ctx.clone(),
@@ -94,6 +119,7 @@ impl Timer {
                 }
             }
         }
+        change
     }
 
     /// Starts each on-demand request once. Ids are remembered while the

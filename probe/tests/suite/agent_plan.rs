@@ -127,8 +127,18 @@ async fn the_poller_sends_etags_and_the_spool_depth_and_caches_each_new_plan() {
         has_revision(&mut rx, 2, within).await,
         "changed plan published"
     );
-    let cached = load_cache(dir.path()).expect("cached");
-    assert_eq!(cached.plan.revision, 2);
+    // The cache is written once the plan is in use, not before.
+    let cached = tokio::time::timeout(within, async {
+        loop {
+            match load_cache(dir.path()) {
+                Some(c) if c.plan.revision == 2 => break c,
+                _ => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    })
+    .await
+    .expect("the changed plan is cached");
+    assert_eq!(cached.plan.scenarios[0].name, "b");
     assert_eq!(
         sample(&metrics.encode(), "sonde_agent_plan_version", ""),
         Some(2.0)

@@ -389,6 +389,65 @@ async fn a_changed_scenario_is_used_for_its_next_run_and_a_removed_one_stops() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_reload_of_the_whole_plan_keeps_every_slot_with_no_run_missed_or_doubled() {
+    let h = Harness::start(Limits::new(512, 0), &[]);
+    let names: Vec<String> = (0..200).map(|i| format!("check-{i:03}")).collect();
+    let version = |url: &str| -> scenarios::wire::Plan {
+        let scenarios = names
+            .iter()
+            .enumerate()
+            // Every other scenario changes; the rest are sent unchanged.
+            .map(|(i, n)| {
+                let url = if i % 2 == 0 {
+                    url
+                } else {
+                    "http://127.0.0.1:9/same"
+                };
+                planned(n, &source(n, "10s", url))
+            })
+            .collect();
+        plan(1, scenarios)
+    };
+    let v1 = version("http://127.0.0.1:9/v1");
+    let v2 = version("http://127.0.0.1:9/v2");
+    h.publish(&v1);
+    tokio::time::sleep(Duration::from_millis(15_500)).await;
+    let reloaded_at = h.start + chrono::Duration::milliseconds(15_500);
+    h.publish(&v2);
+    tokio::time::sleep(Duration::from_millis(14_500)).await;
+
+    let period = Duration::from_secs(10);
+    for (i, name) in names.iter().enumerate() {
+        let fired = h.fired(name);
+        assert_eq!(
+            fired.len(),
+            3,
+            "{name} runs once in each of 3 intervals: {fired:?}"
+        );
+        let offset = stable_offset(name, REGION, period);
+        let mut expected = h.start;
+        for f in &fired {
+            expected = next_interval_slot(expected, period, offset).expect("slot");
+            assert_eq!(
+                f.scheduled_at, expected,
+                "{name} keeps its slots through the reload"
+            );
+            let wanted = if f.scheduled_at < reloaded_at {
+                &v1
+            } else {
+                &v2
+            };
+            assert_eq!(
+                f.version, wanted.scenarios[i].version,
+                "{name} at {}: the version in force then",
+                f.scheduled_at
+            );
+        }
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_host_rate_limit_delays_runs_and_gives_up_past_the_deadline() {
     let limits = Limits::new(4, 1);
     let start = tokio::time::Instant::now();
