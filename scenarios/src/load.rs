@@ -214,22 +214,35 @@ pub fn load_file(path: &Path) -> Result<ScenarioFile, LoadError> {
 /// # Errors
 /// When it cannot be read or does not validate.
 pub fn load_file_as(path: &Path, shown: String) -> Result<ScenarioFile, LoadError> {
-    let bytes = read_capped(path).map_err(|source| LoadError::Io {
+    let bytes = read_scenario_file(path).map_err(|source| LoadError::Io {
         path: shown.clone(),
         source,
     })?;
+    load_bytes_as(path, shown, &bytes)
+}
+
+/// Validates the bytes read from the scenario file at `path` (see
+/// [`read_scenario_file`]), which names its files relative to its own
+/// directory; shown as in [`load_file_as`].
+///
+/// # Errors
+/// When they do not validate.
+pub fn load_bytes_as(path: &Path, shown: String, bytes: &[u8]) -> Result<ScenarioFile, LoadError> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let scenario = parse_scenario(&shown, &bytes, &DirFiles(dir)).map_err(LoadError::Invalid)?;
+    let scenario = parse_scenario(&shown, bytes, &DirFiles(dir)).map_err(LoadError::Invalid)?;
     Ok(ScenarioFile {
         path: shown,
-        source: String::from_utf8_lossy(&bytes).into_owned(),
+        source: String::from_utf8_lossy(bytes).into_owned(),
         scenario,
     })
 }
 
-/// Reads at most one byte past the limit, so a huge file is refused without
-/// being read whole.
-fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+/// A scenario file's bytes: at most one byte past the size limit, so a
+/// huge file is refused without being read whole.
+///
+/// # Errors
+/// When it cannot be read.
+pub fn read_scenario_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut bytes = Vec::new();
     std::fs::File::open(path)?

@@ -1,13 +1,15 @@
 //! One pass over the scenario directory.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use scenarios::depends;
 use scenarios::diagnostic::{Diagnostic, Style};
-use scenarios::load::{LoadError, ScenarioFile, check_unique_names, load_file_as, scenario_paths};
+use scenarios::load::{
+    LoadError, ScenarioFile, check_unique_names, load_bytes_as, read_scenario_file, scenario_paths,
+};
 use scenarios::{Invalid, Scenario};
 
 use super::{Catalog, CatalogFile, CatalogScenario, FileState};
@@ -19,10 +21,9 @@ use super::{Catalog, CatalogFile, CatalogScenario, FileState};
 /// # Errors
 /// When the directory cannot be listed.
 pub fn load(dir: &Path, previous: &Catalog, now: DateTime<Utc>) -> std::io::Result<Catalog> {
-    let loaded: Vec<_> = scenario_paths(dir)?
-        .iter()
-        .map(|path| load_one(dir, path))
-        .collect();
+    let paths = scenario_paths(dir)?;
+    let unchanged = Unchanged::of(previous);
+    let loaded = load_all(dir, &paths, &unchanged);
     let mut valid = Vec::new();
     let mut invalid = Vec::new();
     for result in check_unique_names(loaded) {
@@ -153,8 +154,79 @@ fn relative(dir: &Path, path: &Path) -> String {
         .join("/")
 }
 
-fn load_one(dir: &Path, path: &Path) -> Result<ScenarioFile, LoadError> {
-    let file = load_file_as(path, relative(dir, path))?;
+/// Scenarios of the previous catalog that can be served again without
+/// being validated again when their file still holds the same text: those
+/// that name no other file (a named file may have changed on its own), by
+/// path.
+struct Unchanged<'a>(HashMap<&'a str, &'a CatalogScenario>);
+
+impl<'a> Unchanged<'a> {
+    fn of(previous: &'a Catalog) -> Self {
+        Self(
+            previous
+                .scenarios
+                .values()
+                .filter(|s| s.files.is_empty())
+                .map(|s| (s.path.as_str(), s.as_ref()))
+                .collect(),
+        )
+    }
+
+    /// The scenario served from `path` when `bytes` are its source.
+    fn same(&self, path: &str, bytes: &[u8]) -> Option<ScenarioFile> {
+        let kept = self.0.get(path)?;
+        (kept.source.as_bytes() == bytes).then(|| ScenarioFile {
+            path: kept.path.clone(),
+            source: kept.source.clone(),
+            scenario: (*kept.scenario).clone(),
+        })
+    }
+}
+
+/// Files below this many are loaded on the calling thread.
+const FILES_PER_WORKER: usize = 256;
+
+/// Loads `paths` in order, spread over the machine's cores: validating
+/// every file of a large catalog changed at once (a branch switch, a
+/// generated directory) is what a reload spends its time on.
+fn load_all(
+    dir: &Path,
+    paths: &[PathBuf],
+    unchanged: &Unchanged<'_>,
+) -> Vec<Result<ScenarioFile, LoadError>> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let workers = cores.min(paths.len().div_ceil(FILES_PER_WORKER)).max(1);
+    let load_chunk = |chunk: &[PathBuf]| -> Vec<_> {
+        chunk.iter().map(|p| load_one(dir, p, unchanged)).collect()
+    };
+    if workers == 1 {
+        return load_chunk(paths);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(paths.len().div_ceil(workers))
+            .map(|chunk| scope.spawn(move || load_chunk(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+fn load_one(dir: &Path, path: &Path, unchanged: &Unchanged<'_>) -> Result<ScenarioFile, LoadError> {
+    let shown = relative(dir, path);
+    let bytes = read_scenario_file(path).map_err(|source| LoadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    if let Some(file) = unchanged.same(&shown, &bytes) {
+        return Ok(file);
+    }
+    let file = load_bytes_as(path, shown, &bytes)?;
     if let Some(name) = non_text_file(&file.scenario) {
         let diag = Diagnostic::new(
             format!("`{name}` is not UTF-8 text"),

@@ -1,6 +1,7 @@
 //! Publishing catalogs: the first load, reloads on file events (debounced)
 //! and a periodic re-scan in case the file system drops an event.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{Mutex, Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{Catalog, FileState, load};
+use super::{Catalog, CatalogFile, FileState, load};
 use crate::clock::Clock;
 
 /// Events closer together than this cause one reload.
@@ -64,6 +65,7 @@ impl CatalogWatch {
         let dir = self.dir.clone();
         let now = self.clock.now();
         let prev = Arc::clone(&previous);
+        let started = tokio::time::Instant::now();
         let mut next = tokio::task::spawn_blocking(move || load(&dir, &prev, now))
             .await
             .map_err(std::io::Error::other)??;
@@ -71,7 +73,7 @@ impl CatalogWatch {
         if !first && next.same_content(&previous) {
             return Ok(false);
         }
-        log_changes(&previous, &next);
+        log_changes(&previous, &next, started.elapsed());
         next.generation = previous.generation + 1;
         self.tx.send_replace(Arc::new(next));
         Ok(true)
@@ -120,10 +122,23 @@ async fn debounce(events: &Notify) {
     {}
 }
 
-fn log_changes(previous: &Catalog, next: &Catalog) {
+/// Per-file lines a reload logs before it only counts: a branch switch
+/// may change every file of a large catalog at once.
+const FILE_LINES: usize = 20;
+
+fn log_changes(previous: &Catalog, next: &Catalog, took: Duration) {
+    let before: HashMap<&str, &CatalogFile> = previous
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f))
+        .collect();
+    let (mut changed, mut removed) = (0_usize, 0_usize);
     for file in &next.files {
-        let before = previous.files.iter().find(|f| f.path == file.path);
-        if before.map(|f| &f.state) == Some(&file.state) {
+        if before.get(file.path.as_str()) == Some(&file) {
+            continue;
+        }
+        changed += 1;
+        if changed > FILE_LINES && !matches!(file.state, FileState::Invalid { .. }) {
             continue;
         }
         match &file.state {
@@ -140,9 +155,21 @@ fn log_changes(previous: &Catalog, next: &Catalog) {
             ),
         }
     }
+    let now: HashSet<&str> = next.files.iter().map(|f| f.path.as_str()).collect();
     for file in &previous.files {
-        if !next.files.iter().any(|f| f.path == file.path) {
-            tracing::info!(path = %file.path, "Scenario file removed; it is no longer scheduled.");
+        if !now.contains(file.path.as_str()) {
+            removed += 1;
+            if removed <= FILE_LINES {
+                tracing::info!(path = %file.path, "Scenario file removed; it is no longer scheduled.");
+            }
         }
     }
+    tracing::info!(
+        files = next.files.len(),
+        changed,
+        removed,
+        invalid = next.invalid_files(),
+        took_ms = took.as_millis(),
+        "Catalog reloaded."
+    );
 }

@@ -37,6 +37,7 @@ mod alert_states;
 mod audit;
 mod binary;
 mod catalog_depends;
+mod catalog_large;
 mod clock_skew;
 mod disk_full;
 mod failover;
