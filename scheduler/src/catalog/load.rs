@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use scenarios::depends;
 use scenarios::diagnostic::{Diagnostic, Style};
 use scenarios::load::{LoadError, ScenarioFile, check_unique_names, load_file_as, scenario_paths};
+use scenarios::wire::Capabilities;
 use scenarios::{Invalid, Scenario};
 
 use super::{Catalog, CatalogFile, CatalogScenario, FileState};
@@ -193,6 +194,7 @@ fn entry_of(file: ScenarioFile) -> CatalogScenario {
         files,
         version: scenario.version.clone(),
         regions: scenario.regions.clone(),
+        needs: Capabilities::needed_by(&scenario),
         scenario: Arc::new(scenario),
     }
 }
