@@ -97,7 +97,8 @@ pub struct NetArgs {
     )]
     pub evidence_bytes: usize,
     /// DevTools endpoint (`ws://HOST:PORT/devtools/browser/…`) of a running
-    /// headless Chromium for `browser` steps.
+    /// headless Chromium for `browser` steps; `ws://HOST:PORT` alone looks
+    /// the endpoint up at each connect (a sidecar's changes when it restarts).
     #[arg(
         long,
         env = "SONDE_PROBE_BROWSER",

@@ -4,12 +4,15 @@
 //! Every request carries the probe's bearer token, `X-Sonde-Probe`,
 //! `X-Sonde-Region`, `User-Agent: sonde-probe/VERSION` and
 //! `X-Sonde-Spool-Full` (`1` while the spool's disk is full, else `0`).
+//! A plan request also announces the probe's capabilities in
+//! `X-Sonde-Capabilities` (`browser` with `--browser` or `--browser-path`),
+//! so the scheduler gives browser scenarios only to probes that can run them.
 
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Response, StatusCode};
-use scenarios::wire::{IngestAck, Plan};
+use scenarios::wire::{CAPABILITIES_HEADER, Capabilities, IngestAck, Plan};
 use url::Url;
 
 /// Body text kept from an error answer, for the log line.
@@ -49,6 +52,8 @@ pub struct SchedulerClient {
     display: String,
     plan_url: Url,
     results_url: Url,
+    /// Announced on every plan request.
+    capabilities: Capabilities,
 }
 
 /// The answer to a plan request.
@@ -135,7 +140,15 @@ impl SchedulerClient {
             display,
             plan_url,
             results_url,
+            capabilities: Capabilities::NONE,
         })
+    }
+
+    /// This client, announcing `capabilities` on every plan request.
+    #[must_use]
+    pub fn announcing(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
     }
 
     /// The scheduler's base URL, as logs and metrics show it.
@@ -145,7 +158,8 @@ impl SchedulerClient {
 
     /// Asks for the plan, waiting up to `wait` on the scheduler for a change
     /// from `etag`. `spooled` is sent as `X-Sonde-Spool`, `spool_full` as
-    /// `X-Sonde-Spool-Full`.
+    /// `X-Sonde-Spool-Full`, the capabilities as `X-Sonde-Capabilities`
+    /// (left out when there are none).
     ///
     /// # Errors
     /// A [`CallError`] for anything but 200 or 304.
@@ -163,6 +177,9 @@ impl SchedulerClient {
             .header("X-Sonde-Spool", spooled)
             .header(SPOOL_FULL_HEADER, flag(spool_full))
             .timeout(wait + POLL_SLACK);
+        if !self.capabilities.is_empty() {
+            request = request.header(CAPABILITIES_HEADER, self.capabilities.to_string());
+        }
         if let Some(etag) = etag {
             request = request.header(header::IF_NONE_MATCH, etag);
         }

@@ -38,6 +38,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use scenarios::wire::{Capabilities, Capability};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
@@ -181,10 +182,20 @@ pub async fn serve(
     }
     metrics.init_series();
     let spool = open_spool(&config, &metrics).await?;
+    // The flag is enough to announce the browser: should it fail to
+    // start, its steps report that error, as they would without the
+    // announcement.
+    let capabilities = match &browser {
+        Some(_) => Capabilities::of(Capability::Browser),
+        None => Capabilities::NONE,
+    };
     let clients = config
         .schedulers
         .iter()
-        .map(|url| SchedulerClient::new(url, &config.identity, config.scheduler_ca_pem.as_deref()))
+        .map(|url| {
+            SchedulerClient::new(url, &config.identity, config.scheduler_ca_pem.as_deref())
+                .map(|c| c.announcing(capabilities))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let schedulers = Schedulers::new(clients, metrics.clone());
 

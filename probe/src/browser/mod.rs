@@ -39,6 +39,29 @@ pub enum BrowserSource {
     Connect(String),
 }
 
+/// What to connect to for `--browser url`. A sidecar's browser URL ends in
+/// an id Chromium draws anew at each start, so a URL without a path
+/// (`ws://127.0.0.1:9222`) is looked up at every connect, through the
+/// endpoint's `/json/version` (the client does that for an `http` URL).
+fn devtools_url(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let scheme = match parsed.scheme() {
+        "ws" => "http",
+        "wss" => "https",
+        _ => return url.to_owned(),
+    };
+    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
+        return url.to_owned();
+    }
+    let mut lookup = parsed.clone();
+    match lookup.set_scheme(scheme) {
+        Ok(()) => lookup.to_string(),
+        Err(()) => url.to_owned(),
+    }
+}
+
 impl BrowserSource {
     fn describe(&self) -> String {
         match self {
@@ -164,7 +187,7 @@ impl Browsers {
                     request_timeout: COMMAND_TIMEOUT,
                     ..HandlerConfig::default()
                 };
-                let (b, h) = Browser::connect_with_config(url.clone(), config)
+                let (b, h) = Browser::connect_with_config(devtools_url(url), config)
                     .await
                     .map_err(|e| format!("cannot connect to {what}: {e}"))?;
                 (b, h, None)
@@ -198,6 +221,29 @@ impl Live {
         self.handler.abort();
         if let Some(dir) = &self.profile {
             let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::devtools_url;
+
+    #[test]
+    fn a_url_without_a_path_is_looked_up() {
+        for (given, used) in [
+            ("ws://127.0.0.1:9222", "http://127.0.0.1:9222/"),
+            ("ws://127.0.0.1:9222/", "http://127.0.0.1:9222/"),
+            (
+                "wss://chromium.example:9222",
+                "https://chromium.example:9222/",
+            ),
+            (
+                "ws://127.0.0.1:9222/devtools/browser/2f1c",
+                "ws://127.0.0.1:9222/devtools/browser/2f1c",
+            ),
+        ] {
+            assert_eq!(devtools_url(given), used, "{given}");
         }
     }
 }

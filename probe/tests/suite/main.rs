@@ -16,6 +16,7 @@ mod agent_support;
 mod common;
 mod net_kit;
 
+mod agent_capabilities;
 mod agent_deliver;
 mod agent_disk_full;
 mod agent_e2e;

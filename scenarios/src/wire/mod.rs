@@ -10,6 +10,8 @@
 //! protocol change: upgrade the scheduler first. Optional values are written
 //! as `null`, never omitted, so every result has the same shape.
 //!
+//! - `capability`: what a probe announces it can run ([`Capabilities`],
+//!   `X-Sonde-Capabilities`) and what a scenario needs.
 //! - `run_result`: [`RunResult`] and its [`Outcome`].
 //! - `step`: [`StepResult`] and what a step reports (phases, HTTP, TLS, DNS,
 //!   assertions).
@@ -22,6 +24,7 @@
 //! - `version`: [`scenario_version`], the `sha256:` of a scenario.
 //! - [`time`]: times as RFC 3339 UTC with milliseconds (a serde `with` module).
 
+mod capability;
 mod encoded;
 mod error;
 mod evidence;
@@ -33,6 +36,7 @@ mod step;
 pub mod time;
 mod version;
 
+pub use capability::{CAPABILITIES_HEADER, Capabilities, Capability};
 pub use error::{ErrorKind, StepError};
 pub use evidence::{EVIDENCE_BODY_BYTES, Evidence, Screenshot};
 pub use ingest::{IngestAck, RejectReason, Rejected, ResultBatch};

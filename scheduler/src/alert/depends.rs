@@ -21,7 +21,7 @@ use crate::catalog::CatalogScenario;
 /// Whether `scenario` is down in `region` as alerts count it (a region
 /// without a live probe is unknown, never down).
 fn down(st: &State, world: &World, scenario: &str, region: &str) -> bool {
-    world.presumed_live(region)
+    world.presumed_live(region, &world.needs(scenario))
         && st
             .health
             .get(&(scenario.to_owned(), region.to_owned()))
@@ -76,7 +76,7 @@ pub(super) fn parents_failing(
     regions: &[String],
 ) -> Vec<String> {
     let failing = |parent: &str, region: &str| {
-        world.live(region)
+        world.live(region, &world.needs(parent))
             && st
                 .health
                 .get(&(parent.to_owned(), region.to_owned()))

@@ -96,7 +96,7 @@ pub(super) fn desired_for(st: &State, world: &World, s: &CatalogScenario) -> Vec
     let down: Vec<&String> = regions
         .iter()
         .filter(|r| health(r).is_some_and(|h| h.health == Health::Down))
-        .filter(|r| world.presumed_live(r))
+        .filter(|r| world.presumed_live(r, &s.needs))
         .collect();
     // A global incident lasts until its last region is back: paging the
     // stragglers regionally as the fix rolls out would be noise.

@@ -93,7 +93,7 @@ fn down_and_failing(st: &State, world: &World, s: &CatalogScenario) -> (usize, V
         };
         if h.health == Health::Down {
             down += 1;
-        } else if h.fails > 0 && world.live(&region) {
+        } else if h.fails > 0 && world.live(&region, &s.needs) {
             failing.push(region);
         }
     }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use scenarios::model::Severity;
+use scenarios::wire::Capabilities;
 
 use super::desired::{Desired, confirm_targets, desired_for};
 use super::engine::{Engine, State, Tx};
@@ -136,13 +137,26 @@ fn unknown_now(world: &World, a: &Alert) -> Option<String> {
     if a.scope == Scope::Probe {
         return None;
     }
+    let needs = world.needs(a.scenario.as_deref().unwrap_or_default());
     let silent: Vec<&str> = a
         .regions
         .iter()
-        .filter(|r| !world.presumed_live(r))
+        .filter(|r| !world.presumed_live(r, &needs))
         .map(String::as_str)
         .collect();
-    (!silent.is_empty()).then(|| {
+    if silent.is_empty() {
+        return None;
+    }
+    // Live probes that cannot run it raise no region alert to point at.
+    let incapable = silent
+        .iter()
+        .any(|r| world.presumed_live(r, &Capabilities::NONE));
+    Some(if incapable {
+        format!(
+            "no live probe with the {needs} capability in {}: the state there is unknown",
+            silent.join(", ")
+        )
+    } else {
         format!(
             "no live probe in {}: the state there is unknown (see the region alert)",
             silent.join(", ")
@@ -167,7 +181,7 @@ fn refresh_slo_for_incident(
     // As `desired_for` counts them: a region without a live probe raises
     // no alert, and must not make every evaluation query the store.
     let down = world.regions_of(s).into_iter().any(|r| {
-        world.presumed_live(&r)
+        world.presumed_live(&r, &s.needs)
             && st
                 .health
                 .get(&(s.name.clone(), r))

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use scenarios::wire::Capabilities;
 
 use crate::assignment;
 use crate::catalog::{Catalog, CatalogScenario};
@@ -27,6 +28,22 @@ pub struct ProbeView {
     pub clock: ProbeClock,
     /// What it last said about its spool's disk.
     pub spool: ProbeSpool,
+    /// What it announced on its latest plan request.
+    pub capabilities: Capabilities,
+}
+
+impl ProbeView {
+    /// Whether it counts for a scenario that needs `needs`: it is live
+    /// with them, or presumed live and not heard from since the engine
+    /// started, so what it has is not known yet (that must not page
+    /// either).
+    fn counts_for(&self, needs: &Capabilities) -> bool {
+        if self.live {
+            self.capabilities.covers(needs)
+        } else {
+            self.presumed_live
+        }
+    }
 }
 
 /// A probe's clock, as its latest results showed it (kept in memory only:
@@ -85,25 +102,38 @@ impl World {
         }
     }
 
-    /// Whether `region` has a live probe.
-    pub fn live(&self, region: &str) -> bool {
-        self.probes.iter().any(|p| p.region == region && p.live)
+    /// What the probe that runs `scenario` must have (nothing for a
+    /// scenario not in the catalog).
+    pub fn needs(&self, scenario: &str) -> Capabilities {
+        self.catalog
+            .get(scenario)
+            .map_or(Capabilities::NONE, |s| s.needs)
     }
 
-    /// Whether `region` has a probe presumed live: what is seen there
-    /// counts; without one the region is unknown, never down.
-    pub fn presumed_live(&self, region: &str) -> bool {
+    /// Whether `region` has a live probe that has `needs`.
+    pub fn live(&self, region: &str, needs: &Capabilities) -> bool {
         self.probes
             .iter()
-            .any(|p| p.region == region && p.presumed_live)
+            .any(|p| p.region == region && p.live && p.capabilities.covers(needs))
     }
 
-    /// The live probe that runs `scenario` in `region`.
+    /// Whether `region` has a probe presumed live that can run a scenario
+    /// needing `needs`: what is seen there counts; without one the region
+    /// is unknown, never down.
+    pub fn presumed_live(&self, region: &str, needs: &Capabilities) -> bool {
+        self.probes
+            .iter()
+            .any(|p| p.region == region && p.counts_for(needs))
+    }
+
+    /// The live probe that runs `scenario` in `region`: among those that
+    /// have what it needs.
     pub fn owner(&self, scenario: &str, region: &str) -> Option<String> {
+        let needs = self.needs(scenario);
         let live = self
             .probes
             .iter()
-            .filter(|p| p.region == region && p.live)
+            .filter(|p| p.region == region && p.live && p.capabilities.covers(&needs))
             .map(|p| p.name.as_str());
         assignment::owner(scenario, region, live).map(str::to_owned)
     }

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use scenarios::wire::Capabilities;
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -22,6 +23,9 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 pub const SPOOL_HEADER: &str = "x-sonde-spool";
 /// Header a probe says whether its spool's disk is full with (`1` or `0`).
 pub const SPOOL_FULL_HEADER: &str = "x-sonde-spool-full";
+/// Header a probe announces its capabilities with (`browser`; absent or
+/// empty: none).
+pub const CAPABILITIES_HEADER: &str = "x-sonde-capabilities";
 /// Header a probe reports its version with (else `User-Agent: sonde-probe/V`).
 pub const VERSION_HEADER: &str = "x-sonde-version";
 
@@ -133,10 +137,14 @@ fn report(headers: &HeaderMap) -> Report {
     let spool_depth = text(SPOOL_HEADER)
         .and_then(|v| v.parse::<i64>().ok())
         .filter(|d| *d >= 0);
+    // Every plan request announces: a probe restarted without its
+    // browser announces nothing and loses its browser scenarios.
+    let capabilities = Capabilities::parse(text(CAPABILITIES_HEADER).unwrap_or_default());
     Report {
         version,
         spool_depth,
         spool_full: spool_full(headers),
+        capabilities: Some(capabilities),
     }
 }
 

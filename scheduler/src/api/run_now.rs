@@ -86,7 +86,7 @@ pub async fn run_now(
     let detail = Some(format!("regions {}", regions.join(", ")));
     crate::audit::record(&app, &grant.name, "run_now", &name, detail).await;
     let answer = run_in(&app, &name, regions, wait, |region| {
-        let probe = app.fleet.owner(&name, region)?;
+        let probe = app.fleet.owner(&name, &scenario.needs, region)?;
         let request = RunRequest {
             id: Uuid::now_v7(),
             scenario: name.clone(),

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use scenarios::Scenario;
 use scenarios::diagnostic::Style;
 use scenarios::load::{MAX_FILE_BYTES, MapFiles, parse_scenario};
-use scenarios::wire::{PlannedScenario, RunReason, RunRequest};
+use scenarios::wire::{Capabilities, PlannedScenario, RunReason, RunRequest};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -53,6 +53,7 @@ pub async fn post_run(
     };
     let regions = regions(&app, &scenario, query.regions.as_deref())?;
     let name = scenario.name.clone();
+    let needs = Capabilities::needed_by(&scenario);
     let detail = Some(format!(
         "version {}, regions {}",
         scenario.version,
@@ -68,7 +69,7 @@ pub async fn post_run(
         files: BTreeMap::new(),
     };
     let answer = run_in(&app, &name, regions, wait, |region| {
-        let probe = app.fleet.owner(&name, region)?;
+        let probe = app.fleet.owner(&name, &needs, region)?;
         let request = RunRequest {
             id: Uuid::now_v7(),
             scenario: name.clone(),

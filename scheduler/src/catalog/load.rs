@@ -10,6 +10,7 @@ use scenarios::diagnostic::{Diagnostic, Style};
 use scenarios::load::{
     LoadError, ScenarioFile, check_unique_names, load_bytes_as, read_scenario_file, scenario_paths,
 };
+use scenarios::wire::Capabilities;
 use scenarios::{Invalid, Scenario};
 
 use super::{Catalog, CatalogFile, CatalogScenario, FileState};
@@ -265,6 +266,7 @@ fn entry_of(file: ScenarioFile) -> CatalogScenario {
         files,
         version: scenario.version.clone(),
         regions: scenario.regions.clone(),
+        needs: Capabilities::needed_by(&scenario),
         scenario: Arc::new(scenario),
     }
 }

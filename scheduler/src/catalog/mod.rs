@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use scenarios::Scenario;
+use scenarios::wire::Capabilities;
 use sha2::{Digest, Sha256};
 
 pub use load::load;
@@ -35,6 +36,9 @@ pub struct CatalogScenario {
     pub version: String,
     /// `None`: every region that has had a probe.
     pub regions: Option<Vec<String>>,
+    /// What the probe that runs it must have announced (`browser` for a
+    /// scenario with a browser step), worked out once at load.
+    pub needs: Capabilities,
     pub scenario: Arc<Scenario>,
 }
 

@@ -22,7 +22,7 @@ pub fn sample(app: &App) -> AlertSample {
             let (state, up) = app.alerts.region_state(
                 &s.name,
                 &region,
-                world.live(&region),
+                world.live(&region, &s.needs),
                 &s.scenario.labels,
                 now,
             );

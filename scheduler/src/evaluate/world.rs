@@ -19,6 +19,7 @@ pub fn capture(app: &App) -> World {
             last_seen: p.last_seen,
             clock: p.clock,
             spool: p.spool,
+            capabilities: p.capabilities,
             name: p.name,
             region: p.region,
         })

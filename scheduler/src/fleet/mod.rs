@@ -3,8 +3,14 @@
 //! A probe registers with its first authenticated request; every plan and
 //! results call updates `last_seen`. A probe is live while `last_seen` is
 //! within `probe_silence`. Any change that can move an assignment (a probe
-//! registering, going silent or coming back, an on-demand run queued) bumps
-//! the fleet's epoch, which wakes long-polling plan requests.
+//! registering, going silent or coming back, announcing other
+//! capabilities, an on-demand run queued) bumps the fleet's epoch, which
+//! wakes long-polling plan requests.
+//!
+//! A scenario that needs a capability (`browser`) is given only to a live
+//! probe of the region that announced it (`X-Sonde-Capabilities`, kept in
+//! memory from the probe's latest plan request): a region whose live
+//! probes all lack it leaves the scenario unassigned there.
 //!
 //! - `plan`: a probe's plan, its content hash (the ETag) and revision.
 //! - `run_now`: on-demand runs waiting for a probe (in the store, so a
@@ -20,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use scenarios::wire::Capabilities;
 use tokio::sync::watch;
 
 pub use plan::{PlanView, plan_etag};
@@ -49,6 +56,9 @@ pub struct ProbeState {
     pub clock: ProbeClock,
     /// What it last said about its spool's disk (not stored).
     pub spool: ProbeSpool,
+    /// What it announced on its latest plan request (not stored: a probe
+    /// long-polls constantly, so a restarted scheduler learns it at once).
+    pub capabilities: Capabilities,
     plan_hash: Option<String>,
     plan_revision: u64,
     persisted_at: Option<DateTime<Utc>>,
@@ -67,6 +77,7 @@ impl ProbeState {
             spool_depth: row.spool_depth,
             clock: ProbeClock::Unknown,
             spool: ProbeSpool::Unknown,
+            capabilities: Capabilities::NONE,
             plan_hash: row.plan_hash,
             plan_revision: u64::try_from(row.plan_revision).unwrap_or(0),
         }
@@ -93,6 +104,9 @@ pub struct Report {
     pub spool_depth: Option<i64>,
     /// Whether its spool's disk is full (`X-Sonde-Spool-Full`), when it told.
     pub spool_full: Option<bool>,
+    /// What it announced (`X-Sonde-Capabilities`): `Some` on plan
+    /// requests, which always announce, `None` on calls that do not.
+    pub capabilities: Option<Capabilities>,
 }
 
 #[derive(Debug, Default)]
@@ -181,7 +195,11 @@ impl Fleet {
     /// # Errors
     /// When the store cannot record a new or changed probe.
     pub async fn touch(&self, id: &ProbeIdentity, report: Report) -> Result<(), StoreError> {
+        let announced = report.capabilities;
         let row = self.touch_in_memory(id, report);
+        if let Some(capabilities) = announced {
+            self.announced(&id.name, capabilities);
+        }
         self.refresh_liveness();
         match row {
             Some(row) => self.store.write(move |tx| tx.upsert_probe(&row)).await,
@@ -203,6 +221,7 @@ impl Fleet {
                 spool_depth: None,
                 clock: ProbeClock::Unknown,
                 spool: ProbeSpool::Unknown,
+                capabilities: Capabilities::NONE,
                 plan_hash: None,
                 plan_revision: 0,
                 persisted_at: None,
@@ -231,6 +250,22 @@ impl Fleet {
             probe.persisted_at = Some(now);
             probe.row()
         })
+    }
+
+    /// Records what `probe` announced; a change can move scenarios, so it
+    /// wakes the long polls.
+    fn announced(&self, probe: &str, capabilities: Capabilities) {
+        let mut state = self.lock();
+        let Some(p) = state.probes.get_mut(probe) else {
+            return;
+        };
+        if p.capabilities == capabilities {
+            return;
+        }
+        p.capabilities = capabilities;
+        drop(state);
+        tracing::info!(probe = %probe, capabilities = %capabilities, "Probe capabilities changed.");
+        self.bump();
     }
 
     /// Stores every probe's latest call not stored yet (calls are stored at
@@ -370,10 +405,38 @@ impl Fleet {
             .collect()
     }
 
-    /// The probe that runs `scenario` in `region` now, if any is live.
-    pub fn owner(&self, scenario: &str, region: &str) -> Option<String> {
-        let live = self.live_in(region);
-        assignment::owner(scenario, region, live.iter().map(String::as_str)).map(str::to_owned)
+    /// Live probes of `region` now that have every capability in `needs`.
+    pub fn capable_in(&self, region: &str, needs: &Capabilities) -> Vec<String> {
+        let now = self.clock.now();
+        self.lock()
+            .probes
+            .values()
+            .filter(|p| p.region == region && self.is_live(p, now))
+            .filter(|p| p.capabilities.covers(needs))
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// The probe that runs `scenario` (which needs `needs`) in `region`
+    /// now, if a live one can.
+    pub fn owner(&self, scenario: &str, needs: &Capabilities, region: &str) -> Option<String> {
+        let capable = self.capable_in(region, needs);
+        assignment::owner(scenario, region, capable.iter().map(String::as_str)).map(str::to_owned)
+    }
+
+    /// Why `s` has no probe in `region` now, if it has none: no live probe
+    /// at all, or none with a capability it needs.
+    pub fn unassigned_reason(&self, s: &CatalogScenario, region: &str) -> Option<String> {
+        if !self.capable_in(region, &s.needs).is_empty() {
+            return None;
+        }
+        if self.live_in(region).is_empty() {
+            return Some("no live probe".to_owned());
+        }
+        Some(format!(
+            "no live probe with the {} capability",
+            s.needs.names().join(", ")
+        ))
     }
 
     /// The scenarios `probe` runs now, by name.
@@ -381,8 +444,15 @@ impl Fleet {
         let Some(region) = self.lock().probes.get(probe).map(|p| p.region.clone()) else {
             return Arc::default();
         };
-        let live = self.live_in(&region);
-        if !live.iter().any(|p| p == probe) {
+        let now = self.clock.now();
+        let live: Vec<(String, Capabilities)> = self
+            .lock()
+            .probes
+            .values()
+            .filter(|p| p.region == region && self.is_live(p, now))
+            .map(|p| (p.name.clone(), p.capabilities))
+            .collect();
+        if !live.iter().any(|(p, _)| p == probe) {
             return Arc::default();
         }
         self.assignments

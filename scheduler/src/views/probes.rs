@@ -25,6 +25,9 @@ pub struct ProbeView {
     /// It said its spool's disk is full (`X-Sonde-Spool-Full`): it drops
     /// its oldest undelivered results to keep the newest.
     pub spool_full: bool,
+    /// What it announced on its latest plan request
+    /// (`X-Sonde-Capabilities`), e.g. `["browser"]`.
+    pub capabilities: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -32,7 +35,8 @@ pub struct RegionView {
     pub region: String,
     pub probes: usize,
     pub live_probes: usize,
-    /// Scenarios that should run here but have no live probe to run them.
+    /// Scenarios that should run here but have no live probe to run them,
+    /// or none with a capability they need.
     pub unassigned: Vec<String>,
 }
 
@@ -62,6 +66,7 @@ pub fn probe_list(app: &App) -> ProbeList {
                 ProbeClock::Unknown | ProbeClock::InTime => None,
             },
             spool_full: p.spool == ProbeSpool::Full,
+            capabilities: p.capabilities.names(),
         })
         .collect();
     let mut names = app.fleet.regions();
@@ -73,16 +78,13 @@ pub fn probe_list(app: &App) -> ProbeList {
         .map(|region| {
             let in_region: Vec<_> = all.iter().filter(|(p, _)| p.region == region).collect();
             let live_probes = in_region.iter().filter(|(_, up)| *up).count();
-            let unassigned = if live_probes == 0 {
-                catalog
-                    .scenarios
-                    .values()
-                    .filter(|s| app.fleet.regions_of(s).contains(&region))
-                    .map(|s| s.name.clone())
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let unassigned = catalog
+                .scenarios
+                .values()
+                .filter(|s| app.fleet.regions_of(s).contains(&region))
+                .filter(|s| live_probes == 0 || app.fleet.unassigned_reason(s, &region).is_some())
+                .map(|s| s.name.clone())
+                .collect();
             RegionView {
                 probes: in_region.len(),
                 live_probes,

@@ -23,10 +23,11 @@ pub struct RegionSummary {
     pub region: String,
     /// The alert engine's state: `up`, `down` (after `after` failed runs),
     /// `degraded` (latency objective missed), `muted` (silenced) or
-    /// `unknown` (no run yet, or no live probe in the region).
+    /// `unknown` (no run yet, or no live probe in the region that can run
+    /// it).
     #[serde(serialize_with = "state_name")]
     pub state: RegionState,
-    /// The probe that runs it there now; `null` when none is live.
+    /// The probe that runs it there now; `null` when no live one can.
     pub probe: Option<String>,
     pub live_probes: usize,
     #[serde(flatten)]
@@ -81,7 +82,20 @@ pub struct ScenarioSummary {
     pub description: Option<String>,
     pub schedule: ScheduleView,
     pub labels: BTreeMap<String, String>,
+    /// What the probe that runs it must have announced, e.g. `["browser"]`.
+    pub needs: Vec<&'static str>,
     pub regions: Vec<RegionSummary>,
+    /// Regions where no probe runs it now, with the reason.
+    pub unassigned: Vec<Unassigned>,
+}
+
+/// A region a scenario should run in but no probe runs it now.
+#[derive(Debug, Serialize)]
+pub struct Unassigned {
+    pub region: String,
+    /// `no live probe`, or `no live probe with the browser capability`
+    /// when the region's live probes cannot run it.
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -128,20 +142,33 @@ pub(super) async fn summary(
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
+    let unassigned = regions
+        .iter()
+        .filter_map(|region| {
+            let reason = app.fleet.unassigned_reason(s, region)?;
+            Some(Unassigned {
+                region: region.clone(),
+                reason,
+            })
+        })
+        .collect();
     let regions = regions
         .into_iter()
         .zip(stats)
         .map(|(region, stats)| {
             let live_probes = app.fleet.live_in(&region).len();
+            let probe = app.fleet.owner(&s.name, &s.needs, &region);
+            // Without a probe that can run it, what its last runs showed
+            // is no longer news: unknown, never a false down.
             let (state, _) = app.alerts.region_state(
                 &s.name,
                 &region,
-                live_probes > 0,
+                probe.is_some(),
                 &s.scenario.labels,
                 app.clock.now(),
             );
             RegionSummary {
-                probe: app.fleet.owner(&s.name, &region),
+                probe,
                 region,
                 state,
                 live_probes,
@@ -156,6 +183,8 @@ pub(super) async fn summary(
         description: s.scenario.description.clone(),
         schedule: ScheduleView::from(&s.scenario.schedule),
         labels: s.scenario.labels.clone(),
+        needs: s.needs.names(),
         regions,
+        unassigned,
     })
 }

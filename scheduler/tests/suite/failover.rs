@@ -22,7 +22,11 @@ async fn scenarios_move_when_the_owner_goes_silent_and_move_back() {
     let p2 = t.probe_token("p2", "eu-west-1").await;
     t.plan(&p1, "p1", "eu-west-1", &[]).await;
     t.plan(&p2, "p2", "eu-west-1", &[]).await;
-    let owner = t.app.fleet.owner("checkout", "eu-west-1").unwrap();
+    let owner = t
+        .app
+        .fleet
+        .owner("checkout", &Default::default(), "eu-west-1")
+        .unwrap();
     let (owner_token, other, other_token) = if owner == "p1" {
         (&p1, "p2", &p2)
     } else {

@@ -36,6 +36,7 @@ mod alert_slo;
 mod alert_states;
 mod audit;
 mod binary;
+mod capabilities;
 mod catalog_depends;
 mod catalog_large;
 mod clock_skew;

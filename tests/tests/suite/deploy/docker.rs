@@ -148,6 +148,44 @@ fn check_compose(config: &Value) {
         );
         assert!(s.get("healthcheck").is_none(), "{region}: {s}");
     }
+    check_browser_sidecar(config);
+}
+
+/// probe-eu-west-1 drives the headless Chromium beside it, whose DevTools
+/// listens on loopback only, in a container as hardened as the others.
+fn check_browser_sidecar(config: &Value) {
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    };
+    let probe = service(config, "probe-eu-west-1");
+    let command = strings(&probe["command"]);
+    assert!(
+        command.iter().any(|c| c == "--browser=ws://127.0.0.1:9222"),
+        "{command:?}"
+    );
+    let chromium = service(config, "chromium-eu-west-1");
+    assert_eq!(chromium["image"], "sonde-probe-browser:latest");
+    assert_eq!(chromium["read_only"], true);
+    assert_eq!(chromium["user"], "65532:65532");
+    assert_eq!(chromium["network_mode"], "service:demo-shop");
+    assert_eq!(strings(&chromium["entrypoint"]), ["/usr/bin/chromium"]);
+    let flags = strings(&chromium["command"]);
+    for flag in [
+        "--headless",
+        "--remote-debugging-address=127.0.0.1",
+        "--remote-debugging-port=9222",
+    ] {
+        assert!(flags.iter().any(|f| f == flag), "{flag}: {flags:?}");
+    }
+    assert!(
+        chromium["healthcheck"]["test"].to_string().contains("9222"),
+        "the browser's own health check"
+    );
 }
 
 #[test]
@@ -275,4 +313,83 @@ fn compose_ha_file_is_valid_for_docker_compose() {
         .arg("config"));
     let config = yaml_docs(&String::from_utf8(out.stdout).unwrap()).remove(0);
     check_compose_ha(&config);
+}
+
+/// The `probe-browser` image needs Debian and its `chromium` package, which
+/// cannot be had offline: this checks the Dockerfile's shape only, and says so.
+#[test]
+fn probe_browser_dockerfile_runs_debian_chromium_as_non_root() {
+    let path = deploy("docker/probe-browser.Dockerfile");
+    let what = path.display();
+    println!(
+        "note: probe-browser: not built (no Debian base image or apt mirror offline); \
+         checking the Dockerfile's shape only"
+    );
+    let stages = stages(&read(&path));
+    assert_eq!(stages.len(), 2, "{what}: a builder and a runtime stage");
+    let (from, builder) = &stages[0];
+    assert_eq!(from, "FROM rust:1.95-bookworm AS builder", "{what}");
+    assert!(
+        builder.join("\n").contains("--bin probe -p sonde-probe"),
+        "{what}: builds the probe"
+    );
+    let (from, runtime) = &stages[1];
+    assert!(
+        from.starts_with("FROM debian:") && from.ends_with(" AS runtime"),
+        "{what}: {from}"
+    );
+    let has = |prefix: &str| runtime.iter().find(|i| i.starts_with(prefix));
+    let install = has("RUN").expect("RUN");
+    let packages: Vec<&str> = install
+        .split("apt-get install")
+        .nth(1)
+        .expect("apt-get install")
+        .split("&&")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert!(packages.contains(&"chromium"), "{what}: {packages:?}");
+    assert!(
+        install.contains("rm -rf /var/lib/apt/lists/*"),
+        "{what}: no apt lists in the image"
+    );
+    let user = has("USER ").expect("USER").trim_start_matches("USER ");
+    let uid: u32 = user
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a numeric USER");
+    assert_ne!(uid, 0, "{what}: non-root USER");
+    assert!(
+        install.contains(&format!("--uid {uid}")),
+        "{what}: the user exists in /etc/passwd (Chromium wants one)"
+    );
+    assert_eq!(
+        has("ENTRYPOINT").unwrap(),
+        "ENTRYPOINT [\"/probe\"]",
+        "{what}"
+    );
+    assert_eq!(
+        has("CMD").unwrap(),
+        "CMD [\"agent\", \"--browser-path\", \"/usr/bin/chromium\"]",
+        "{what}"
+    );
+    assert!(
+        has("HEALTHCHECK")
+            .unwrap()
+            .contains("CMD [\"/probe\", \"health\"]"),
+        "{what}"
+    );
+    assert_eq!(has("STOPSIGNAL").unwrap(), "STOPSIGNAL SIGTERM", "{what}");
+    assert!(
+        has("VOLUME").unwrap().contains("\"/var/lib/sonde\""),
+        "{what}"
+    );
+    let ignore = read(&deploy("docker/probe-browser.Dockerfile.dockerignore"));
+    assert!(
+        ignore.lines().any(|l| l == "/target"),
+        "{what}: context excludes /target"
+    );
 }

@@ -1,8 +1,9 @@
 //! The Kustomize bases and region overlays render with `kubectl kustomize`
 //! (and pass `kubernetes-validate` when installed): hardened containers,
 //! probes, resources, references that resolve, a grace period that covers
-//! the drain, one overlay and token hash per region, and the `ha` overlay's
-//! three replicas on a shared database.
+//! the drain, one overlay and token hash per region, the `ha` overlay's
+//! three replicas on a shared database, and the browser overlay's Chromium
+//! sidecar.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,6 +34,10 @@ fn kustomizations() -> Vec<PathBuf> {
         .filter(|p| p.join("kustomization.yaml").is_file())
         .collect();
     assert!(overlays.iter().any(|p| p.ends_with("ha")), "no ha overlay");
+    assert!(
+        overlays.iter().any(|p| p.ends_with("eu-west-1-browser")),
+        "no browser overlay"
+    );
     overlays.sort();
     for region in REGIONS {
         assert!(
@@ -86,14 +91,26 @@ fn check_container(c: &Value, what: &str) {
         sc["seccompProfile"]["type"], "RuntimeDefault",
         "{what}: seccompProfile"
     );
-    assert_eq!(
-        c["livenessProbe"]["httpGet"]["path"], "/livez",
-        "{what}: liveness"
-    );
-    assert_eq!(
-        c["readinessProbe"]["httpGet"]["path"], "/readyz",
-        "{what}: readiness"
-    );
+    if c["name"] == "chromium" {
+        // DevTools listens on the pod's loopback, which only a check run
+        // inside the container reaches.
+        for check in ["livenessProbe", "readinessProbe"] {
+            let command = c[check]["exec"]["command"].to_string();
+            assert!(
+                command.contains("/dev/tcp/127.0.0.1/9222"),
+                "{what}: {check}: {command}"
+            );
+        }
+    } else {
+        assert_eq!(
+            c["livenessProbe"]["httpGet"]["path"], "/livez",
+            "{what}: liveness"
+        );
+        assert_eq!(
+            c["readinessProbe"]["httpGet"]["path"], "/readyz",
+            "{what}: readiness"
+        );
+    }
     let resources = &c["resources"];
     for path in ["/requests/cpu", "/requests/memory", "/limits/memory"] {
         assert!(
@@ -235,6 +252,47 @@ fn check_overlay(region: &str, objects: &[Value]) {
     assert_eq!(env_value(probe, "SONDE_PROBE_REGION"), Some(region));
     let name = format!("probe-{region}");
     assert_eq!(env_value(probe, "SONDE_PROBE_NAME"), Some(name.as_str()));
+}
+
+/// The eu-west-1 probe in the sidecar form: it drives the Chromium of its
+/// own pod over loopback, and that Chromium listens on loopback only.
+fn check_browser_overlay(objects: &[Value]) {
+    check_overlay("eu-west-1", objects);
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    let containers = deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    let named = |name: &str| {
+        containers
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("browser overlay: no {name} container"))
+    };
+    assert_eq!(
+        env_value(named("probe"), "SONDE_PROBE_BROWSER"),
+        Some("ws://127.0.0.1:9222")
+    );
+    let chromium = named("chromium");
+    assert!(
+        chromium["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("sonde-probe-browser:")),
+        "{chromium}"
+    );
+    assert_eq!(chromium["command"][0], "/usr/bin/chromium");
+    let args: Vec<&str> = chromium["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for flag in [
+        "--headless",
+        "--remote-debugging-address=127.0.0.1",
+        "--remote-debugging-port=9222",
+    ] {
+        assert!(args.contains(&flag), "browser overlay: {flag}: {args:?}");
+    }
 }
 
 fn check_scheduler(objects: &[Value]) {
@@ -396,6 +454,9 @@ fn every_kustomization_renders_hardened_probed_and_sized() {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         if REGIONS.contains(&name.as_str()) {
             check_overlay(&name, &objects);
+        }
+        if name == "eu-west-1-browser" {
+            check_browser_overlay(&objects);
         }
         if dir.ends_with("base/scheduler") || dir.ends_with("overlays/ha") {
             check_scheduler(&objects);
