@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rayon::prelude::*;
 use scenarios::Scenario;
 use scenarios::load::{MapFiles, parse_scenario};
 use scenarios::wire::{Plan, PlannedScenario, RunRequest};
@@ -27,6 +28,9 @@ use super::metrics::Metrics;
 use super::spool::{Spool, write_durably};
 
 const CACHE_FILE: &str = "plan.json";
+/// Scenarios one worker compiles at a time: a small plan compiles on one
+/// thread.
+const SCENARIOS_PER_TASK: usize = 128;
 
 /// The plan in use, every scenario validated; `None` until one is loaded.
 pub type PlanWatch = watch::Receiver<Option<Arc<CompiledPlan>>>;
@@ -48,16 +52,23 @@ impl CompiledPlan {
     /// version did not change. Invalid or damaged scenarios are logged and
     /// skipped.
     pub fn compile(plan: &Plan, previous: Option<&CompiledPlan>) -> CompiledPlan {
-        let mut scenarios = BTreeMap::new();
-        for planned in &plan.scenarios {
-            let reused = previous
-                .and_then(|p| p.scenarios.get(&planned.name))
-                .filter(|s| s.version == planned.version)
-                .cloned();
-            if let Some(scenario) = reused.or_else(|| compile_one(planned).map(Arc::new)) {
-                scenarios.insert(planned.name.clone(), scenario);
-            }
-        }
+        // On every core: a plan where thousands of scenarios changed at
+        // once (the first plan, a branch switch) is mostly validation.
+        let scenarios = plan
+            .scenarios
+            .par_iter()
+            .with_min_len(SCENARIOS_PER_TASK)
+            .filter_map(|planned| {
+                let reused = previous
+                    .and_then(|p| p.scenarios.get(&planned.name))
+                    .filter(|s| s.version == planned.version)
+                    .cloned();
+                let scenario = reused.or_else(|| compile_one(planned).map(Arc::new))?;
+                Some((planned.name.clone(), scenario))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
         let inline = plan
             .run_now
             .iter()

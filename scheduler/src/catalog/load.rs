@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use rayon::prelude::*;
 use scenarios::depends;
 use scenarios::diagnostic::{Diagnostic, Style};
 use scenarios::load::{
@@ -184,9 +185,6 @@ impl<'a> Unchanged<'a> {
     }
 }
 
-/// Files below this many are loaded on the calling thread.
-const FILES_PER_WORKER: usize = 256;
-
 /// Loads `paths` in order, spread over the machine's cores: validating
 /// every file of a large catalog changed at once (a branch switch, a
 /// generated directory) is what a reload spends its time on.
@@ -195,28 +193,15 @@ fn load_all(
     paths: &[PathBuf],
     unchanged: &Unchanged<'_>,
 ) -> Vec<Result<ScenarioFile, LoadError>> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let workers = cores.min(paths.len().div_ceil(FILES_PER_WORKER)).max(1);
-    let load_chunk = |chunk: &[PathBuf]| -> Vec<_> {
-        chunk.iter().map(|p| load_one(dir, p, unchanged)).collect()
-    };
-    if workers == 1 {
-        return load_chunk(paths);
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = paths
-            .chunks(paths.len().div_ceil(workers))
-            .map(|chunk| scope.spawn(move || load_chunk(chunk)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
+    paths
+        .par_iter()
+        .with_min_len(FILES_PER_TASK)
+        .map(|p| load_one(dir, p, unchanged))
+        .collect()
 }
+
+/// Files one worker takes at a time: a small catalog loads on one thread.
+const FILES_PER_TASK: usize = 128;
 
 fn load_one(dir: &Path, path: &Path, unchanged: &Unchanged<'_>) -> Result<ScenarioFile, LoadError> {
     let shown = relative(dir, path);

@@ -169,7 +169,7 @@ fn log_changes(previous: &Catalog, next: &Catalog, took: Duration) {
         changed,
         removed,
         invalid = next.invalid_files(),
-        took_ms = took.as_millis(),
+        took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         "Catalog reloaded."
     );
 }
