@@ -41,11 +41,16 @@ pub async fn run(
     let mut visited = HashSet::new();
     let mut redirects = 0u32;
     let mut set_cookies = Vec::new();
-    let first_origin = origin(&url);
+    // The origin the step named, noted on the first redirect: before it
+    // every request goes there.
+    let mut first_origin: Option<String> = None;
     let response = loop {
         // Credentials stay with the origin the step named, as in curl and
         // browsers: a redirect elsewhere must not carry them.
-        let trusted = req.forward_headers || origin(&url) == first_origin;
+        let trusted = req.forward_headers
+            || first_origin
+                .as_ref()
+                .is_none_or(|first| *first == origin(&url));
         let given: Vec<(String, String)> = rendered
             .headers
             .iter()
@@ -142,6 +147,7 @@ pub async fn run(
         redirects += 1;
         if visited.is_empty() {
             visited.insert(url.to_string());
+            first_origin = Some(origin(&url));
         }
         if !visited.insert(next.to_string()) {
             result.evidence = Some(shown(state, &resp));
@@ -175,7 +181,12 @@ pub async fn run(
     } else {
         None
     };
-    let tls = state.tls_by_origin.get(&origin(&url)).cloned();
+    // Plain HTTP has none: no origin is spelled out to find that.
+    let tls = if state.tls_by_origin.is_empty() {
+        None
+    } else {
+        state.tls_by_origin.get(&origin(&url)).cloned()
+    };
     let obs = Observation {
         status: Some(response.status),
         duration: phases.total(),
