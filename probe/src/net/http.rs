@@ -255,8 +255,8 @@ pub(crate) fn build_request(
         headers.insert(HOST, value);
     }
     for (name, value) in &call.headers {
-        let lower = name.to_ascii_lowercase();
-        if h2 && (lower == "host" || NOT_IN_H2.contains(&lower.as_str())) {
+        let forbidden = |n: &str| name.eq_ignore_ascii_case(n);
+        if h2 && (forbidden("host") || NOT_IN_H2.iter().any(|n| forbidden(n))) {
             continue;
         }
         let name = HeaderName::from_bytes(name.as_bytes())

@@ -67,8 +67,10 @@ impl Session {
         let mut clock = Clock::start();
         let mut phases = PhaseTimings::default();
         let origin = Origin::of(&call)?;
-        // Refuse a malformed request before any connection is opened.
-        build_request(&call, false, &self.net.user_agent)?;
+        // Refuse a malformed request before any connection is opened; the
+        // HTTP/1.1 form built for that is the one sent on an HTTP/1.1
+        // connection's first try.
+        let mut h1_request = Some(build_request(&call, false, &self.net.user_agent)?);
         let (mut conn, mut reused) = match self.take_ready(&origin, deadline).await {
             Some(conn) => (conn, true),
             None => (
@@ -78,7 +80,11 @@ impl Session {
             ),
         };
         let response = loop {
-            let request = build_request(&call, conn.sender.is_h2(), &self.net.user_agent)?;
+            let h2 = conn.sender.is_h2();
+            let request = match h1_request.take() {
+                Some(request) if !h2 => request,
+                _ => build_request(&call, h2, &self.net.user_agent)?,
+            };
             let sent = deadline
                 .bound("waiting for response headers", conn.sender.send(request))
                 .await;

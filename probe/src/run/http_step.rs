@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use scenarios::expr::Observation;
+use scenarios::expr::{Observation, Query, Subject};
 use scenarios::model::{Body, HttpRequest, Step};
 use scenarios::template::Scope;
 use scenarios::wire::{self, HttpInfo, StepResult};
@@ -37,14 +37,20 @@ pub async fn run(
     let mut recorded = rendered.recorded_url;
     let mut method = req.method.as_str();
     let mut body = rendered.body;
-    let mut visited = HashSet::from([url.to_string()]);
+    // Filled on the first redirect: most steps never follow one.
+    let mut visited = HashSet::new();
     let mut redirects = 0u32;
     let mut set_cookies = Vec::new();
-    let first_origin = origin(&url);
+    // The origin the step named, noted on the first redirect: before it
+    // every request goes there.
+    let mut first_origin: Option<String> = None;
     let response = loop {
         // Credentials stay with the origin the step named, as in curl and
         // browsers: a redirect elsewhere must not carry them.
-        let trusted = req.forward_headers || origin(&url) == first_origin;
+        let trusted = req.forward_headers
+            || first_origin
+                .as_ref()
+                .is_none_or(|first| *first == origin(&url));
         let given: Vec<(String, String)> = rendered
             .headers
             .iter()
@@ -57,7 +63,7 @@ pub async fn run(
             url: url.clone(),
             headers: request_headers(
                 state,
-                (&given, span_id),
+                (given, span_id),
                 &url,
                 !body.is_empty(),
                 rendered.content_type,
@@ -81,8 +87,9 @@ pub async fn run(
         });
         let sent_at = Instant::now();
         let sent = state.session.send(call, deadline).await;
-        let hop = RequestSpan {
-            step: state.step_index,
+        let step_index = state.step_index;
+        let hop = |status, phases, error| RequestSpan {
+            step: step_index,
             span_id,
             timed: Timed {
                 start: sent_at,
@@ -92,29 +99,25 @@ pub async fn run(
             url: recorded.as_str().to_string(),
             host: url.host_str().unwrap_or("").to_string(),
             port: url.port_or_known_default(),
-            status: None,
-            phases: PhaseTimings::default(),
-            error: None,
+            status,
+            phases,
+            error,
         };
         let resp = match sent {
             Ok(resp) => {
-                state.spans.requests.push(RequestSpan {
-                    status: Some(resp.status),
-                    phases: resp.phases,
-                    ..hop
-                });
+                state
+                    .spans
+                    .request(|| hop(Some(resp.status), resp.phases, None));
                 resp
             }
             Err(mut f) => {
                 let hop_phases = f.phases;
                 f.phases = add(&phases, &f.phases);
                 f.message = recorded.describe(&url, &f.message);
-                state.spans.requests.push(RequestSpan {
-                    status: f.head.as_ref().map(|h| h.status),
-                    phases: hop_phases,
-                    error: Some(f.message.clone()),
-                    ..hop
-                });
+                let status = f.head.as_ref().map(|h| h.status);
+                state
+                    .spans
+                    .request(|| hop(status, hop_phases, Some(f.message.clone())));
                 result.evidence = f.remote.map(|remote| match &f.head {
                     Some(head) => {
                         let secrets = state.runner.secrets.values();
@@ -142,6 +145,10 @@ pub async fn run(
         };
         let recorded_next = recorded.follow(location, &next, &state.runner.secrets.values());
         redirects += 1;
+        if visited.is_empty() {
+            visited.insert(url.to_string());
+            first_origin = Some(origin(&url));
+        }
         if !visited.insert(next.to_string()) {
             result.evidence = Some(shown(state, &resp));
             return redirect_failure(
@@ -169,8 +176,17 @@ pub async fn run(
         recorded = recorded_next;
     };
     result.phases = Some(phases.to_wire());
-    let json: Option<serde_json::Value> = serde_json::from_slice(&response.body).ok();
-    let tls = state.tls_by_origin.get(&origin(&url)).cloned();
+    let json: Option<serde_json::Value> = if reads_json(step) {
+        serde_json::from_slice(&response.body).ok()
+    } else {
+        None
+    };
+    // Plain HTTP has none: no origin is spelled out to find that.
+    let tls = if state.tls_by_origin.is_empty() {
+        None
+    } else {
+        state.tls_by_origin.get(&origin(&url)).cloned()
+    };
     let obs = Observation {
         status: Some(response.status),
         duration: phases.total(),
@@ -189,6 +205,13 @@ pub async fn run(
     }
     result.tls = tls;
     result
+}
+
+/// Whether an assertion or capture of `step` selects from the JSON body:
+/// only then is the body parsed.
+fn reads_json(step: &Step) -> bool {
+    let json = |q: &Query| matches!(q.subject, Subject::JsonPath(_));
+    step.expect.iter().any(|a| json(&a.query)) || step.capture.iter().any(|c| json(&c.query))
 }
 
 /// The evidence a failed step keeps of `resp`.
@@ -226,7 +249,12 @@ fn render(scope: &dyn Scope, req: &HttpRequest) -> Result<Rendered, String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("invalid URL `{shown}`: expected http or https"));
     }
-    let recorded_url = RecordedUrl::new(text.shown);
+    // Parsing again is needed only when the recorded text differs.
+    let recorded_url = if text.shown == text.sent {
+        RecordedUrl::unmasked(&url)
+    } else {
+        RecordedUrl::new(text.shown)
+    };
     let mut headers = Vec::with_capacity(req.headers.len());
     for (name, template) in &req.headers {
         let value = template
@@ -289,24 +317,30 @@ fn is_sensitive(name: &str, template: &scenarios::template::Template) -> bool {
 /// The step's headers plus what every probe request carries.
 fn request_headers(
     state: &RunState<'_>,
-    (given, span_id): (&[(String, String)], [u8; 8]),
+    (given, span_id): (Vec<(String, String)>, [u8; 8]),
     url: &Url,
     has_body: bool,
     content_type: Option<&'static str>,
 ) -> Vec<(String, String)> {
-    let has = |name: &str| given.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-    let mut headers = given.to_vec();
-    if !has("user-agent") {
+    let given_count = given.len();
+    let mut headers = given;
+    headers.reserve(4);
+    let has = |headers: &[(String, String)], name: &str| {
+        headers[..given_count]
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
+    if !has(&headers, "user-agent") {
         headers.push(("User-Agent".into(), USER_AGENT.into()));
     }
     headers.push(("traceparent".into(), traceparent(&state.trace_id, span_id)));
     headers.push(("X-Sonde-Region".into(), state.runner.region.clone()));
-    if let (Some(ct), true, false) = (content_type, has_body, has("content-type")) {
+    if let (Some(ct), true, false) = (content_type, has_body, has(&headers, "content-type")) {
         headers.push(("Content-Type".into(), ct.into()));
     }
     if let (Some(cookie), false) = (
         state.cookies.header_for(url.host_str().unwrap_or("")),
-        has("cookie"),
+        has(&headers, "cookie"),
     ) {
         headers.push(("Cookie".into(), cookie));
     }
@@ -321,16 +355,12 @@ fn note_response(
     resp: &HttpResponse,
     set_cookies: &mut Vec<(String, String)>,
 ) {
-    result.http = Some(HttpInfo {
-        method: result
-            .http
-            .as_ref()
-            .map(|h| h.method.clone())
-            .unwrap_or_default(),
-        url: recorded.as_str().to_string(),
-        status: Some(resp.status),
-        version: resp.version.to_string(),
-    });
+    // Set as the hop was sent; the method stays what it was.
+    if let Some(http) = result.http.as_mut() {
+        recorded.as_str().clone_into(&mut http.url);
+        http.status = Some(resp.status);
+        resp.version.clone_into(&mut http.version);
+    }
     if let Some(tls) = &resp.tls {
         state.tls_by_origin.insert(origin(url), tls.clone());
     }

@@ -128,7 +128,7 @@ impl Runner {
             run_deadline: start + scenario.timeout,
             tls_by_origin: HashMap::new(),
             step_index: 0,
-            spans: RunSpans::default(),
+            spans: RunSpans::new(self.traces.is_some()),
             browser_page: None,
         };
         let vars_error = render_vars(&mut state);

@@ -32,6 +32,14 @@ impl RecordedUrl {
         }
     }
 
+    /// For a rendering with no secret in it: the sent URL, already parsed.
+    pub fn unmasked(sent: &Url) -> Self {
+        Self {
+            text: sent.to_string(),
+            parsed: Some(sent.clone()),
+        }
+    }
+
     /// The next hop: `location` (the target's text, redacted as any
     /// response is) resolved against this URL as the sent one is against
     /// the sent URL, so that a relative location keeps the masked host.

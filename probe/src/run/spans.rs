@@ -8,8 +8,11 @@ use tokio::time::Instant;
 use crate::net::PhaseTimings;
 
 /// The timings and span ids of one run, on the run's monotonic clock.
+/// Without an exporter nothing is kept: a run then pays nothing for them.
 #[derive(Debug, Default)]
 pub struct RunSpans {
+    /// Whether an exporter will want them.
+    pub recording: bool,
     /// By step index; `None` for a step that never ran.
     pub steps: Vec<Option<Timed>>,
     /// Every request sent, redirects included, in order.
@@ -44,8 +47,19 @@ pub struct RequestSpan {
 }
 
 impl RunSpans {
+    /// Spans of a run that are kept only when `recording`.
+    pub fn new(recording: bool) -> Self {
+        Self {
+            recording,
+            ..Self::default()
+        }
+    }
+
     /// Notes that step `index` ran from `start` until now.
     pub fn step_ran(&mut self, index: usize, start: Instant) {
+        if !self.recording {
+            return;
+        }
         if self.steps.len() <= index {
             self.steps.resize(index + 1, None);
         }
@@ -53,5 +67,12 @@ impl RunSpans {
             start,
             end: Instant::now(),
         });
+    }
+
+    /// Notes a request, made by `span` only when an exporter wants it.
+    pub fn request(&mut self, span: impl FnOnce() -> RequestSpan) {
+        if self.recording {
+            self.requests.push(span());
+        }
     }
 }

@@ -9,12 +9,22 @@ pub fn new_trace_id() -> String {
 /// A fresh span id: the request's client span in the run's trace, and the
 /// parent the target's own server span names.
 pub fn new_span_id() -> [u8; 8] {
-    random::<8>()
+    // Span ids need to be unique within the trace, not unguessable: a
+    // thread-local generator (seeded once from the OS) spares every
+    // request a system call; the trace id still comes from the OS.
+    let id = fastrand::u64(1..);
+    id.to_be_bytes()
 }
 
 /// `traceparent: 00-<trace id>-<span id>-01` (sampled, so the target keeps it).
 pub fn traceparent(trace_id: &str, span_id: [u8; 8]) -> String {
-    format!("00-{trace_id}-{}-01", hex(&span_id))
+    let mut out = String::with_capacity(3 + trace_id.len() + 1 + 16 + 3);
+    out.push_str("00-");
+    out.push_str(trace_id);
+    out.push('-');
+    push_hex(&mut out, &span_id);
+    out.push_str("-01");
+    out
 }
 
 fn random<const N: usize>() -> [u8; N] {
@@ -29,7 +39,19 @@ fn random<const N: usize>() -> [u8; N] {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+/// Lower-case hex digits of `bytes`, without a formatter per byte: every
+/// request carries one of these.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
 }
 
 #[cfg(test)]
@@ -46,5 +68,6 @@ mod tests {
         assert_eq!(parts, vec!["00", t.as_str(), parts[2], "01"]);
         assert_eq!(parts[2], hex(&span));
         assert_ne!(new_trace_id(), t);
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 }

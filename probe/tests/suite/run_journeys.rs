@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use probe::run::RunTrigger;
-use scenarios::wire::{ErrorKind, Outcome, StepStatus};
+use scenarios::wire::{ACTUAL_MAX_CHARS, ErrorKind, Outcome, StepStatus};
 use sonde_tests::shop::{self, ShopOptions};
 use sonde_tests::{Reply, TestClient, TestTarget};
 
@@ -114,6 +114,43 @@ async fn secrets_never_appear_in_results_even_in_a_failed_assertion() {
             .unwrap_or("")
             .contains("hunter2-secret")
     );
+}
+
+#[tokio::test]
+async fn a_failed_assertion_reports_a_long_actual_cut_and_a_short_one_whole() {
+    let long = "x".repeat(ACTUAL_MAX_CHARS + 50);
+    let target = TestTarget::new()
+        .route("/long", 200, &long)
+        .route("/short", 200, "ok")
+        .start()
+        .await
+        .expect("target");
+    let r = runner("local", &[]);
+    let actual_of = |path: &str| {
+        scenario(&format!(
+            "interval = \"1m\"\n[[steps]]\nname = \"s\"\nget = \"{}\"\nexpect = ['body == \"nope\"']\n",
+            target.url(path)
+        ))
+    };
+    let result = r.run(&actual_of("/long"), RunTrigger::now()).await;
+    let cut = &result.steps[0].assertions[0];
+    assert!(!cut.passed);
+    assert!(cut.actual.ends_with('…'), "{}", cut.actual);
+    assert!(
+        cut.actual.chars().count() <= ACTUAL_MAX_CHARS + 3,
+        "{}",
+        cut.actual
+    );
+    assert!(!cut.actual.contains(&long));
+    let result = r.run(&actual_of("/short"), RunTrigger::now()).await;
+    let whole = &result.steps[0].assertions[0];
+    assert!(!whole.passed);
+    assert!(
+        whole.actual.contains("ok") && !whole.actual.contains('…'),
+        "{}",
+        whole.actual
+    );
+    assert!(whole.expected.contains("nope"), "{}", whole.expected);
 }
 
 #[tokio::test]
