@@ -484,10 +484,9 @@ mod tests {
         );
         conn.insert_results(&mut [ResultRow::of(&r).expect("row")].iter(), 0)
             .expect("insert");
-        for damage in [
-            &[0xff, 0xff, 0xff, 0x7f, 1, 2, 3][..],
-            &[40, 0, 0, 0, 0xf0, 1][..],
-        ] {
+        // A length of 2 GB, then a short length with bytes that are no LZ4.
+        let damages: [&[u8]; 2] = [&[0xff, 0xff, 0xff, 0x7f, 1, 2, 3], &[40, 0, 0, 0, 0xf0, 1]];
+        for damage in damages {
             conn.execute("UPDATE results SET result_lz4 = ?1", params![damage])
                 .expect("damage");
             let damaged = conn.for_each_result(&mut |_| {}).expect("rebuild");
