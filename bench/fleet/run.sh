@@ -18,8 +18,16 @@ schedule=$("$here/schedule.sh" "${SCENARIOS:-10000}" "${SECONDS_RUN:-180}" "${IN
 
 PYTHONPATH="$root/bench" python3 - "$root/BENCHMARKS.md" "$ingest" "$schedule" <<'PY'
 from section import write_section
-import json, sys, datetime, os, subprocess
+import json, re, sys, datetime, os, subprocess
 path, ingest, schedule = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+rate = re.search(r"([0-9]+) results/s", ingest)
+cpu_per = re.search(r"scheduler CPU ([0-9.]+) µs per result", ingest)
+rate_goal = 50_000
+if rate and cpu_per:
+    met = "met" if int(rate.group(1)) >= rate_goal else "not met"
+    ingest_verdict = f"Ingest: {int(rate.group(1)):,} results/s at {cpu_per.group(1)} µs of scheduler CPU per result — goal (≥ {rate_goal:,}/s) {met}."
+else:
+    ingest_verdict = "Ingest: the bench printed no rate — goal not met."
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 s = schedule
@@ -39,6 +47,8 @@ f"Measured {date} on {os.cpu_count()} cores ({cpu}) with `bench/fleet/run.sh`.",
 "```text",
 ingest.strip(),
 "```",
+"",
+ingest_verdict,
 "",
 "### Probe agent: schedule lateness, memory and plan reload",
 "",

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use scenarios::load::MAX_STEPS;
-use scenarios::wire::{IngestAck, RejectReason, Rejected, ResultBatch, RunResult};
+use scenarios::wire::{IngestAck, RejectReason, Rejected, RunResult};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -91,26 +91,34 @@ impl IngestLimiter {
     }
 }
 
-/// A batch with a bad entry: each entry on its own, to reject only it.
+/// A batch as its entries' JSON text: each entry is then parsed on its
+/// own, so a bad one rejects only itself, and its text is what is stored.
 #[derive(Deserialize)]
 struct RawBatch<'a> {
     #[serde(borrow)]
     results: Vec<&'a RawValue>,
 }
 
-/// Each entry parsed, or rejected with why.
-fn parse(body: &[u8]) -> Result<Vec<Result<RunResult, Rejected>>, IngestError> {
-    if let Ok(batch) = serde_json::from_slice::<ResultBatch>(body) {
-        return Ok(batch.results.into_iter().map(Ok).collect());
-    }
+/// An entry that parsed, with its JSON text as sent.
+pub(super) struct Entry<'a> {
+    pub result: RunResult,
+    pub json: &'a str,
+}
+
+/// Each entry parsed once, or rejected with why.
+fn parse(body: &[u8]) -> Result<Vec<Result<Entry<'_>, Rejected>>, IngestError> {
     let batch: RawBatch<'_> =
         serde_json::from_slice(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
-    let entries = batch.results.iter().enumerate().map(|(i, raw)| {
-        serde_json::from_str::<RunResult>(raw.get()).map_err(|e| Rejected {
-            id: id_of(raw),
-            reason: Some(RejectReason::Malformed),
-            error: format!("result {i} is not a valid run result: {e}"),
-        })
+    let entries = batch.results.into_iter().enumerate().map(|(i, raw)| {
+        let json = raw.get();
+        match serde_json::from_str::<RunResult>(json) {
+            Ok(result) => Ok(Entry { result, json }),
+            Err(e) => Err(Rejected {
+                id: id_of(raw),
+                reason: Some(RejectReason::Malformed),
+                error: format!("result {i} is not a valid run result: {e}"),
+            }),
+        }
     });
     Ok(entries.collect())
 }
@@ -354,11 +362,12 @@ impl ClockWatch {
 }
 
 fn check(
-    result: RunResult,
+    entry: Entry<'_>,
     probe: &ProbeIdentity,
     clock: &mut ClockWatch,
     catalog: &Catalog,
 ) -> Result<Valid, Rejected> {
+    let Entry { result, json } = entry;
     let reject = |reason: RejectReason, error: String| Rejected {
         id: Some(result.id),
         reason: Some(reason),
@@ -407,10 +416,10 @@ fn check(
             "`attempt` must be 1 with `retry_of` null, or 2 and more with `retry_of` the first attempt's id".into(),
         ));
     }
-    // Stored as re-serialized, so every stored result has today's shape.
-    let json = serde_json::to_string(&result)
-        .map_err(|e| reject(RejectReason::Malformed, e.to_string()))?;
-    let row = ResultRow::from_raw(&result, &json);
+    // Stored as sent: it parsed as a `RunResult`, which every reader of
+    // the store parses it into again, and encoding it anew would cost
+    // more than parsing it did.
+    let row = ResultRow::from_raw(&result, json);
     Ok(Valid { result, row })
 }
 

@@ -9,6 +9,7 @@ use scenarios::load::MAX_STEPS;
 use scenarios::wire::{IngestAck, RejectReason, Rejected, RunResult};
 use uuid::Uuid;
 
+use super::Entry;
 use crate::app::App;
 use crate::auth::ProbeIdentity;
 use crate::store::StoreError;
@@ -23,13 +24,13 @@ use crate::store::run_requests::RunRequestRow;
 pub(super) async fn take_answers(
     app: &App,
     probe: &ProbeIdentity,
-    entries: &mut Vec<Result<RunResult, Rejected>>,
+    entries: &mut Vec<Result<Entry<'_>, Rejected>>,
     ack: &mut IngestAck,
     rejected: &mut Vec<Rejected>,
 ) -> Result<(), StoreError> {
     let ids: Vec<Uuid> = entries
         .iter()
-        .filter_map(|e| e.as_ref().ok().and_then(|r| r.run_request))
+        .filter_map(|e| e.as_ref().ok().and_then(|e| e.result.run_request))
         .collect();
     if ids.is_empty() {
         return Ok(());
@@ -53,12 +54,14 @@ pub(super) async fn take_answers(
     }
     let mut answers = Vec::new();
     entries.retain(|entry| {
-        let Ok(result) = entry else { return true };
+        let Ok(Entry { result, json }) = entry else {
+            return true;
+        };
         let Some(row) = result.run_request.and_then(|id| rows.get(&id)) else {
             return true;
         };
         match check(result, row, probe) {
-            Ok(json) => answers.push((result.clone(), json)),
+            Ok(()) => answers.push((result.clone(), (*json).to_owned())),
             Err((reason, error)) => rejected.push(Rejected {
                 id: Some(result.id),
                 reason: Some(reason),
@@ -98,13 +101,13 @@ pub(super) async fn take_answers(
     Ok(())
 }
 
-/// The answer's JSON, when `result` may answer `row`: from the probe that
-/// was asked, for the scenario it was given.
+/// Whether `result` may answer `row`: from the probe that was asked, for
+/// the scenario it was given. Its JSON as sent is the answer.
 fn check(
     result: &RunResult,
     row: &RunRequestRow,
     probe: &ProbeIdentity,
-) -> Result<String, (RejectReason, String)> {
+) -> Result<(), (RejectReason, String)> {
     let identity = |e: String| (RejectReason::Identity, e);
     if result.probe != probe.name || result.region != probe.region || row.probe != probe.name {
         return Err(identity(format!(
@@ -127,5 +130,5 @@ fn check(
             ),
         ));
     }
-    serde_json::to_string(result).map_err(|e| (RejectReason::Malformed, e.to_string()))
+    Ok(())
 }

@@ -43,6 +43,7 @@ mod clock_skew;
 mod disk_full;
 mod failover;
 mod hot_reload;
+mod ingest_durable;
 mod metrics;
 mod metrics_exemplars;
 mod notify_alertmanager;

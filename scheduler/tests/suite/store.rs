@@ -96,8 +96,8 @@ async fn migrations_are_recorded_and_a_newer_store_is_refused(kit: TestStore) {
     match kit.backend {
         Backend::Sqlite => {
             assert_eq!(
-                versions, "11",
-                "results, alerts, notifiers, confirmations, recent runs, retries, maintenance, audit, viewer tokens, leader lease, on-demand runs and replicas"
+                versions, "12",
+                "results, alerts, notifiers, confirmations, recent runs, retries, maintenance, audit, viewer tokens, leader lease, on-demand runs and replicas, compressed results"
             );
             assert_eq!(kit.sql("PRAGMA journal_mode"), "wal");
         }

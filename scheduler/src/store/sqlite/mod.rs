@@ -5,6 +5,7 @@
 //! [`rusqlite::Connection`], one file per group of tables.
 //!
 //! - `schema`: forward-only migrations.
+//! - `stored_json`: a result's JSON as the `results` table keeps it.
 //! - `writer`: the writer thread and its group commit.
 
 mod alerts;
@@ -21,6 +22,7 @@ mod results;
 mod retention;
 mod run_requests;
 mod schema;
+mod stored_json;
 mod tokens;
 mod writer;
 

@@ -20,13 +20,13 @@ impl PendingEvaluation for Connection {
     fn pending_results(&self, limit: usize) -> Result<Vec<RunResult>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut stmt = self.prepare_cached(
-            "SELECT r.result_json FROM pending_evaluation p JOIN results r ON r.id = p.result_id
+            "SELECT r.result_json, r.result_lz4 FROM pending_evaluation p JOIN results r ON r.id = p.result_id
              ORDER BY p.queued_at, r.started_at LIMIT ?1",
         )?;
-        let rows = stmt.query_map(params![limit], |r| r.get::<_, String>(0))?;
-        rows.map(|json| {
-            serde_json::from_str(&json?)
-                .map_err(|e| StoreError::Corrupt(format!("stored result: {e}")))
+        let rows = stmt.query_map(params![limit], |r| super::stored_json::columns(r, 0))?;
+        rows.map(|row| {
+            let (text, lz4) = row?;
+            super::stored_json::parse(&text, lz4.as_deref())
         })
         .collect()
     }

@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use scenarios::wire::{Outcome, RunResult};
 
+use super::stored_json;
 use crate::alert::slo::Counts;
 use crate::store::StoreError;
 use crate::store::results::{DAY_MS, DayCounts, LastRun, ResultRow, Results};
@@ -16,8 +17,8 @@ impl Results for Connection {
         let mut stmt = self.prepare_cached(
             "INSERT OR IGNORE INTO results (id, scenario, region, probe, version, scheduled_at,
                 started_at, duration_ms, outcome, run_request, result_json, ingested_at,
-                slo_excluded, attempt, retry_of)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                slo_excluded, attempt, retry_of, result_lz4)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', ?11, ?12, ?13, ?14, ?15)",
         )?;
         let mut inserted = Vec::with_capacity(rows.size_hint().0);
         for r in rows {
@@ -32,11 +33,11 @@ impl Results for Connection {
                 r.duration_ms,
                 r.outcome.as_str(),
                 r.run_request,
-                r.result_json,
                 now_ms,
                 r.slo_excluded,
                 r.attempt,
-                r.retry_of.as_ref().map(|id| id.as_bytes().as_slice())
+                r.retry_of.as_ref().map(|id| id.as_bytes().as_slice()),
+                stored_json::compress(&r.result_json)
             ])?;
             inserted.push(changed == 1);
         }
@@ -57,23 +58,24 @@ impl Results for Connection {
         // Two statements, so each uses the (scenario, region, started_at) index.
         let (sql, region) = match region {
             Some(region) => (
-                "SELECT result_json FROM results WHERE scenario = ?1 AND region = ?2
+                "SELECT result_json, result_lz4 FROM results WHERE scenario = ?1 AND region = ?2
                  ORDER BY started_at DESC, id DESC LIMIT ?3",
                 region,
             ),
             None => (
-                "SELECT result_json FROM results WHERE scenario = ?1 AND ?2 = ''
+                "SELECT result_json, result_lz4 FROM results WHERE scenario = ?1 AND ?2 = ''
                  ORDER BY started_at DESC, id DESC LIMIT ?3",
                 "",
             ),
         };
         let mut stmt = self.prepare_cached(sql)?;
         let rows = stmt.query_map(params![scenario, region, limit], |row| {
-            row.get::<_, String>(0)
+            stored_json::columns(row, 0)
         })?;
         let mut out = Vec::new();
-        for json in rows {
-            out.push(parse(&json?)?);
+        for row in rows {
+            let (text, lz4) = row?;
+            out.push(stored_json::parse(&text, lz4.as_deref())?);
         }
         Ok(out)
     }
@@ -141,12 +143,13 @@ impl Results for Connection {
     }
 
     fn for_each_result(&self, each: &mut dyn FnMut(RunResult)) -> Result<usize, StoreError> {
-        let mut stmt = self.prepare("SELECT result_json FROM results ORDER BY started_at")?;
+        let mut stmt =
+            self.prepare("SELECT result_json, result_lz4 FROM results ORDER BY started_at")?;
         let mut rows = stmt.query([])?;
         let mut damaged = 0;
         while let Some(row) = rows.next()? {
-            let json: String = row.get(0)?;
-            match serde_json::from_str(&json) {
+            let (text, lz4) = stored_json::columns(row, 0)?;
+            match stored_json::parse(&text, lz4.as_deref()) {
                 Ok(result) => each(result),
                 Err(_) => damaged += 1,
             }
@@ -258,10 +261,6 @@ impl Results for Connection {
             params![cutoff_ms, limit],
         )?)
     }
-}
-
-fn parse(json: &str) -> Result<RunResult, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("stored result: {e}")))
 }
 
 fn outcome_of(s: &str) -> Result<Outcome, StoreError> {

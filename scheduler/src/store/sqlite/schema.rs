@@ -272,6 +272,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         seen_at INTEGER NOT NULL       -- Unix ms
     );",
     ),
+    (
+        12,
+        // A result's JSON LZ4-compressed (`super::stored_json`): about a
+        // third of the bytes, and bytes written are what bounds ingest
+        // (each is written twice, to the WAL and by its checkpoint).
+        // Rows from before keep their text in `result_json`.
+        "ALTER TABLE results ADD COLUMN result_lz4 BLOB; -- set: result_json is ''",
+    ),
 ];
 
 /// The newest schema this build knows.
@@ -395,5 +403,99 @@ mod tests {
             [],
         );
         assert!(duplicate.is_err(), "a hash is still stored once");
+    }
+
+    fn result(id: &str, started_at: &str) -> scenarios::wire::RunResult {
+        serde_json::from_str(&format!(
+            r#"{{"id":"{id}","scenario":"checkout","version":"sha256:00","probe":"p-eu","region":"eu-west-1",
+                "scheduled_at":"{started_at}","started_at":"{started_at}","duration_ms":12.5,"outcome":"success",
+                "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","steps":[]}}"#
+        ))
+        .expect("a run result")
+    }
+
+    /// Results stored as text before migration 12 read back beside those
+    /// stored compressed after it, newest first, each as it was sent.
+    #[test]
+    fn results_of_a_schema_11_store_read_back_beside_compressed_ones() {
+        use crate::store::Results;
+        use crate::store::results::ResultRow;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v11.db");
+        let mut conn = Connection::open(&path).expect("open");
+        migrate_to(&mut conn, 0, 11).expect("schema 11");
+        let old = result(
+            "01890000-0000-7000-8000-000000000001",
+            "2026-11-24T10:00:00.000Z",
+        );
+        let row = ResultRow::of(&old).expect("row");
+        conn.execute(
+            "INSERT INTO results (id, scenario, region, probe, version, scheduled_at, started_at,
+                duration_ms, outcome, result_json, ingested_at)
+             VALUES (?1, 'checkout', 'eu-west-1', 'p-eu', 'sha256:00', ?2, ?2, 12.5, 'success', ?3, 0)",
+            params![old.id.as_bytes().as_slice(), row.started_at, row.result_json],
+        )
+        .expect("a schema 11 row");
+        drop(conn);
+
+        let mut conn = Connection::open(&path).expect("reopen");
+        migrate(&mut conn, 0).expect("migrate");
+        let new = result(
+            "01890000-0000-7000-8000-000000000002",
+            "2026-11-24T10:01:00.000Z",
+        );
+        let inserted = conn
+            .insert_results(&mut [ResultRow::of(&new).expect("row")].iter(), 0)
+            .expect("insert");
+        assert_eq!(inserted, [true]);
+        let (text, compressed): (String, Option<Vec<u8>>) = conn
+            .query_row(
+                "SELECT result_json, result_lz4 FROM results WHERE id = ?1",
+                params![new.id.as_bytes().as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the new row");
+        assert_eq!(text, "");
+        assert!(compressed.is_some_and(|c| !c.is_empty()));
+        let recent = conn
+            .recent_results("checkout", Some("eu-west-1"), 10)
+            .expect("recent");
+        assert_eq!(recent, [new.clone(), old.clone()]);
+        let mut all = Vec::new();
+        let damaged = conn.for_each_result(&mut |r| all.push(r)).expect("all");
+        assert_eq!((damaged, all), (0, vec![old, new]));
+    }
+
+    /// A compressed result whose bytes are damaged is counted as damaged
+    /// by the start-up rebuild, and is an error to the history, never a
+    /// panic or a huge allocation.
+    #[test]
+    fn a_damaged_compressed_result_is_reported_not_read() {
+        use crate::store::Results;
+        use crate::store::results::ResultRow;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("s.db")).expect("open");
+        migrate(&mut conn, 0).expect("migrate");
+        let r = result(
+            "01890000-0000-7000-8000-000000000003",
+            "2026-11-24T10:00:00.000Z",
+        );
+        conn.insert_results(&mut [ResultRow::of(&r).expect("row")].iter(), 0)
+            .expect("insert");
+        // A length of 2 GB, then a short length with bytes that are no LZ4.
+        let damages: [&[u8]; 2] = [&[0xff, 0xff, 0xff, 0x7f, 1, 2, 3], &[40, 0, 0, 0, 0xf0, 1]];
+        for damage in damages {
+            conn.execute("UPDATE results SET result_lz4 = ?1", params![damage])
+                .expect("damage");
+            let damaged = conn.for_each_result(&mut |_| {}).expect("rebuild");
+            assert_eq!(damaged, 1);
+            let read = conn.recent_results("checkout", None, 10);
+            assert!(
+                matches!(read, Err(crate::store::StoreError::Corrupt(_))),
+                "{read:?}"
+            );
+        }
     }
 }
