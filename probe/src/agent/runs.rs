@@ -70,6 +70,23 @@ impl std::fmt::Debug for RunContext {
     }
 }
 
+/// Whether a scenario's run is going: the run's task holds a mark until it
+/// ends. The timer asks this rather than keeping the run's `JoinHandle`,
+/// which would keep a finished task's memory (the size of the whole run
+/// future) for every scenario until its next run.
+#[derive(Debug, Default)]
+pub struct InFlight(Arc<()>);
+
+impl InFlight {
+    pub fn busy(&self) -> bool {
+        Arc::strong_count(&self.0) > 1
+    }
+
+    fn mark(&self) -> Arc<()> {
+        Arc::clone(&self.0)
+    }
+}
+
 impl RunContext {
     /// Starts a run holding `slot`; it gives up (counted) when the target
     /// host's rate limit would hold it past `start_by`. A failed run of a
@@ -82,9 +99,12 @@ impl RunContext {
         trigger: RunTrigger,
         slot: OwnedSemaphorePermit,
         start_by: Instant,
+        in_flight: &InFlight,
     ) -> JoinHandle<()> {
         let ctx = self.clone();
+        let in_flight = in_flight.mark();
         self.tracker.spawn(async move {
+            let _in_flight = in_flight;
             let (mut trigger, mut slot, mut start_by) = (trigger, slot, start_by);
             loop {
                 let Some(result) = ctx.attempt(&scenario, trigger, slot, start_by).await else {
@@ -170,7 +190,8 @@ impl RunContext {
             };
             match slot {
                 Some(slot) => {
-                    let _ = ctx.spawn(scenario, trigger, slot, start_by).await;
+                    let in_flight = InFlight::default();
+                    let _ = ctx.spawn(scenario, trigger, slot, start_by, &in_flight).await;
                 }
                 None => {
                     tracing::warn!(scenario = %scenario.name, request = %request,

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::clock::Clock;
 use super::metrics::SkipReason;
 use super::plan::{CompiledPlan, PlanWatch};
-use super::runs::RunContext;
+use super::runs::{InFlight, RunContext};
 use super::timing::{next_run, same_schedule};
 use crate::run::RunTrigger;
 
@@ -156,7 +156,7 @@ async fn scenario_loop(
 ) {
     let mut scenario = rx.borrow_and_update().clone();
     let mut next = planned_after(&scenario, &ctx.region, clock.now());
-    let mut previous: Option<JoinHandle<()>> = None;
+    let in_flight = InFlight::default();
     loop {
         let wake = match next {
             Some(at) => tokio::time::sleep_until(clock.deadline_for(at)),
@@ -178,7 +178,7 @@ async fn scenario_loop(
             () = stop.cancelled() => return,
         }
         let Some(at) = next else { continue };
-        fire(&ctx, &clock, &scenario, at, &mut previous);
+        fire(&ctx, &clock, &scenario, at, &in_flight);
         next = following(&scenario, &ctx.region, at, clock.now());
     }
 }
@@ -213,9 +213,9 @@ fn fire(
     clock: &Arc<dyn Clock>,
     scenario: &Arc<Scenario>,
     at: DateTime<Utc>,
-    previous: &mut Option<JoinHandle<()>>,
+    in_flight: &InFlight,
 ) {
-    if previous.as_ref().is_some_and(|run| !run.is_finished()) {
+    if in_flight.busy() {
         tracing::warn!(scenario = %scenario.name, "Run skipped: the previous run is still going.");
         ctx.metrics.run_skipped(&scenario.name, SkipReason::overlap);
         return;
@@ -228,5 +228,6 @@ fn fire(
     };
     let start_by = clock.deadline_for(at + scenario.timeout);
     let trigger = RunTrigger::scheduled(at);
-    *previous = Some(ctx.spawn(scenario.clone(), trigger, slot, start_by));
+    // The handle is not kept: see `InFlight`.
+    drop(ctx.spawn(scenario.clone(), trigger, slot, start_by, in_flight));
 }
