@@ -80,6 +80,11 @@ pub async fn run(args: BenchArgs) -> ExitCode {
     }
     let wall = start.elapsed().as_secs_f64();
     let cpu = cpu_time() - cpu_before;
+    // A started Chromium must not outlive the bench (it is not counted in
+    // `cpu`: that is this process's own).
+    if let Some(browser) = &runner.browser {
+        browser.shutdown().await;
+    }
     let steps = args.runs * scenario.steps.len() as u64;
     let mut first_steps = durations.lock().map(|d| d.clone()).unwrap_or_default();
     first_steps.sort_by(f64::total_cmp);

@@ -191,7 +191,9 @@ impl RunContext {
             match slot {
                 Some(slot) => {
                     let in_flight = InFlight::default();
-                    let _ = ctx.spawn(scenario, trigger, slot, start_by, &in_flight).await;
+                    let _ = ctx
+                        .spawn(scenario, trigger, slot, start_by, &in_flight)
+                        .await;
                 }
                 None => {
                     tracing::warn!(scenario = %scenario.name, request = %request,

@@ -38,6 +38,22 @@ const VITALS_SCRIPT: &str = r"(() => {
   } catch (e) {}
 })();";
 
+/// Resolves once the page reported its largest contentful paint, or
+/// [`PAINT_WAIT_MS`] after the `load` event when it has none (a blank
+/// page). Polled with timers, which let the paint observer's callback run.
+const PAINTED_SCRIPT: &str = "new Promise((done) => {
+  const end = performance.now() + PAINT_WAIT_MS;
+  const check = () => {
+    const v = window.__sondeVitals;
+    if ((v && v.lcp !== null) || performance.now() > end) done(true);
+    else setTimeout(check, 5);
+  };
+  check();
+})";
+
+/// How long `goto` waits after `load` for a first contentful paint.
+const PAINT_WAIT_MS: u32 = 500;
+
 /// What the page shows, as JSON text (a string survives any page's
 /// prototypes unchanged).
 const OBSERVE_SCRIPT: &str = r"JSON.stringify((() => {
@@ -131,13 +147,19 @@ impl PageSession {
         })
     }
 
-    /// Loads `url` and waits for its `load` event.
+    /// Loads `url`, waits for its `load` event, then for its largest
+    /// contentful paint (see [`PAINTED_SCRIPT`]): the next action may type
+    /// or click, and a page stops reporting that paint at the first input,
+    /// so an action before it would leave `lcp` unmeasured.
     pub async fn goto(&self, url: &str, shown: &str) -> Result<(), ActionError> {
         self.page
             .goto(url)
             .await
+            .map_err(|e| ActionError(format!("cannot load `{shown}`: {e}")))?;
+        self.evaluate(&PAINTED_SCRIPT.replace("PAINT_WAIT_MS", &PAINT_WAIT_MS.to_string()))
+            .await
             .map(|_| ())
-            .map_err(|e| ActionError(format!("cannot load `{shown}`: {e}")))
+            .map_err(|ActionError(e)| ActionError(format!("`{shown}` was not painted: {e}")))
     }
 
     pub async fn click(&self, selector: &str) -> Result<(), ActionError> {

@@ -550,3 +550,51 @@ async fn an_interrupted_probe_run_stops_its_chromium() {
     .await;
     let _ = shop;
 }
+
+/// A page stops reporting its largest contentful paint at the first input:
+/// a `fill` right after `goto` must still find `lcp` measured, on every
+/// load (it was missing about every other time).
+#[tokio::test]
+async fn lcp_is_measured_when_the_first_action_after_goto_types() {
+    if !isolated("lcp_is_measured_when_the_first_action_after_goto_types") {
+        return;
+    }
+    let (shop, _dir) = start_shop("demo").await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut text = format!(
+        "name = \"app\"\ninterval = \"1m\"\ntimeout = \"60s\"\n\
+         [defaults]\nbase_url = \"{}\"\n",
+        shop.http_url("")
+    );
+    const LOADS: usize = 8;
+    for i in 0..LOADS {
+        text += &format!(
+            "[[steps]]\nname = \"load {i}\"\nkind = \"browser\"\ntimeout = \"10s\"\n\
+             actions = [{{ goto = \"/app\" }}, {{ fill = {{ selector = \"#user\", value = \"alice\" }} }}]\n\
+             expect = ['lcp < 10s']\n"
+        );
+    }
+    let file = tmp.path().join("lcp.toml");
+    std::fs::write(&file, text).expect("write");
+    let mut probe = Command::new(env!("CARGO_BIN_EXE_probe"));
+    probe
+        .args(["run", "--format", "json", "--browser-path", CHROMIUM])
+        .arg(&file)
+        .env("TMPDIR", tmp.path());
+    // The shop is served by this test's runtime: wait off it.
+    let out = tokio::task::spawn_blocking(move || probe.output())
+        .await
+        .expect("joined")
+        .expect("probe runs");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON result ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let steps = result["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), LOADS);
+    let unmeasured: Vec<&Value> = steps.iter().filter(|s| s["status"] != "passed").collect();
+    assert!(unmeasured.is_empty(), "loads without lcp: {unmeasured:#?}");
+}
