@@ -39,10 +39,10 @@ const VITALS_SCRIPT: &str = r"(() => {
 })();";
 
 /// Resolves once the page reported its largest contentful paint, or
-/// [`PAINT_WAIT_MS`] after the `load` event when it has none (a blank
-/// page). Polled with timers, which let the paint observer's callback run.
+/// 500 ms after the `load` event when it has none (a blank page). Polled
+/// with timers, which let the paint observer's callback run.
 const PAINTED_SCRIPT: &str = "new Promise((done) => {
-  const end = performance.now() + PAINT_WAIT_MS;
+  const end = performance.now() + 500;
   const check = () => {
     const v = window.__sondeVitals;
     if ((v && v.lcp !== null) || performance.now() > end) done(true);
@@ -50,9 +50,6 @@ const PAINTED_SCRIPT: &str = "new Promise((done) => {
   };
   check();
 })";
-
-/// How long `goto` waits after `load` for a first contentful paint.
-const PAINT_WAIT_MS: u32 = 500;
 
 /// What the page shows, as JSON text (a string survives any page's
 /// prototypes unchanged).
@@ -156,7 +153,7 @@ impl PageSession {
             .goto(url)
             .await
             .map_err(|e| ActionError(format!("cannot load `{shown}`: {e}")))?;
-        self.evaluate(&PAINTED_SCRIPT.replace("PAINT_WAIT_MS", &PAINT_WAIT_MS.to_string()))
+        self.evaluate(PAINTED_SCRIPT)
             .await
             .map(|_| ())
             .map_err(|ActionError(e)| ActionError(format!("`{shown}` was not painted: {e}")))

@@ -112,9 +112,18 @@ impl World {
 
     /// Whether `region` has a live probe that has `needs`.
     pub fn live(&self, region: &str, needs: &Capabilities) -> bool {
+        self.capable(region, needs).next().is_some()
+    }
+
+    /// The live probes of `region` that have `needs`.
+    fn capable<'a>(
+        &'a self,
+        region: &'a str,
+        needs: &'a Capabilities,
+    ) -> impl Iterator<Item = &'a ProbeView> {
         self.probes
             .iter()
-            .any(|p| p.region == region && p.live && p.capabilities.covers(needs))
+            .filter(move |p| p.region == region && p.live && p.capabilities.covers(needs))
     }
 
     /// Whether `region` has a probe presumed live that can run a scenario
@@ -130,11 +139,7 @@ impl World {
     /// have what it needs.
     pub fn owner(&self, scenario: &str, region: &str) -> Option<String> {
         let needs = self.needs(scenario);
-        let live = self
-            .probes
-            .iter()
-            .filter(|p| p.region == region && p.live && p.capabilities.covers(&needs))
-            .map(|p| p.name.as_str());
+        let live = self.capable(region, &needs).map(|p| p.name.as_str());
         assignment::owner(scenario, region, live).map(str::to_owned)
     }
 

@@ -396,24 +396,26 @@ impl Fleet {
 
     /// Live probes of `region` now.
     pub fn live_in(&self, region: &str) -> Vec<String> {
-        let now = self.clock.now();
-        self.lock()
-            .probes
-            .values()
-            .filter(|p| p.region == region && self.is_live(p, now))
-            .map(|p| p.name.clone())
-            .collect()
+        self.capable_in(region, &Capabilities::NONE)
     }
 
     /// Live probes of `region` now that have every capability in `needs`.
     pub fn capable_in(&self, region: &str, needs: &Capabilities) -> Vec<String> {
+        self.live_with_capabilities(region)
+            .into_iter()
+            .filter(|(_, has)| has.covers(needs))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// Live probes of `region` now, with what each announced.
+    fn live_with_capabilities(&self, region: &str) -> Vec<(String, Capabilities)> {
         let now = self.clock.now();
         self.lock()
             .probes
             .values()
             .filter(|p| p.region == region && self.is_live(p, now))
-            .filter(|p| p.capabilities.covers(needs))
-            .map(|p| p.name.clone())
+            .map(|p| (p.name.clone(), p.capabilities))
             .collect()
     }
 
@@ -444,14 +446,7 @@ impl Fleet {
         let Some(region) = self.lock().probes.get(probe).map(|p| p.region.clone()) else {
             return Arc::default();
         };
-        let now = self.clock.now();
-        let live: Vec<(String, Capabilities)> = self
-            .lock()
-            .probes
-            .values()
-            .filter(|p| p.region == region && self.is_live(p, now))
-            .map(|p| (p.name.clone(), p.capabilities))
-            .collect();
+        let live = self.live_with_capabilities(&region);
         if !live.iter().any(|(p, _)| p == probe) {
             return Arc::default();
         }
